@@ -1,0 +1,38 @@
+# Every target works on a fresh machine: `make run` serves the embedded
+# default index, `make test` runs every test.
+
+MODULE := github.com/flakeresolve/flakeresolve
+BUF_VERSION := v1.75.0
+PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
+
+.PHONY: run test build proto proto-lint default-index fuzz bench
+
+run:
+	go run ./cmd/flakeresolve serve
+
+build:
+	go build -o bin/flakeresolve ./cmd/flakeresolve
+
+test:
+	go vet ./...
+	go test -race ./...
+
+# Regenerates the committed Go code from proto/ (needs protoc; Debian's
+# protobuf-compiler). The plugins' versions are pinned as tools in go.mod.
+proto:
+	protoc -I proto \
+		--plugin=protoc-gen-go=$$(go tool -n protoc-gen-go) \
+		--plugin=protoc-gen-go-grpc=$$(go tool -n protoc-gen-go-grpc) \
+		--go_out=. --go_opt=module=$(MODULE) \
+		--go-grpc_out=. --go-grpc_opt=module=$(MODULE) \
+		$(PROTOS)
+
+proto-lint:
+	go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION) lint
+
+# Rebuilds the embedded default index from the real-flake snapshot.
+default-index:
+	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+
+fuzz:
+	go test -run XXX -fuzz FuzzParse -fuzztime 60s ./internal/versionreq

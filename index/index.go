@@ -1,0 +1,154 @@
+// Package index loads, validates and serves pre-evaluated indexes of
+// versioned flakes.
+//
+// An index is what a registry publishes: for each flake, its versions, the
+// exact tree each version locks to, and the inputs each version declares.
+// The wire format is the flakeresolve.v1.Index protobuf message, read as JSON
+// (protojson) or binary. Loading validates everything up front and reports
+// every problem at once, naming the flake, the version and the field, so a
+// registry operator fixes a file in one pass and a server never serves half
+// an index.
+//
+// Loaded indexes are immutable. Several can be layered (Layers): a name
+// found in an earlier index hides it in every later one, so versions of one
+// name never mix across indexes and a public flake cannot shadow a private
+// one. Immutability is what lets a server answer concurrent requests without
+// locks and swap in a reloaded index atomically.
+package index
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/flakeresolve/flakeresolve/internal/versionreq"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// Schema is the index layout this build reads and writes.
+const Schema = 1
+
+// Index is one loaded, validated index.
+type Index struct {
+	// Origin says where the index came from (a file name, or "default").
+	Origin string
+	flakes []*Flake
+	byName map[string]*Flake
+}
+
+// Flake is a flake of an index with its versions sorted.
+type Flake struct {
+	Name        string
+	Description string
+	Source      *pb.Source
+	Refs        map[string]*pb.Source
+	DefaultRef  string
+	// Origin is the Origin of the index the flake came from.
+	Origin string
+	// Versions ascending by SemVer precedence.
+	Versions    []*Version
+	releases    []*Version
+	prereleases []*Version
+}
+
+// Version is one version of a flake.
+type Version struct {
+	SemVer *semver.Version
+	Locked *pb.Source
+	Inputs map[string]*pb.Input
+	// Requirements are the parsed version requirements of Inputs, by input
+	// name; unversioned inputs have none.
+	Requirements map[string]*versionreq.Req
+}
+
+func (v *Version) String() string { return v.SemVer.Original() }
+
+func semverOf(v *Version) *semver.Version { return v.SemVer }
+
+// Flakes returns the index's flakes sorted by name.
+func (ix *Index) Flakes() []*Flake { return ix.flakes }
+
+// Flake returns the flake with the given name, or nil.
+func (ix *Index) Flake(name string) *Flake { return ix.byName[name] }
+
+// Select returns the versions that satisfy r, ascending.
+func (f *Flake) Select(r *versionreq.Req) []*Version {
+	return versionreq.Select(r, f.releases, f.prereleases, semverOf)
+}
+
+// Stats are the sizes of an index.
+type Stats struct {
+	Flakes, Versions, Inputs, Refs int
+}
+
+func (ix *Index) Stats() Stats {
+	var s Stats
+	s.Flakes = len(ix.flakes)
+	for _, f := range ix.flakes {
+		s.Versions += len(f.Versions)
+		s.Refs += len(f.Refs)
+		for _, v := range f.Versions {
+			s.Inputs += len(v.Inputs)
+		}
+	}
+	return s
+}
+
+// newIndex builds the lookup structures of a validated message. It assumes
+// validation passed: names are unique and versions parse.
+func newIndex(origin string, m *pb.Index) *Index {
+	ix := &Index{Origin: origin, byName: make(map[string]*Flake, len(m.Flakes))}
+	for _, pf := range m.Flakes {
+		f := &Flake{
+			Name: pf.Name, Description: pf.Description, Source: pf.Source,
+			Refs: make(map[string]*pb.Source, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
+		}
+		for name, r := range pf.Refs {
+			f.Refs[name] = withDefaults(r, pf.Source)
+		}
+		for _, pv := range pf.Versions {
+			sv, _ := semver.StrictNewVersion(pv.Version)
+			v := &Version{SemVer: sv, Locked: withDefaults(pv.Locked, pf.Source), Inputs: pv.Inputs}
+			for name, in := range pv.Inputs {
+				if in.Version == "" {
+					continue
+				}
+				if v.Requirements == nil {
+					v.Requirements = map[string]*versionreq.Req{}
+				}
+				v.Requirements[name] = versionreq.MustParse(in.Version)
+			}
+			f.Versions = append(f.Versions, v)
+		}
+		sort.Slice(f.Versions, func(i, j int) bool { return f.Versions[i].SemVer.LessThan(f.Versions[j].SemVer) })
+		for _, v := range f.Versions {
+			if v.SemVer.Prerelease() == "" {
+				f.releases = append(f.releases, v)
+			} else {
+				f.prereleases = append(f.prereleases, v)
+			}
+		}
+		ix.flakes = append(ix.flakes, f)
+		ix.byName[f.Name] = f
+	}
+	sort.Slice(ix.flakes, func(i, j int) bool { return ix.flakes[i].Name < ix.flakes[j].Name })
+	return ix
+}
+
+// sourceKey identifies where a flake lives, for lookups by source. GitHub,
+// GitLab and SourceHut owners and repositories compare case-insensitively,
+// as those forges do.
+type sourceKey struct{ typ, host, owner, repo, url, path, dir string }
+
+func keyOf(s *pb.Source) sourceKey {
+	if s == nil {
+		return sourceKey{}
+	}
+	k := sourceKey{typ: s.Type, host: s.Host, owner: s.Owner, repo: s.Repo, url: s.Url, path: s.Path, dir: s.Dir}
+	switch s.Type {
+	case "github", "gitlab", "sourcehut":
+		k.host, k.owner, k.repo = strings.ToLower(k.host), strings.ToLower(k.owner), strings.ToLower(k.repo)
+	}
+	return k
+}

@@ -1,0 +1,130 @@
+package index
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// Layers serves several indexes at once, in order of precedence.
+type Layers struct {
+	layers   []*Index
+	byName   map[string]*Flake
+	bySource map[sourceKey]*Flake
+	names    []string
+}
+
+// NewLayers layers indexes, the first winning. A name in an earlier index
+// hides the same name in every later one, whole: its versions are never
+// mixed with the later index's. A hidden flake is not found by source
+// either, so a private flake cannot be bypassed through the public one's URL.
+func NewLayers(indexes ...*Index) *Layers {
+	l := &Layers{layers: indexes, byName: map[string]*Flake{}, bySource: map[sourceKey]*Flake{}}
+	for _, ix := range indexes {
+		for _, f := range ix.flakes {
+			if _, hidden := l.byName[f.Name]; hidden {
+				continue
+			}
+			l.byName[f.Name] = f
+			l.names = append(l.names, f.Name)
+			if k := keyOf(f.Source); k != (sourceKey{}) {
+				if _, taken := l.bySource[k]; !taken {
+					l.bySource[k] = f
+				}
+			}
+		}
+	}
+	sort.Strings(l.names)
+	return l
+}
+
+// Indexes returns the layered indexes, first first.
+func (l *Layers) Indexes() []*Index { return l.layers }
+
+// Names returns every visible flake name, sorted.
+func (l *Layers) Names() []string { return l.names }
+
+// NotFoundError says a flake is in none of the indexes and which known names
+// come closest.
+type NotFoundError struct {
+	Name        string
+	Suggestions []string
+}
+
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("no flake named %q in the index", e.Name)
+	if len(e.Suggestions) > 0 {
+		msg += "; closest: " + strings.Join(e.Suggestions, ", ")
+	}
+	return msg
+}
+
+// Lookup finds a flake by name.
+func (l *Layers) Lookup(name string) (*Flake, error) {
+	if f := l.byName[name]; f != nil {
+		return f, nil
+	}
+	return nil, &NotFoundError{Name: name, Suggestions: closest(name, l.names, 3)}
+}
+
+// LookupSource finds the flake that lives at a source (type and location;
+// ref and rev are ignored). GitHub-style owners and repositories compare
+// case-insensitively.
+func (l *Layers) LookupSource(s *pb.Source) *Flake {
+	k := keyOf(s)
+	return l.bySource[k]
+}
+
+// closest returns up to n names nearest to name: case-insensitive edit
+// distance, with names that contain it or that it contains counting as near.
+func closest(name string, names []string, n int) []string {
+	type scored struct {
+		name string
+		d    int
+	}
+	q := strings.ToLower(name)
+	var cands []scored
+	for _, c := range names {
+		lc := strings.ToLower(c)
+		d := editDistance(q, lc)
+		if strings.Contains(lc, q) || strings.Contains(q, lc) {
+			d = min(d, 1)
+		}
+		if d <= max(2, len(q)/3) {
+			cands = append(cands, scored{c, d})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].d != cands[j].d {
+			return cands[i].d < cands[j].d
+		}
+		return cands[i].name < cands[j].name
+	})
+	var out []string
+	for i := 0; i < len(cands) && i < n; i++ {
+		out = append(out, cands[i].name)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

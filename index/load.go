@@ -1,0 +1,336 @@
+package index
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flakeresolve/flakeresolve/internal/versionreq"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// Problem is one thing wrong with an index, located as precisely as the
+// index allows.
+type Problem struct {
+	Flake   string // name, or "#N" when the flake has no usable name
+	Version string // empty for problems of the flake itself
+	Field   string // path of the field, in JSON names: "locked.narHash"
+	Msg     string // what was found and what was expected
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Flake != "" {
+		fmt.Fprintf(&b, "flake %s", p.Flake)
+	}
+	if p.Version != "" {
+		fmt.Fprintf(&b, " version %s", p.Version)
+	}
+	if p.Field != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		fmt.Fprintf(&b, "field %s", p.Field)
+	}
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// InvalidError is returned when an index fails validation. It carries every
+// problem found, not just the first.
+type InvalidError struct {
+	Origin   string
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: invalid index, %d problem(s):", e.Origin, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  " + p.String())
+	}
+	return b.String()
+}
+
+// Load reads an index file in JSON or binary form.
+func Load(path string) (*Index, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates an index. A document whose first non-space
+// byte is '{' is JSON; anything else is the binary form. origin names the
+// source in errors.
+func Parse(origin string, data []byte) (*Index, error) {
+	m, err := Decode(origin, data)
+	if err != nil {
+		return nil, err
+	}
+	if probs := Validate(m); len(probs) > 0 {
+		return nil, &InvalidError{Origin: origin, Problems: probs}
+	}
+	return newIndex(origin, m), nil
+}
+
+// Decode reads the message without validating it.
+func Decode(origin string, data []byte) (*pb.Index, error) {
+	m := &pb.Index{}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("%s: empty file, expected an index in JSON or binary form", origin)
+	}
+	if trimmed[0] == '{' {
+		if err := protojson.Unmarshal(data, m); err != nil {
+			return nil, fmt.Errorf("%s: not a valid JSON index: %v", origin, strings.TrimPrefix(err.Error(), "proto: "))
+		}
+		return m, nil
+	}
+	if err := proto.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("%s: neither JSON (no leading '{') nor a valid binary index: %v", origin, err)
+	}
+	return m, nil
+}
+
+// MarshalJSON renders an index message as indented protojson.
+func MarshalJSON(m *pb.Index) ([]byte, error) {
+	out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// MarshalBinary renders an index message in the binary form,
+// deterministically, so the same index always gives the same bytes.
+func MarshalBinary(m *pb.Index) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	revRE   = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	knownTy = map[string]bool{"github": true, "gitlab": true, "sourcehut": true, "git": true, "mercurial": true, "tarball": true, "file": true, "path": true, "indirect": true}
+)
+
+// Validate checks a decoded index and returns every problem found, in a
+// stable order.
+func Validate(m *pb.Index) []Problem {
+	var probs []Problem
+	add := func(flake, version, field, format string, args ...any) {
+		probs = append(probs, Problem{Flake: flake, Version: version, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if m.Schema != Schema {
+		add("", "", "schema", "found %d, this build reads schema %d", m.Schema, Schema)
+	}
+	seen := map[string]int{}
+	for i, f := range m.Flakes {
+		fname := f.Name
+		switch {
+		case f.Name == "":
+			fname = fmt.Sprintf("#%d", i)
+			add(fname, "", "name", "missing, expected the flake's short name")
+		case !nameRE.MatchString(f.Name):
+			add(fname, "", "name", "%q is not a registry id (letters, digits, '.', '_', '-')", f.Name)
+		}
+		if j, dup := seen[f.Name]; dup && f.Name != "" {
+			add(fname, "", "name", "duplicate: flake #%d has the same name", j)
+		}
+		seen[f.Name] = i
+		if f.Source == nil {
+			add(fname, "", "source", "missing, expected where the flake lives (type, owner, repo, ...)")
+		} else {
+			checkSource(f.Source, false, true, func(field, format string, args ...any) {
+				add(fname, "", "source."+field, format, args...)
+			})
+		}
+		probs = append(probs, validateVersions(fname, f)...)
+		refNames := make([]string, 0, len(f.Refs))
+		for r := range f.Refs {
+			refNames = append(refNames, r)
+		}
+		sort.Strings(refNames)
+		for _, r := range refNames {
+			checkSource(withDefaults(f.Refs[r], f.Source), true, f.Refs[r].Type != "", func(field, format string, args ...any) {
+				add(fname, "", "refs."+r+"."+field, format, args...)
+			})
+		}
+		if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {
+			add(fname, "", "defaultRef", "%q is not one of the flake's refs", f.DefaultRef)
+		}
+	}
+	return probs
+}
+
+func validateVersions(fname string, f *pb.Flake) []Problem {
+	var probs []Problem
+	add := func(version, field, format string, args ...any) {
+		probs = append(probs, Problem{Flake: fname, Version: version, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	byPrecedence := map[string]string{} // version without build metadata -> as written
+	for i, v := range f.Versions {
+		vname := v.Version
+		sv, err := semver.StrictNewVersion(v.Version)
+		switch {
+		case v.Version == "":
+			vname = fmt.Sprintf("#%d", i)
+			add(vname, "version", "missing, expected a SemVer 2.0.0 version such as 1.2.0")
+		case err != nil:
+			add(vname, "version", "%q is not strict SemVer 2.0.0 (MAJOR.MINOR.PATCH[-PRE][+BUILD], no \"v\", no leading zeros)", v.Version)
+		default:
+			key := sv.String()
+			if b := sv.Metadata(); b != "" {
+				key = strings.TrimSuffix(key, "+"+b)
+			}
+			if prev, dup := byPrecedence[key]; dup {
+				if prev == v.Version {
+					add(vname, "version", "duplicate version")
+				} else {
+					add(vname, "version", "equal to version %s but for build metadata; one version per precedence is allowed", prev)
+				}
+			} else {
+				byPrecedence[key] = v.Version
+			}
+		}
+		if v.Locked == nil {
+			add(vname, "locked", "missing, expected the exact tree of this version (type, rev, narHash, ...)")
+		} else {
+			checkSource(withDefaults(v.Locked, f.Source), true, v.Locked.Type != "", func(field, format string, args ...any) {
+				add(vname, "locked."+field, format, args...)
+			})
+		}
+		for _, name := range sortedKeys(v.Inputs) {
+			checkInput(v.Inputs, name, v.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
+				add(vname, field, format, args...)
+			})
+		}
+	}
+	return probs
+}
+
+// checkInput validates one declared input. top are the inputs of the
+// declaring flake: follows paths start there.
+func checkInput(top map[string]*pb.Input, name string, in *pb.Input, field string, add func(field, format string, args ...any)) {
+	if in == nil {
+		add(field, "empty input")
+		return
+	}
+	if in.Follows != nil {
+		if in.Url != "" {
+			add(field+".url", "set together with follows; an input either has a reference or follows another")
+		}
+		if in.Version != "" {
+			add(field+".version", "set together with follows; a followed input takes its version from where it leads")
+		}
+		if first, _, _ := strings.Cut(*in.Follows, "/"); *in.Follows != "" && top[first] == nil {
+			add(field+".follows", "%q names no input of this flake (inputs: %s)", *in.Follows, strings.Join(sortedKeys(top), ", "))
+		}
+	} else if in.Url == "" && len(in.Inputs) == 0 {
+		add(field, "has neither url nor follows")
+	}
+	if in.Version != "" {
+		if _, err := versionreq.Parse(in.Version); err != nil {
+			add(field+".version", "%v", err)
+		}
+	}
+	for _, sub := range sortedKeys(in.Inputs) {
+		checkInput(top, sub, in.Inputs[sub], field+".inputs."+sub, add)
+	}
+}
+
+// withDefaults fills the type and location of a locked source from the
+// flake's source, so index files need not repeat them in every ref.
+func withDefaults(locked, source *pb.Source) *pb.Source {
+	if source == nil || locked.Type != "" {
+		return locked
+	}
+	c := proto.Clone(locked).(*pb.Source)
+	c.Type, c.Owner, c.Repo, c.Host, c.Url, c.Dir = source.Type, source.Owner, source.Repo, source.Host, source.Url, source.Dir
+	return c
+}
+
+// checkSource validates a source's fields for its type. A locked source must
+// carry what Nix needs to fetch and verify the tree without network lookups.
+// ownLocation is false when the location was inherited from the flake's
+// source, whose problems are reported there once.
+func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format string, args ...any)) {
+	need := func(field, value, what string) {
+		if value == "" && (ownLocation || field == "rev") {
+			add(field, "missing, %s sources need %s", s.Type, what)
+		}
+	}
+	switch {
+	case s.Type == "":
+		add("type", "missing, expected one of github, gitlab, sourcehut, git, tarball, path")
+		return
+	case !knownTy[s.Type]:
+		add("type", "%q is not a flake reference type Nix knows", s.Type)
+		return
+	}
+	switch s.Type {
+	case "github", "gitlab", "sourcehut":
+		need("owner", s.Owner, "owner and repo")
+		need("repo", s.Repo, "owner and repo")
+	case "git", "mercurial", "tarball", "file":
+		need("url", s.Url, "a url")
+	case "path":
+		need("path", s.Path, "a path")
+	case "indirect":
+		need("id", s.Id, "an id")
+		if locked {
+			add("type", "indirect references cannot be locked; expected the reference they resolve to")
+		}
+	}
+	if !locked {
+		if s.Rev != "" || s.NarHash != "" {
+			add("rev", "a flake's source says where it lives; revisions belong to versions and refs")
+		}
+		return
+	}
+	if s.Rev != "" && !revRE.MatchString(s.Rev) {
+		add("rev", "%q is not a 40-digit lowercase hex commit", s.Rev)
+	}
+	switch s.Type {
+	case "github", "gitlab", "sourcehut", "git", "mercurial":
+		need("rev", s.Rev, "a rev")
+		if s.LastModified <= 0 {
+			add("lastModified", "missing, %s sources need the commit time in Unix seconds", s.Type)
+		}
+	}
+	if s.NarHash == "" {
+		add("narHash", "missing, locked sources need the SRI sha256 hash of their tree")
+	} else if !validNarHash(s.NarHash) {
+		add("narHash", "%q is not an SRI sha256 hash (sha256- and 44 base64 characters)", s.NarHash)
+	}
+}
+
+func validNarHash(h string) bool {
+	b64, ok := strings.CutPrefix(h, "sha256-")
+	if !ok {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && len(raw) == 32
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
