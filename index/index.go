@@ -42,7 +42,7 @@ type Flake struct {
 	Name        string
 	Description string
 	Source      *pb.Source
-	Refs        map[string]*pb.Source
+	Refs        map[string]*Ref
 	DefaultRef  string
 	// Origin is the Origin of the index the flake came from.
 	Origin string
@@ -60,6 +60,14 @@ type Version struct {
 	// Requirements are the parsed version requirements of Inputs, by input
 	// name; unversioned inputs have none.
 	Requirements map[string]*versionreq.Req
+}
+
+// Ref is the head of a named ref (branch or tag) of a flake.
+type Ref struct {
+	Name string
+	// Locked is the flake's source pinned to the ref's tree.
+	Locked *pb.Source
+	Inputs map[string]*pb.Input
 }
 
 func (v *Version) String() string { return v.SemVer.Original() }
@@ -102,10 +110,10 @@ func newIndex(origin string, m *pb.Index) *Index {
 	for _, pf := range m.Flakes {
 		f := &Flake{
 			Name: pf.Name, Description: pf.Description, Source: pf.Source,
-			Refs: make(map[string]*pb.Source, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
+			Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
 		}
 		for name, r := range pf.Refs {
-			f.Refs[name] = withDefaults(r, pf.Source)
+			f.Refs[name] = &Ref{Name: name, Locked: refSource(pf.Source, r), Inputs: r.Inputs}
 		}
 		for _, pv := range pf.Versions {
 			sv, _ := semver.StrictNewVersion(pv.Version)

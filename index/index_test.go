@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 func load(t *testing.T, path string) *Index {
@@ -53,7 +55,7 @@ func TestLoadSortsAndSelects(t *testing.T) {
 		}
 	}
 	// Refs and versions inherit the flake's source location.
-	if r := f.Refs["main"]; r.Type != "github" || r.Owner != "hyprwm" || r.Repo != "hyprutils" {
+	if r := f.Refs["main"].Locked; r.Type != "github" || r.Owner != "hyprwm" || r.Repo != "hyprutils" || r.Rev != "5555555555555555555555555555555555555555" {
 		t.Errorf("ref main = %v, want the flake's github source filled in", r)
 	}
 	if got := ix.Stats(); got != (Stats{Flakes: 2, Versions: 5, Inputs: 5, Refs: 1}) {
@@ -171,9 +173,9 @@ func TestLayersHideWholeFlakes(t *testing.T) {
 	if err != nil || hl.Origin != "testdata/small.json" {
 		t.Fatalf("hyprlang: %v %v", hl, err)
 	}
-	src := *hl.Source
+	src := proto.Clone(hl.Source).(*pb.Source)
 	src.Owner, src.Repo = "HyprWM", "HyprLang"
-	if l.LookupSource(&src) != hl {
+	if l.LookupSource(src) != hl {
 		t.Error("LookupSource is not case-insensitive for GitHub")
 	}
 	var nf *NotFoundError

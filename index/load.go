@@ -164,9 +164,17 @@ func Validate(m *pb.Index) []Problem {
 		}
 		sort.Strings(refNames)
 		for _, r := range refNames {
-			checkSource(withDefaults(f.Refs[r], f.Source), true, f.Refs[r].Type != "", func(field, format string, args ...any) {
-				add(fname, "", "refs."+r+"."+field, format, args...)
-			})
+			ref := f.Refs[r]
+			if f.Source != nil {
+				checkSource(refSource(f.Source, ref), true, false, func(field, format string, args ...any) {
+					add(fname, "", "refs."+r+"."+field, format, args...)
+				})
+			}
+			for _, name := range sortedKeys(ref.Inputs) {
+				checkInput(ref.Inputs, ref.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
+					add(fname, "", "refs."+r+"."+field, format, args...)
+				})
+			}
 		}
 		if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {
 			add(fname, "", "defaultRef", "%q is not one of the flake's refs", f.DefaultRef)
@@ -213,7 +221,7 @@ func validateVersions(fname string, f *pb.Flake) []Problem {
 			})
 		}
 		for _, name := range sortedKeys(v.Inputs) {
-			checkInput(v.Inputs, name, v.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
+			checkInput(v.Inputs, v.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
 				add(vname, field, format, args...)
 			})
 		}
@@ -223,7 +231,7 @@ func validateVersions(fname string, f *pb.Flake) []Problem {
 
 // checkInput validates one declared input. top are the inputs of the
 // declaring flake: follows paths start there.
-func checkInput(top map[string]*pb.Input, name string, in *pb.Input, field string, add func(field, format string, args ...any)) {
+func checkInput(top map[string]*pb.Input, in *pb.Input, field string, add func(field, format string, args ...any)) {
 	if in == nil {
 		add(field, "empty input")
 		return
@@ -247,7 +255,7 @@ func checkInput(top map[string]*pb.Input, name string, in *pb.Input, field strin
 		}
 	}
 	for _, sub := range sortedKeys(in.Inputs) {
-		checkInput(top, sub, in.Inputs[sub], field+".inputs."+sub, add)
+		checkInput(top, in.Inputs[sub], field+".inputs."+sub, add)
 	}
 }
 
@@ -260,6 +268,13 @@ func withDefaults(locked, source *pb.Source) *pb.Source {
 	c := proto.Clone(locked).(*pb.Source)
 	c.Type, c.Owner, c.Repo, c.Host, c.Url, c.Dir = source.Type, source.Owner, source.Repo, source.Host, source.Url, source.Dir
 	return c
+}
+
+// refSource is the flake's source pinned to a ref's tree.
+func refSource(source *pb.Source, r *pb.Ref) *pb.Source {
+	s := proto.Clone(source).(*pb.Source)
+	s.Rev, s.NarHash, s.LastModified, s.RevCount = r.Rev, r.NarHash, r.LastModified, r.RevCount
+	return s
 }
 
 // checkSource validates a source's fields for its type. A locked source must

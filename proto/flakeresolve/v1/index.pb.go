@@ -91,7 +91,7 @@ type Flake struct {
 	Versions []*Version `protobuf:"bytes,3,rep,name=versions,proto3" json:"versions,omitempty"`
 	// Branch heads and other named refs, so that an input with no version
 	// requirement can be locked the way today's Nix locks it.
-	Refs map[string]*Source `protobuf:"bytes,4,rep,name=refs,proto3" json:"refs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Refs map[string]*Ref `protobuf:"bytes,4,rep,name=refs,proto3" json:"refs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The ref an input follows when its reference names none (the default
 	// branch); it must be a key of refs when set.
 	DefaultRef string `protobuf:"bytes,5,opt,name=default_ref,json=defaultRef,proto3" json:"default_ref,omitempty"`
@@ -152,7 +152,7 @@ func (x *Flake) GetVersions() []*Version {
 	return nil
 }
 
-func (x *Flake) GetRefs() map[string]*Source {
+func (x *Flake) GetRefs() map[string]*Ref {
 	if x != nil {
 		return x.Refs
 	}
@@ -467,6 +467,88 @@ func (x *Input) GetInputs() map[string]*Input {
 	return nil
 }
 
+// Ref is the head of a named ref (a branch or tag) of a flake. Its location
+// is the flake's source; the fields here say which tree the ref points to.
+type Ref struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rev   string                 `protobuf:"bytes,1,opt,name=rev,proto3" json:"rev,omitempty"`
+	// SRI sha256 hash of the NAR of the tree.
+	NarHash string `protobuf:"bytes,2,opt,name=nar_hash,json=narHash,proto3" json:"nar_hash,omitempty"`
+	// Committer time of rev, in Unix seconds.
+	LastModified int64 `protobuf:"varint,3,opt,name=last_modified,json=lastModified,proto3" json:"last_modified,omitempty"`
+	RevCount     int64 `protobuf:"varint,4,opt,name=rev_count,json=revCount,proto3" json:"rev_count,omitempty"`
+	// The tree's inputs as its flake.nix declares them, so that what is
+	// locked through this ref can be resolved further.
+	Inputs        map[string]*Input `protobuf:"bytes,5,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ref) Reset() {
+	*x = Ref{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ref) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ref) ProtoMessage() {}
+
+func (x *Ref) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ref.ProtoReflect.Descriptor instead.
+func (*Ref) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Ref) GetRev() string {
+	if x != nil {
+		return x.Rev
+	}
+	return ""
+}
+
+func (x *Ref) GetNarHash() string {
+	if x != nil {
+		return x.NarHash
+	}
+	return ""
+}
+
+func (x *Ref) GetLastModified() int64 {
+	if x != nil {
+		return x.LastModified
+	}
+	return 0
+}
+
+func (x *Ref) GetRevCount() int64 {
+	if x != nil {
+		return x.RevCount
+	}
+	return 0
+}
+
+func (x *Ref) GetInputs() map[string]*Input {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
 var File_flakeresolve_v1_index_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_index_proto_rawDesc = "" +
@@ -474,7 +556,7 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x1bflakeresolve/v1/index.proto\x12\x0fflakeresolve.v1\"O\n" +
 	"\x05Index\x12\x16\n" +
 	"\x06schema\x18\x01 \x01(\rR\x06schema\x12.\n" +
-	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xcd\x02\n" +
+	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xca\x02\n" +
 	"\x05Flake\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
 	"\x06source\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06source\x124\n" +
@@ -482,10 +564,10 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x04refs\x18\x04 \x03(\v2 .flakeresolve.v1.Flake.RefsEntryR\x04refs\x12\x1f\n" +
 	"\vdefault_ref\x18\x05 \x01(\tR\n" +
 	"defaultRef\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\x1aP\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x1aM\n" +
 	"\tRefsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
-	"\x05value\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x05value:\x028\x01\"\xa3\x02\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01\"\xa3\x02\n" +
 	"\x06Source\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
@@ -519,7 +601,16 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01B\b\n" +
 	"\x06_flakeB\n" +
 	"\n" +
-	"\b_followsBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"\b_follows\"\x81\x02\n" +
+	"\x03Ref\x12\x10\n" +
+	"\x03rev\x18\x01 \x01(\tR\x03rev\x12\x19\n" +
+	"\bnar_hash\x18\x02 \x01(\tR\anarHash\x12#\n" +
+	"\rlast_modified\x18\x03 \x01(\x03R\flastModified\x12\x1b\n" +
+	"\trev_count\x18\x04 \x01(\x03R\brevCount\x128\n" +
+	"\x06inputs\x18\x05 \x03(\v2 .flakeresolve.v1.Ref.InputsEntryR\x06inputs\x1aQ\n" +
+	"\vInputsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01BKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_index_proto_rawDescOnce sync.Once
@@ -533,33 +624,37 @@ func file_flakeresolve_v1_index_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_index_proto_rawDescData
 }
 
-var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_flakeresolve_v1_index_proto_goTypes = []any{
 	(*Index)(nil),   // 0: flakeresolve.v1.Index
 	(*Flake)(nil),   // 1: flakeresolve.v1.Flake
 	(*Source)(nil),  // 2: flakeresolve.v1.Source
 	(*Version)(nil), // 3: flakeresolve.v1.Version
 	(*Input)(nil),   // 4: flakeresolve.v1.Input
-	nil,             // 5: flakeresolve.v1.Flake.RefsEntry
-	nil,             // 6: flakeresolve.v1.Version.InputsEntry
-	nil,             // 7: flakeresolve.v1.Input.InputsEntry
+	(*Ref)(nil),     // 5: flakeresolve.v1.Ref
+	nil,             // 6: flakeresolve.v1.Flake.RefsEntry
+	nil,             // 7: flakeresolve.v1.Version.InputsEntry
+	nil,             // 8: flakeresolve.v1.Input.InputsEntry
+	nil,             // 9: flakeresolve.v1.Ref.InputsEntry
 }
 var file_flakeresolve_v1_index_proto_depIdxs = []int32{
 	1,  // 0: flakeresolve.v1.Index.flakes:type_name -> flakeresolve.v1.Flake
 	2,  // 1: flakeresolve.v1.Flake.source:type_name -> flakeresolve.v1.Source
 	3,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
-	5,  // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
+	6,  // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
 	2,  // 4: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
-	6,  // 5: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
-	7,  // 6: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
-	2,  // 7: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Source
-	4,  // 8: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	4,  // 9: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 5: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
+	8,  // 6: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
+	9,  // 7: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
+	5,  // 8: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
+	4,  // 9: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	4,  // 10: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	4,  // 11: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_index_proto_init() }
@@ -574,7 +669,7 @@ func file_flakeresolve_v1_index_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_index_proto_rawDesc), len(file_flakeresolve_v1_index_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,114 @@
+// Package cli is the flakeresolve command line. Each command is a thin layer
+// over the packages that do the work (index, internal/server, ...): it parses
+// flags, chooses where answers come from (embedded index, index files, or a
+// server) and prints results for people or, with --json, for programs.
+//
+// Main returns the process exit code instead of exiting, so the testscript
+// tests run the real command in-process.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in the root command's help.
+const (
+	exitOK       = 0
+	exitError    = 1 // the operation failed: unreadable or invalid files, server unreachable
+	exitUsage    = 2 // bad command line or malformed argument (such as a requirement)
+	exitNotFound = 3 // the named flake is in no index
+)
+
+// exitErr carries an exit code with an error.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitErr{exitUsage, fmt.Errorf(format, args...)}
+}
+
+// Main runs the command line with os.Args and returns the exit code.
+func Main() int {
+	return run(os.Args[1:], os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "flakeresolve:", err)
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	// cobra's own errors are about flags and arguments.
+	return exitUsage
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "flakeresolve",
+		Short: "Resolve versioned Nix flake inputs against pre-evaluated indexes",
+		Long: `flakeresolve answers questions about versioned Nix flakes.
+
+An index lists published flakes, their versions, the exact tree each version
+locks to, and each version's inputs with Cargo-style version requirements
+("^0.8", ">=1.2, <2", "*"). flakeresolve embeds a default index of real
+flakes, loads index files (JSON or binary) in layers, and serves them over
+gRPC.
+
+Exit codes:
+  0  success
+  1  the operation failed (unreadable or invalid index, server unreachable)
+  2  usage error or malformed argument (for example a bad requirement)
+  3  the named flake is in no index`,
+		Example: `  flakeresolve query hyprutils '^0.8'
+  flakeresolve serve --listen 127.0.0.1:50051
+  flakeresolve index validate my-index.json`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(), newQueryCmd(), newIndexCmd())
+	return root
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, so readers never see a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

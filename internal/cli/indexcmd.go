@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/importer"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+func newIndexCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Check, describe and build index files",
+	}
+	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd())
+	return cmd
+}
+
+func newIndexValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check index files and list every problem",
+		Long: `validate loads each index file (JSON or binary) and checks every flake,
+version and input: versions are strict SemVer, no two versions share a
+precedence, locked sources have the fields Nix needs for their type,
+requirements parse, follows point at declared inputs. Every problem is
+listed with its flake, version and field. Exit 1 if any file is invalid.`,
+		Example: `  flakeresolve index validate index.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("validate takes one or more index files")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, f := range args {
+				ix, err := index.Load(f)
+				if err != nil {
+					bad++
+					fmt.Fprintln(cmd.OutOrStdout(), err)
+					continue
+				}
+				st := ix.Stats()
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d flakes, %d versions, %d refs\n", f, st.Flakes, st.Versions, st.Refs)
+			}
+			if bad > 0 {
+				return &exitErr{exitError, fmt.Errorf("%d of %d index file(s) invalid", bad, len(args))}
+			}
+			return nil
+		},
+	}
+}
+
+func newIndexStatsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stats [FILE...]",
+		Short: "Describe index files, or the embedded index",
+		Example: `  flakeresolve index stats
+  flakeresolve index stats index.json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			type loaded struct {
+				ix    *index.Index
+				took  time.Duration
+				bytes int
+			}
+			var all []loaded
+			if len(args) == 0 {
+				start := time.Now()
+				ix, err := defaultindex.Load()
+				if err != nil {
+					return &exitErr{exitError, err}
+				}
+				all = append(all, loaded{ix, time.Since(start), defaultindex.Size()})
+			}
+			for _, f := range args {
+				start := time.Now()
+				ix, err := index.Load(f)
+				if err != nil {
+					return &exitErr{exitError, err}
+				}
+				all = append(all, loaded{ix, time.Since(start), 0})
+			}
+			w := cmd.OutOrStdout()
+			for _, l := range all {
+				st := l.ix.Stats()
+				fmt.Fprintf(w, "%s: %d flakes, %d versions, %d refs, %d declared inputs; loaded in %s", l.ix.Origin, st.Flakes, st.Versions, st.Refs, st.Inputs, l.took.Round(time.Microsecond))
+				if l.bytes > 0 {
+					fmt.Fprintf(w, " from %d bytes", l.bytes)
+				}
+				fmt.Fprintln(w)
+				flakes := l.ix.Flakes()
+				sort.SliceStable(flakes, func(i, j int) bool { return len(flakes[i].Versions) > len(flakes[j].Versions) })
+				var top []string
+				for i := 0; i < len(flakes) && i < 8; i++ {
+					top = append(top, fmt.Sprintf("%s (%d)", flakes[i].Name, len(flakes[i].Versions)))
+				}
+				fmt.Fprintf(w, "  most versions: %s\n", strings.Join(top, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func newIndexImportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "import SNAPSHOT -o FILE",
+		Short: "Build a versioned index from a real-flake snapshot",
+		Long: `import reads a snapshot of real flakes (the real-flakes.json format: tags,
+release branches, revs, narHashes, declared inputs and lock pins) and writes
+a versioned index, inferring versions and input requirements by the rules
+in the README ("The default index"). The output is JSON when FILE ends in
+.json, binary otherwise; it is validated before it is written, and written
+atomically.`,
+		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+  flakeresolve index import real-flakes.json -o default.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("import takes one snapshot file")
+			}
+			if out == "" {
+				return usageErr("import needs -o FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, rep, err := importer.Import(args[0])
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			if probs := index.Validate(m); len(probs) > 0 {
+				return &exitErr{exitError, &index.InvalidError{Origin: "imported index", Problems: probs}}
+			}
+			data, err := encode(m, strings.HasSuffix(out, ".json"))
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			if err := writeFileAtomic(out, data); err != nil {
+				return &exitErr{exitError, err}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions (%d from nixpkgs pins), %d refs, %d bytes\n",
+				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, len(data))
+			fmt.Fprintf(cmd.ErrOrStderr(), "dropped: %d tags without narHash, %d tags equal in precedence to a preferred tag\n",
+				rep.DroppedNoNarHash, rep.DroppedSamePrecedence)
+			var rules []string
+			for r, n := range rep.Inferred {
+				rules = append(rules, fmt.Sprintf("%s %d", r, n))
+			}
+			sort.Strings(rules)
+			fmt.Fprintf(cmd.ErrOrStderr(), "inferred requirements: %s\n", strings.Join(rules, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, else binary)")
+	return cmd
+}
+
+func encode(m *pb.Index, asJSON bool) ([]byte, error) {
+	if asJSON {
+		return index.MarshalJSON(m)
+	}
+	return index.MarshalBinary(m)
+}
