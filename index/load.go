@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -105,13 +106,23 @@ func Decode(origin string, data []byte) (*pb.Index, error) {
 	return m, nil
 }
 
-// MarshalJSON renders an index message as indented protojson.
+// MarshalJSON renders an index message as indented protojson. protojson
+// varies its whitespace on purpose; re-indenting makes the bytes stable, so
+// a regenerated index diffs cleanly.
 func MarshalJSON(m *pb.Index) ([]byte, error) {
-	out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	raw, err := protojson.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	var compact, out bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, err
+	}
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
 }
 
 // MarshalBinary renders an index message in the binary form,
