@@ -5,17 +5,18 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint default-index fuzz bench
+.PHONY: run test build proto proto-lint default-index fuzz
 
 run:
-	go run ./cmd/flakeresolve serve
+	go run ./cmd/flakeresolve serve $(ARGS)
 
 build:
 	go build -o bin/flakeresolve ./cmd/flakeresolve
 
 test:
+	./.ci/deps
 	go vet ./...
-	go test -race ./...
+	go test -race -count=1 ./...
 
 # Regenerates the committed Go code from proto/ (needs protoc; Debian's
 # protobuf-compiler). The plugins' versions are pinned as tools in go.mod.
@@ -35,4 +36,4 @@ default-index:
 	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
 
 fuzz:
-	go test -run XXX -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
