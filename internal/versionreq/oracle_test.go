@@ -48,7 +48,7 @@ func gridVersions() []string {
 }
 
 // gridVersionTerms are the right-hand sides of comparators: every partial
-// and full version, wildcards in each place, and prereleases.
+// version, wildcards in each place, and every full version of the grid.
 func gridVersionTerms() []string {
 	var out []string
 	wild := []string{"*", "x"}
@@ -59,18 +59,9 @@ func gridVersionTerms() []string {
 		}
 		for _, b := range gridNums {
 			out = append(out, a+"."+b, a+"."+b+".*")
-			for _, c := range gridNums {
-				for _, p := range gridPres {
-					v := a + "." + b + "." + c
-					if p != "" {
-						v += "-" + p
-					}
-					out = append(out, v)
-				}
-			}
 		}
 	}
-	return out
+	return append(out, gridVersions()...)
 }
 
 func singleComparators() []string {
