@@ -17,7 +17,7 @@ func importReal(t *testing.T) (*index.Index, *Report, []byte) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("the real-flake snapshot is missing in CI: %v", err)
 		}
-		t.Skip("real-flake snapshot not present beside the repository")
+		t.Skip("real-flake snapshot not present beside the repository (CI has it and fails without it)")
 	}
 	m, rep, err := Import(snapshotPath)
 	if err != nil {
