@@ -113,11 +113,11 @@ func newIndex(origin string, m *pb.Index) *Index {
 			Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
 		}
 		for name, r := range pf.Refs {
-			f.Refs[name] = &Ref{Name: name, Locked: refSource(pf.Source, r), Inputs: r.Inputs}
+			f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs}
 		}
 		for _, pv := range pf.Versions {
 			sv, _ := semver.StrictNewVersion(pv.Version)
-			v := &Version{SemVer: sv, Locked: withDefaults(pv.Locked, pf.Source), Inputs: pv.Inputs}
+			v := &Version{SemVer: sv, Locked: pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs}
 			for name, in := range pv.Inputs {
 				if in.Version == "" {
 					continue

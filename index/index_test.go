@@ -66,6 +66,24 @@ func TestLoadSortsAndSelects(t *testing.T) {
 	}
 }
 
+// Versions and refs that leave out their location take all of it from the
+// flake's source, whatever the source type.
+func TestLockedInheritsLocation(t *testing.T) {
+	ix, err := Parse("path-index", []byte(`{"schema": 1, "flakes": [
+	  {"name": "local", "source": {"type": "path", "path": "/srv/flakes/local"},
+	   "versions": [{"version": "1.0.0", "locked": {"narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU="}}],
+	   "refs": {"HEAD": {"narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU="}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := ix.Flake("local")
+	for what, l := range map[string]*pb.Source{"version": f.Versions[0].Locked, "ref": f.Refs["HEAD"].Locked} {
+		if l.Type != "path" || l.Path != "/srv/flakes/local" || l.NarHash == "" {
+			t.Errorf("%s locked = %v, want the path source with its narHash", what, l)
+		}
+	}
+}
+
 func TestValidationReportsEveryProblem(t *testing.T) {
 	_, err := Load("testdata/invalid.json")
 	var inv *InvalidError

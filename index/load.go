@@ -177,7 +177,7 @@ func Validate(m *pb.Index) []Problem {
 		for _, r := range refNames {
 			ref := f.Refs[r]
 			if f.Source != nil {
-				checkSource(refSource(f.Source, ref), true, false, func(field, format string, args ...any) {
+				checkSource(pinTo(f.Source, refPin(ref)), true, false, func(field, format string, args ...any) {
 					add(fname, "", "refs."+r+"."+field, format, args...)
 				})
 			}
@@ -227,7 +227,7 @@ func validateVersions(fname string, f *pb.Flake) []Problem {
 		if v.Locked == nil {
 			add(vname, "locked", "missing, expected the exact tree of this version (type, rev, narHash, ...)")
 		} else {
-			checkSource(withDefaults(v.Locked, f.Source), true, v.Locked.Type != "", func(field, format string, args ...any) {
+			checkSource(pinTo(f.Source, v.Locked), true, v.Locked.Type != "", func(field, format string, args ...any) {
 				add(vname, "locked."+field, format, args...)
 			})
 		}
@@ -270,22 +270,22 @@ func checkInput(top map[string]*pb.Input, in *pb.Input, field string, add func(f
 	}
 }
 
-// withDefaults fills the type and location of a locked source from the
-// flake's source, so index files need not repeat them in every ref.
-func withDefaults(locked, source *pb.Source) *pb.Source {
-	if source == nil || locked.Type != "" {
-		return locked
+// pinTo is a locked source with its location filled in from the flake's
+// source when it names none (index files need not repeat the location in
+// every version, and refs never do): the source, with every field the pin
+// sets merged over it.
+func pinTo(source, pin *pb.Source) *pb.Source {
+	if source == nil || pin.Type != "" {
+		return pin
 	}
-	c := proto.Clone(locked).(*pb.Source)
-	c.Type, c.Owner, c.Repo, c.Host, c.Url, c.Dir = source.Type, source.Owner, source.Repo, source.Host, source.Url, source.Dir
+	c := proto.Clone(source).(*pb.Source)
+	proto.Merge(c, pin)
 	return c
 }
 
-// refSource is the flake's source pinned to a ref's tree.
-func refSource(source *pb.Source, r *pb.Ref) *pb.Source {
-	s := proto.Clone(source).(*pb.Source)
-	s.Rev, s.NarHash, s.LastModified, s.RevCount = r.Rev, r.NarHash, r.LastModified, r.RevCount
-	return s
+// refPin is the pin a ref records, as a locked source without location.
+func refPin(r *pb.Ref) *pb.Source {
+	return &pb.Source{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount}
 }
 
 // checkSource validates a source's fields for its type. A locked source must
@@ -294,7 +294,7 @@ func refSource(source *pb.Source, r *pb.Ref) *pb.Source {
 // source, whose problems are reported there once.
 func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format string, args ...any)) {
 	need := func(field, value, what string) {
-		if value == "" && (ownLocation || field == "rev") {
+		if value == "" {
 			add(field, "missing, %s sources need %s", s.Type, what)
 		}
 	}
@@ -306,19 +306,21 @@ func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format 
 		add("type", "%q is not a flake reference type Nix knows", s.Type)
 		return
 	}
-	switch s.Type {
-	case "github", "gitlab", "sourcehut":
-		need("owner", s.Owner, "owner and repo")
-		need("repo", s.Repo, "owner and repo")
-	case "git", "mercurial", "tarball", "file":
-		need("url", s.Url, "a url")
-	case "path":
-		need("path", s.Path, "a path")
-	case "indirect":
-		need("id", s.Id, "an id")
-		if locked {
-			add("type", "indirect references cannot be locked; expected the reference they resolve to")
+	if ownLocation {
+		switch s.Type {
+		case "github", "gitlab", "sourcehut":
+			need("owner", s.Owner, "owner and repo")
+			need("repo", s.Repo, "owner and repo")
+		case "git", "mercurial", "tarball", "file":
+			need("url", s.Url, "a url")
+		case "path":
+			need("path", s.Path, "a path")
+		case "indirect":
+			need("id", s.Id, "an id")
 		}
+	}
+	if locked && s.Type == "indirect" {
+		add("type", "indirect references cannot be locked; expected the reference they resolve to")
 	}
 	if !locked {
 		if s.Rev != "" || s.NarHash != "" {
