@@ -56,29 +56,20 @@ type Comparator struct {
 
 // String renders the comparator as Cargo displays it.
 func (c Comparator) String() string {
-	var b strings.Builder
-	b.WriteString(opText[c.Op])
-	b.WriteString(strconv.FormatUint(c.Major, 10))
-	switch {
-	case c.Minor == nil:
-		if c.Op == Wildcard {
-			b.WriteString(".*")
+	s := opText[c.Op] + strconv.FormatUint(c.Major, 10)
+	for _, n := range []*uint64{c.Minor, c.Patch} {
+		if n == nil {
+			if c.Op == Wildcard {
+				s += ".*"
+			}
+			return s
 		}
-		return b.String()
-	default:
-		b.WriteString("." + strconv.FormatUint(*c.Minor, 10))
+		s += "." + strconv.FormatUint(*n, 10)
 	}
-	if c.Patch == nil {
-		if c.Op == Wildcard {
-			b.WriteString(".*")
-		}
-		return b.String()
-	}
-	b.WriteString("." + strconv.FormatUint(*c.Patch, 10))
 	if c.Pre != "" {
-		b.WriteString("-" + c.Pre)
+		s += "-" + c.Pre
 	}
-	return b.String()
+	return s
 }
 
 // Req is a parsed, compiled requirement. The zero value is not useful; use
