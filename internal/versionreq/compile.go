@@ -1,6 +1,9 @@
 package versionreq
 
-import "sort"
+import (
+	"cmp"
+	"sort"
+)
 
 // compile turns comparators into spans. Releases: the intersection of each
 // comparator's release span. Prereleases: Cargo admits T-q only when some
@@ -141,16 +144,13 @@ func (c Comparator) prereleases(t triple) Span {
 // comparator without one. So partial exact, tilde and wildcard comparators
 // reject every prerelease, and >= and <= reduce to > and <.
 func (c Comparator) evalPre(t triple) bool {
-	// cmp compares t with c over the components c writes. decided is false
-	// when all written components are equal.
-	cmp, decided := compareWritten(t, c)
 	switch c.Op {
 	case Exact, Wildcard:
 		return false
 	case Greater, GreaterEq:
-		return decided && cmp > 0
+		return compareWritten(t, c) > 0
 	case Less, LessEq:
-		return decided && cmp < 0
+		return compareWritten(t, c) < 0
 	case Tilde:
 		if t.major != c.Major || (c.Minor != nil && t.minor != *c.Minor) {
 			return false
@@ -162,30 +162,17 @@ func (c Comparator) evalPre(t triple) bool {
 	panic("versionreq: unknown operator")
 }
 
-func compareWritten(t triple, c Comparator) (int, bool) {
-	order := func(a, b uint64) int {
-		switch {
-		case a < b:
-			return -1
-		case a > b:
-			return 1
+// compareWritten compares t with c over the components c writes; 0 when
+// they are all equal.
+func compareWritten(t triple, c Comparator) int {
+	written := []*uint64{&c.Major, c.Minor, c.Patch}
+	for i, have := range []uint64{t.major, t.minor, t.patch} {
+		if written[i] == nil {
+			return 0
 		}
-		return 0
+		if o := cmp.Compare(have, *written[i]); o != 0 {
+			return o
+		}
 	}
-	if o := order(t.major, c.Major); o != 0 {
-		return o, true
-	}
-	if c.Minor == nil {
-		return 0, false
-	}
-	if o := order(t.minor, *c.Minor); o != 0 {
-		return o, true
-	}
-	if c.Patch == nil {
-		return 0, false
-	}
-	if o := order(t.patch, *c.Patch); o != 0 {
-		return o, true
-	}
-	return 0, false
+	return 0
 }
