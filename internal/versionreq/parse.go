@@ -3,6 +3,7 @@ package versionreq
 import (
 	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -124,38 +125,15 @@ func hint(b byte) string {
 	return ""
 }
 
+// opsLongestFirst lists the written operators so that ">=" is not read as ">".
+var opsLongestFirst = []Op{GreaterEq, LessEq, Exact, Greater, Less, Tilde, Caret}
+
 func (p *parser) op() (Op, bool) {
-	if p.eof() {
-		return Caret, false
-	}
-	two := ""
-	if p.pos+1 < len(p.in) {
-		two = p.in[p.pos : p.pos+2]
-	}
-	switch {
-	case two == ">=":
-		p.pos += 2
-		return GreaterEq, true
-	case two == "<=":
-		p.pos += 2
-		return LessEq, true
-	}
-	switch p.in[p.pos] {
-	case '=':
-		p.pos++
-		return Exact, true
-	case '>':
-		p.pos++
-		return Greater, true
-	case '<':
-		p.pos++
-		return Less, true
-	case '~':
-		p.pos++
-		return Tilde, true
-	case '^':
-		p.pos++
-		return Caret, true
+	for _, op := range opsLongestFirst {
+		if strings.HasPrefix(p.in[p.pos:], opText[op]) {
+			p.pos += len(opText[op])
+			return op, true
+		}
 	}
 	return Caret, false
 }
