@@ -17,6 +17,7 @@
 package index
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -74,8 +75,9 @@ func (v *Version) String() string { return v.SemVer.Original() }
 
 func semverOf(v *Version) *semver.Version { return v.SemVer }
 
-// Flakes returns the index's flakes sorted by name.
-func (ix *Index) Flakes() []*Flake { return ix.flakes }
+// Flakes returns the index's flakes sorted by name, in a new slice the
+// caller may reorder.
+func (ix *Index) Flakes() []*Flake { return slices.Clone(ix.flakes) }
 
 // Flake returns the flake with the given name, or nil.
 func (ix *Index) Flake(name string) *Flake { return ix.byName[name] }

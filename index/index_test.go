@@ -58,6 +58,12 @@ func TestLoadSortsAndSelects(t *testing.T) {
 	if r := f.Refs["main"].Locked; r.Type != "github" || r.Owner != "hyprwm" || r.Repo != "hyprutils" || r.Rev != "5555555555555555555555555555555555555555" {
 		t.Errorf("ref main = %v, want the flake's github source filled in", r)
 	}
+	// Reordering what Flakes returns leaves the index sorted by name.
+	fl := ix.Flakes()
+	fl[0], fl[1] = fl[1], fl[0]
+	if got := ix.Flakes(); got[0].Name != "hyprlang" || got[1].Name != "hyprutils" {
+		t.Errorf("Flakes() = %s, %s after a caller reordered its copy", got[0].Name, got[1].Name)
+	}
 	if got := ix.Stats(); got != (Stats{Flakes: 2, Versions: 5, Inputs: 5, Refs: 1}) {
 		t.Errorf("Stats = %+v", got)
 	}
