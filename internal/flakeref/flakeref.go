@@ -96,12 +96,11 @@ func parseForge(ref, typ, rest string) (*pb.Source, error) {
 			return nil, err
 		}
 	}
-	hadRefOrRev := s.Ref != "" || s.Rev != ""
+	if vals, _ := url.ParseQuery(q); (s.Ref != "" || s.Rev != "") && (vals.Has("ref") || vals.Has("rev")) {
+		return nil, fmt.Errorf("flake reference %q: a ref or rev is given both in the path and in the query", ref)
+	}
 	if err := applyQuery(ref, s, q, "ref", "rev", "host", "dir", "narHash"); err != nil {
 		return nil, err
-	}
-	if hadRefOrRev && (strings.Contains(q, "ref=") || strings.Contains(q, "rev=")) {
-		return nil, fmt.Errorf("flake reference %q: a ref or rev is given both in the path and in the query", ref)
 	}
 	if s.Ref != "" && s.Rev != "" {
 		return nil, fmt.Errorf("flake reference %q: %s references cannot have both a ref and a rev", ref, typ)

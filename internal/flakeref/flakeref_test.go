@@ -55,6 +55,7 @@ func TestParseErrors(t *testing.T) {
 		{"github:NixOS/nixpkgs/a/b", "expected github:OWNER/REPO[/REF-OR-REV]"},
 		{"github:NixOS/nixpkgs/nixos-24.05?ref=master", "both in the path and in the query"},
 		{"github:NixOS/nixpkgs?foo=bar", `unsupported parameter "foo"`},
+		{"github:NixOS/nixpkgs/nixos-24.05?href=x", `unsupported parameter "href"`},
 		{"https://example.org/repo", "must end in an archive suffix"},
 		{"svn://example.org/x", `unsupported scheme "svn"`},
 		{"1nixpkgs", "expected a registry id"},
