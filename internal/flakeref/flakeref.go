@@ -236,3 +236,17 @@ func String(s *pb.Source) string {
 	}
 	return base + "?" + strings.Join(parts, "&")
 }
+
+var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)
+
+// FlakeHub splits a FlakeHub URL (https://flakehub.com/f/OWNER/REPO/REQ.tar.gz)
+// into the GitHub repository it publishes and the version requirement its
+// last segment spells. FlakeHub names flakes after their GitHub repositories,
+// which is how an index that knows the repository finds the flake.
+func FlakeHub(url string) (owner, repo, req string, ok bool) {
+	m := flakehubRE.FindStringSubmatch(url)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
+}

@@ -370,8 +370,6 @@ func (im *importer) convert(raw json.RawMessage) *pb.Input {
 	return in
 }
 
-var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)
-
 // infer applies rule 6 to one input; "" leaves it unversioned.
 func (im *importer) infer(name, url string, tr tree) string {
 	req, rule := im.inferRule(name, url, tr)
@@ -385,9 +383,9 @@ func (im *importer) infer(name, url string, tr tree) string {
 }
 
 func (im *importer) inferRule(name, url string, tr tree) (string, string) {
-	if m := flakehubRE.FindStringSubmatch(url); m != nil {
-		if im.byRepo[strings.ToLower(m[1]+"/"+m[2])] != nil {
-			return m[3], "flakehub-url"
+	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
+		if im.byRepo[strings.ToLower(owner+"/"+repo)] != nil {
+			return req, "flakehub-url"
 		}
 		return "", ""
 	}

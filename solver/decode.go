@@ -1,0 +1,196 @@
+package solver
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// decoder reads an answer out of a model. Where a model leaves a choice
+// with several true candidates, the newest wins, so the answer depends only
+// on the model.
+type decoder struct {
+	r      *resolver
+	model  []bool
+	chosen map[*slot]int
+	owner  map[int]*slot // y variable -> its slot
+	index  map[int]int   // y variable -> candidate index
+	ans    *Answer
+	nodes  map[*node]*Node
+	edges  map[*Node][]Edge
+}
+
+func (r *resolver) decode(model []bool) (*Answer, error) {
+	d := &decoder{r: r, model: model, chosen: map[*slot]int{}, owner: map[int]*slot{}, index: map[int]int{},
+		ans: &Answer{}, nodes: map[*node]*Node{}, edges: map[*Node][]Edge{}}
+	for _, in := range r.instances {
+		for _, s := range in.slots {
+			for k, v := range s.vars {
+				d.owner[v], d.index[v] = s, k
+			}
+		}
+	}
+	if err := d.walk(r.root, "", map[*instance]string{r.root: ""}); err != nil {
+		return nil, err
+	}
+	sort.Slice(d.ans.Paths, func(i, j int) bool { return d.ans.Paths[i].Path < d.ans.Paths[j].Path })
+	for _, n := range d.nodes {
+		sort.Strings(n.Paths)
+		d.ans.Nodes = append(d.ans.Nodes, n)
+	}
+	sort.Slice(d.ans.Nodes, func(i, j int) bool { return nodeLess(d.ans.Nodes[i], d.ans.Nodes[j]) })
+	d.duplicates()
+	r.stats.Duration = time.Since(r.start)
+	d.ans.Stats = r.stats
+	return d.ans, nil
+}
+
+// nodeLess orders nodes by flake, then newest first, ref heads last.
+func nodeLess(a, b *Node) bool {
+	if a.Flake != b.Flake {
+		return a.Flake < b.Flake
+	}
+	va, vb := a.Locked, b.Locked
+	if (a.Version == "") != (b.Version == "") {
+		return a.Version != ""
+	}
+	if a.Version != "" {
+		return semverOf(a.Version).GreaterThan(semverOf(b.Version))
+	}
+	if a.Ref != b.Ref {
+		return a.Ref < b.Ref
+	}
+	return va.NarHash < vb.NarHash
+}
+
+func (d *decoder) choose(s *slot) int {
+	if k, ok := d.chosen[s]; ok {
+		return k
+	}
+	k := -1
+	for i, v := range s.vars {
+		if d.model[v-1] {
+			k = i
+			break // candidates are newest first
+		}
+	}
+	d.chosen[s] = k
+	return k
+}
+
+func (d *decoder) holds(conds []int) bool {
+	for _, v := range conds {
+		s := d.owner[v]
+		if d.choose(s) != d.index[v] {
+			return false
+		}
+	}
+	return true
+}
+
+// walk pins every path beneath in, which is at path prefix; stack maps the
+// instances on the way down to their paths, where follows declared by them
+// start.
+func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) error {
+	for _, name := range sortedKeys(in.slots) {
+		s := in.slots[name]
+		path := joinPath(prefix, name)
+		if len(d.ans.Paths) >= d.r.lim.MaxPaths {
+			return d.r.limit("paths", len(d.ans.Paths)+1, d.r.lim.MaxPaths)
+		}
+		p := &PathPin{Path: path, URL: s.decl.Url, Requirement: s.reqText}
+		d.ans.Paths = append(d.ans.Paths, p)
+		switch s.kind {
+		case unpinned:
+			p.Unpinned = s.why
+		case follows:
+			p.Follows = strings.Join(append(splitPath(stack[s.scope]), s.followsPath...), "/")
+			for _, a := range s.alts {
+				if d.holds(a.conds) && a.slot == nil {
+					return fmt.Errorf("internal error: %s follows %s, which does not exist in the answer", path, p.Follows)
+				}
+			}
+		case choose:
+			k := d.choose(s)
+			if k < 0 {
+				return fmt.Errorf("internal error: the model pins nothing at %s", path)
+			}
+			c := s.cands[k]
+			n := d.node(c)
+			p.Node = n
+			n.Paths = append(n.Paths, path)
+			declaredBy := "root"
+			if in.cand != nil {
+				declaredBy = candLabel(in.cand)
+			}
+			d.edges[n] = append(d.edges[n], Edge{Path: path, DeclaredBy: declaredBy, Requirement: s.reqText, Node: n})
+			child := s.children[k]
+			if at, loop := stack[child]; loop {
+				return &RequestError{Field: path, Msg: fmt.Sprintf("inputs form a cycle: %s is %s again, which %s already pins", path, candLabel(c), at)}
+			}
+			stack[child] = path
+			err := d.walk(child, path, stack)
+			delete(stack, child)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (d *decoder) node(c *candidate) *Node {
+	if n := d.nodes[c.node]; n != nil {
+		return n
+	}
+	n := &Node{Flake: c.flake.Name, Ref: c.ref, Locked: c.locked}
+	if c.version != nil {
+		n.Version = c.version.String()
+		n.Ref = ""
+	}
+	d.nodes[c.node] = n
+	return n
+}
+
+// duplicates explains each flake pinned to several trees by the edges that
+// pin each tree.
+func (d *decoder) duplicates() {
+	var cur *Duplicate
+	for _, n := range d.ans.Nodes {
+		if cur == nil || cur.Flake != n.Flake {
+			cur = &Duplicate{Flake: n.Flake}
+			d.ans.Duplicates = append(d.ans.Duplicates, cur)
+		}
+		seen := map[string]bool{}
+		for _, e := range d.edges[n] {
+			key := e.DeclaredBy + "\x00" + e.Requirement
+			if !seen[key] {
+				seen[key] = true
+				cur.Edges = append(cur.Edges, e)
+			}
+		}
+	}
+	out := d.ans.Duplicates[:0]
+	for _, dup := range d.ans.Duplicates {
+		if nodesOf(dup) > 1 {
+			out = append(out, dup)
+		}
+	}
+	d.ans.Duplicates = out
+}
+
+func nodesOf(dup *Duplicate) int {
+	seen := map[*Node]bool{}
+	for _, e := range dup.Edges {
+		seen[e.Node] = true
+	}
+	return len(seen)
+}
+
+func semverOf(s string) *semver.Version {
+	v, _ := semver.StrictNewVersion(s)
+	return v
+}

@@ -1,0 +1,47 @@
+// Package solver turns the inputs of a flake into pins: for every input
+// path, the flake version (or ref head) it locks to, chosen so that every
+// requirement holds, the fewest distinct trees are used, and, among those
+// answers, the versions are the newest.
+//
+// # Model
+//
+// Nix locks one node per input path, and two paths are deduplicated when
+// they pin the same tree. The solver therefore counts distinct trees
+// (a flake version, or a ref head, identified by its narHash) and lets
+// paths share them. Paths that no follows can tell apart share one choice:
+// an input of a version is chosen once for every path that reaches that
+// version, which makes the problem the size of the package graph rather than
+// of the path tree. Follows (at the root or nested in a flake) make paths
+// differ; the solver keys each reached version by the overrides that apply
+// beneath it, exactly as Nix's computeLocks collects them, so such paths get
+// choices of their own only where they must.
+//
+// A follows replaces the input, as in Nix, but the version requirement the
+// following flake declares on that input still has to hold, unless the
+// follows declaration carries a version of its own: a follows that breaks a
+// flake's stated requirement is a conflict, reported as one.
+//
+// # Encoding
+//
+// Before encoding, the reachable versions are shrunk: two versions of a
+// flake that every reachable requirement treats alike and that declare the
+// same inputs are interchangeable, and the newer one is never worse, so only
+// the newest of each such class is kept. Nixpkgs-like flakes with thousands
+// of versions collapse to a handful.
+//
+// The problem is then a pseudo-boolean one for gophersat: a variable per
+// (choice, candidate), per reached (version, overrides) and per tree;
+// implications tie them together, and strategy rules are cardinality
+// constraints. The optimum is found by descending search: find a model,
+// demand one tree fewer, repeat until unsatisfiable (proving the count
+// minimal), then the same on the sum of each tree's distance from its
+// flake's newest version. gophersat cannot be interrupted, so deadlines are
+// enforced between its calls and problem size is bounded up front.
+//
+// When no answer exists, the clauses are grouped by the declaration they come
+// from (a root input, a flake's input, a follows, a strategy rule) and a
+// minimal unsatisfiable set of groups is extracted by deletion. Each group
+// prints as the requirement it stands for, with the chain of inputs that
+// brought it in, and the root requirements in it are offered as what to
+// relax.
+package solver

@@ -1,0 +1,293 @@
+package solver
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite the want sections of testdata/resolve/*.txtar")
+
+// A fixture is a txtar archive with three or four files:
+//
+//	-- universe --          the index, one flake version (or ref head) per
+//	hyprutils 0.8.0         unindented line, its inputs indented beneath:
+//	  nixpkgs ^0.1          NAME [FLAKE] [REQ] [ref=REF] [flake=false]
+//	  b/nixpkgs -> nixpkgs  (FLAKE defaults to NAME's last segment, a
+//	nixpkgs ref main        missing REQ is unversioned), PATH -> FOLLOWS,
+//	                        and "FLAKE ref NAME" for a ref head (the first
+//	                        ref of a flake is its default)
+//	-- request --           root inputs, unindented, same syntax
+//	-- options --           optional: strategy cargo | single FLAKE | any
+//	                        | pin PATH FLAKE VERSION | update PATH
+//	                        | maxclauses N
+//	-- want --              the answer rendered by renderAnswer, or
+//	                        "conflict:" and the explanation
+//
+// Flakes live at github:fixture/NAME, and an input naming a flake the
+// universe lacks points there too: it is simply not in the index.
+type fixture struct {
+	index *pb.Index
+	req   *Request
+	want  string
+}
+
+func fixtureURL(flake, ref string) string {
+	if ref != "" {
+		return "github:fixture/" + flake + "/" + ref
+	}
+	return "github:fixture/" + flake
+}
+
+func fakeLocked(key string) *pb.Source {
+	rev := sha1.Sum([]byte(key))
+	nar := sha256.Sum256([]byte(key))
+	return &pb.Source{Rev: hex.EncodeToString(rev[:]), NarHash: "sha256-" + base64.StdEncoding.EncodeToString(nar[:]), LastModified: 1700000000}
+}
+
+// parseInputLine reads one input declaration into decls.
+func parseInputLine(decls map[string]*pb.Input, line string) error {
+	f := strings.Fields(line)
+	segs := strings.Split(f[0], "/")
+	m := decls
+	for _, s := range segs[:len(segs)-1] {
+		if m[s] == nil {
+			m[s] = &pb.Input{}
+		}
+		if m[s].Inputs == nil {
+			m[s].Inputs = map[string]*pb.Input{}
+		}
+		m = m[s].Inputs
+	}
+	name := segs[len(segs)-1]
+	in := &pb.Input{}
+	if old := m[name]; old != nil {
+		in.Inputs = old.Inputs
+	}
+	m[name] = in
+	rest := f[1:]
+	if len(rest) > 0 && rest[0] == "->" {
+		target := ""
+		if len(rest) > 1 {
+			target = rest[1]
+		}
+		in.Follows = &target
+		return nil
+	}
+	flake, ref := name, ""
+	for _, t := range rest {
+		switch {
+		case strings.HasPrefix(t, "ref="):
+			ref = strings.TrimPrefix(t, "ref=")
+		case t == "flake=false":
+			no := false
+			in.Flake = &no
+		case strings.ContainsAny(t[:1], "0123456789^~=<>*"):
+			in.Version = t
+		default:
+			flake = t
+		}
+	}
+	in.Url = fixtureURL(flake, ref)
+	return nil
+}
+
+func parseFixture(t *testing.T, ar *txtar.Archive) *fixture {
+	t.Helper()
+	fx := &fixture{index: &pb.Index{Schema: index.Schema}, req: &Request{Inputs: map[string]*pb.Input{}}}
+	flakes := map[string]*pb.Flake{}
+	for _, f := range ar.Files {
+		lines := strings.Split(strings.TrimRight(string(f.Data), "\n"), "\n")
+		switch f.Name {
+		case "universe":
+			var cur map[string]*pb.Input
+			for _, line := range lines {
+				if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+					continue
+				}
+				if strings.HasPrefix(line, " ") {
+					if err := parseInputLine(cur, strings.TrimSpace(line)); err != nil {
+						t.Fatalf("universe: %q: %v", line, err)
+					}
+					continue
+				}
+				w := strings.Fields(line)
+				fl := flakes[w[0]]
+				if fl == nil {
+					fl = &pb.Flake{Name: w[0], Source: &pb.Source{Type: "github", Owner: "fixture", Repo: w[0]}, Refs: map[string]*pb.Ref{}}
+					flakes[w[0]] = fl
+					fx.index.Flakes = append(fx.index.Flakes, fl)
+				}
+				cur = map[string]*pb.Input{}
+				if len(w) == 3 && w[1] == "ref" {
+					l := fakeLocked(w[0] + "@ref:" + w[2])
+					fl.Refs[w[2]] = &pb.Ref{Rev: l.Rev, NarHash: l.NarHash, LastModified: l.LastModified, Inputs: cur}
+					if fl.DefaultRef == "" {
+						fl.DefaultRef = w[2]
+					}
+					continue
+				}
+				if len(w) != 2 {
+					t.Fatalf("universe: %q: expected FLAKE VERSION or FLAKE ref NAME", line)
+				}
+				fl.Versions = append(fl.Versions, &pb.Version{Version: w[1], Locked: fakeLocked(w[0] + "@" + w[1]), Inputs: cur})
+			}
+		case "request":
+			for _, line := range lines {
+				if strings.TrimSpace(line) != "" {
+					if err := parseInputLine(fx.req.Inputs, strings.TrimSpace(line)); err != nil {
+						t.Fatalf("request: %q: %v", line, err)
+					}
+				}
+			}
+		case "options":
+			for _, line := range lines {
+				w := strings.Fields(line)
+				switch {
+				case len(w) == 0:
+				case w[0] == "strategy" && len(w) == 2:
+					s, err := ParseStrategy(w[1])
+					if err != nil {
+						t.Fatal(err)
+					}
+					fx.req.Strategy = s
+				case w[0] == "single" && len(w) == 2:
+					fx.req.Single = append(fx.req.Single, w[1])
+				case w[0] == "any":
+					fx.req.UnversionedAny = true
+				case w[0] == "pin" && len(w) == 4:
+					l := fakeLocked(w[2] + "@" + w[3])
+					fx.req.Pins = append(fx.req.Pins, Pin{Path: w[1], NarHash: l.NarHash, Rev: l.Rev})
+				case w[0] == "update" && len(w) == 2:
+					fx.req.Update = append(fx.req.Update, w[1])
+				case w[0] == "maxclauses" && len(w) == 2:
+					fmt.Sscan(w[1], &fx.req.Limits.MaxClauses)
+				default:
+					t.Fatalf("options: %q: unknown option", line)
+				}
+			}
+		case "want":
+			fx.want = string(f.Data)
+		default:
+			t.Fatalf("unknown section %q", f.Name)
+		}
+	}
+	return fx
+}
+
+// renderAnswer prints an answer the way want sections spell it.
+func renderAnswer(a *Answer, err error) string {
+	if err != nil {
+		return "error:\n" + err.Error() + "\n"
+	}
+	var b strings.Builder
+	width := 0
+	for _, p := range a.Paths {
+		width = max(width, len(p.Path))
+	}
+	for _, p := range a.Paths {
+		fmt.Fprintf(&b, "%-*s  ", width, p.Path)
+		switch {
+		case p.Node != nil:
+			b.WriteString(p.Node.Label())
+		case p.Unpinned != "":
+			b.WriteString("unpinned: " + p.Unpinned)
+		default:
+			b.WriteString("-> " + p.Follows)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "nodes %d\n", len(a.Nodes))
+	for _, d := range a.Duplicates {
+		fmt.Fprintf(&b, "duplicate %s\n", d.Flake)
+		for _, e := range d.Edges {
+			fmt.Fprintf(&b, "  %s: %s requires %s, pinned %s\n", e.Path, e.DeclaredBy, orStar(e.Requirement), e.Node.Label())
+		}
+	}
+	return b.String()
+}
+
+func orStar(req string) string {
+	if req == "" {
+		return "(unversioned)"
+	}
+	return req
+}
+
+func loadFixtureIndex(t testing.TB, m *pb.Index) *index.Layers {
+	t.Helper()
+	data, err := index.MarshalJSON(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Parse("fixture", data)
+	if err != nil {
+		t.Fatalf("fixture index is invalid: %v", err)
+	}
+	return index.NewLayers(ix)
+}
+
+func TestFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/resolve/*.txtar")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fx := parseFixture(t, ar)
+			layers := loadFixtureIndex(t, fx.index)
+			a, err := Resolve(context.Background(), layers, fx.req)
+			got := renderAnswer(a, err)
+			if *update {
+				for i := range ar.Files {
+					if ar.Files[i].Name == "want" {
+						ar.Files[i].Data = []byte(got)
+					}
+				}
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if diff := cmp.Diff(fx.want, got); diff != "" {
+				t.Errorf("answer differs (-want +got):\n%s", diff)
+			}
+			if err == nil {
+				if msg := checkValid(layers, fx.req, a); msg != "" {
+					t.Errorf("answer is invalid: %s", msg)
+				}
+			}
+			// Every fixture is small enough to check against exhaustive search.
+			checkOptimal(t, layers, fx.req, a, err)
+		})
+	}
+}
+
+// sortedPaths is a test helper shared by the checks.
+func sortedPaths(m map[string]*PathPin) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

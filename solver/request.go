@@ -1,0 +1,223 @@
+package solver
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// Strategy says when a flake may appear in several versions.
+type Strategy int
+
+const (
+	// Minimal allows several versions of a flake only where requirements
+	// force them (Nix permits any number).
+	Minimal Strategy = iota
+	// Cargo allows at most one version per semver-compatible range
+	// (1.x.y, 0.2.x, 0.0.3), as Cargo does.
+	Cargo
+)
+
+func (s Strategy) String() string {
+	if s == Cargo {
+		return "cargo"
+	}
+	return "minimal"
+}
+
+// ParseStrategy reads a strategy name; "" is Minimal.
+func ParseStrategy(s string) (Strategy, error) {
+	switch s {
+	case "", "minimal":
+		return Minimal, nil
+	case "cargo":
+		return Cargo, nil
+	}
+	return 0, fmt.Errorf("strategy %q: expected minimal or cargo", s)
+}
+
+// Request is what to resolve: the root inputs, declared the way a flake.nix
+// declares them, and how.
+type Request struct {
+	Inputs map[string]*pb.Input
+	// Strategy defaults to Minimal.
+	Strategy Strategy
+	// Single names flakes that must resolve to exactly one tree.
+	Single []string
+	// UnversionedAny treats inputs without a version requirement as "*"
+	// instead of locking them to their ref like Nix does.
+	UnversionedAny bool
+	// Pins are the existing lock: a pin that still satisfies the
+	// requirement on an edge is kept (like Cargo.lock).
+	Pins []Pin
+	// Update names input paths whose pins (and the pins beneath them) are
+	// released, like cargo update -p.
+	Update []string
+	// Limits bound the work.
+	Limits Limits
+}
+
+// Pin is an existing lock entry for an input path.
+type Pin struct {
+	Path    string
+	NarHash string
+	Rev     string
+}
+
+// Limits bound one resolution. Zero fields take the defaults.
+type Limits struct {
+	// MaxCandidates bounds the candidate versions after shrinking.
+	MaxCandidates int
+	// MaxClauses bounds the encoded problem.
+	MaxClauses int
+	// MaxPaths bounds the input paths of the answer (Nix's lock nodes).
+	MaxPaths int
+}
+
+// DefaultLimits are generous enough for a 20,000-flake ecosystem and small
+// enough that one call to gophersat cannot run away.
+var DefaultLimits = Limits{MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxCandidates <= 0 {
+		l.MaxCandidates = DefaultLimits.MaxCandidates
+	}
+	if l.MaxClauses <= 0 {
+		l.MaxClauses = DefaultLimits.MaxClauses
+	}
+	if l.MaxPaths <= 0 {
+		l.MaxPaths = DefaultLimits.MaxPaths
+	}
+	return l
+}
+
+// Answer is a resolution.
+type Answer struct {
+	// Paths pins every input path, sorted by path.
+	Paths []*PathPin
+	// Nodes are the distinct trees, sorted by flake then newest first.
+	Nodes []*Node
+	// Duplicates explains every flake that has more than one node.
+	Duplicates []*Duplicate
+	Stats      Stats
+}
+
+// PathPin is the resolution of one input path. Exactly one of Node, Follows
+// and Unpinned is set.
+type PathPin struct {
+	Path string
+	Node *Node
+	// Follows is the input path this one follows ("" with Node set).
+	Follows string
+	// Unpinned says why the path has no pin (its flake is not in the index).
+	Unpinned string
+	// URL is the input's reference as declared.
+	URL string
+	// Requirement is the version requirement on this edge, if any.
+	Requirement string
+}
+
+// Node is one distinct tree that one or more paths pin.
+type Node struct {
+	Flake string
+	// Version is the flake version, or "" for a ref head.
+	Version string
+	// Ref is the ref whose head this is, for unversioned inputs.
+	Ref    string
+	Locked *pb.Source
+	// Paths that pin this tree (follows excluded), sorted.
+	Paths []string
+}
+
+// Label is "flake version" or "flake ref:branch".
+func (n *Node) Label() string {
+	if n.Version != "" {
+		return n.Flake + " " + n.Version
+	}
+	return n.Flake + " ref:" + n.Ref
+}
+
+// Duplicate says why a flake appears in several versions: for each of its
+// nodes, the edges that pin it and what they require.
+type Duplicate struct {
+	Flake string
+	Edges []Edge
+}
+
+// Edge is one declaration that pins a node.
+type Edge struct {
+	Path string
+	// DeclaredBy is "root" or the declaring node's label.
+	DeclaredBy  string
+	Requirement string
+	Node        *Node
+}
+
+// Stats describe the problem and its solution.
+type Stats struct {
+	// Reachable counts versions and refs reachable before shrinking;
+	// Candidates counts those kept.
+	Reachable, Candidates int
+	Variables, Clauses    int
+	SATCalls              int
+	// ProvenMinimal is true when no answer uses fewer trees;
+	// ProvenNewest when, in addition, none is newer.
+	ProvenMinimal, ProvenNewest bool
+	Duration                    time.Duration
+}
+
+// ConflictError says no answer exists, and why.
+type ConflictError struct {
+	// Causes are the clashing requirements, each with the chain that
+	// brought it in.
+	Causes []string
+	// Suggestions say what to relax.
+	Suggestions []string
+}
+
+func (e *ConflictError) Error() string {
+	var b strings.Builder
+	b.WriteString("no set of pins satisfies every requirement:\n")
+	for _, c := range e.Causes {
+		b.WriteString("  - " + c + "\n")
+	}
+	if len(e.Suggestions) > 0 {
+		b.WriteString("to resolve it, " + strings.Join(e.Suggestions, "; or ") + ".")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// LimitError says a resolution hit a limit, which, and how big the problem
+// was.
+type LimitError struct {
+	// Limit is "deadline", "candidates", "clauses" or "paths".
+	Limit string
+	Value int
+	Max   int
+	Stats Stats
+	// Canceled is true when the caller went away.
+	Canceled bool
+}
+
+func (e *LimitError) Error() string {
+	s := e.Stats
+	size := fmt.Sprintf("%d reachable versions, %d candidates, %d variables, %d clauses", s.Reachable, s.Candidates, s.Variables, s.Clauses)
+	switch e.Limit {
+	case "deadline":
+		if e.Canceled {
+			return fmt.Sprintf("resolution canceled after %s (problem: %s)", s.Duration.Round(time.Millisecond), size)
+		}
+		return fmt.Sprintf("resolution hit its deadline after %s with no answer yet (problem: %s); allow more time or narrow the requirements", s.Duration.Round(time.Millisecond), size)
+	}
+	return fmt.Sprintf("resolution exceeds the %s limit: %d > %d (problem so far: %s)", e.Limit, e.Value, e.Max, size)
+}
+
+// RequestError is a malformed request, with the field at fault.
+type RequestError struct {
+	Field string
+	Msg   string
+}
+
+func (e *RequestError) Error() string { return e.Field + ": " + e.Msg }

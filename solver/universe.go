@@ -1,0 +1,482 @@
+package solver
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/versionreq"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// candidate is one lockable tree of a flake: a version, or a ref head.
+type candidate struct {
+	flake   *index.Flake
+	version *index.Version // nil for a ref head
+	ref     string
+	locked  *pb.Source
+	inputs  map[string]*pb.Input
+	node    *node
+}
+
+func (c *candidate) semver() *semver.Version {
+	if c.version == nil {
+		return nil
+	}
+	return c.version.SemVer
+}
+
+// node is a distinct tree: candidates with the same narHash are one node,
+// which is what lets a ref head and a version share a lock entry.
+type node struct {
+	key   string
+	flake *index.Flake
+	cand  *candidate // the first candidate seen, which names the node
+	rank  int        // 0 for the newest kept version of its flake
+	x     int        // variable: the tree is in the answer
+	out   *Node
+}
+
+// target is what an input's reference points at.
+type target struct {
+	flake    *index.Flake // nil: not in any index
+	ref, rev string
+	urlReq   string // a requirement the URL spells (FlakeHub)
+	err      error
+}
+
+// target resolves a reference through the layered indexes: registry ids by
+// name, FlakeHub URLs by the repository they publish, anything else by
+// source.
+func (r *resolver) target(url string) *target {
+	if t, ok := r.targets[url]; ok {
+		return t
+	}
+	t := &target{}
+	r.targets[url] = t
+	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
+		t.flake = r.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo})
+		t.urlReq = req
+		return t
+	}
+	src, err := flakeref.Parse(url)
+	if err != nil {
+		t.err = err
+		return t
+	}
+	t.ref, t.rev = src.Ref, src.Rev
+	if src.Type == "indirect" {
+		t.flake, _ = r.layers.Lookup(src.Id)
+		return t
+	}
+	t.flake = r.layers.LookupSource(src)
+	return t
+}
+
+// requirement parses a requirement once per resolution.
+func (r *resolver) requirement(text string) (*versionreq.Req, error) {
+	if q, ok := r.reqs[text]; ok {
+		return q, nil
+	}
+	q, err := versionreq.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	r.reqs[text] = q
+	return q, nil
+}
+
+// declReq is the requirement text of a declaration: its version, else the
+// one its URL spells.
+func (r *resolver) declReq(d *pb.Input) string {
+	if d.Version != "" {
+		return d.Version
+	}
+	if d.Url != "" {
+		return r.target(d.Url).urlReq
+	}
+	return ""
+}
+
+func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
+	if c := r.byVersion[v]; c != nil {
+		return c
+	}
+	c := &candidate{flake: f, version: v, locked: v.Locked, inputs: v.Inputs}
+	r.byVersion[v] = c
+	r.nodeOf(c)
+	return c
+}
+
+func (r *resolver) refCand(f *index.Flake, name string) *candidate {
+	ref := f.Refs[name]
+	if ref == nil {
+		return nil
+	}
+	if c := r.byRef[ref]; c != nil {
+		return c
+	}
+	c := &candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs}
+	r.byRef[ref] = c
+	r.nodeOf(c)
+	return c
+}
+
+func (r *resolver) nodeOf(c *candidate) {
+	key := c.flake.Name + "\x00" + c.locked.NarHash + "\x00" + c.locked.Rev
+	n := r.nodes[key]
+	if n == nil {
+		n = &node{key: key, flake: c.flake, cand: c}
+		r.nodes[key] = n
+	}
+	c.node = n
+}
+
+// byRev finds the version or ref of f locked to rev.
+func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
+	for i := len(f.Versions) - 1; i >= 0; i-- {
+		if f.Versions[i].Locked.Rev == rev {
+			return r.versionCand(f.Versions[i], f)
+		}
+	}
+	for _, name := range sortedKeys(f.Refs) {
+		if f.Refs[name].Locked.Rev == rev {
+			return r.refCand(f, name)
+		}
+	}
+	return nil
+}
+
+// candidates lists what a declaration may lock to, newest first, and says
+// why the list is empty when it is. allowed restricts versions (nil: all).
+func (r *resolver) candidates(t *target, req *versionreq.Req, path string, allowed map[*index.Version]bool) ([]*candidate, string) {
+	f := t.flake
+	if t.rev != "" {
+		c := r.byRevision(f, t.rev)
+		if c == nil {
+			return nil, fmt.Sprintf("%s has no version or ref at rev %s in the index", f.Name, t.rev)
+		}
+		if req != nil && (c.version == nil || !req.Matches(c.version.SemVer)) {
+			return nil, fmt.Sprintf("%s at rev %s is not a version matching %s", f.Name, t.rev, req)
+		}
+		return []*candidate{c}, ""
+	}
+	if req == nil && r.req.UnversionedAny {
+		req = versionreq.MustParse("*")
+	}
+	if req == nil {
+		if c := r.pinnedAt(path, f); c != nil {
+			return []*candidate{c}, ""
+		}
+		name := t.ref
+		if name == "" {
+			name = f.DefaultRef
+		}
+		if c := r.refCand(f, name); c != nil {
+			return []*candidate{c}, ""
+		}
+		if name == "" {
+			return nil, fmt.Sprintf("the index records no default branch for %s, and the input is unversioned", f.Name)
+		}
+		return nil, fmt.Sprintf("the index records no head for ref %q of %s", name, f.Name)
+	}
+	vs := f.Select(req)
+	var out, pinned []*candidate
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
+		if allowed != nil && !allowed[v] {
+			continue
+		}
+		c := r.versionCand(v, f)
+		out = append(out, c)
+		if r.isPinned(c) {
+			pinned = append(pinned, c)
+		}
+	}
+	if len(pinned) > 0 {
+		return pinned, ""
+	}
+	if len(out) == 0 {
+		return nil, noMatch(f, req)
+	}
+	return out, ""
+}
+
+// noMatch says that no version of f matches req, and what there is.
+func noMatch(f *index.Flake, req *versionreq.Req) string {
+	if len(f.Versions) == 0 {
+		return fmt.Sprintf("%s has no versions in the index", f.Name)
+	}
+	return fmt.Sprintf("no version of %s matches %s (the index has %s)", f.Name, req, versionList(f.Versions))
+}
+
+func versionList(vs []*index.Version) string {
+	switch n := len(vs); {
+	case n == 1:
+		return vs[0].String()
+	case n <= 4:
+		s := make([]string, n)
+		for i, v := range vs {
+			s[i] = v.String()
+		}
+		return strings.Join(s, ", ")
+	default:
+		return fmt.Sprintf("%d versions, %s to %s", n, vs[0], vs[n-1])
+	}
+}
+
+// pinnedAt is the existing pin of an unversioned input at path, if the
+// index knows its tree.
+func (r *resolver) pinnedAt(path string, f *index.Flake) *candidate {
+	p, ok := r.pinByPath[path]
+	if !ok {
+		return nil
+	}
+	for _, v := range f.Versions {
+		if samePin(v.Locked, p) {
+			return r.versionCand(v, f)
+		}
+	}
+	for _, name := range sortedKeys(f.Refs) {
+		if samePin(f.Refs[name].Locked, p) {
+			return r.refCand(f, name)
+		}
+	}
+	return nil
+}
+
+// isPinned says whether the existing lock, less the inputs being updated,
+// pins c's tree somewhere.
+func (r *resolver) isPinned(c *candidate) bool {
+	return r.pinned[c.locked.NarHash] || r.pinned["rev:"+c.locked.Rev]
+}
+
+func samePin(s *pb.Source, p Pin) bool {
+	if p.NarHash != "" {
+		return s.NarHash == p.NarHash
+	}
+	return p.Rev != "" && s.Rev == p.Rev
+}
+
+// shrink keeps, of the versions the request can reach, only those that can
+// be part of an optimal answer. Two versions of a flake are
+// interchangeable when every requirement that can reach the flake admits
+// both or neither, they fall in the same compatibility range (for the cargo
+// strategy), neither is pinned, and they declare identical inputs: any
+// answer using the older can use the newer instead with no more trees and
+// newer versions. Dropping versions drops their requirements, which can
+// merge more versions, so shrinking repeats until nothing changes.
+func (r *resolver) shrink() error {
+	var allowed map[*index.Version]bool
+	for {
+		cuts, reach, err := r.reach(allowed)
+		if err != nil {
+			return err
+		}
+		if allowed == nil {
+			r.stats.Reachable = len(reach)
+		}
+		keep := map[*index.Version]bool{}
+		byFlake := map[*index.Flake][]*index.Version{}
+		for v, f := range reach {
+			byFlake[f] = append(byFlake[f], v)
+		}
+		for f, vs := range byFlake {
+			sort.Slice(vs, func(i, j int) bool { return vs[i].SemVer.GreaterThan(vs[j].SemVer) })
+			seen := map[string]bool{}
+			for _, v := range vs {
+				sig := r.signature(f, v, cuts[f])
+				if !seen[sig] {
+					seen[sig] = true
+					keep[v] = true
+				}
+			}
+		}
+		if allowed != nil && len(keep) == len(allowed) {
+			r.allowed = keep
+			return nil
+		}
+		allowed = keep
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// reach walks every declaration the request can reach through allowed
+// versions. It returns, per flake, the requirements that reach it (the
+// cuts that split its versions into interchangeable classes) and the
+// reached versions.
+func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
+	cutText := map[*index.Flake]map[string]*versionreq.Req{}
+	reach := map[*index.Version]*index.Flake{}
+	seenRefs := map[*candidate]bool{}
+	var floating []*versionreq.Req
+	var queue []map[string]*pb.Input
+	visit := func(decls map[string]*pb.Input) { queue = append(queue, decls) }
+	visit(r.req.Inputs)
+	for len(queue) > 0 {
+		decls := queue[0]
+		queue = queue[1:]
+		for _, d := range flattenDecls(decls) {
+			text := r.declReq(d)
+			var req *versionreq.Req
+			if text != "" {
+				q, err := r.requirement(text)
+				if err != nil {
+					continue // reported where the declaration is encoded
+				}
+				req = q
+			}
+			if d.Url == "" {
+				if req != nil {
+					floating = append(floating, req)
+				}
+				continue
+			}
+			t := r.target(d.Url)
+			if t.flake == nil {
+				continue
+			}
+			if req != nil {
+				if cutText[t.flake] == nil {
+					cutText[t.flake] = map[string]*versionreq.Req{}
+				}
+				cutText[t.flake][req.String()] = req
+			}
+			if t.rev != "" || (req == nil && !r.req.UnversionedAny) {
+				// One tree, whichever path reaches it: the path only matters
+				// for pins of unversioned inputs, which keep their tree.
+				cs, _ := r.candidates(t, req, "", allowed)
+				for _, c := range cs {
+					if c.version != nil {
+						if _, ok := reach[c.version]; !ok {
+							reach[c.version] = c.flake
+							visit(c.inputs)
+						}
+					} else if !seenRefs[c] {
+						seenRefs[c] = true
+						visit(c.inputs)
+					}
+				}
+				for _, c := range r.pinnedOf(t.flake) {
+					if !seenRefs[c] {
+						seenRefs[c] = true
+						visit(c.inputs)
+					}
+				}
+				continue
+			}
+			if req == nil {
+				req = versionreq.MustParse("*")
+			}
+			for _, v := range t.flake.Select(req) {
+				if allowed != nil && !allowed[v] {
+					continue
+				}
+				if _, ok := reach[v]; !ok {
+					reach[v] = t.flake
+					visit(v.Inputs)
+				}
+			}
+		}
+		if len(reach) > r.lim.MaxCandidates*4 {
+			return nil, nil, r.limit("candidates", len(reach), r.lim.MaxCandidates*4)
+		}
+	}
+	cuts := map[*index.Flake][]*versionreq.Req{}
+	for f, m := range cutText {
+		for _, k := range sortedKeys(m) {
+			cuts[f] = append(cuts[f], m[k])
+		}
+		cuts[f] = append(cuts[f], floating...)
+	}
+	return cuts, reach, nil
+}
+
+// pinnedOf lists the existing pins of unversioned inputs of f, which
+// candidates() may return for some path.
+func (r *resolver) pinnedOf(f *index.Flake) []*candidate {
+	var out []*candidate
+	for _, p := range r.req.Pins {
+		if _, ok := r.pinByPath[p.Path]; !ok {
+			continue
+		}
+		if c := r.pinnedAt(p.Path, f); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// flattenDecls lists declarations and every nested override in them.
+func flattenDecls(decls map[string]*pb.Input) []*pb.Input {
+	var out []*pb.Input
+	for _, name := range sortedKeys(decls) {
+		d := decls[name]
+		out = append(out, d)
+		out = append(out, flattenDecls(d.Inputs)...)
+	}
+	return out
+}
+
+// signature is what makes two versions of f interchangeable.
+func (r *resolver) signature(f *index.Flake, v *index.Version, cuts []*versionreq.Req) string {
+	var b strings.Builder
+	for _, q := range cuts {
+		if q.Matches(v.SemVer) {
+			b.WriteByte('1')
+		} else {
+			b.WriteByte('0')
+		}
+	}
+	if r.req.Strategy == Cargo {
+		b.WriteString("|" + compatClass(v.SemVer))
+	}
+	c := r.versionCand(v, f)
+	if r.isPinned(c) {
+		b.WriteString("|pinned:" + c.node.key)
+	}
+	b.WriteString("|" + r.inputsSignature(v))
+	return b.String()
+}
+
+func (r *resolver) inputsSignature(v *index.Version) string {
+	if s, ok := r.inputSigs[v]; ok {
+		return s
+	}
+	var b strings.Builder
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, name := range sortedKeys(v.Inputs) {
+		data, _ := opts.Marshal(v.Inputs[name])
+		fmt.Fprintf(&b, "%s=%x;", name, data)
+	}
+	r.inputSigs[v] = b.String()
+	return b.String()
+}
+
+// compatClass is Cargo's semver-compatible range of a version: 1.x.y, 0.2.x
+// or 0.0.3.
+func compatClass(v *semver.Version) string {
+	switch {
+	case v.Major() > 0:
+		return fmt.Sprintf("%d.x.y", v.Major())
+	case v.Minor() > 0:
+		return fmt.Sprintf("0.%d.x", v.Minor())
+	}
+	return fmt.Sprintf("0.0.%d", v.Patch())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
