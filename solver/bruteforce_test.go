@@ -240,9 +240,6 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		}
 	}
 	req := eff.Version
-	if req == "" && eff.Follows != nil && op.decl.Follows == nil {
-		req = op.decl.Version
-	}
 	if eff.Follows != nil {
 		s.follows[op.path] = strings.Trim(parent+"/"+*eff.Follows, "/")
 		s.reqs[op.path] = req

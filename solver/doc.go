@@ -16,10 +16,11 @@
 // beneath it, exactly as Nix's computeLocks collects them, so such paths get
 // choices of their own only where they must.
 //
-// A follows replaces the input, as in Nix, but the version requirement the
-// following flake declares on that input still has to hold, unless the
-// follows declaration carries a version of its own: a follows that breaks a
-// flake's stated requirement is a conflict, reported as one.
+// A follows replaces the input whole, as in Nix, requirement included: the
+// flake that declares it takes responsibility for what the followed input
+// gets (real flakes point a dependency's nixpkgs at their own, whatever the
+// dependency's branch says). A version written on the follows declaration
+// itself is checked against the tree it leads to.
 //
 // # Encoding
 //

@@ -240,6 +240,7 @@ func (r *resolver) wrap(err error) error {
 
 func (r *resolver) limit(what string, value, max int) error {
 	r.stats.Duration = time.Since(r.start)
+	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	return &LimitError{Limit: what, Value: value, Max: max, Stats: r.stats}
 }
 
@@ -305,11 +306,6 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		}
 	}
 	s.reqText = r.declReq(s.decl)
-	if s.reqText == "" && s.decl.Follows != nil && decl0.Follows == nil {
-		// The flake's own requirement on the input survives a follows
-		// that replaces it.
-		s.reqText = r.declReq(decl0)
-	}
 	if s.reqText != "" {
 		q, err := r.requirement(s.reqText)
 		if err != nil {
@@ -346,9 +342,9 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		return s, nil
 	}
 	s.cands, s.why = r.candidates(t, s.req, s.path, r.allowed)
-	r.stats.Candidates += len(s.cands)
-	if r.stats.Candidates > r.lim.MaxCandidates*8 {
-		return nil, r.limit("candidates", r.stats.Candidates, r.lim.MaxCandidates*8)
+	if r.nvars+len(s.cands) > r.lim.MaxClauses {
+		// Every variable comes with at least one clause.
+		return nil, r.limit("clauses", r.nvars+len(s.cands), r.lim.MaxClauses)
 	}
 	childCtx := map[string]override{}
 	prefix := name + "/"

@@ -194,16 +194,10 @@ func (r *resolver) describeFollows(g *group, s *slot) string {
 	if g.flake != nil {
 		who = fmt.Sprintf("%s declares %s (reached through %s)", candLabel(s.scope.cand), decl, chain(s.scope))
 	}
-	switch {
-	case s.req != nil:
-		owner := "root"
-		if s.owner.cand != nil {
-			owner = candLabel(s.owner.cand)
-		}
-		return fmt.Sprintf("%s, so %s must also match %s, which %s requires of input %s", who, *s.decl.Follows, s.reqText, owner, quote(s.name))
-	default:
-		return who + ", a path that does not exist for every choice beneath it"
+	if s.req != nil {
+		return fmt.Sprintf("%s with version %s, which %s must match", who, s.reqText, *s.decl.Follows)
 	}
+	return who + ", a path that does not exist for every choice beneath it"
 }
 
 // suggest says how a user could lift a group, when the group is theirs to
@@ -223,8 +217,8 @@ func (r *resolver) suggest(g *group) string {
 		}
 		return msg
 	case "follows":
-		if g.flake == nil {
-			return fmt.Sprintf("drop the follows on %s, or give it a version of its own", quote(g.name))
+		if g.flake == nil && g.slots[0].req != nil {
+			return fmt.Sprintf("relax the version %s on the follows at %s", g.slots[0].reqText, quote(g.name))
 		}
 	case "single":
 		return fmt.Sprintf("allow several versions of %s (remove it from single)", g.flake.Name)

@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -29,6 +30,7 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/r
 //	hyprutils 0.8.0         unindented line, its inputs indented beneath:
 //	  nixpkgs ^0.1          NAME [FLAKE] [REQ] [ref=REF] [flake=false]
 //	  b/nixpkgs -> nixpkgs  (FLAKE defaults to NAME's last segment, a
+//	                        follows may end in a REQ of its own,
 //	nixpkgs ref main        missing REQ is unversioned), PATH -> FOLLOWS,
 //	                        and "FLAKE ref NAME" for a ref head (the first
 //	                        ref of a flake is its default)
@@ -87,6 +89,9 @@ func parseInputLine(decls map[string]*pb.Input, line string) error {
 			target = rest[1]
 		}
 		in.Follows = &target
+		if len(rest) > 2 {
+			in.Version = strings.Join(rest[2:], " ")
+		}
 		return nil
 	}
 	flake, ref := name, ""
@@ -291,3 +296,5 @@ func sortedPaths(m map[string]*PathPin) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+func mustReq(s string) *versionreq.Req { return versionreq.MustParse(s) }

@@ -77,7 +77,11 @@ func randomFixture(rng *rand.Rand) string {
 	}
 	if len(roots) >= 2 && rng.IntN(3) == 0 {
 		a, c := min(roots[0], roots[1]), max(roots[0], roots[1])
-		fmt.Fprintf(&b, "%s/%s -> %s\n", name(a), name(c), name(c))
+		fmt.Fprintf(&b, "%s/%s -> %s", name(a), name(c), name(c))
+		if rng.IntN(2) == 0 {
+			b.WriteString(" " + reqs[rng.IntN(len(reqs))])
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("-- options --\n")
 	switch rng.IntN(8) {

@@ -68,6 +68,8 @@ type Pin struct {
 
 // Limits bound one resolution. Zero fields take the defaults.
 type Limits struct {
+	// MaxReachable bounds the versions the request can reach.
+	MaxReachable int
 	// MaxCandidates bounds the candidate versions after shrinking.
 	MaxCandidates int
 	// MaxClauses bounds the encoded problem.
@@ -78,9 +80,12 @@ type Limits struct {
 
 // DefaultLimits are generous enough for a 20,000-flake ecosystem and small
 // enough that one call to gophersat cannot run away.
-var DefaultLimits = Limits{MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000}
+var DefaultLimits = Limits{MaxReachable: 1_000_000, MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000}
 
 func (l Limits) withDefaults() Limits {
+	if l.MaxReachable <= 0 {
+		l.MaxReachable = DefaultLimits.MaxReachable
+	}
 	if l.MaxCandidates <= 0 {
 		l.MaxCandidates = DefaultLimits.MaxCandidates
 	}
@@ -192,7 +197,8 @@ func (e *ConflictError) Error() string {
 // LimitError says a resolution hit a limit, which, and how big the problem
 // was.
 type LimitError struct {
-	// Limit is "deadline", "candidates", "clauses" or "paths".
+	// Limit is "deadline", "reachable versions", "candidates", "clauses"
+	// or "paths".
 	Limit string
 	Value int
 	Max   int

@@ -299,6 +299,10 @@ func (r *resolver) shrink() error {
 		}
 		if allowed != nil && len(keep) == len(allowed) {
 			r.allowed = keep
+			r.stats.Candidates = len(keep)
+			if len(keep) > r.lim.MaxCandidates {
+				return r.limit("candidates", len(keep), r.lim.MaxCandidates)
+			}
 			return nil
 		}
 		allowed = keep
@@ -385,8 +389,9 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 				}
 			}
 		}
-		if len(reach) > r.lim.MaxCandidates*4 {
-			return nil, nil, r.limit("candidates", len(reach), r.lim.MaxCandidates*4)
+		if len(reach) > r.lim.MaxReachable {
+			r.stats.Reachable = len(reach)
+			return nil, nil, r.limit("reachable versions", len(reach), r.lim.MaxReachable)
 		}
 	}
 	cuts := map[*index.Flake][]*versionreq.Req{}

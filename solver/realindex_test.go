@@ -1,0 +1,174 @@
+package solver
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+func defaultLayers(t testing.TB) *index.Layers {
+	t.Helper()
+	ix, err := defaultindex.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return index.NewLayers(ix)
+}
+
+func followsDecl(path string) *pb.Input { return &pb.Input{Follows: proto.String(path)} }
+
+// hyprlandRequest is a desktop built on Hyprland and its libraries, each
+// asked for by its own root input, as a user's flake does.
+func hyprlandRequest() *Request {
+	return &Request{Inputs: map[string]*pb.Input{
+		"hyprland":     {Url: "github:hyprwm/Hyprland", Version: "^0.34"},
+		"aquamarine":   {Url: "github:hyprwm/aquamarine", Version: "*"},
+		"hyprlang":     {Url: "github:hyprwm/hyprlang", Version: "*"},
+		"hyprutils":    {Url: "github:hyprwm/hyprutils", Version: "*"},
+		"hyprgraphics": {Url: "github:hyprwm/hyprgraphics", Version: "*"},
+		"xdph":         {Url: "github:hyprwm/xdg-desktop-portal-hyprland", Version: "*"},
+		"nixpkgs":      {Url: "github:NixOS/nixpkgs/nixos-unstable", Version: "^0.1"},
+	}}
+}
+
+func nodesOfFlake(a *Answer, flake string) []*Node {
+	var out []*Node
+	for _, n := range a.Nodes {
+		if n.Flake == flake {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func pinOf(t *testing.T, a *Answer, path string) *PathPin {
+	t.Helper()
+	for _, p := range a.Paths {
+		if p.Path == path {
+			return p
+		}
+	}
+	t.Fatalf("answer has no path %s", path)
+	return nil
+}
+
+func TestRealIndexHyprland(t *testing.T) {
+	layers := defaultLayers(t)
+	req := hyprlandRequest()
+	a, err := Resolve(context.Background(), layers, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := checkValid(layers, req, a); msg != "" {
+		t.Fatalf("invalid answer: %s\n%s", msg, renderAnswer(a, nil))
+	}
+	if !a.Stats.ProvenMinimal || !a.Stats.ProvenNewest {
+		t.Errorf("optimum not proven: %+v", a.Stats)
+	}
+	// Six root inputs and their dependencies reach nixpkgs through 14
+	// paths; every one of them shares one tree, and no library is doubled.
+	if len(a.Duplicates) != 0 {
+		t.Errorf("duplicates: %+v\n%s", a.Duplicates, renderAnswer(a, nil))
+	}
+	np := nodesOfFlake(a, "nixpkgs")
+	if len(np) != 1 || len(np[0].Paths) < 5 {
+		t.Errorf("nixpkgs nodes: %+v", np)
+	}
+	if got := pinOf(t, a, "hyprland").Node.Version; got != "0.34.0" {
+		t.Errorf("hyprland = %s, want the newest ^0.34, 0.34.0", got)
+	}
+	if p := pinOf(t, a, "hyprland/wlroots"); p.Node != nil || !strings.Contains(p.Unpinned, "not in the index") {
+		t.Errorf("hyprland/wlroots (a gitlab input the index lacks) = %+v", p)
+	}
+	if got := pinOf(t, a, "hyprland/xdph/hyprlang").Node; got == nil || got != pinOf(t, a, "hyprlang").Node {
+		t.Errorf("xdph's hyprlang and the root's should share one tree")
+	}
+}
+
+// TestRealIndexReleaseLine resolves a NixOS 25.05 setup: nixvim, stylix and
+// home-manager release lines that follow the root's nixpkgs.
+func TestRealIndexReleaseLine(t *testing.T) {
+	layers := defaultLayers(t)
+	req := &Request{Inputs: map[string]*pb.Input{
+		"nixpkgs":      {Url: "github:NixOS/nixpkgs", Version: "^0.2505"},
+		"home-manager": {Url: "github:nix-community/home-manager", Version: "^0.2505", Inputs: map[string]*pb.Input{"nixpkgs": followsDecl("nixpkgs")}},
+		"nixvim":       {Url: "github:nix-community/nixvim", Version: "^0.2505", Inputs: map[string]*pb.Input{"nixpkgs": followsDecl("nixpkgs")}},
+		"stylix": {Url: "github:danth/stylix", Version: "^0.2505", Inputs: map[string]*pb.Input{
+			"nixpkgs": followsDecl("nixpkgs"), "home-manager": followsDecl("home-manager")}},
+	}}
+	a, err := Resolve(context.Background(), layers, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := checkValid(layers, req, a); msg != "" {
+		t.Fatalf("invalid answer: %s\n%s", msg, renderAnswer(a, nil))
+	}
+	np := nodesOfFlake(a, "nixpkgs")
+	if len(np) != 1 || !strings.HasPrefix(np[0].Version, "0.2505.") {
+		t.Fatalf("nixpkgs nodes = %+v, want one 0.2505 tree", np)
+	}
+	// The newest 25.05 tree the index has.
+	if f, _ := layers.Lookup("nixpkgs"); np[0].Version != f.Select(mustReq("^0.2505"))[len(f.Select(mustReq("^0.2505")))-1].String() {
+		t.Errorf("nixpkgs %s is not the newest 0.2505", np[0].Version)
+	}
+	for path, want := range map[string]string{"stylix/nixpkgs": "nixpkgs", "stylix/home-manager": "home-manager", "nixvim/nixpkgs": "nixpkgs"} {
+		if got := pinOf(t, a, path).Follows; got != want {
+			t.Errorf("%s follows %q, want %q", path, got, want)
+		}
+	}
+	if got := pinOf(t, a, "home-manager").Node.Version; !strings.HasPrefix(got, "0.2505.") {
+		t.Errorf("home-manager = %s, want the 25.05 release", got)
+	}
+}
+
+func TestRealIndexConflict(t *testing.T) {
+	_, err := Resolve(context.Background(), defaultLayers(t), &Request{Inputs: map[string]*pb.Input{
+		"hyprland": {Url: "github:hyprwm/Hyprland", Version: "^0.50"},
+	}})
+	want := `no set of pins satisfies every requirement:
+  - root input "hyprland" requires hyprland ^0.50, but no version of hyprland matches ^0.50 (the index has 9 versions, 0.30.0 to 0.34.0)
+to resolve it, relax the requirement ^0.50 on root input "hyprland" (the newest hyprland is 0.34.0).`
+	if _, ok := err.(*ConflictError); !ok || err.Error() != want {
+		t.Errorf("got %v, want:\n%s", err, want)
+	}
+}
+
+// TestDeterministic resolves one request many times at once: every answer
+// must be byte-identical, which also shows gophersat's shared state is
+// guarded (run with -race).
+func TestDeterministic(t *testing.T) {
+	layers := defaultLayers(t)
+	var wg sync.WaitGroup
+	out := make([]string, 16)
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := Resolve(context.Background(), layers, hyprlandRequest())
+			out[i] = renderAnswer(a, err)
+		}()
+	}
+	wg.Wait()
+	for i := range out {
+		if out[i] != out[0] {
+			t.Fatalf("answer %d differs:\n%s\nfirst:\n%s", i, out[i], out[0])
+		}
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Resolve(ctx, defaultLayers(t), hyprlandRequest())
+	le, ok := err.(*LimitError)
+	if !ok || le.Limit != "deadline" || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
+		t.Fatalf("got %v, want a canceled LimitError", err)
+	}
+}
