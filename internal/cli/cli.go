@@ -23,6 +23,7 @@ const (
 	exitError    = 1 // the operation failed: unreadable or invalid files, server unreachable
 	exitUsage    = 2 // bad command line or malformed argument (such as a requirement)
 	exitNotFound = 3 // the named flake is in no index
+	exitConflict = 4 // no set of pins satisfies every requirement
 )
 
 // exitErr carries an exit code with an error.
@@ -77,14 +78,16 @@ Exit codes:
   0  success
   1  the operation failed (unreadable or invalid index, server unreachable)
   2  usage error or malformed argument (for example a bad requirement)
-  3  the named flake is in no index`,
+  3  the named flake is in no index
+  4  no set of pins satisfies every requirement (the explanation is printed)`,
 		Example: `  flakeresolve query hyprutils '^0.8'
+  flakeresolve resolve request.json
   flakeresolve serve --listen 127.0.0.1:50051
   flakeresolve index validate my-index.json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newQueryCmd(), newIndexCmd())
+	root.AddCommand(newServeCmd(), newQueryCmd(), newResolveCmd(), newIndexCmd())
 	return root
 }
 

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"io"
 	"os"
 	"os/exec"
@@ -260,4 +263,87 @@ func TestServeReloadKeepsOldIndexOnBadFile(t *testing.T) {
 	if got := query(); got != "2.0.0" {
 		t.Errorf("after a good reload: %q, want 2.0.0", got)
 	}
+}
+
+// TestResolveEndToEnd resolves over real gRPC: answers, conflict details,
+// bad requests, and identical answers to concurrent calls.
+func TestResolveEndToEnd(t *testing.T) {
+	s := startServer(t, "--max-solve-time", "20s")
+	client := pb.NewResolverServiceClient(dial(t, s.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	desktop := &pb.ResolveRequest{Inputs: map[string]*pb.Input{
+		"hyprland": {Url: "github:hyprwm/Hyprland", Version: "^0.34"},
+		"nixpkgs":  {Url: "github:NixOS/nixpkgs/nixos-unstable", Version: "^0.1"},
+		"hm":       {Url: "github:nix-community/home-manager", Inputs: map[string]*pb.Input{"nixpkgs": {Follows: proto.String("nixpkgs")}}},
+	}}
+	resp, err := client.Resolve(ctx, desktop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := resp.Paths["hyprland"]; p.GetVersion() != "0.34.0" || p.Locked.GetRev() != "03ebbe18ed8517ee22591eac82cd54322f42cb7d" {
+		t.Errorf("hyprland = %v", p)
+	}
+	if p := resp.Paths["hm/nixpkgs"]; p.GetFollows() != "nixpkgs" {
+		t.Errorf("hm/nixpkgs = %v, want a follows", p)
+	}
+	var nixpkgs int
+	for _, n := range resp.Nodes {
+		if n.Flake == "nixpkgs" {
+			nixpkgs++
+		}
+	}
+	if nixpkgs != 1 || !resp.Stats.ProvenMinimal || !resp.Stats.ProvenNewest {
+		t.Errorf("%d nixpkgs trees, stats %v; want one, proven", nixpkgs, resp.Stats)
+	}
+
+	// No answer: FAILED_PRECONDITION with a Conflict detail.
+	_, err = client.Resolve(ctx, &pb.ResolveRequest{Inputs: map[string]*pb.Input{"hyprland": {Url: "github:hyprwm/Hyprland", Version: "^0.50"}}})
+	st := status.Convert(err)
+	if st.Code() != codes.FailedPrecondition || len(st.Details()) != 1 {
+		t.Fatalf("conflict: %v", err)
+	}
+	if c := st.Details()[0].(*pb.Conflict); len(c.Causes) != 1 || !strings.Contains(c.Causes[0], "no version of hyprland matches ^0.50") || len(c.Suggestions) != 1 {
+		t.Errorf("conflict detail = %v", c)
+	}
+
+	// Malformed: INVALID_ARGUMENT naming the field.
+	_, err = client.Resolve(ctx, &pb.ResolveRequest{Inputs: map[string]*pb.Input{"x": {Url: "github:hyprwm/Hyprland", Version: ">= 1 <2"}}})
+	st = status.Convert(err)
+	if st.Code() != codes.InvalidArgument || st.Details()[0].(*errdetails.BadRequest).FieldViolations[0].Field != "inputs.x.version" {
+		t.Errorf("bad requirement: %v %v", err, st.Details())
+	}
+	_, err = client.Resolve(ctx, &pb.ResolveRequest{Inputs: desktop.Inputs, Timeout: durationpb.New(-time.Second)})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("negative timeout: %v", err)
+	}
+
+	// Concurrent resolutions give byte-identical answers.
+	want, _ := proto.MarshalOptions{Deterministic: true}.Marshal(withoutDuration(resp))
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Go(func() {
+			r, err := client.Resolve(ctx, desktop)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if got, _ := (proto.MarshalOptions{Deterministic: true}).Marshal(withoutDuration(r)); !bytes.Equal(got, want) {
+				errs <- status.Error(codes.Internal, "a concurrent answer differs")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func withoutDuration(r *pb.ResolveResponse) *pb.ResolveResponse {
+	c := proto.Clone(r).(*pb.ResolveResponse)
+	c.Stats.Duration = nil
+	return c
 }

@@ -109,7 +109,16 @@ func statusErr(err error) error {
 		return &exitErr{exitUsage, fmt.Errorf("%s", st.Message())}
 	case codes.NotFound:
 		return &exitErr{exitNotFound, fmt.Errorf("%s", st.Message())}
-	case codes.Unavailable, codes.DeadlineExceeded:
+	case codes.FailedPrecondition:
+		return &exitErr{exitConflict, fmt.Errorf("%s", st.Message())}
+	case codes.ResourceExhausted:
+		return &exitErr{exitError, fmt.Errorf("%s", st.Message())}
+	case codes.DeadlineExceeded:
+		if _, limit := limitDetail(st); limit {
+			return &exitErr{exitError, fmt.Errorf("%s", st.Message())}
+		}
+		return &exitErr{exitError, fmt.Errorf("server unreachable: %s", st.Message())}
+	case codes.Unavailable:
 		return &exitErr{exitError, fmt.Errorf("server unreachable: %s", st.Message())}
 	}
 	return &exitErr{exitError, fmt.Errorf("%s: %s", st.Code(), st.Message())}
@@ -166,4 +175,15 @@ func lockedAttrs(s *pb.Source) map[string]any {
 		m["revCount"] = s.RevCount
 	}
 	return m
+}
+
+// limitDetail finds the LimitExceeded detail a Resolve attaches when it
+// hits a limit, which tells a solve deadline from a network one.
+func limitDetail(st *status.Status) (*pb.LimitExceeded, bool) {
+	for _, d := range st.Details() {
+		if le, ok := d.(*pb.LimitExceeded); ok {
+			return le, true
+		}
+	}
+	return nil, false
 }

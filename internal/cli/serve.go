@@ -23,6 +23,7 @@ func newServeCmd() *cobra.Command {
 		indexes         []string
 		maxRequestBytes int
 		shutdownTimeout time.Duration
+		maxSolveTime    time.Duration
 		logFormat       string
 	)
 	cmd := &cobra.Command{
@@ -57,6 +58,7 @@ exit 0.`,
 				return &exitErr{exitError, fmt.Errorf("not starting: %w", err)}
 			}
 			svc := server.NewService(layers)
+			svc.MaxSolveTime = maxSolveTime
 			gs, hs := server.NewGRPCServer(svc, server.Options{MaxRecvBytes: maxRequestBytes, Logger: log})
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -111,6 +113,7 @@ exit 0.`,
 	cmd.Flags().IntVar(&maxRequestBytes, "max-request-bytes", 1<<20, "largest request message accepted, in bytes")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one Resolve may take; requests may ask for less")
 	return cmd
 }
 

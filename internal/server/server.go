@@ -34,6 +34,9 @@ import (
 type Service struct {
 	pb.UnimplementedResolverServiceServer
 	layers atomic.Pointer[index.Layers]
+	// MaxSolveTime caps every resolution (DefaultMaxSolveTime when 0);
+	// a request may ask for less.
+	MaxSolveTime time.Duration
 }
 
 // NewService serves the given layered indexes.

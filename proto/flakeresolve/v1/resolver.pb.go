@@ -9,6 +9,7 @@ package flakeresolvev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -20,6 +21,58 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+type Strategy int32
+
+const (
+	// The default: minimal.
+	Strategy_STRATEGY_UNSPECIFIED Strategy = 0
+	// Several versions of a flake only where requirements force them.
+	Strategy_STRATEGY_MINIMAL Strategy = 1
+	// At most one version per semver-compatible range, as Cargo does.
+	Strategy_STRATEGY_CARGO Strategy = 2
+)
+
+// Enum value maps for Strategy.
+var (
+	Strategy_name = map[int32]string{
+		0: "STRATEGY_UNSPECIFIED",
+		1: "STRATEGY_MINIMAL",
+		2: "STRATEGY_CARGO",
+	}
+	Strategy_value = map[string]int32{
+		"STRATEGY_UNSPECIFIED": 0,
+		"STRATEGY_MINIMAL":     1,
+		"STRATEGY_CARGO":       2,
+	}
+)
+
+func (x Strategy) Enum() *Strategy {
+	p := new(Strategy)
+	*p = x
+	return p
+}
+
+func (x Strategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Strategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[0].Descriptor()
+}
+
+func (Strategy) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[0]
+}
+
+func (x Strategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Strategy.Descriptor instead.
+func (Strategy) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{0}
+}
 
 type QueryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -200,11 +253,783 @@ func (x *MatchingVersion) GetLocked() *Source {
 	return nil
 }
 
+type ResolveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The root inputs, declared as a flake.nix declares them: url, version
+	// (a Cargo requirement), follows, flake, and nested overrides.
+	Inputs   map[string]*Input `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Strategy Strategy          `protobuf:"varint,2,opt,name=strategy,proto3,enum=flakeresolve.v1.Strategy" json:"strategy,omitempty"`
+	// Flakes that must resolve to exactly one tree (for example nixpkgs).
+	Single []string `protobuf:"bytes,3,rep,name=single,proto3" json:"single,omitempty"`
+	// Treat inputs without a version as "*" instead of locking their ref.
+	UnversionedAny bool `protobuf:"varint,4,opt,name=unversioned_any,json=unversionedAny,proto3" json:"unversioned_any,omitempty"`
+	// The existing lock: pins that still satisfy their requirements stay.
+	Pins []*ExistingPin `protobuf:"bytes,5,rep,name=pins,proto3" json:"pins,omitempty"`
+	// Input paths whose pins (and the pins beneath them) are released.
+	Update []string `protobuf:"bytes,6,rep,name=update,proto3" json:"update,omitempty"`
+	// How long the solve may take; the server caps it.
+	Timeout       *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveRequest) Reset() {
+	*x = ResolveRequest{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveRequest) ProtoMessage() {}
+
+func (x *ResolveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveRequest.ProtoReflect.Descriptor instead.
+func (*ResolveRequest) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ResolveRequest) GetInputs() map[string]*Input {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetStrategy() Strategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return Strategy_STRATEGY_UNSPECIFIED
+}
+
+func (x *ResolveRequest) GetSingle() []string {
+	if x != nil {
+		return x.Single
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetUnversionedAny() bool {
+	if x != nil {
+		return x.UnversionedAny
+	}
+	return false
+}
+
+func (x *ResolveRequest) GetPins() []*ExistingPin {
+	if x != nil {
+		return x.Pins
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetUpdate() []string {
+	if x != nil {
+		return x.Update
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// ExistingPin is one entry of an existing lock.
+type ExistingPin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	NarHash       string                 `protobuf:"bytes,2,opt,name=nar_hash,json=narHash,proto3" json:"nar_hash,omitempty"`
+	Rev           string                 `protobuf:"bytes,3,opt,name=rev,proto3" json:"rev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExistingPin) Reset() {
+	*x = ExistingPin{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExistingPin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExistingPin) ProtoMessage() {}
+
+func (x *ExistingPin) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExistingPin.ProtoReflect.Descriptor instead.
+func (*ExistingPin) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExistingPin) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ExistingPin) GetNarHash() string {
+	if x != nil {
+		return x.NarHash
+	}
+	return ""
+}
+
+func (x *ExistingPin) GetRev() string {
+	if x != nil {
+		return x.Rev
+	}
+	return ""
+}
+
+type ResolveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every input path ("hyprland", "hyprland/hyprutils", ...).
+	Paths map[string]*PathPin `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The distinct trees, by flake, newest first.
+	Nodes []*ResolvedNode `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Why each flake with several trees has them.
+	Duplicates    []*Duplicate  `protobuf:"bytes,3,rep,name=duplicates,proto3" json:"duplicates,omitempty"`
+	Stats         *ResolveStats `protobuf:"bytes,4,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveResponse) Reset() {
+	*x = ResolveResponse{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveResponse) ProtoMessage() {}
+
+func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveResponse.ProtoReflect.Descriptor instead.
+func (*ResolveResponse) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ResolveResponse) GetPaths() map[string]*PathPin {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *ResolveResponse) GetNodes() []*ResolvedNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ResolveResponse) GetDuplicates() []*Duplicate {
+	if x != nil {
+		return x.Duplicates
+	}
+	return nil
+}
+
+func (x *ResolveResponse) GetStats() *ResolveStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// PathPin resolves one input path. Exactly one of flake, follows and
+// unpinned is set.
+type PathPin struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Flake string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	// The version pinned, or empty for a ref head (then ref is set).
+	Version string  `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Ref     string  `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	Locked  *Source `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
+	// The input path this one follows.
+	Follows string `protobuf:"bytes,5,opt,name=follows,proto3" json:"follows,omitempty"`
+	// Why the path has no pin (its flake is not in the index).
+	Unpinned string `protobuf:"bytes,6,opt,name=unpinned,proto3" json:"unpinned,omitempty"`
+	// The reference and requirement declared on this edge.
+	Url           string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
+	Requirement   string `protobuf:"bytes,8,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PathPin) Reset() {
+	*x = PathPin{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PathPin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PathPin) ProtoMessage() {}
+
+func (x *PathPin) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PathPin.ProtoReflect.Descriptor instead.
+func (*PathPin) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PathPin) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *PathPin) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PathPin) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *PathPin) GetLocked() *Source {
+	if x != nil {
+		return x.Locked
+	}
+	return nil
+}
+
+func (x *PathPin) GetFollows() string {
+	if x != nil {
+		return x.Follows
+	}
+	return ""
+}
+
+func (x *PathPin) GetUnpinned() string {
+	if x != nil {
+		return x.Unpinned
+	}
+	return ""
+}
+
+func (x *PathPin) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PathPin) GetRequirement() string {
+	if x != nil {
+		return x.Requirement
+	}
+	return ""
+}
+
+type ResolvedNode struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Flake   string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Ref     string                 `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	Locked  *Source                `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
+	// The paths that pin this tree.
+	Paths         []string `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolvedNode) Reset() {
+	*x = ResolvedNode{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolvedNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolvedNode) ProtoMessage() {}
+
+func (x *ResolvedNode) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolvedNode.ProtoReflect.Descriptor instead.
+func (*ResolvedNode) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResolvedNode) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *ResolvedNode) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ResolvedNode) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *ResolvedNode) GetLocked() *Source {
+	if x != nil {
+		return x.Locked
+	}
+	return nil
+}
+
+func (x *ResolvedNode) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+type Duplicate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flake         string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	Edges         []*DuplicateEdge       `protobuf:"bytes,2,rep,name=edges,proto3" json:"edges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Duplicate) Reset() {
+	*x = Duplicate{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Duplicate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Duplicate) ProtoMessage() {}
+
+func (x *Duplicate) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Duplicate.ProtoReflect.Descriptor instead.
+func (*Duplicate) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Duplicate) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *Duplicate) GetEdges() []*DuplicateEdge {
+	if x != nil {
+		return x.Edges
+	}
+	return nil
+}
+
+// DuplicateEdge is a declaration that pins one of a duplicated flake's
+// trees.
+type DuplicateEdge struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// "root", or the declaring flake and version.
+	DeclaredBy    string `protobuf:"bytes,2,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
+	Requirement   string `protobuf:"bytes,3,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	Version       string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	Ref           string `protobuf:"bytes,5,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicateEdge) Reset() {
+	*x = DuplicateEdge{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicateEdge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicateEdge) ProtoMessage() {}
+
+func (x *DuplicateEdge) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicateEdge.ProtoReflect.Descriptor instead.
+func (*DuplicateEdge) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DuplicateEdge) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DuplicateEdge) GetDeclaredBy() string {
+	if x != nil {
+		return x.DeclaredBy
+	}
+	return ""
+}
+
+func (x *DuplicateEdge) GetRequirement() string {
+	if x != nil {
+		return x.Requirement
+	}
+	return ""
+}
+
+func (x *DuplicateEdge) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DuplicateEdge) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+type ResolveStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Versions reachable from the request, and those kept after shrinking.
+	Reachable  uint32 `protobuf:"varint,1,opt,name=reachable,proto3" json:"reachable,omitempty"`
+	Candidates uint32 `protobuf:"varint,2,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	Variables  uint32 `protobuf:"varint,3,opt,name=variables,proto3" json:"variables,omitempty"`
+	Clauses    uint32 `protobuf:"varint,4,opt,name=clauses,proto3" json:"clauses,omitempty"`
+	SatCalls   uint32 `protobuf:"varint,5,opt,name=sat_calls,json=satCalls,proto3" json:"sat_calls,omitempty"`
+	// No answer uses fewer trees / in addition, none is newer.
+	ProvenMinimal bool                 `protobuf:"varint,6,opt,name=proven_minimal,json=provenMinimal,proto3" json:"proven_minimal,omitempty"`
+	ProvenNewest  bool                 `protobuf:"varint,7,opt,name=proven_newest,json=provenNewest,proto3" json:"proven_newest,omitempty"`
+	Duration      *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveStats) Reset() {
+	*x = ResolveStats{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveStats) ProtoMessage() {}
+
+func (x *ResolveStats) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveStats.ProtoReflect.Descriptor instead.
+func (*ResolveStats) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ResolveStats) GetReachable() uint32 {
+	if x != nil {
+		return x.Reachable
+	}
+	return 0
+}
+
+func (x *ResolveStats) GetCandidates() uint32 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *ResolveStats) GetVariables() uint32 {
+	if x != nil {
+		return x.Variables
+	}
+	return 0
+}
+
+func (x *ResolveStats) GetClauses() uint32 {
+	if x != nil {
+		return x.Clauses
+	}
+	return 0
+}
+
+func (x *ResolveStats) GetSatCalls() uint32 {
+	if x != nil {
+		return x.SatCalls
+	}
+	return 0
+}
+
+func (x *ResolveStats) GetProvenMinimal() bool {
+	if x != nil {
+		return x.ProvenMinimal
+	}
+	return false
+}
+
+func (x *ResolveStats) GetProvenNewest() bool {
+	if x != nil {
+		return x.ProvenNewest
+	}
+	return false
+}
+
+func (x *ResolveStats) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+// Conflict is the detail of a FAILED_PRECONDITION from Resolve.
+type Conflict struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The clashing requirements, each with the chain that brought it in.
+	Causes []string `protobuf:"bytes,1,rep,name=causes,proto3" json:"causes,omitempty"`
+	// What could be relaxed.
+	Suggestions   []string `protobuf:"bytes,2,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Conflict) Reset() {
+	*x = Conflict{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conflict) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conflict) ProtoMessage() {}
+
+func (x *Conflict) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conflict.ProtoReflect.Descriptor instead.
+func (*Conflict) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Conflict) GetCauses() []string {
+	if x != nil {
+		return x.Causes
+	}
+	return nil
+}
+
+func (x *Conflict) GetSuggestions() []string {
+	if x != nil {
+		return x.Suggestions
+	}
+	return nil
+}
+
+// LimitExceeded is the detail of a Resolve that hit a limit.
+type LimitExceeded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "deadline", "reachable versions", "candidates", "clauses" or "paths".
+	Limit         string        `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Value         uint64        `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	Max           uint64        `protobuf:"varint,3,opt,name=max,proto3" json:"max,omitempty"`
+	Stats         *ResolveStats `protobuf:"bytes,4,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitExceeded) Reset() {
+	*x = LimitExceeded{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitExceeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitExceeded) ProtoMessage() {}
+
+func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitExceeded.ProtoReflect.Descriptor instead.
+func (*LimitExceeded) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LimitExceeded) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
+func (x *LimitExceeded) GetValue() uint64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *LimitExceeded) GetMax() uint64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *LimitExceeded) GetStats() *ResolveStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
 var File_flakeresolve_v1_resolver_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\"D\n" +
+	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1egoogle/protobuf/duration.proto\"D\n" +
 	"\fQueryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vrequirement\x18\x02 \x01(\tR\vrequirement\"\xaa\x01\n" +
@@ -215,9 +1040,84 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0etotal_versions\x18\x04 \x01(\rR\rtotalVersions\"\\\n" +
 	"\x0fMatchingVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
-	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked2Y\n" +
+	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\"\x9f\x03\n" +
+	"\x0eResolveRequest\x12C\n" +
+	"\x06inputs\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveRequest.InputsEntryR\x06inputs\x125\n" +
+	"\bstrategy\x18\x02 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\x12\x16\n" +
+	"\x06single\x18\x03 \x03(\tR\x06single\x12'\n" +
+	"\x0funversioned_any\x18\x04 \x01(\bR\x0eunversionedAny\x120\n" +
+	"\x04pins\x18\x05 \x03(\v2\x1c.flakeresolve.v1.ExistingPinR\x04pins\x12\x16\n" +
+	"\x06update\x18\x06 \x03(\tR\x06update\x123\n" +
+	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x1aQ\n" +
+	"\vInputsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"N\n" +
+	"\vExistingPin\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x19\n" +
+	"\bnar_hash\x18\x02 \x01(\tR\anarHash\x12\x10\n" +
+	"\x03rev\x18\x03 \x01(\tR\x03rev\"\xce\x02\n" +
+	"\x0fResolveResponse\x12A\n" +
+	"\x05paths\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveResponse.PathsEntryR\x05paths\x123\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ResolvedNodeR\x05nodes\x12:\n" +
+	"\n" +
+	"duplicates\x18\x03 \x03(\v2\x1a.flakeresolve.v1.DuplicateR\n" +
+	"duplicates\x123\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\x1aR\n" +
+	"\n" +
+	"PathsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xe6\x01\n" +
+	"\aPathPin\x12\x14\n" +
+	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\x12/\n" +
+	"\x06locked\x18\x04 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12\x18\n" +
+	"\afollows\x18\x05 \x01(\tR\afollows\x12\x1a\n" +
+	"\bunpinned\x18\x06 \x01(\tR\bunpinned\x12\x10\n" +
+	"\x03url\x18\a \x01(\tR\x03url\x12 \n" +
+	"\vrequirement\x18\b \x01(\tR\vrequirement\"\x97\x01\n" +
+	"\fResolvedNode\x12\x14\n" +
+	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\x12/\n" +
+	"\x06locked\x18\x04 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12\x14\n" +
+	"\x05paths\x18\x05 \x03(\tR\x05paths\"W\n" +
+	"\tDuplicate\x12\x14\n" +
+	"\x05flake\x18\x01 \x01(\tR\x05flake\x124\n" +
+	"\x05edges\x18\x02 \x03(\v2\x1e.flakeresolve.v1.DuplicateEdgeR\x05edges\"\x92\x01\n" +
+	"\rDuplicateEdge\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
+	"\vdeclared_by\x18\x02 \x01(\tR\n" +
+	"declaredBy\x12 \n" +
+	"\vrequirement\x18\x03 \x01(\tR\vrequirement\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x10\n" +
+	"\x03ref\x18\x05 \x01(\tR\x03ref\"\xa4\x02\n" +
+	"\fResolveStats\x12\x1c\n" +
+	"\treachable\x18\x01 \x01(\rR\treachable\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x02 \x01(\rR\n" +
+	"candidates\x12\x1c\n" +
+	"\tvariables\x18\x03 \x01(\rR\tvariables\x12\x18\n" +
+	"\aclauses\x18\x04 \x01(\rR\aclauses\x12\x1b\n" +
+	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12%\n" +
+	"\x0eproven_minimal\x18\x06 \x01(\bR\rprovenMinimal\x12#\n" +
+	"\rproven_newest\x18\a \x01(\bR\fprovenNewest\x125\n" +
+	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\"D\n" +
+	"\bConflict\x12\x16\n" +
+	"\x06causes\x18\x01 \x03(\tR\x06causes\x12 \n" +
+	"\vsuggestions\x18\x02 \x03(\tR\vsuggestions\"\x82\x01\n" +
+	"\rLimitExceeded\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value\x12\x10\n" +
+	"\x03max\x18\x03 \x01(\x04R\x03max\x123\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*N\n" +
+	"\bStrategy\x12\x18\n" +
+	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10STRATEGY_MINIMAL\x10\x01\x12\x12\n" +
+	"\x0eSTRATEGY_CARGO\x10\x022\xa7\x01\n" +
 	"\x0fResolverService\x12F\n" +
-	"\x05Query\x12\x1d.flakeresolve.v1.QueryRequest\x1a\x1e.flakeresolve.v1.QueryResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"\x05Query\x12\x1d.flakeresolve.v1.QueryRequest\x1a\x1e.flakeresolve.v1.QueryResponse\x12L\n" +
+	"\aResolve\x12\x1f.flakeresolve.v1.ResolveRequest\x1a .flakeresolve.v1.ResolveResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_resolver_proto_rawDescOnce sync.Once
@@ -231,23 +1131,56 @@ func file_flakeresolve_v1_resolver_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_resolver_proto_rawDescData
 }
 
-var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_flakeresolve_v1_resolver_proto_goTypes = []any{
-	(*QueryRequest)(nil),    // 0: flakeresolve.v1.QueryRequest
-	(*QueryResponse)(nil),   // 1: flakeresolve.v1.QueryResponse
-	(*MatchingVersion)(nil), // 2: flakeresolve.v1.MatchingVersion
-	(*Source)(nil),          // 3: flakeresolve.v1.Source
+	(Strategy)(0),               // 0: flakeresolve.v1.Strategy
+	(*QueryRequest)(nil),        // 1: flakeresolve.v1.QueryRequest
+	(*QueryResponse)(nil),       // 2: flakeresolve.v1.QueryResponse
+	(*MatchingVersion)(nil),     // 3: flakeresolve.v1.MatchingVersion
+	(*ResolveRequest)(nil),      // 4: flakeresolve.v1.ResolveRequest
+	(*ExistingPin)(nil),         // 5: flakeresolve.v1.ExistingPin
+	(*ResolveResponse)(nil),     // 6: flakeresolve.v1.ResolveResponse
+	(*PathPin)(nil),             // 7: flakeresolve.v1.PathPin
+	(*ResolvedNode)(nil),        // 8: flakeresolve.v1.ResolvedNode
+	(*Duplicate)(nil),           // 9: flakeresolve.v1.Duplicate
+	(*DuplicateEdge)(nil),       // 10: flakeresolve.v1.DuplicateEdge
+	(*ResolveStats)(nil),        // 11: flakeresolve.v1.ResolveStats
+	(*Conflict)(nil),            // 12: flakeresolve.v1.Conflict
+	(*LimitExceeded)(nil),       // 13: flakeresolve.v1.LimitExceeded
+	nil,                         // 14: flakeresolve.v1.ResolveRequest.InputsEntry
+	nil,                         // 15: flakeresolve.v1.ResolveResponse.PathsEntry
+	(*Source)(nil),              // 16: flakeresolve.v1.Source
+	(*durationpb.Duration)(nil), // 17: google.protobuf.Duration
+	(*Input)(nil),               // 18: flakeresolve.v1.Input
 }
 var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
-	2, // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
-	3, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
-	0, // 2: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
-	1, // 3: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
+	16, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
+	14, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
+	0,  // 3: flakeresolve.v1.ResolveRequest.strategy:type_name -> flakeresolve.v1.Strategy
+	5,  // 4: flakeresolve.v1.ResolveRequest.pins:type_name -> flakeresolve.v1.ExistingPin
+	17, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
+	15, // 6: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
+	8,  // 7: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
+	9,  // 8: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
+	11, // 9: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
+	16, // 10: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
+	16, // 11: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
+	10, // 12: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
+	17, // 13: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	11, // 14: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	18, // 15: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	7,  // 16: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	1,  // 17: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
+	4,  // 18: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
+	2,  // 19: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
+	6,  // 20: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
+	19, // [19:21] is the sub-list for method output_type
+	17, // [17:19] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
@@ -261,13 +1194,14 @@ func file_flakeresolve_v1_resolver_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_resolver_proto_rawDesc), len(file_flakeresolve_v1_resolver_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   3,
+			NumEnums:      1,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_flakeresolve_v1_resolver_proto_goTypes,
 		DependencyIndexes: file_flakeresolve_v1_resolver_proto_depIdxs,
+		EnumInfos:         file_flakeresolve_v1_resolver_proto_enumTypes,
 		MessageInfos:      file_flakeresolve_v1_resolver_proto_msgTypes,
 	}.Build()
 	File_flakeresolve_v1_resolver_proto = out.File

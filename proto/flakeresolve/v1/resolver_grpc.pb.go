@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ResolverService_Query_FullMethodName = "/flakeresolve.v1.ResolverService/Query"
+	ResolverService_Query_FullMethodName   = "/flakeresolve.v1.ResolverService/Query"
+	ResolverService_Resolve_FullMethodName = "/flakeresolve.v1.ResolverService/Resolve"
 )
 
 // ResolverServiceClient is the client API for ResolverService service.
@@ -34,6 +35,13 @@ type ResolverServiceClient interface {
 	// names the closest known names); a malformed requirement is
 	// INVALID_ARGUMENT (the message gives the column and the reason).
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error)
+	// Resolve pins every input path of a set of root inputs: valid, with the
+	// fewest distinct trees, then the newest versions. When no answer exists
+	// the status is FAILED_PRECONDITION with a Conflict detail naming the
+	// clashing requirements; a request over a limit is RESOURCE_EXHAUSTED
+	// (size) or DEADLINE_EXCEEDED (time) with a LimitExceeded detail; a
+	// malformed request is INVALID_ARGUMENT with a google.rpc.BadRequest.
+	Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error)
 }
 
 type resolverServiceClient struct {
@@ -54,6 +62,16 @@ func (c *resolverServiceClient) Query(ctx context.Context, in *QueryRequest, opt
 	return out, nil
 }
 
+func (c *resolverServiceClient) Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveResponse)
+	err := c.cc.Invoke(ctx, ResolverService_Resolve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ResolverServiceServer is the server API for ResolverService service.
 // All implementations must embed UnimplementedResolverServiceServer
 // for forward compatibility.
@@ -66,6 +84,13 @@ type ResolverServiceServer interface {
 	// names the closest known names); a malformed requirement is
 	// INVALID_ARGUMENT (the message gives the column and the reason).
 	Query(context.Context, *QueryRequest) (*QueryResponse, error)
+	// Resolve pins every input path of a set of root inputs: valid, with the
+	// fewest distinct trees, then the newest versions. When no answer exists
+	// the status is FAILED_PRECONDITION with a Conflict detail naming the
+	// clashing requirements; a request over a limit is RESOURCE_EXHAUSTED
+	// (size) or DEADLINE_EXCEEDED (time) with a LimitExceeded detail; a
+	// malformed request is INVALID_ARGUMENT with a google.rpc.BadRequest.
+	Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error)
 	mustEmbedUnimplementedResolverServiceServer()
 }
 
@@ -78,6 +103,9 @@ type UnimplementedResolverServiceServer struct{}
 
 func (UnimplementedResolverServiceServer) Query(context.Context, *QueryRequest) (*QueryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Query not implemented")
+}
+func (UnimplementedResolverServiceServer) Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Resolve not implemented")
 }
 func (UnimplementedResolverServiceServer) mustEmbedUnimplementedResolverServiceServer() {}
 func (UnimplementedResolverServiceServer) testEmbeddedByValue()                         {}
@@ -118,6 +146,24 @@ func _ResolverService_Query_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ResolverService_Resolve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResolverServiceServer).Resolve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResolverService_Resolve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResolverServiceServer).Resolve(ctx, req.(*ResolveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ResolverService_ServiceDesc is the grpc.ServiceDesc for ResolverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -128,6 +174,10 @@ var ResolverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Query",
 			Handler:    _ResolverService_Query_Handler,
+		},
+		{
+			MethodName: "Resolve",
+			Handler:    _ResolverService_Resolve_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

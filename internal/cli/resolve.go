@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/server"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+func newResolveCmd() *cobra.Command {
+	var (
+		indexes []string
+		addr    string
+		asJSON  bool
+		timeout time.Duration
+		opts    pb.ResolveRequest
+		strat   string
+	)
+	cmd := &cobra.Command{
+		Use:   "resolve REQUEST.json",
+		Short: "Pin every input path of a set of root inputs",
+		Long: `resolve reads root inputs, declared the way a flake.nix declares them, and
+pins every input path: each requirement holds, the fewest distinct trees are
+used (one nixpkgs where there would be ten), and among those answers the
+versions are the newest.
+
+REQUEST.json ("-" reads standard input):
+
+  {"inputs": {
+     "hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"},
+     "nixpkgs":  {"url": "github:NixOS/nixpkgs/nixos-unstable", "version": "^0.1"},
+     "hm": {"url": "github:nix-community/home-manager",
+            "inputs": {"nixpkgs": {"follows": "nixpkgs"}}}},
+   "strategy": "minimal"}
+
+Inputs take url, version (a Cargo requirement), follows, flake and nested
+inputs (overrides). Inputs without a version lock like today's Nix: to the
+ref the URL names or the default branch head the index records. A follows
+replaces the input, requirement included, as in Nix; a version on the
+follows itself is checked. Optional fields: "strategy" ("minimal", or
+"cargo": one version per semver-compatible range), "single" (flakes that
+must have one version), "unversionedAny", "pins" ([{"path", "narHash"}], an
+existing lock whose still-valid pins stay) and "update" (input paths whose
+pins are released). Flags add to the file.
+
+When no answer exists, resolve prints the clashing requirements, the chain
+of inputs that brought each in and what to relax, and exits 4.`,
+		Example: `  flakeresolve resolve request.json
+  flakeresolve resolve --json request.json | jq '.paths["hyprland/hyprutils"]'
+  flakeresolve resolve --strategy cargo --single nixpkgs request.json
+  echo '{"inputs": {"hyprutils": {"url": "github:hyprwm/hyprutils", "version": "^0.8"}}}' | flakeresolve resolve -
+  flakeresolve resolve --server 127.0.0.1:50051 request.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("resolve takes one REQUEST.json (or - for standard input), got %d argument(s); see flakeresolve resolve --help", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if addr != "" && len(indexes) > 0 {
+				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
+			}
+			req, err := readResolveRequest(args[0], cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			switch strat {
+			case "":
+			case "minimal":
+				req.Strategy = pb.Strategy_STRATEGY_MINIMAL
+			case "cargo":
+				req.Strategy = pb.Strategy_STRATEGY_CARGO
+			default:
+				return usageErr("--strategy %q: expected minimal or cargo", strat)
+			}
+			req.Single = append(req.Single, opts.Single...)
+			req.Update = append(req.Update, opts.Update...)
+			req.UnversionedAny = req.UnversionedAny || opts.UnversionedAny
+			if req.Timeout == nil {
+				req.Timeout = durationpb.New(timeout)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
+			defer cancel()
+			var resp *pb.ResolveResponse
+			if addr != "" {
+				resp, err = resolveRemote(ctx, addr, req)
+			} else {
+				layers, lerr := server.LoadLayers(indexes, defaultindex.Load)
+				if lerr != nil {
+					return &exitErr{exitError, lerr}
+				}
+				resp, err = server.NewService(layers).Resolve(ctx, req)
+			}
+			if err != nil {
+				return statusErr(err)
+			}
+			if asJSON {
+				return printResolveJSON(cmd.OutOrStdout(), resp)
+			}
+			printResolve(cmd.OutOrStdout(), resp)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
+	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"flake", "version", "locked"}}, "nodes": [...], ...}`)
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower)")
+	cmd.Flags().StringVar(&strat, "strategy", "", "minimal (several versions of a flake only where forced) or cargo (one per compatible range)")
+	cmd.Flags().StringArrayVar(&opts.Single, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Update, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
+	cmd.Flags().BoolVar(&opts.UnversionedAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
+	return cmd
+}
+
+// strategyRE finds the friendly spellings of the strategy, which become the
+// enum names protojson reads; the replacement keeps every line in place, so
+// parse errors still point into the user's file.
+var strategyRE = regexp.MustCompile(`("strategy"\s*:\s*)"(minimal|cargo)"`)
+
+func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error) {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(stdin)
+		name = "standard input"
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, &exitErr{exitError, err}
+	}
+	data = strategyRE.ReplaceAllFunc(data, func(m []byte) []byte {
+		sub := strategyRE.FindSubmatch(m)
+		return []byte(string(sub[1]) + `"STRATEGY_` + strings.ToUpper(string(sub[2])) + `"`)
+	})
+	req := &pb.ResolveRequest{}
+	if err := protojson.Unmarshal(data, req); err != nil {
+		msg := strings.Replace(err.Error(), "proto: ", "", 1)
+		msg = strings.ReplaceAll(msg, "STRATEGY_", "")
+		return nil, usageErr("%s: %s (expected {\"inputs\": {NAME: {\"url\": ..., \"version\": ...}}, ...}; see flakeresolve resolve --help)", name, msg)
+	}
+	return req, nil
+}
+
+func resolveRemote(ctx context.Context, addr string, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return pb.NewResolverServiceClient(conn).Resolve(ctx, req)
+}
+
+func printResolve(w io.Writer, resp *pb.ResolveResponse) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var nfollows, nunpinned int
+	for _, path := range slices.Sorted(maps.Keys(resp.Paths)) {
+		p := resp.Paths[path]
+		switch {
+		case p.Follows != "":
+			nfollows++
+			fmt.Fprintf(tw, "%s\t-> %s\n", path, p.Follows)
+		case p.Unpinned != "":
+			nunpinned++
+			fmt.Fprintf(tw, "%s\tunpinned\t%s\n", path, p.Unpinned)
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, nodeLabel(p.Flake, p.Version, p.Ref), flakeref.String(p.Locked))
+		}
+	}
+	tw.Flush()
+	st := resp.Stats
+	proven := "proven minimal and newest"
+	switch {
+	case !st.ProvenMinimal:
+		proven = "not proven minimal (the deadline came first)"
+	case !st.ProvenNewest:
+		proven = "proven minimal, not proven newest (the deadline came first)"
+	}
+	fmt.Fprintf(w, "\n%d trees for %d paths (%d follow, %d unpinned); %s\n", len(resp.Nodes), len(resp.Paths), nfollows, nunpinned, proven)
+	fmt.Fprintf(w, "%d reachable versions, %d candidates, %d variables, %d clauses, %d SAT calls, %s\n",
+		st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.Duration.AsDuration().Round(10*time.Microsecond))
+	for _, d := range resp.Duplicates {
+		fmt.Fprintf(w, "\n%s has several versions because requirements force them:\n", d.Flake)
+		for _, e := range d.Edges {
+			fmt.Fprintf(w, "  %s at %s: %s requires %s\n", nodeLabel(d.Flake, e.Version, e.Ref), e.Path, e.DeclaredBy, orUnversioned(e.Requirement))
+		}
+	}
+}
+
+func nodeLabel(flake, version, ref string) string {
+	if version != "" {
+		return flake + " " + version
+	}
+	return flake + " ref:" + ref
+}
+
+func orUnversioned(req string) string {
+	if req == "" {
+		return "it (unversioned)"
+	}
+	return req
+}
+
+type resolveJSON struct {
+	Paths      map[string]pathJSON `json:"paths"`
+	Nodes      []nodeJSON          `json:"nodes"`
+	Duplicates []dupJSON           `json:"duplicates,omitempty"`
+	Stats      statsJSON           `json:"stats"`
+}
+
+type pathJSON struct {
+	Flake       string         `json:"flake,omitempty"`
+	Version     string         `json:"version,omitempty"`
+	Ref         string         `json:"ref,omitempty"`
+	Locked      map[string]any `json:"locked,omitempty"`
+	Follows     string         `json:"follows,omitempty"`
+	Unpinned    string         `json:"unpinned,omitempty"`
+	Requirement string         `json:"requirement,omitempty"`
+}
+
+type nodeJSON struct {
+	Flake   string         `json:"flake"`
+	Version string         `json:"version,omitempty"`
+	Ref     string         `json:"ref,omitempty"`
+	Locked  map[string]any `json:"locked"`
+	Paths   []string       `json:"paths"`
+}
+
+type dupJSON struct {
+	Flake string     `json:"flake"`
+	Edges []edgeJSON `json:"edges"`
+}
+
+type edgeJSON struct {
+	Path        string `json:"path"`
+	DeclaredBy  string `json:"declaredBy"`
+	Requirement string `json:"requirement,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Ref         string `json:"ref,omitempty"`
+}
+
+type statsJSON struct {
+	Reachable     uint32  `json:"reachable"`
+	Candidates    uint32  `json:"candidates"`
+	Variables     uint32  `json:"variables"`
+	Clauses       uint32  `json:"clauses"`
+	SATCalls      uint32  `json:"satCalls"`
+	ProvenMinimal bool    `json:"provenMinimal"`
+	ProvenNewest  bool    `json:"provenNewest"`
+	Seconds       float64 `json:"seconds"`
+}
+
+func printResolveJSON(w io.Writer, resp *pb.ResolveResponse) error {
+	out := resolveJSON{Paths: map[string]pathJSON{}, Nodes: []nodeJSON{}}
+	for _, d := range resp.Duplicates {
+		dj := dupJSON{Flake: d.Flake}
+		for _, e := range d.Edges {
+			dj.Edges = append(dj.Edges, edgeJSON{e.Path, e.DeclaredBy, e.Requirement, e.Version, e.Ref})
+		}
+		out.Duplicates = append(out.Duplicates, dj)
+	}
+	for path, p := range resp.Paths {
+		pj := pathJSON{Flake: p.Flake, Version: p.Version, Ref: p.Ref, Follows: p.Follows, Unpinned: p.Unpinned, Requirement: p.Requirement}
+		if p.Locked != nil {
+			pj.Locked = lockedAttrs(p.Locked)
+		}
+		out.Paths[path] = pj
+	}
+	for _, n := range resp.Nodes {
+		out.Nodes = append(out.Nodes, nodeJSON{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: lockedAttrs(n.Locked), Paths: n.Paths})
+	}
+	st := resp.Stats
+	out.Stats = statsJSON{st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.ProvenMinimal, st.ProvenNewest, st.Duration.AsDuration().Seconds()}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flakeresolve/flakeresolve/solver"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// DefaultMaxSolveTime caps a resolution when the service sets no cap.
+const DefaultMaxSolveTime = 10 * time.Second
+
+// Resolve implements ResolverService.Resolve.
+func (s *Service) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	limit := s.MaxSolveTime
+	if limit <= 0 {
+		limit = DefaultMaxSolveTime
+	}
+	if t := req.GetTimeout(); t != nil {
+		if err := t.CheckValid(); err != nil || t.AsDuration() <= 0 {
+			return nil, badRequest("timeout", "expected a positive duration")
+		}
+		limit = min(limit, t.AsDuration())
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	sreq := &solver.Request{
+		Inputs:         req.Inputs,
+		Single:         req.Single,
+		UnversionedAny: req.UnversionedAny,
+		Update:         req.Update,
+	}
+	if req.Strategy == pb.Strategy_STRATEGY_CARGO {
+		sreq.Strategy = solver.Cargo
+	}
+	for _, p := range req.Pins {
+		sreq.Pins = append(sreq.Pins, solver.Pin{Path: p.Path, NarHash: p.NarHash, Rev: p.Rev})
+	}
+	a, err := solver.Resolve(ctx, s.layers.Load(), sreq)
+	if err != nil {
+		return nil, resolveStatus(err)
+	}
+	return answerProto(a), nil
+}
+
+// resolveStatus maps resolver errors to gRPC statuses with details.
+func resolveStatus(err error) error {
+	var (
+		re *solver.RequestError
+		ce *solver.ConflictError
+		le *solver.LimitError
+	)
+	switch {
+	case errors.As(err, &re):
+		return badRequest(re.Field, re.Msg)
+	case errors.As(err, &ce):
+		return withDetail(codes.FailedPrecondition, err, &pb.Conflict{Causes: ce.Causes, Suggestions: ce.Suggestions})
+	case errors.As(err, &le):
+		code := codes.ResourceExhausted
+		if le.Limit == "deadline" {
+			code = codes.DeadlineExceeded
+			if le.Canceled {
+				code = codes.Canceled
+			}
+		}
+		return withDetail(code, err, &pb.LimitExceeded{Limit: le.Limit, Value: uint64(le.Value), Max: uint64(le.Max), Stats: statsProto(le.Stats)})
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func withDetail(code codes.Code, err error, detail protoadapt.MessageV1) error {
+	st := status.New(code, err.Error())
+	if d, derr := st.WithDetails(detail); derr == nil {
+		return d.Err()
+	}
+	return st.Err()
+}
+
+func answerProto(a *solver.Answer) *pb.ResolveResponse {
+	resp := &pb.ResolveResponse{Paths: map[string]*pb.PathPin{}, Stats: statsProto(a.Stats)}
+	for _, p := range a.Paths {
+		pp := &pb.PathPin{Follows: p.Follows, Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement}
+		if n := p.Node; n != nil {
+			pp.Flake, pp.Version, pp.Ref, pp.Locked = n.Flake, n.Version, n.Ref, n.Locked
+		}
+		resp.Paths[p.Path] = pp
+	}
+	for _, n := range a.Nodes {
+		resp.Nodes = append(resp.Nodes, &pb.ResolvedNode{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: n.Locked, Paths: n.Paths})
+	}
+	for _, d := range a.Duplicates {
+		pd := &pb.Duplicate{Flake: d.Flake}
+		for _, e := range d.Edges {
+			pd.Edges = append(pd.Edges, &pb.DuplicateEdge{Path: e.Path, DeclaredBy: e.DeclaredBy, Requirement: e.Requirement, Version: e.Node.Version, Ref: e.Node.Ref})
+		}
+		resp.Duplicates = append(resp.Duplicates, pd)
+	}
+	return resp
+}
+
+func statsProto(s solver.Stats) *pb.ResolveStats {
+	return &pb.ResolveStats{
+		Reachable: uint32(s.Reachable), Candidates: uint32(s.Candidates), Variables: uint32(s.Variables),
+		Clauses: uint32(s.Clauses), SatCalls: uint32(s.SATCalls),
+		ProvenMinimal: s.ProvenMinimal, ProvenNewest: s.ProvenNewest, Duration: durationpb.New(s.Duration),
+	}
+}
