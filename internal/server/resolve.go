@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/flakeresolve/flakeresolve/solver"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/solver"
 )
 
 // DefaultMaxSolveTime caps a resolution when the service sets no cap.
