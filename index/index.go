@@ -20,6 +20,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -61,6 +64,28 @@ type Version struct {
 	// Requirements are the parsed version requirements of Inputs, by input
 	// name; unversioned inputs have none.
 	Requirements map[string]*versionreq.Req
+	inputsKey    atomic.Pointer[string]
+}
+
+// InputsKey identifies the version's input declarations: two versions
+// with equal keys declare identical inputs. It is computed on first use,
+// since only resolutions that reach the version need it.
+func (v *Version) InputsKey() string {
+	if k := v.inputsKey.Load(); k != nil {
+		return *k
+	}
+	var b strings.Builder
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, name := range sortedKeys(v.Inputs) {
+		data, _ := opts.Marshal(v.Inputs[name])
+		b.WriteString(name)
+		b.WriteByte(0)
+		b.Write(data)
+		b.WriteByte(0)
+	}
+	k := b.String()
+	v.inputsKey.Store(&k)
+	return k
 }
 
 // Ref is the head of a named ref (branch or tag) of a flake.

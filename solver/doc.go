@@ -33,11 +33,14 @@
 // The problem is then a pseudo-boolean one for gophersat: a variable per
 // (choice, candidate), per reached (version, overrides) and per tree;
 // implications tie them together, and strategy rules are cardinality
-// constraints. The optimum is found by descending search: find a model,
-// demand one tree fewer, repeat until unsatisfiable (proving the count
-// minimal), then the same on the sum of each tree's distance from its
-// flake's newest version. gophersat cannot be interrupted, so deadlines are
-// enforced between its calls and problem size is bounded up front.
+// constraints. The first model is a valid answer. It is then improved by
+// descending search: demand one tree fewer, repeat until unsatisfiable
+// (proving the count minimal), then the same on the sum of each tree's
+// distance from its flake's newest version. Proofs can take long on large
+// problems, so improvement stops when an effort budget is spent and the
+// answer says what was proven; the deadline stops everything. This relies
+// on two patches to gophersat (internal/gophersat): solvers that can run in
+// parallel, and a solve that can be interrupted.
 //
 // When no answer exists, the clauses are grouped by the declaration they come
 // from (a root input, a flake's input, a follows, a strategy rule) and a

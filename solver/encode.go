@@ -28,7 +28,6 @@ type resolver struct {
 	byVersion map[*index.Version]*candidate
 	byRef     map[*index.Ref]*candidate
 	nodes     map[string]*node
-	inputSigs map[*index.Version]string
 	allowed   map[*index.Version]bool
 	pinned    map[string]bool
 	pinByPath map[string]Pin
@@ -136,7 +135,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 		ctx: ctx, layers: layers, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
 		targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
 		byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
-		nodes: map[string]*node{}, inputSigs: map[*index.Version]string{},
+		nodes:  map[string]*node{},
 		pinned: map[string]bool{}, pinByPath: map[string]Pin{},
 		byKey: map[string]*instance{}, groupKeys: map[string]*group{},
 	}

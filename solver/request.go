@@ -76,11 +76,14 @@ type Limits struct {
 	MaxClauses int
 	// MaxPaths bounds the input paths of the answer (Nix's lock nodes).
 	MaxPaths int
+	// Effort bounds the time spent improving on the first answer and
+	// proving it optimal; the answer's stats say what was proven.
+	Effort time.Duration
 }
 
 // DefaultLimits are generous enough for a 20,000-flake ecosystem and small
 // enough that one call to gophersat cannot run away.
-var DefaultLimits = Limits{MaxReachable: 1_000_000, MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000}
+var DefaultLimits = Limits{MaxReachable: 1_000_000, MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000, Effort: 2 * time.Second}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxReachable <= 0 {
@@ -91,6 +94,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxClauses <= 0 {
 		l.MaxClauses = DefaultLimits.MaxClauses
+	}
+	if l.Effort <= 0 {
+		l.Effort = DefaultLimits.Effort
 	}
 	if l.MaxPaths <= 0 {
 		l.MaxPaths = DefaultLimits.MaxPaths
@@ -170,7 +176,9 @@ type Stats struct {
 	// ProvenMinimal is true when no answer uses fewer trees;
 	// ProvenNewest when, in addition, none is newer.
 	ProvenMinimal, ProvenNewest bool
-	Duration                    time.Duration
+	// FirstAnswer is when the first valid answer was found, MinimalAt when
+	// its tree count was proven minimal; Duration is the whole resolution.
+	FirstAnswer, MinimalAt, Duration time.Duration
 }
 
 // ConflictError says no answer exists, and why.

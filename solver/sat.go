@@ -1,16 +1,10 @@
 package solver
 
 import (
-	"sync"
+	"time"
 
 	"github.com/crillab/gophersat/solver"
 )
-
-// gophersat v1.4.0 learns clauses into one package-level buffer that every
-// Solver shares, so two solves at once corrupt each other's answers. Every
-// call into it holds this lock; the rest of a resolution (reaching,
-// shrinking, encoding, decoding) runs in parallel.
-var gophersatMu sync.Mutex
 
 type satSolver struct {
 	s     *solver.Solver
@@ -19,7 +13,9 @@ type satSolver struct {
 
 // newSAT builds a gophersat solver over the constraints that keep(c) admits.
 // The cost literals only steer its first choices towards small models.
-func newSAT(nvars int, cons []constraint, keep func(*constraint) bool, cost []int, calls *int) *satSolver {
+// stop interrupts it (see internal/gophersat: the patched copy this module
+// uses is safe to run in parallel and can be interrupted).
+func newSAT(nvars int, cons []constraint, keep func(*constraint) bool, cost []int, calls *int, stop func() bool) *satSolver {
 	pbs := make([]solver.PBConstr, 0, len(cons)+1)
 	for i := range cons {
 		c := &cons[i]
@@ -34,8 +30,6 @@ func newSAT(nvars int, cons []constraint, keep func(*constraint) bool, cost []in
 		all[i] = i + 1
 	}
 	pbs = append(pbs, solver.PBConstr{Lits: all, AtLeast: 0})
-	gophersatMu.Lock()
-	defer gophersatMu.Unlock()
 	p := solver.ParsePBConstrs(pbs)
 	if p.Status != solver.Unsat && len(cost) > 0 {
 		lits := make([]solver.Lit, len(cost))
@@ -46,25 +40,41 @@ func newSAT(nvars int, cons []constraint, keep func(*constraint) bool, cost []in
 		}
 		p.SetCostFunc(lits, w)
 	}
-	return &satSolver{s: solver.New(p), calls: calls}
+	gs := solver.New(p)
+	gs.Stop = stop
+	return &satSolver{s: gs, calls: calls}
 }
 
-// solve returns a model, or nil when the constraints are unsatisfiable.
-func (s *satSolver) solve() []bool {
-	gophersatMu.Lock()
-	defer gophersatMu.Unlock()
+type outcome int
+
+const (
+	sat outcome = iota
+	unsat
+	interrupted
+)
+
+// solve returns a model when the constraints are satisfiable.
+func (s *satSolver) solve() ([]bool, outcome) {
 	*s.calls++
-	if s.s.Solve() != solver.Sat {
-		return nil
+	switch s.s.Solve() {
+	case solver.Sat:
+		return s.s.Model(), sat
+	case solver.Unsat:
+		return nil, unsat
 	}
-	return s.s.Model()
+	return nil, interrupted
 }
+
+// provePB switches to cutting-planes learning, which learns cardinality
+// constraints: proving "no answer with fewer trees" needs them, and clause
+// learning alone stalls on it for minutes where this takes milliseconds.
+// Finding a first answer is faster with clause learning, so the switch
+// comes after it.
+func (s *satSolver) provePB() { s.s.CuttingPlanes = true }
 
 // atMost adds sum(w[i]*lits[i]) <= k.
 func (s *satSolver) atMost(lits, w []int, k int) {
 	c := solver.LtEq(append([]int(nil), lits...), append([]int(nil), w...), k)
-	gophersatMu.Lock()
-	defer gophersatMu.Unlock()
 	if c.AtLeast <= 0 {
 		return
 	}
@@ -72,36 +82,47 @@ func (s *satSolver) atMost(lits, w []int, k int) {
 }
 
 // optimize finds the answer with the fewest trees, then the newest versions,
-// by descending search. It returns nil when no answer exists. When the
-// deadline passes after a first answer, it returns the best so far, and the
-// stats say what was proven.
+// by descending search. It returns nil when no answer exists. The search
+// stops improving when the effort budget is spent, and stops altogether at
+// the deadline; stats say what was proven.
 func (r *resolver) optimize() ([]bool, error) {
 	xs := make([]int, len(r.xs))
 	ones := make([]int, len(r.xs))
 	for i, n := range r.xs {
 		xs[i], ones[i] = n.x, 1
 	}
-	s := newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls)
-	best := s.solve()
-	if best == nil {
+	hard := func() bool { return r.ctx.Err() != nil }
+	effort := time.Now().Add(r.lim.Effort)
+	soft := func() bool { return hard() || time.Now().After(effort) }
+
+	s := newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls, hard)
+	best, out := s.solve()
+	switch out {
+	case unsat:
 		return nil, nil
+	case interrupted:
+		return nil, r.ctx.Err()
 	}
+	r.stats.FirstAnswer = time.Since(r.start)
+	s.s.Stop = soft
+	s.provePB()
 	count := countTrue(best, xs, ones)
-	for {
-		if r.ctx.Err() != nil {
+	for count > 0 {
+		if soft() {
 			return best, nil
 		}
-		if count == 0 {
-			break
-		}
 		s.atMost(xs, ones, count-1)
-		m := s.solve()
-		if m == nil {
+		m, out := s.solve()
+		if out == interrupted {
+			return best, nil
+		}
+		if out == unsat {
 			break
 		}
 		best, count = m, countTrue(m, xs, ones)
 	}
 	r.stats.ProvenMinimal = true
+	r.stats.MinimalAt = time.Since(r.start)
 
 	var ranked, ranks []int
 	for _, n := range r.xs {
@@ -110,17 +131,20 @@ func (r *resolver) optimize() ([]bool, error) {
 			ranks = append(ranks, n.rank)
 		}
 	}
-	age := countTrue(best, ranked, ranks)
-	if age > 0 {
-		s = newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls)
+	if age := countTrue(best, ranked, ranks); age > 0 {
+		s = newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls, soft)
+		s.provePB()
 		s.atMost(xs, ones, count)
 		for age > 0 {
-			if r.ctx.Err() != nil {
+			if soft() {
 				return best, nil
 			}
 			s.atMost(ranked, ranks, age-1)
-			m := s.solve()
-			if m == nil {
+			m, out := s.solve()
+			if out == interrupted {
+				return best, nil
+			}
+			if out == unsat {
 				break
 			}
 			best, age = m, countTrue(m, ranked, ranks)

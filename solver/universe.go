@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
@@ -167,7 +166,7 @@ func (r *resolver) candidates(t *target, req *versionreq.Req, path string, allow
 		return []*candidate{c}, ""
 	}
 	if req == nil && r.req.UnversionedAny {
-		req = versionreq.MustParse("*")
+		req = anyVersion
 	}
 	if req == nil {
 		if c := r.pinnedAt(path, f); c != nil {
@@ -287,13 +286,13 @@ func (r *resolver) shrink() error {
 			byFlake[f] = append(byFlake[f], v)
 		}
 		for f, vs := range byFlake {
-			sort.Slice(vs, func(i, j int) bool { return vs[i].SemVer.GreaterThan(vs[j].SemVer) })
+			sort.Slice(vs, func(i, j int) bool { return vs[i].SemVer.LessThan(vs[j].SemVer) })
+			region := regions(vs, cuts[f])
 			seen := map[string]bool{}
-			for _, v := range vs {
-				sig := r.signature(f, v, cuts[f])
-				if !seen[sig] {
+			for k := len(vs) - 1; k >= 0; k-- {
+				if sig := r.signature(vs[k], region[k]); !seen[sig] {
 					seen[sig] = true
-					keep[v] = true
+					keep[vs[k]] = true
 				}
 			}
 		}
@@ -320,6 +319,7 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 	cutText := map[*index.Flake]map[string]*versionreq.Req{}
 	reach := map[*index.Version]*index.Flake{}
 	seenRefs := map[*candidate]bool{}
+	expanded := map[expansion]bool{}
 	var floating []*versionreq.Req
 	var queue []map[string]*pb.Input
 	visit := func(decls map[string]*pb.Input) { queue = append(queue, decls) }
@@ -377,8 +377,13 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 				continue
 			}
 			if req == nil {
-				req = versionreq.MustParse("*")
+				req = anyVersion
 			}
+			key := expansion{t.flake, req.String()}
+			if expanded[key] {
+				continue // the same versions, already visited
+			}
+			expanded[key] = true
 			for _, v := range t.flake.Select(req) {
 				if allowed != nil && !allowed[v] {
 					continue
@@ -402,6 +407,15 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 		cuts[f] = append(cuts[f], floating...)
 	}
 	return cuts, reach, nil
+}
+
+// anyVersion is "*", the requirement of unversioned inputs under
+// UnversionedAny.
+var anyVersion = versionreq.MustParse("*")
+
+type expansion struct {
+	flake *index.Flake
+	req   string
 }
 
 // pinnedOf lists the existing pins of unversioned inputs of f, which
@@ -430,39 +444,47 @@ func flattenDecls(decls map[string]*pb.Input) []*pb.Input {
 	return out
 }
 
-// signature is what makes two versions of f interchangeable.
-func (r *resolver) signature(f *index.Flake, v *index.Version, cuts []*versionreq.Req) string {
-	var b strings.Builder
-	for _, q := range cuts {
-		if q.Matches(v.SemVer) {
-			b.WriteByte('1')
-		} else {
-			b.WriteByte('0')
+// regions numbers the versions (ascending) so that versions with equal
+// numbers lie inside or outside every cut alike: each cut's span of
+// releases is two boundaries in the sorted list, and a region is a run
+// between boundaries. Prereleases, which cuts admit one triple at a time,
+// get a region each.
+func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
+	var rel []int // indexes of releases in vs
+	for k, v := range vs {
+		if v.SemVer.Prerelease() == "" {
+			rel = append(rel, k)
 		}
 	}
-	if r.req.Strategy == Cargo {
-		b.WriteString("|" + compatClass(v.SemVer))
+	boundary := make([]bool, len(rel)+1)
+	for _, q := range cuts {
+		i, j := q.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
+		boundary[i], boundary[j] = true, true
 	}
-	c := r.versionCand(v, f)
-	if r.isPinned(c) {
-		b.WriteString("|pinned:" + c.node.key)
+	region := make([]int, len(vs))
+	for k := range region {
+		region[k] = -1 - k // prereleases: a region each
 	}
-	b.WriteString("|" + r.inputsSignature(v))
-	return b.String()
+	id := 0
+	for k, at := range rel {
+		if boundary[k] {
+			id++
+		}
+		region[at] = id
+	}
+	return region
 }
 
-func (r *resolver) inputsSignature(v *index.Version) string {
-	if s, ok := r.inputSigs[v]; ok {
-		return s
+// signature is what makes two versions of a flake interchangeable.
+func (r *resolver) signature(v *index.Version, region int) string {
+	sig := fmt.Sprintf("%d|%s", region, v.InputsKey())
+	if r.req.Strategy == Cargo {
+		sig += "|" + compatClass(v.SemVer)
 	}
-	var b strings.Builder
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, name := range sortedKeys(v.Inputs) {
-		data, _ := opts.Marshal(v.Inputs[name])
-		fmt.Fprintf(&b, "%s=%x;", name, data)
+	if r.pinned[v.Locked.NarHash] || r.pinned["rev:"+v.Locked.Rev] {
+		sig += "|pinned:" + v.Locked.NarHash + v.Locked.Rev
 	}
-	r.inputSigs[v] = b.String()
-	return b.String()
+	return sig
 }
 
 // compatClass is Cargo's semver-compatible range of a version: 1.x.y, 0.2.x
