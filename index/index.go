@@ -17,9 +17,11 @@
 package index
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
@@ -76,7 +78,7 @@ func (v *Version) InputsKey() string {
 	}
 	var b strings.Builder
 	opts := proto.MarshalOptions{Deterministic: true}
-	for _, name := range sortedKeys(v.Inputs) {
+	for _, name := range slices.Sorted(maps.Keys(v.Inputs)) {
 		data, _ := opts.Marshal(v.Inputs[name])
 		b.WriteString(name)
 		b.WriteByte(0)
@@ -130,45 +132,58 @@ func (ix *Index) Stats() Stats {
 	return s
 }
 
-// newIndex builds the lookup structures of a validated message. It assumes
+// newIndex builds the lookup structures of a validated message, each
+// worker's share of flakes with the cache that validated them. It assumes
 // validation passed: names are unique and versions parse.
-func newIndex(origin string, m *pb.Index) *Index {
-	ix := &Index{Origin: origin, byName: make(map[string]*Flake, len(m.Flakes))}
-	for _, pf := range m.Flakes {
-		f := &Flake{
-			Name: pf.Name, Description: pf.Description, Source: pf.Source,
-			Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
-		}
-		for name, r := range pf.Refs {
-			f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs}
-		}
-		for _, pv := range pf.Versions {
-			sv, _ := semver.StrictNewVersion(pv.Version)
-			v := &Version{SemVer: sv, Locked: pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs}
-			for name, in := range pv.Inputs {
-				if in.Version == "" {
-					continue
-				}
-				if v.Requirements == nil {
-					v.Requirements = map[string]*versionreq.Req{}
-				}
-				v.Requirements[name] = versionreq.MustParse(in.Version)
+func newIndex(origin string, m *pb.Index, caches []*loadCache, shares [][]int) *Index {
+	flakes := make([]*Flake, len(m.Flakes))
+	var wg sync.WaitGroup
+	for w, share := range shares {
+		wg.Go(func() {
+			for _, i := range share {
+				flakes[i] = newFlake(origin, m.Flakes[i], caches[w])
 			}
-			f.Versions = append(f.Versions, v)
-		}
-		sort.Slice(f.Versions, func(i, j int) bool { return f.Versions[i].SemVer.LessThan(f.Versions[j].SemVer) })
-		for _, v := range f.Versions {
-			if v.SemVer.Prerelease() == "" {
-				f.releases = append(f.releases, v)
-			} else {
-				f.prereleases = append(f.prereleases, v)
-			}
-		}
-		ix.flakes = append(ix.flakes, f)
+		})
+	}
+	wg.Wait()
+	ix := &Index{Origin: origin, flakes: flakes, byName: make(map[string]*Flake, len(flakes))}
+	for _, f := range flakes {
 		ix.byName[f.Name] = f
 	}
 	sort.Slice(ix.flakes, func(i, j int) bool { return ix.flakes[i].Name < ix.flakes[j].Name })
 	return ix
+}
+
+func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
+	f := &Flake{
+		Name: pf.Name, Description: pf.Description, Source: pf.Source,
+		Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
+	}
+	for name, r := range pf.Refs {
+		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs}
+	}
+	for _, pv := range pf.Versions {
+		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs}
+		for name, in := range pv.Inputs {
+			if in.Version == "" {
+				continue
+			}
+			if v.Requirements == nil {
+				v.Requirements = map[string]*versionreq.Req{}
+			}
+			v.Requirements[name], _ = reqs.parse(in.Version)
+		}
+		f.Versions = append(f.Versions, v)
+	}
+	sort.Slice(f.Versions, func(i, j int) bool { return f.Versions[i].SemVer.LessThan(f.Versions[j].SemVer) })
+	for _, v := range f.Versions {
+		if v.SemVer.Prerelease() == "" {
+			f.releases = append(f.releases, v)
+		} else {
+			f.prereleases = append(f.prereleases, v)
+		}
+	}
+	return f
 }
 
 // sourceKey identifies where a flake lives, for lookups by source. GitHub,

@@ -5,10 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -81,10 +84,11 @@ func Parse(origin string, data []byte) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if probs := Validate(m); len(probs) > 0 {
+	probs, caches, shares := validate(m)
+	if len(probs) > 0 {
 		return nil, &InvalidError{Origin: origin, Problems: probs}
 	}
-	return newIndex(origin, m), nil
+	return newIndex(origin, m, caches, shares), nil
 }
 
 // Decode reads the message without validating it.
@@ -140,61 +144,163 @@ var (
 // Validate checks a decoded index and returns every problem found, in a
 // stable order.
 func Validate(m *pb.Index) []Problem {
+	probs, _, _ := validate(m)
+	return probs
+}
+
+// loadCache keeps what validation computes for building the index: an
+// index spells the same few hundred requirements on hundreds of thousands
+// of inputs, and every version's pin is merged with its flake's location
+// once.
+type loadCache struct {
+	reqs     map[string]reqResult
+	versions map[string]*semver.Version
+	pins     map[*pb.Source]*pb.Source
+}
+
+type reqResult struct {
+	req *versionreq.Req
+	err error
+}
+
+func newLoadCache() *loadCache {
+	return &loadCache{reqs: map[string]reqResult{}, versions: map[string]*semver.Version{}, pins: map[*pb.Source]*pb.Source{}}
+}
+
+func (c *loadCache) parse(s string) (*versionreq.Req, error) {
+	if r, ok := c.reqs[s]; ok {
+		return r.req, r.err
+	}
+	q, err := versionreq.Parse(s)
+	c.reqs[s] = reqResult{q, err}
+	return q, err
+}
+
+// version parses a strict SemVer version; nil when it is not one.
+func (c *loadCache) version(s string) *semver.Version {
+	if v, ok := c.versions[s]; ok {
+		return v
+	}
+	v, err := semver.StrictNewVersion(s)
+	if err != nil {
+		v = nil
+	}
+	c.versions[s] = v
+	return v
+}
+
+func (c *loadCache) pinTo(source, pin *pb.Source) *pb.Source {
+	if p, ok := c.pins[pin]; ok {
+		return p
+	}
+	p := pinTo(source, pin)
+	c.pins[pin] = p
+	return p
+}
+
+// validate checks the index flake by flake, the flakes spread over
+// workers (each with its own cache, which build then uses): validation is
+// most of the time a large index takes to load. Problems come in the
+// flakes' order, whatever the workers' timing.
+func validate(m *pb.Index) ([]Problem, []*loadCache, [][]int) {
 	var probs []Problem
-	add := func(flake, version, field, format string, args ...any) {
-		probs = append(probs, Problem{Flake: flake, Version: version, Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
 	if m.Schema != Schema {
-		add("", "", "schema", "found %d, this build reads schema %d", m.Schema, Schema)
+		probs = append(probs, Problem{Field: "schema", Msg: fmt.Sprintf("found %d, this build reads schema %d", m.Schema, Schema)})
 	}
+	perFlake := make([][]Problem, len(m.Flakes))
 	seen := map[string]int{}
 	for i, f := range m.Flakes {
-		fname := f.Name
+		add := func(field, format string, args ...any) {
+			perFlake[i] = append(perFlake[i], Problem{Flake: flakeName(i, f), Field: field, Msg: fmt.Sprintf(format, args...)})
+		}
 		switch {
 		case f.Name == "":
-			fname = fmt.Sprintf("#%d", i)
-			add(fname, "", "name", "missing, expected the flake's short name")
+			add("name", "missing, expected the flake's short name")
 		case !nameRE.MatchString(f.Name):
-			add(fname, "", "name", "%q is not a registry id (letters, digits, '.', '_', '-')", f.Name)
+			add("name", "%q is not a registry id (letters, digits, '.', '_', '-')", f.Name)
 		}
 		if j, dup := seen[f.Name]; dup && f.Name != "" {
-			add(fname, "", "name", "duplicate: flake #%d has the same name", j)
+			add("name", "duplicate: flake #%d has the same name", j)
 		}
 		seen[f.Name] = i
-		if f.Source == nil {
-			add(fname, "", "source", "missing, expected where the flake lives (type, owner, repo, ...)")
-		} else {
-			checkSource(f.Source, false, true, func(field, format string, args ...any) {
-				add(fname, "", "source."+field, format, args...)
+	}
+	shares := shareFlakes(m.Flakes, runtime.GOMAXPROCS(0))
+	caches := make([]*loadCache, len(shares))
+	var wg sync.WaitGroup
+	for w, share := range shares {
+		caches[w] = newLoadCache()
+		wg.Go(func() {
+			for _, i := range share {
+				perFlake[i] = append(perFlake[i], validateFlake(caches[w], flakeName(i, m.Flakes[i]), m.Flakes[i])...)
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range perFlake {
+		probs = append(probs, p...)
+	}
+	return probs, caches, shares
+}
+
+func flakeName(i int, f *pb.Flake) string {
+	if f.Name == "" {
+		return fmt.Sprintf("#%d", i)
+	}
+	return f.Name
+}
+
+// shareFlakes deals flake indexes out to n workers, balanced by versions.
+func shareFlakes(flakes []*pb.Flake, n int) [][]int {
+	n = max(1, min(n, len(flakes)))
+	shares := make([][]int, n)
+	load := make([]int, n)
+	for i, f := range flakes {
+		w := 0
+		for k := range load {
+			if load[k] < load[w] {
+				w = k
+			}
+		}
+		shares[w] = append(shares[w], i)
+		load[w] += 1 + len(f.Versions)
+	}
+	return shares
+}
+
+// validateFlake checks one flake's source, versions and refs.
+func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
+	var probs []Problem
+	add := func(field, format string, args ...any) {
+		probs = append(probs, Problem{Flake: fname, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if f.Source == nil {
+		add("source", "missing, expected where the flake lives (type, owner, repo, ...)")
+	} else {
+		checkSource(f.Source, false, true, func(field, format string, args ...any) {
+			add("source."+field, format, args...)
+		})
+	}
+	probs = append(probs, validateVersions(reqs, fname, f)...)
+	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
+		ref := f.Refs[r]
+		if f.Source != nil {
+			checkSource(pinTo(f.Source, refPin(ref)), true, false, func(field, format string, args ...any) {
+				add("refs."+r+"."+field, format, args...)
 			})
 		}
-		probs = append(probs, validateVersions(fname, f)...)
-		refNames := make([]string, 0, len(f.Refs))
-		for r := range f.Refs {
-			refNames = append(refNames, r)
+		for _, name := range slices.Sorted(maps.Keys(ref.Inputs)) {
+			checkInput(reqs, ref.Inputs, ref.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
+				add("refs."+r+"."+field, format, args...)
+			})
 		}
-		sort.Strings(refNames)
-		for _, r := range refNames {
-			ref := f.Refs[r]
-			if f.Source != nil {
-				checkSource(pinTo(f.Source, refPin(ref)), true, false, func(field, format string, args ...any) {
-					add(fname, "", "refs."+r+"."+field, format, args...)
-				})
-			}
-			for _, name := range sortedKeys(ref.Inputs) {
-				checkInput(ref.Inputs, ref.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
-					add(fname, "", "refs."+r+"."+field, format, args...)
-				})
-			}
-		}
-		if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {
-			add(fname, "", "defaultRef", "%q is not one of the flake's refs", f.DefaultRef)
-		}
+	}
+	if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {
+		add("defaultRef", "%q is not one of the flake's refs", f.DefaultRef)
 	}
 	return probs
 }
 
-func validateVersions(fname string, f *pb.Flake) []Problem {
+func validateVersions(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 	var probs []Problem
 	add := func(version, field, format string, args ...any) {
 		probs = append(probs, Problem{Flake: fname, Version: version, Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -202,18 +308,15 @@ func validateVersions(fname string, f *pb.Flake) []Problem {
 	byPrecedence := map[string]string{} // version without build metadata -> as written
 	for i, v := range f.Versions {
 		vname := v.Version
-		sv, err := semver.StrictNewVersion(v.Version)
+		sv := reqs.version(v.Version)
 		switch {
 		case v.Version == "":
 			vname = fmt.Sprintf("#%d", i)
 			add(vname, "version", "missing, expected a SemVer 2.0.0 version such as 1.2.0")
-		case err != nil:
+		case sv == nil:
 			add(vname, "version", "%q is not strict SemVer 2.0.0 (MAJOR.MINOR.PATCH[-PRE][+BUILD], no \"v\", no leading zeros)", v.Version)
 		default:
-			key := sv.String()
-			if b := sv.Metadata(); b != "" {
-				key = strings.TrimSuffix(key, "+"+b)
-			}
+			key, _, _ := strings.Cut(v.Version, "+") // strict SemVer: canonical but for build metadata
 			if prev, dup := byPrecedence[key]; dup {
 				if prev == v.Version {
 					add(vname, "version", "duplicate version")
@@ -227,12 +330,12 @@ func validateVersions(fname string, f *pb.Flake) []Problem {
 		if v.Locked == nil {
 			add(vname, "locked", "missing, expected the exact tree of this version (type, rev, narHash, ...)")
 		} else {
-			checkSource(pinTo(f.Source, v.Locked), true, v.Locked.Type != "", func(field, format string, args ...any) {
+			checkSource(reqs.pinTo(f.Source, v.Locked), true, v.Locked.Type != "", func(field, format string, args ...any) {
 				add(vname, "locked."+field, format, args...)
 			})
 		}
-		for _, name := range sortedKeys(v.Inputs) {
-			checkInput(v.Inputs, v.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
+		for _, name := range slices.Sorted(maps.Keys(v.Inputs)) {
+			checkInput(reqs, v.Inputs, v.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
 				add(vname, field, format, args...)
 			})
 		}
@@ -242,7 +345,7 @@ func validateVersions(fname string, f *pb.Flake) []Problem {
 
 // checkInput validates one declared input. top are the inputs of the
 // declaring flake: follows paths start there.
-func checkInput(top map[string]*pb.Input, in *pb.Input, field string, add func(field, format string, args ...any)) {
+func checkInput(reqs *loadCache, top map[string]*pb.Input, in *pb.Input, field string, add func(field, format string, args ...any)) {
 	if in == nil {
 		add(field, "empty input")
 		return
@@ -255,18 +358,18 @@ func checkInput(top map[string]*pb.Input, in *pb.Input, field string, add func(f
 			add(field+".version", "set together with follows; a followed input takes its version from where it leads")
 		}
 		if first, _, _ := strings.Cut(*in.Follows, "/"); *in.Follows != "" && top[first] == nil {
-			add(field+".follows", "%q names no input of this flake (inputs: %s)", *in.Follows, strings.Join(sortedKeys(top), ", "))
+			add(field+".follows", "%q names no input of this flake (inputs: %s)", *in.Follows, strings.Join(slices.Sorted(maps.Keys(top)), ", "))
 		}
 	} else if in.Url == "" && len(in.Inputs) == 0 {
 		add(field, "has neither url nor follows")
 	}
 	if in.Version != "" {
-		if _, err := versionreq.Parse(in.Version); err != nil {
+		if _, err := reqs.parse(in.Version); err != nil {
 			add(field+".version", "%v", err)
 		}
 	}
-	for _, sub := range sortedKeys(in.Inputs) {
-		checkInput(top, in.Inputs[sub], field+".inputs."+sub, add)
+	for _, sub := range slices.Sorted(maps.Keys(in.Inputs)) {
+		checkInput(reqs, top, in.Inputs[sub], field+".inputs."+sub, add)
 	}
 }
 
@@ -352,13 +455,4 @@ func validNarHash(h string) bool {
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	return err == nil && len(raw) == 32
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
