@@ -2,6 +2,8 @@ package solver
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -95,7 +97,7 @@ func (d *decoder) holds(conds []int) bool {
 // instances on the way down to their paths, where follows declared by them
 // start.
 func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) error {
-	for _, name := range sortedKeys(in.slots) {
+	for _, name := range slices.Sorted(maps.Keys(in.slots)) {
 		s := in.slots[name]
 		path := joinPath(prefix, name)
 		if len(d.ans.Paths) >= d.r.lim.MaxPaths {

@@ -3,6 +3,8 @@ package solver
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -170,7 +172,7 @@ func (r *resolver) checkRequest() error {
 	}
 	var check func(prefix string, decls map[string]*pb.Input) error
 	check = func(prefix string, decls map[string]*pb.Input) error {
-		for _, name := range sortedKeys(decls) {
+		for _, name := range slices.Sorted(maps.Keys(decls)) {
 			d, field := decls[name], prefix+"."+name
 			switch {
 			case d == nil:
@@ -254,7 +256,7 @@ func (r *resolver) expand() error {
 	r.instances = append(r.instances, r.root)
 	for i := 0; i < len(r.instances); i++ {
 		in := r.instances[i]
-		for _, name := range sortedKeys(in.inputs(r)) {
+		for _, name := range slices.Sorted(maps.Keys(in.inputs(r))) {
 			if _, err := r.slot(in, name); err != nil {
 				return err
 			}
@@ -364,7 +366,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 // addOverrides registers nested declarations as overrides, the ones already
 // registered (by flakes further up) winning, as in Nix.
 func addOverrides(ctx map[string]override, prefix string, decls map[string]*pb.Input, scope *instance) {
-	for _, name := range sortedKeys(decls) {
+	for _, name := range slices.Sorted(maps.Keys(decls)) {
 		d, path := decls[name], prefix+name
 		if _, taken := ctx[path]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
 			ctx[path] = override{decl: d, scope: scope}
@@ -375,7 +377,7 @@ func addOverrides(ctx map[string]override, prefix string, decls map[string]*pb.I
 
 func ctxKey(ctx map[string]override) string {
 	var b strings.Builder
-	for _, k := range sortedKeys(ctx) {
+	for _, k := range slices.Sorted(maps.Keys(ctx)) {
 		fmt.Fprintf(&b, "%s=%p@%p;", k, ctx[k].decl, ctx[k].scope)
 	}
 	return b.String()
@@ -477,7 +479,7 @@ func (r *resolver) clause(g *group, lits ...int) {
 // encode writes the constraints.
 func (r *resolver) encode() {
 	for _, in := range r.instances {
-		for _, name := range sortedKeys(in.slots) {
+		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
 			s := in.slots[name]
 			var g *group
 			switch {
@@ -586,7 +588,7 @@ func (r *resolver) encodeStrategy() {
 				classes[compatClass(v)] = append(classes[compatClass(v)], n)
 			}
 		}
-		for _, cl := range sortedKeys(classes) {
+		for _, cl := range slices.Sorted(maps.Keys(classes)) {
 			if len(classes[cl]) > 1 {
 				g := r.group("cargo", f, cl, nil)
 				g.class = cl

@@ -106,20 +106,9 @@ func (r *resolver) optimize() ([]bool, error) {
 	r.stats.FirstAnswer = time.Since(r.start)
 	s.s.Stop = soft
 	s.provePB()
-	count := countTrue(best, xs, ones)
-	for count > 0 {
-		if soft() {
-			return best, nil
-		}
-		s.atMost(xs, ones, count-1)
-		m, out := s.solve()
-		if out == interrupted {
-			return best, nil
-		}
-		if out == unsat {
-			break
-		}
-		best, count = m, countTrue(m, xs, ones)
+	best, proven := s.descend(best, xs, ones, soft)
+	if !proven {
+		return best, nil
 	}
 	r.stats.ProvenMinimal = true
 	r.stats.MinimalAt = time.Since(r.start)
@@ -131,27 +120,36 @@ func (r *resolver) optimize() ([]bool, error) {
 			ranks = append(ranks, n.rank)
 		}
 	}
-	if age := countTrue(best, ranked, ranks); age > 0 {
+	if countTrue(best, ranked, ranks) > 0 {
 		s = newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls, soft)
 		s.provePB()
-		s.atMost(xs, ones, count)
-		for age > 0 {
-			if soft() {
-				return best, nil
-			}
-			s.atMost(ranked, ranks, age-1)
-			m, out := s.solve()
-			if out == interrupted {
-				return best, nil
-			}
-			if out == unsat {
-				break
-			}
-			best, age = m, countTrue(m, ranked, ranks)
+		s.atMost(xs, ones, countTrue(best, xs, ones))
+		if best, proven = s.descend(best, ranked, ranks, soft); !proven {
+			return best, nil
 		}
 	}
 	r.stats.ProvenNewest = true
 	return best, nil
+}
+
+// descend demands sum(w·lits) one lower than in best until that is
+// unsatisfiable, which proves best optimal, or until stop.
+func (s *satSolver) descend(best []bool, lits, w []int, stop func() bool) ([]bool, bool) {
+	for cost := countTrue(best, lits, w); cost > 0; cost = countTrue(best, lits, w) {
+		if stop() {
+			return best, false
+		}
+		s.atMost(lits, w, cost-1)
+		m, out := s.solve()
+		switch out {
+		case interrupted:
+			return best, false
+		case unsat:
+			return best, true
+		}
+		best = m
+	}
+	return best, true
 }
 
 func countTrue(model []bool, lits, w []int) int {

@@ -2,7 +2,8 @@ package solver
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -143,7 +144,7 @@ func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
 			return r.versionCand(f.Versions[i], f)
 		}
 	}
-	for _, name := range sortedKeys(f.Refs) {
+	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
 		if f.Refs[name].Locked.Rev == rev {
 			return r.refCand(f, name)
 		}
@@ -241,7 +242,7 @@ func (r *resolver) pinnedAt(path string, f *index.Flake) *candidate {
 			return r.versionCand(v, f)
 		}
 	}
-	for _, name := range sortedKeys(f.Refs) {
+	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
 		if samePin(f.Refs[name].Locked, p) {
 			return r.refCand(f, name)
 		}
@@ -281,12 +282,18 @@ func (r *resolver) shrink() error {
 			r.stats.Reachable = len(reach)
 		}
 		keep := map[*index.Version]bool{}
-		byFlake := map[*index.Flake][]*index.Version{}
-		for v, f := range reach {
-			byFlake[f] = append(byFlake[f], v)
+		flakes := map[*index.Flake]bool{}
+		for _, f := range reach {
+			flakes[f] = true
 		}
-		for f, vs := range byFlake {
-			sort.Slice(vs, func(i, j int) bool { return vs[i].SemVer.LessThan(vs[j].SemVer) })
+		for f := range flakes {
+			// The flake's versions are sorted; keep the reached ones in order.
+			var vs []*index.Version
+			for _, v := range f.Versions {
+				if _, ok := reach[v]; ok {
+					vs = append(vs, v)
+				}
+			}
 			region := regions(vs, cuts[f])
 			seen := map[string]bool{}
 			for k := len(vs) - 1; k >= 0; k-- {
@@ -401,7 +408,7 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 	}
 	cuts := map[*index.Flake][]*versionreq.Req{}
 	for f, m := range cutText {
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			cuts[f] = append(cuts[f], m[k])
 		}
 		cuts[f] = append(cuts[f], floating...)
@@ -436,7 +443,7 @@ func (r *resolver) pinnedOf(f *index.Flake) []*candidate {
 // flattenDecls lists declarations and every nested override in them.
 func flattenDecls(decls map[string]*pb.Input) []*pb.Input {
 	var out []*pb.Input
-	for _, name := range sortedKeys(decls) {
+	for _, name := range slices.Sorted(maps.Keys(decls)) {
 		d := decls[name]
 		out = append(out, d)
 		out = append(out, flattenDecls(d.Inputs)...)
@@ -497,13 +504,4 @@ func compatClass(v *semver.Version) string {
 		return fmt.Sprintf("0.%d.x", v.Minor())
 	}
 	return fmt.Sprintf("0.0.%d", v.Patch())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
