@@ -65,6 +65,7 @@ running server with --server.`,
 			if addr != "" {
 				resp, err = queryRemote(ctx, addr, req)
 			} else {
+				oneShotGC()
 				var layers *index.Layers
 				layers, err = server.LoadLayers(indexes, defaultindex.Load)
 				if err != nil {

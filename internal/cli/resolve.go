@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -31,6 +32,7 @@ func newResolveCmd() *cobra.Command {
 		addr    string
 		asJSON  bool
 		timeout time.Duration
+		effort  time.Duration
 		opts    pb.ResolveRequest
 		strat   string
 	)
@@ -97,12 +99,16 @@ of inputs that brought each in and what to relax, and exits 4.`,
 			if req.Timeout == nil {
 				req.Timeout = durationpb.New(timeout)
 			}
+			if effort > 0 {
+				req.Effort = durationpb.New(effort)
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
 			var resp *pb.ResolveResponse
 			if addr != "" {
 				resp, err = resolveRemote(ctx, addr, req)
 			} else {
+				oneShotGC()
 				layers, lerr := server.LoadLayers(indexes, defaultindex.Load)
 				if lerr != nil {
 					return &exitErr{exitError, lerr}
@@ -123,11 +129,21 @@ of inputs that brought each in and what to relax, and exits 4.`,
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"flake", "version", "locked"}}, "nodes": [...], ...}`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower)")
+	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
 	cmd.Flags().StringVar(&strat, "strategy", "", "minimal (several versions of a flake only where forced) or cargo (one per compatible range)")
 	cmd.Flags().StringArrayVar(&opts.Single, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Update, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
 	cmd.Flags().BoolVar(&opts.UnversionedAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
 	return cmd
+}
+
+// oneShotGC trades memory for time in a process that loads an index,
+// answers once and exits: loading a large index allocates hundreds of
+// megabytes that stay live, and collecting while they are built is wasted
+// work. The collector runs only when the heap nears 1 GiB.
+func oneShotGC() {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(1 << 30)
 }
 
 // strategyRE finds the friendly spellings of the strategy, which become the
@@ -266,6 +282,7 @@ type statsJSON struct {
 	ProvenMinimal bool    `json:"provenMinimal"`
 	ProvenNewest  bool    `json:"provenNewest"`
 	Seconds       float64 `json:"seconds"`
+	FirstAnswer   float64 `json:"firstAnswerSeconds"`
 }
 
 func printResolveJSON(w io.Writer, resp *pb.ResolveResponse) error {
@@ -288,7 +305,7 @@ func printResolveJSON(w io.Writer, resp *pb.ResolveResponse) error {
 		out.Nodes = append(out.Nodes, nodeJSON{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: lockedAttrs(n.Locked), Paths: n.Paths})
 	}
 	st := resp.Stats
-	out.Stats = statsJSON{st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.ProvenMinimal, st.ProvenNewest, st.Duration.AsDuration().Seconds()}
+	out.Stats = statsJSON{st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.ProvenMinimal, st.ProvenNewest, st.Duration.AsDuration().Seconds(), st.FirstAnswer.AsDuration().Seconds()}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

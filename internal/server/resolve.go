@@ -29,14 +29,20 @@ func (s *Service) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.Reso
 		}
 		limit = min(limit, t.AsDuration())
 	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
 	sreq := &solver.Request{
 		Inputs:         req.Inputs,
 		Single:         req.Single,
 		UnversionedAny: req.UnversionedAny,
 		Update:         req.Update,
 	}
+	if e := req.GetEffort(); e != nil {
+		if err := e.CheckValid(); err != nil || e.AsDuration() <= 0 {
+			return nil, badRequest("effort", "expected a positive duration")
+		}
+		sreq.Limits.Effort = e.AsDuration()
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	if req.Strategy == pb.Strategy_STRATEGY_CARGO {
 		sreq.Strategy = solver.Cargo
 	}
@@ -110,5 +116,6 @@ func statsProto(s solver.Stats) *pb.ResolveStats {
 		Reachable: uint32(s.Reachable), Candidates: uint32(s.Candidates), Variables: uint32(s.Variables),
 		Clauses: uint32(s.Clauses), SatCalls: uint32(s.SATCalls),
 		ProvenMinimal: s.ProvenMinimal, ProvenNewest: s.ProvenNewest, Duration: durationpb.New(s.Duration),
+		FirstAnswer: durationpb.New(s.FirstAnswer),
 	}
 }

@@ -268,7 +268,10 @@ type ResolveRequest struct {
 	// Input paths whose pins (and the pins beneath them) are released.
 	Update []string `protobuf:"bytes,6,rep,name=update,proto3" json:"update,omitempty"`
 	// How long the solve may take; the server caps it.
-	Timeout       *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Timeout *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// How long to spend improving on the first answer and proving it
+	// optimal (default 2s); stats.proven_* say what was proven.
+	Effort        *durationpb.Duration `protobuf:"bytes,8,opt,name=effort,proto3" json:"effort,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +351,13 @@ func (x *ResolveRequest) GetUpdate() []string {
 func (x *ResolveRequest) GetTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.Timeout
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetEffort() *durationpb.Duration {
+	if x != nil {
+		return x.Effort
 	}
 	return nil
 }
@@ -810,6 +820,8 @@ type ResolveStats struct {
 	ProvenMinimal bool                 `protobuf:"varint,6,opt,name=proven_minimal,json=provenMinimal,proto3" json:"proven_minimal,omitempty"`
 	ProvenNewest  bool                 `protobuf:"varint,7,opt,name=proven_newest,json=provenNewest,proto3" json:"proven_newest,omitempty"`
 	Duration      *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	// When the first valid answer was found.
+	FirstAnswer   *durationpb.Duration `protobuf:"bytes,9,opt,name=first_answer,json=firstAnswer,proto3" json:"first_answer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -896,6 +908,13 @@ func (x *ResolveStats) GetProvenNewest() bool {
 func (x *ResolveStats) GetDuration() *durationpb.Duration {
 	if x != nil {
 		return x.Duration
+	}
+	return nil
+}
+
+func (x *ResolveStats) GetFirstAnswer() *durationpb.Duration {
+	if x != nil {
+		return x.FirstAnswer
 	}
 	return nil
 }
@@ -1040,7 +1059,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0etotal_versions\x18\x04 \x01(\rR\rtotalVersions\"\\\n" +
 	"\x0fMatchingVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
-	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\"\x9f\x03\n" +
+	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\"\xd2\x03\n" +
 	"\x0eResolveRequest\x12C\n" +
 	"\x06inputs\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveRequest.InputsEntryR\x06inputs\x125\n" +
 	"\bstrategy\x18\x02 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\x12\x16\n" +
@@ -1048,7 +1067,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0funversioned_any\x18\x04 \x01(\bR\x0eunversionedAny\x120\n" +
 	"\x04pins\x18\x05 \x03(\v2\x1c.flakeresolve.v1.ExistingPinR\x04pins\x12\x16\n" +
 	"\x06update\x18\x06 \x03(\tR\x06update\x123\n" +
-	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x1aQ\n" +
+	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x121\n" +
+	"\x06effort\x18\b \x01(\v2\x19.google.protobuf.DurationR\x06effort\x1aQ\n" +
 	"\vInputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"N\n" +
@@ -1091,7 +1111,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"declaredBy\x12 \n" +
 	"\vrequirement\x18\x03 \x01(\tR\vrequirement\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x05 \x01(\tR\x03ref\"\xa4\x02\n" +
+	"\x03ref\x18\x05 \x01(\tR\x03ref\"\xe2\x02\n" +
 	"\fResolveStats\x12\x1c\n" +
 	"\treachable\x18\x01 \x01(\rR\treachable\x12\x1e\n" +
 	"\n" +
@@ -1102,7 +1122,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12%\n" +
 	"\x0eproven_minimal\x18\x06 \x01(\bR\rprovenMinimal\x12#\n" +
 	"\rproven_newest\x18\a \x01(\bR\fprovenNewest\x125\n" +
-	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\"D\n" +
+	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12<\n" +
+	"\ffirst_answer\x18\t \x01(\v2\x19.google.protobuf.DurationR\vfirstAnswer\"D\n" +
 	"\bConflict\x12\x16\n" +
 	"\x06causes\x18\x01 \x03(\tR\x06causes\x12 \n" +
 	"\vsuggestions\x18\x02 \x03(\tR\vsuggestions\"\x82\x01\n" +
@@ -1161,26 +1182,28 @@ var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
 	0,  // 3: flakeresolve.v1.ResolveRequest.strategy:type_name -> flakeresolve.v1.Strategy
 	5,  // 4: flakeresolve.v1.ResolveRequest.pins:type_name -> flakeresolve.v1.ExistingPin
 	17, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
-	15, // 6: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
-	8,  // 7: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
-	9,  // 8: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
-	11, // 9: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
-	16, // 10: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
-	16, // 11: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
-	10, // 12: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
-	17, // 13: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
-	11, // 14: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	18, // 15: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	7,  // 16: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	1,  // 17: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
-	4,  // 18: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
-	2,  // 19: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
-	6,  // 20: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
-	19, // [19:21] is the sub-list for method output_type
-	17, // [17:19] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	17, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
+	15, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
+	8,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
+	9,  // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
+	11, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
+	16, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
+	16, // 12: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
+	10, // 13: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
+	17, // 14: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	17, // 15: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
+	11, // 16: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	18, // 17: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	7,  // 18: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	1,  // 19: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
+	4,  // 20: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
+	2,  // 21: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
+	6,  // 22: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
+	21, // [21:23] is the sub-list for method output_type
+	19, // [19:21] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
