@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint default-index fuzz
+.PHONY: run test build proto proto-lint default-index fuzz bench
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -37,3 +37,12 @@ default-index:
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
+
+# The benchmarks of BENCHMARKS.md: warm resolves on generated ecosystems of
+# 100 to 20,000 flakes, then whole processes against libsolv's testsolv.
+bench: build
+	./.ci/deps
+	go test -run '^$$' -bench 'Resolve/flakes=/effort=first' -benchtime 200x ./solver
+	go test -run '^$$' -bench 'Resolve/flakes=/effort=200ms' -benchtime 32x ./solver
+	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./solver
+	go run ./cmd/benchsolv -bin bin/flakeresolve -sizes 100,1000,5000,20000 -requests 3 -runs 3 -effort 200ms
