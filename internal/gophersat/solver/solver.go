@@ -85,7 +85,7 @@ type Solver struct {
 	pbSetBuf        []int   // A buffer to reduce allocation when performing cutting planes
 	pbSetBuf2       []int   // A buffer to reduce allocation when performing cutting planes
 	bufLits         []Lit   // A buffer for lits in learnClause, per solver so solvers can run in parallel
-	// Stop, when set, is polled every 256 conflicts; when it returns true,
+	// Stop, when set, is polled every 32 conflicts; when it returns true,
 	// Solve gives up and returns Indet.
 	Stop func() bool
 }
@@ -527,9 +527,9 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 	return Sat
 }
 
-// stopped polls Stop every 256 conflicts.
+// stopped polls Stop every 32 conflicts.
 func (s *Solver) stopped() bool {
-	return s.Stop != nil && s.Stats.NbConflicts&255 == 0 && s.Stop()
+	return s.Stop != nil && s.Stats.NbConflicts&31 == 0 && s.Stop()
 }
 
 // Sets the status to unsat and do cleanup tasks.
