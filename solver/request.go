@@ -176,9 +176,9 @@ type Stats struct {
 	// ProvenMinimal is true when no answer uses fewer trees;
 	// ProvenNewest when, in addition, none is newer.
 	ProvenMinimal, ProvenNewest bool
-	// FirstAnswer is when the first valid answer was found, MinimalAt when
-	// its tree count was proven minimal; Duration is the whole resolution.
-	FirstAnswer, MinimalAt, Duration time.Duration
+	// FirstAnswer is when the first valid answer was found; Duration is
+	// the whole resolution.
+	FirstAnswer, Duration time.Duration
 }
 
 // ConflictError says no answer exists, and why.

@@ -111,7 +111,6 @@ func (r *resolver) optimize() ([]bool, error) {
 		return best, nil
 	}
 	r.stats.ProvenMinimal = true
-	r.stats.MinimalAt = time.Since(r.start)
 
 	var ranked, ranks []int
 	for _, n := range r.xs {
