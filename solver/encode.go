@@ -70,13 +70,6 @@ func (in *instance) inputs(r *resolver) map[string]*pb.Input {
 	return in.cand.inputs
 }
 
-func (in *instance) label() string {
-	if in.cand == nil {
-		return "root"
-	}
-	return candLabel(in.cand)
-}
-
 func candLabel(c *candidate) string {
 	if c.version != nil {
 		return c.flake.Name + " " + c.version.String()

@@ -34,12 +34,10 @@ func (c *candidate) semver() *semver.Version {
 // node is a distinct tree: candidates with the same narHash are one node,
 // which is what lets a ref head and a version share a lock entry.
 type node struct {
-	key   string
 	flake *index.Flake
 	cand  *candidate // the first candidate seen, which names the node
 	rank  int        // 0 for the newest kept version of its flake
 	x     int        // variable: the tree is in the answer
-	out   *Node
 }
 
 // target is what an input's reference points at.
@@ -131,7 +129,7 @@ func (r *resolver) nodeOf(c *candidate) {
 	key := c.flake.Name + "\x00" + c.locked.NarHash + "\x00" + c.locked.Rev
 	n := r.nodes[key]
 	if n == nil {
-		n = &node{key: key, flake: c.flake, cand: c}
+		n = &node{flake: c.flake, cand: c}
 		r.nodes[key] = n
 	}
 	c.node = n
@@ -194,7 +192,7 @@ func (r *resolver) candidates(t *target, req *versionreq.Req, path string, allow
 		}
 		c := r.versionCand(v, f)
 		out = append(out, c)
-		if r.isPinned(c) {
+		if r.isPinned(c.locked) {
 			pinned = append(pinned, c)
 		}
 	}
@@ -251,9 +249,9 @@ func (r *resolver) pinnedAt(path string, f *index.Flake) *candidate {
 }
 
 // isPinned says whether the existing lock, less the inputs being updated,
-// pins c's tree somewhere.
-func (r *resolver) isPinned(c *candidate) bool {
-	return r.pinned[c.locked.NarHash] || r.pinned["rev:"+c.locked.Rev]
+// pins a tree somewhere.
+func (r *resolver) isPinned(locked *pb.Source) bool {
+	return r.pinned[locked.NarHash] || r.pinned["rev:"+locked.Rev]
 }
 
 func samePin(s *pb.Source, p Pin) bool {
@@ -488,7 +486,7 @@ func (r *resolver) signature(v *index.Version, region int) string {
 	if r.req.Strategy == Cargo {
 		sig += "|" + compatClass(v.SemVer)
 	}
-	if r.pinned[v.Locked.NarHash] || r.pinned["rev:"+v.Locked.Rev] {
+	if r.isPinned(v.Locked) {
 		sig += "|pinned:" + v.Locked.NarHash + v.Locked.Rev
 	}
 	return sig
