@@ -3,238 +3,659 @@
 // {type, owner, repo, ref, ...} sets of flake.lock), which is what indexes
 // and lock files store.
 //
-// It follows Nix's parser for the forms that flakes use as inputs: github,
-// gitlab and sourcehut shorthands, indirect registry ids, git+ and tarball
-// URLs, and paths. A reference Nix would reject is an error that says why.
+// It reproduces the parser of Nix 2.8, quirks included, because a lock file
+// is only accepted when its "original" attribute sets equal Nix's own parse
+// of the flake.nix inputs, attribute for attribute: query parameters are
+// decoded and re-encoded in sorted order with lowercase %xx escapes, a git
+// URL keeps every parameter Nix does not consume (even "dir"), GitHub-style
+// references silently drop unknown parameters, and a ref with "+" is
+// accepted for git but not for GitHub. Errors use Nix's own wording so that
+// a user sees the same complaint from either tool. The table tests run
+// `nix registry add`, which parses references and writes their attribute
+// form, as the oracle.
 package flakeref
 
 import (
+	"encoding/base64"
 	"fmt"
-	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"google.golang.org/protobuf/proto"
 )
 
+// The regular expressions of Nix 2.8's url-parts.hh and fetchers.
 var (
-	revRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	// Nix's refRegex, less the parts that only matter for exotic refs.
-	refRE = regexp.MustCompile(`^[a-zA-Z0-9@][a-zA-Z0-9_.\/@+-]*$`)
-	idRE  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+	revRE    = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+	refRE    = regexp.MustCompile(`^[a-zA-Z0-9@][a-zA-Z0-9_.\/@-]*$`)
+	badGitRE = regexp.MustCompile(`//|^[./]|/\.|\.\.|[[:cntrl:][:space:]:?^~\[]|\\|\*|\.lock$|\.lock/|@\{|[/.]$|^@$|^$`)
+	idRE     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+	hostRE   = regexp.MustCompile(`^[a-zA-Z0-9.]*$`)
+	schemeRE = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+	// A registry id with an optional ref and/or rev, no query: Nix tries
+	// this before anything else, so "nixpkgs/nixos-24.05" is indirect.
+	indirectRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*(?:/(?:[0-9a-fA-F]{40}|[a-zA-Z0-9@][a-zA-Z0-9_.\/@-]*(?:/[0-9a-fA-F]{40})?))?$`)
 )
 
 var tarballSuffixes = []string{".zip", ".tar", ".tgz", ".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst"}
 
-// Parse reads a flake reference in URL form.
-func Parse(ref string) (*pb.Source, error) {
-	scheme, rest, hasScheme := strings.Cut(ref, ":")
-	if !hasScheme || strings.Contains(scheme, "/") {
-		// "nixpkgs", "nixpkgs/nixos-24.05", or a path.
-		if strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, ".") {
-			return &pb.Source{Type: "path", Path: ref}, nil
-		}
-		return parseIndirect(ref, ref)
-	}
-	switch scheme {
-	case "github", "gitlab", "sourcehut":
-		return parseForge(ref, scheme, rest)
-	case "flake":
-		return parseIndirect(ref, rest)
-	case "path":
-		p, q := splitQuery(rest)
-		if p == "" {
-			return nil, fmt.Errorf("flake reference %q: path is empty", ref)
-		}
-		s := &pb.Source{Type: "path", Path: p}
-		return s, applyQuery(ref, s, q, "narHash", "rev", "lastModified")
-	case "git+https", "git+http", "git+ssh", "git+file":
-		u, q := splitQuery(ref)
-		s := &pb.Source{Type: "git", Url: strings.TrimPrefix(u, "git+")}
-		if strings.HasPrefix(s.Url, "file:") {
-			s.Url = "file://" + strings.TrimPrefix(strings.TrimPrefix(s.Url, "file:"), "//")
-		}
-		return s, applyQuery(ref, s, q, "ref", "rev", "dir", "narHash", "lastModified", "revCount", "submodules", "shallow", "allRefs")
-	case "tarball+https", "tarball+http", "tarball+file", "https", "http", "file":
-		u, q := splitQuery(strings.TrimPrefix(ref, "tarball+"))
-		if !strings.HasPrefix(scheme, "tarball+") && !hasTarballSuffix(u) && !strings.HasPrefix(u, "https://flakehub.com/f/") {
-			return nil, fmt.Errorf("flake reference %q: a plain %s URL must end in an archive suffix (%s) to be a tarball; use git+%s for a repository", ref, scheme, strings.Join(tarballSuffixes, " "), scheme)
-		}
-		s := &pb.Source{Type: "tarball", Url: u}
-		if q != "" {
-			s.Url += "?" + q
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("flake reference %q: unsupported scheme %q (expected github:, gitlab:, sourcehut:, git+https:, https: tarballs, path: or a registry id)", ref, scheme)
+// parsedURL is Nix's ParsedURL: the authority is optional (absent differs
+// from empty: "file:/x" versus "file:///x"), and the query is a map in
+// which the first of repeated keys wins.
+type parsedURL struct {
+	scheme    string
+	authority *string
+	path      string
+	query     map[string]string
 }
 
-func hasTarballSuffix(u string) bool {
+func (u *parsedURL) String() string {
+	s := u.scheme + ":"
+	if u.authority != nil {
+		s += "//" + *u.authority
+	}
+	s += u.path
+	if len(u.query) > 0 {
+		s += "?" + encodeQuery(u.query)
+	}
+	return s
+}
+
+func parseURL(ref string) (*parsedURL, string, error) {
+	rest, fragment, _ := strings.Cut(ref, "#")
+	rest, query, _ := strings.Cut(rest, "?")
+	scheme, rest, ok := strings.Cut(rest, ":")
+	if !ok || !schemeRE.MatchString(scheme) {
+		return nil, "", fmt.Errorf("'%s' is not a valid URL", ref)
+	}
+	u := &parsedURL{scheme: scheme, path: rest, query: decodeQuery(query)}
+	if after, ok := strings.CutPrefix(rest, "//"); ok {
+		auth, path, _ := strings.Cut(after, "/")
+		if strings.Contains(after, "/") {
+			path = "/" + path
+		}
+		u.authority, u.path = &auth, path
+	}
+	return u, percentDecode(fragment), nil
+}
+
+func decodeQuery(q string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range strings.Split(q, "&") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		k = percentDecode(k)
+		if _, dup := m[k]; !dup {
+			m[k] = percentDecode(v)
+		}
+	}
+	return m
+}
+
+func encodeQuery(q map[string]string) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = percentEncode(k) + "=" + percentEncode(q[k])
+	}
+	return strings.Join(parts, "&")
+}
+
+func percentDecode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(n))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// percentEncode is Nix's, including its sign extension: Nix formats a
+// (signed) char, so a byte above 0x7f becomes "%ffffffc3", not "%c3".
+func percentEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0:
+			b.WriteByte(c)
+		case c >= 0x80:
+			fmt.Fprintf(&b, "%%ffffff%02x", c)
+		default:
+			fmt.Fprintf(&b, "%%%02x", c)
+		}
+	}
+	return b.String()
+}
+
+// Parse reads a flake reference in URL form, as Nix reads a flake.nix
+// input's url.
+func Parse(ref string) (*pb.Source, error) {
+	body, fragment, _ := strings.Cut(ref, "#")
+	if !strings.HasPrefix(ref, "flake:") && indirectRE.MatchString(body) {
+		if fragment != "" {
+			return nil, fmt.Errorf("unexpected fragment '%s' in flake reference '%s'", fragment, ref)
+		}
+		return parseFlakeScheme(ref, &parsedURL{scheme: "flake", path: body})
+	}
+	if !strings.Contains(ref, ":") {
+		// Nix takes anything else without a scheme for a path.
+		p, q, _ := strings.Cut(ref, "?")
+		if !strings.HasPrefix(p, "/") {
+			return nil, fmt.Errorf("flake reference '%s' is not an absolute path", ref)
+		}
+		return parseParsed(ref, &parsedURL{scheme: "path", path: p, query: decodeQuery(q)})
+	}
+	u, fragment, err := parseURL(ref)
+	if err != nil {
+		return nil, err
+	}
+	if fragment != "" {
+		return nil, fmt.Errorf("unexpected fragment '%s' in flake reference '%s'", fragment, ref)
+	}
+	return parseParsed(ref, u)
+}
+
+func parseParsed(ref string, u *parsedURL) (*pb.Source, error) {
+	var s *pb.Source
+	var err error
+	switch u.scheme {
+	case "github", "gitlab", "sourcehut":
+		s, err = parseForge(ref, u)
+	case "flake":
+		s, err = parseFlakeScheme(ref, u)
+	case "path":
+		s, err = parsePath(ref, u)
+	case "git+http", "git+https", "git+ssh", "git+file", "hg+http", "hg+https", "hg+ssh", "hg+file":
+		s, err = parseRepo(ref, u)
+	case "file", "http", "https":
+		s, err = parseTarball(ref, u)
+	default:
+		err = fmt.Errorf("input '%s' is unsupported", ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.scheme != "path" {
+		s.Dir = u.query["dir"]
+	}
+	return s, nil
+}
+
+func pathSegments(p string) []string {
+	var out []string
+	for _, seg := range strings.Split(p, "/") {
+		if seg != "" {
+			out = append(out, seg)
+		}
+	}
+	return out
+}
+
+func parseForge(ref string, u *parsedURL) (*pb.Source, error) {
+	parts := pathSegments(u.path)
+	if u.authority != nil || len(parts) < 2 {
+		return nil, fmt.Errorf("URL '%s' is invalid", ref)
+	}
+	s := &pb.Source{Type: u.scheme, Owner: parts[0], Repo: parts[1]}
+	if len(parts) > 2 {
+		rest := strings.Join(parts[2:], "/")
+		switch {
+		case len(parts) == 3 && revRE.MatchString(rest):
+			s.Rev = strings.ToLower(rest)
+		case refRE.MatchString(rest):
+			s.Ref = rest
+		default:
+			return nil, fmt.Errorf("in URL '%s', '%s' is not a commit hash or branch/tag name", ref, rest)
+		}
+	}
+	for _, k := range sortedKeys(u.query) {
+		v := u.query[k]
+		switch k {
+		case "host":
+			if !hostRE.MatchString(v) {
+				return nil, fmt.Errorf("URL '%s' contains an invalid instance host", ref)
+			}
+			s.Host = v
+		case "ref":
+			if !refRE.MatchString(v) {
+				return nil, fmt.Errorf("URL '%s' contains an invalid branch/tag name", ref)
+			}
+			if s.Ref != "" {
+				return nil, fmt.Errorf("URL '%s' contains multiple branch/tag names", ref)
+			}
+			s.Ref = v
+		case "rev":
+			if s.Rev != "" {
+				return nil, fmt.Errorf("URL '%s' contains multiple commit hashes", ref)
+			}
+			rev, err := parseRev(v)
+			if err != nil {
+				return nil, err
+			}
+			s.Rev = rev
+		}
+	}
+	if s.Ref != "" && s.Rev != "" {
+		return nil, fmt.Errorf("URL '%s' contains both a commit hash and a branch/tag name %s %s", ref, s.Ref, s.Rev)
+	}
+	return s, nil
+}
+
+func parseRev(v string) (string, error) {
+	if !revRE.MatchString(v) {
+		return "", fmt.Errorf("hash '%s' has wrong length for hash type 'sha1'", v)
+	}
+	return strings.ToLower(v), nil
+}
+
+func parseFlakeScheme(ref string, u *parsedURL) (*pb.Source, error) {
+	parts := strings.Split(u.path, "/")
+	s := &pb.Source{Type: "indirect", Id: parts[0]}
+	switch len(parts) {
+	case 1:
+	case 2:
+		switch {
+		case revRE.MatchString(parts[1]):
+			s.Rev = strings.ToLower(parts[1])
+		case refRE.MatchString(parts[1]):
+			s.Ref = parts[1]
+		default:
+			return nil, fmt.Errorf("in flake URL '%s', '%s' is not a commit hash or branch/tag name", ref, parts[1])
+		}
+	case 3:
+		if !refRE.MatchString(parts[1]) {
+			return nil, fmt.Errorf("in flake URL '%s', '%s' is not a branch/tag name", ref, parts[1])
+		}
+		if !revRE.MatchString(parts[2]) {
+			return nil, fmt.Errorf("in flake URL '%s', '%s' is not a commit hash", ref, parts[2])
+		}
+		s.Ref, s.Rev = parts[1], strings.ToLower(parts[2])
+	default:
+		// Nix's message, copied from its GitHub parser.
+		return nil, fmt.Errorf("GitHub URL '%s' is invalid", ref)
+	}
+	if !idRE.MatchString(s.Id) {
+		return nil, fmt.Errorf("'%s' is not a valid flake ID", s.Id)
+	}
+	return s, nil
+}
+
+func parsePath(ref string, u *parsedURL) (*pb.Source, error) {
+	s := &pb.Source{Type: "path", Path: u.path}
+	for _, k := range sortedKeys(u.query) {
+		v := u.query[k]
+		switch k {
+		case "rev":
+			s.Rev = v
+		case "narHash":
+			if err := checkSRI(v); err != nil {
+				return nil, err
+			}
+			s.NarHash = v
+		case "revCount", "lastModified":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("path URL '%s' has invalid parameter '%s'", ref, k)
+			}
+			if k == "revCount" {
+				s.RevCount = n
+			} else {
+				s.LastModified = n
+			}
+		default:
+			return nil, fmt.Errorf("path URL '%s' has unsupported parameter '%s'", ref, k)
+		}
+	}
+	return s, nil
+}
+
+// checkSRI accepts what Nix's Hash::parseSRI does: a known algorithm and
+// the base64 of a digest of its size.
+func checkSRI(v string) error {
+	algo, b64, ok := strings.Cut(v, "-")
+	if !ok {
+		return fmt.Errorf("hash '%s' is not SRI", v)
+	}
+	size, known := map[string]int{"md5": 16, "sha1": 20, "sha256": 32, "sha512": 64}[algo]
+	if !known {
+		return fmt.Errorf("unknown hash algorithm '%s'", algo)
+	}
+	if d, err := base64.StdEncoding.DecodeString(b64); err != nil || len(d) != size {
+		return fmt.Errorf("invalid SRI hash '%s'", b64)
+	}
+	return nil
+}
+
+// parseRepo reads git+ and hg+ URLs: Nix consumes ref, rev, submodules and
+// shallow and leaves every other parameter in the URL.
+func parseRepo(ref string, u *parsedURL) (*pb.Source, error) {
+	typ, scheme, _ := strings.Cut(u.scheme, "+")
+	s := &pb.Source{Type: typ}
+	rest := &parsedURL{scheme: scheme, authority: u.authority, path: u.path, query: map[string]string{}}
+	for _, k := range sortedKeys(u.query) {
+		v := u.query[k]
+		switch {
+		case k == "rev":
+			var err error
+			if s.Rev, err = parseRev(v); err != nil {
+				return nil, err
+			}
+		case k == "ref":
+			if typ == "git" && badGitRE.MatchString(v) {
+				return nil, fmt.Errorf("invalid Git branch/tag name '%s'", v)
+			}
+			s.Ref = v
+		case typ == "git" && (k == "submodules" || k == "shallow"):
+			b := v == "1"
+			if k == "submodules" {
+				s.Submodules = &b
+			} else {
+				s.Shallow = &b
+			}
+		default:
+			rest.query[k] = v
+		}
+	}
+	s.Url = rest.String()
+	return s, nil
+}
+
+func parseTarball(ref string, u *parsedURL) (*pb.Source, error) {
+	if !hasTarballSuffix(u.path) {
+		return nil, fmt.Errorf("input '%s' is unsupported", ref)
+	}
+	s := &pb.Source{Type: "tarball", Url: u.String()}
+	if h, ok := u.query["narHash"]; ok {
+		if err := checkSRI(h); err != nil {
+			return nil, err
+		}
+		s.NarHash = h
+	}
+	return s, nil
+}
+
+func hasTarballSuffix(p string) bool {
 	for _, s := range tarballSuffixes {
-		if strings.HasSuffix(u, s) {
+		if strings.HasSuffix(p, s) {
 			return true
 		}
 	}
 	return false
 }
 
-func splitQuery(s string) (string, string) {
-	p, q, _ := strings.Cut(s, "?")
-	return p, q
-}
-
-func parseForge(ref, typ, rest string) (*pb.Source, error) {
-	p, q := splitQuery(rest)
-	parts := strings.Split(p, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return nil, fmt.Errorf("flake reference %q: expected %s:OWNER/REPO[/REF-OR-REV]", ref, typ)
-	}
-	s := &pb.Source{Type: typ, Owner: parts[0], Repo: parts[1]}
-	if len(parts) == 3 {
-		if err := setRefOrRev(ref, s, parts[2]); err != nil {
-			return nil, err
-		}
-	}
-	if vals, _ := url.ParseQuery(q); (s.Ref != "" || s.Rev != "") && (vals.Has("ref") || vals.Has("rev")) {
-		return nil, fmt.Errorf("flake reference %q: a ref or rev is given both in the path and in the query", ref)
-	}
-	if err := applyQuery(ref, s, q, "ref", "rev", "host", "dir", "narHash"); err != nil {
-		return nil, err
-	}
-	if s.Ref != "" && s.Rev != "" {
-		return nil, fmt.Errorf("flake reference %q: %s references cannot have both a ref and a rev", ref, typ)
-	}
-	return s, nil
-}
-
-func parseIndirect(ref, rest string) (*pb.Source, error) {
-	p, q := splitQuery(rest)
-	if q != "" {
-		return nil, fmt.Errorf("flake reference %q: registry ids take no query parameters", ref)
-	}
-	parts := strings.Split(p, "/")
-	if len(parts) > 3 || !idRE.MatchString(parts[0]) {
-		return nil, fmt.Errorf("flake reference %q: expected a registry id such as nixpkgs or nixpkgs/nixos-24.05, or a URL", ref)
-	}
-	s := &pb.Source{Type: "indirect", Id: parts[0]}
-	switch len(parts) {
-	case 2:
-		if err := setRefOrRev(ref, s, parts[1]); err != nil {
-			return nil, err
-		}
-	case 3:
-		if !refRE.MatchString(parts[1]) || !revRE.MatchString(parts[2]) {
-			return nil, fmt.Errorf("flake reference %q: expected ID/REF/REV", ref)
-		}
-		s.Ref, s.Rev = parts[1], parts[2]
-	}
-	return s, nil
-}
-
-func setRefOrRev(ref string, s *pb.Source, v string) error {
-	switch {
-	case revRE.MatchString(v):
-		s.Rev = v
-	case refRE.MatchString(v):
-		s.Ref = v
-	default:
-		return fmt.Errorf("flake reference %q: %q is neither a 40-digit commit nor a valid ref name", ref, v)
-	}
-	return nil
-}
-
-func applyQuery(ref string, s *pb.Source, q string, allowed ...string) error {
-	if q == "" {
-		return nil
-	}
-	vals, err := url.ParseQuery(q)
-	if err != nil {
-		return fmt.Errorf("flake reference %q: bad query: %v", ref, err)
-	}
-	for k, vs := range vals {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
-			return fmt.Errorf("flake reference %q: unsupported parameter %q (allowed: %s)", ref, k, strings.Join(allowed, ", "))
-		}
-		v := vs[len(vs)-1]
-		switch k {
-		case "ref":
-			if !refRE.MatchString(v) {
-				return fmt.Errorf("flake reference %q: invalid ref %q", ref, v)
-			}
-			s.Ref = v
-		case "rev":
-			if !revRE.MatchString(v) {
-				return fmt.Errorf("flake reference %q: rev %q is not a 40-digit commit", ref, v)
-			}
-			s.Rev = v
-		case "host":
-			s.Host = v
-		case "dir":
-			s.Dir = v
-		case "narHash":
-			s.NarHash = v
-		}
-	}
-	return nil
-}
-
-// String renders a source in URL form, the inverse of Parse for the fields
-// a flake input uses.
-func String(s *pb.Source) string {
-	q := url.Values{}
-	set := func(k, v string) {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	var base string
-	switch s.Type {
-	case "github", "gitlab", "sourcehut":
-		base = s.Type + ":" + s.Owner + "/" + s.Repo
-		switch {
-		case s.Rev != "":
-			base += "/" + s.Rev
-		case s.Ref != "":
-			base += "/" + s.Ref
-		}
-		set("host", s.Host)
-		set("dir", s.Dir)
-	case "indirect":
-		base = "flake:" + s.Id
-		if s.Ref != "" {
-			base += "/" + s.Ref
-		}
-		if s.Rev != "" {
-			base += "/" + s.Rev
-		}
-	case "git":
-		base = "git+" + s.Url
-		set("ref", s.Ref)
-		set("rev", s.Rev)
-		set("dir", s.Dir)
-	case "path":
-		base = "path:" + s.Path
-	default:
-		base = s.Url
-	}
-	if len(q) == 0 {
-		return base
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(q.Get(k)))
+	return keys
+}
+
+// The attributes each input type accepts in attribute form (Nix 2.8's
+// inputFromAttrs), besides "type" and "dir".
+var allowedAttrs = map[string][]string{
+	"github":    {"owner", "repo", "ref", "rev", "narHash", "lastModified", "host"},
+	"gitlab":    {"owner", "repo", "ref", "rev", "narHash", "lastModified", "host"},
+	"sourcehut": {"owner", "repo", "ref", "rev", "narHash", "lastModified", "host"},
+	"indirect":  {"id", "ref", "rev", "narHash"},
+	"git":       {"url", "ref", "rev", "shallow", "submodules", "lastModified", "revCount", "narHash", "allRefs", "name"},
+	"hg":        {"url", "ref", "rev", "revCount", "narHash", "name"},
+	"path":      {"path", "rev", "revCount", "lastModified", "narHash"},
+	"tarball":   {"url", "narHash", "name"},
+}
+
+// FromAttrs reads a flake reference in attribute form: a flake.nix input
+// written as {type = "github"; owner = ...;}, or a lock file's original or
+// locked set. Values are strings, bools or integers (int64 or float64, as
+// JSON decodes them).
+func FromAttrs(attrs map[string]any) (*pb.Source, error) {
+	typ, ok := attrs["type"].(string)
+	if !ok {
+		return nil, fmt.Errorf("attribute 'type' is missing or not a string")
 	}
-	return base + "?" + strings.Join(parts, "&")
+	allowed, known := allowedAttrs[typ]
+	if !known {
+		return nil, fmt.Errorf("input type '%s' is unsupported (expected github, gitlab, sourcehut, indirect, git, hg, path or tarball)", typ)
+	}
+	s := &pb.Source{Type: typ}
+	for _, k := range sortedKeys(attrs) {
+		v := attrs[k]
+		if k == "type" {
+			continue
+		}
+		if k != "dir" && !contains(allowed, k) {
+			if typ == "path" {
+				return nil, fmt.Errorf("unsupported path input attribute '%s'", k)
+			}
+			if typ == "tarball" {
+				return nil, fmt.Errorf("unsupported tarball input attribute '%s'", k)
+			}
+			return nil, fmt.Errorf("unsupported input attribute '%s'", k)
+		}
+		if err := setAttr(s, k, v); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range map[string][]string{"github": {"owner", "repo"}, "gitlab": {"owner", "repo"}, "sourcehut": {"owner", "repo"}, "indirect": {"id"}, "git": {"url"}, "hg": {"url"}, "path": {"path"}, "tarball": {"url"}}[typ] {
+		if _, ok := attrs[k]; !ok {
+			return nil, fmt.Errorf("attribute '%s' missing", k)
+		}
+	}
+	if typ == "indirect" && !idRE.MatchString(s.Id) {
+		return nil, fmt.Errorf("'%s' is not a valid flake ID", s.Id)
+	}
+	if typ == "git" && s.Ref != "" && badGitRE.MatchString(s.Ref) {
+		return nil, fmt.Errorf("invalid Git branch/tag name '%s'", s.Ref)
+	}
+	return s, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func setAttr(s *pb.Source, k string, v any) error {
+	switch k {
+	case "shallow", "submodules", "allRefs":
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("attribute '%s' is %s while a Boolean is expected", k, kind(v))
+		}
+		switch k {
+		case "shallow":
+			s.Shallow = &b
+		case "submodules":
+			s.Submodules = &b
+		}
+		return nil
+	case "lastModified", "revCount":
+		var n int64
+		switch x := v.(type) {
+		case int64:
+			n = x
+		case int:
+			n = int64(x)
+		case float64:
+			n = int64(x)
+		default:
+			return fmt.Errorf("attribute '%s' is %s while an integer is expected", k, kind(v))
+		}
+		if k == "lastModified" {
+			s.LastModified = n
+		} else {
+			s.RevCount = n
+		}
+		return nil
+	}
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("attribute '%s' is %s while a string is expected", k, kind(v))
+	}
+	switch k {
+	case "owner":
+		s.Owner = str
+	case "repo":
+		s.Repo = str
+	case "host":
+		s.Host = str
+	case "url":
+		s.Url = str
+	case "ref":
+		s.Ref = str
+	case "rev":
+		s.Rev = str
+	case "narHash":
+		s.NarHash = str
+	case "dir":
+		s.Dir = str
+	case "path":
+		s.Path = str
+	case "id":
+		s.Id = str
+	}
+	return nil
+}
+
+func kind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a Boolean"
+	case int, int64, float64:
+		return "an integer"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// Attrs renders a source in attribute form, exactly the attributes Nix
+// writes for it: set fields only, plus "dir".
+func Attrs(s *pb.Source) map[string]any {
+	m := map[string]any{"type": s.Type}
+	for k, v := range map[string]string{"owner": s.Owner, "repo": s.Repo, "host": s.Host, "url": s.Url, "ref": s.Ref, "rev": s.Rev, "narHash": s.NarHash, "dir": s.Dir, "path": s.Path, "id": s.Id} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if s.LastModified != 0 {
+		m["lastModified"] = s.LastModified
+	}
+	if s.RevCount != 0 {
+		m["revCount"] = s.RevCount
+	}
+	if s.Submodules != nil {
+		m["submodules"] = *s.Submodules
+	}
+	if s.Shallow != nil {
+		m["shallow"] = *s.Shallow
+	}
+	return m
+}
+
+// Equal reports whether two sources have the same attribute form, which is
+// how Nix compares a lock file's original with a flake.nix input.
+func Equal(a, b *pb.Source) bool {
+	return proto.Equal(a, b)
+}
+
+// String renders a source in URL form, the inverse of Parse.
+func String(s *pb.Source) string {
+	q := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			q[k] = v
+		}
+	}
+	var u *parsedURL
+	switch s.Type {
+	case "github", "gitlab", "sourcehut":
+		u = &parsedURL{scheme: s.Type, path: s.Owner + "/" + s.Repo}
+		if s.Rev != "" {
+			u.path += "/" + s.Rev
+		} else if s.Ref != "" {
+			u.path += "/" + s.Ref
+		}
+		set("host", s.Host)
+	case "indirect":
+		u = &parsedURL{scheme: "flake", path: s.Id}
+		if s.Ref != "" {
+			u.path += "/" + s.Ref
+		}
+		if s.Rev != "" {
+			u.path += "/" + s.Rev
+		}
+	case "git", "hg":
+		if base, err := parseURLLoose(s.Url); err == nil {
+			u = base
+			u.scheme = s.Type + "+" + u.scheme
+			for k, v := range base.query {
+				q[k] = v
+			}
+		} else {
+			return s.Type + "+" + s.Url
+		}
+		set("ref", s.Ref)
+		set("rev", s.Rev)
+		for k, b := range map[string]*bool{"submodules": s.Submodules, "shallow": s.Shallow} {
+			if b != nil {
+				q[k] = map[bool]string{true: "1", false: "0"}[*b]
+			}
+		}
+	case "path":
+		u = &parsedURL{scheme: "path", path: s.Path}
+		set("rev", s.Rev)
+	default:
+		base, err := parseURLLoose(s.Url)
+		if err != nil {
+			return s.Url
+		}
+		u = base
+		for k, v := range base.query {
+			q[k] = v
+		}
+	}
+	set("dir", s.Dir)
+	if s.Type == "path" {
+		set("narHash", s.NarHash)
+		if s.LastModified != 0 {
+			q["lastModified"] = strconv.FormatInt(s.LastModified, 10)
+		}
+		if s.RevCount != 0 {
+			q["revCount"] = strconv.FormatInt(s.RevCount, 10)
+		}
+	}
+	u.query = q
+	return u.String()
+}
+
+func parseURLLoose(s string) (*parsedURL, error) {
+	u, _, err := parseURL(s)
+	return u, err
 }
 
 var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)

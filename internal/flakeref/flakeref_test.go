@@ -1,68 +1,165 @@
 package flakeref
 
 import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/internal/nixtest"
 )
 
-func TestParse(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"github:NixOS/nixpkgs", "type=github owner=NixOS repo=nixpkgs"},
-		{"github:NixOS/nixpkgs/nixos-24.05", "type=github owner=NixOS repo=nixpkgs ref=nixos-24.05"},
-		{"github:NixOS/nixpkgs?ref=nixpkgs-unstable", "type=github owner=NixOS repo=nixpkgs ref=nixpkgs-unstable"},
-		{"github:NixOS/nixpkgs?rev=75e28c029ef2605f9841e0baa335d70065fe7ae2", "type=github owner=NixOS repo=nixpkgs rev=75e28c029ef2605f9841e0baa335d70065fe7ae2"},
-		{"github:hyprwm/Hyprland/75e28c029ef2605f9841e0baa335d70065fe7ae2", "type=github owner=hyprwm repo=Hyprland rev=75e28c029ef2605f9841e0baa335d70065fe7ae2"},
-		{"gitlab:wlroots/wlroots?host=gitlab.freedesktop.org", "type=gitlab owner=wlroots repo=wlroots host=gitlab.freedesktop.org"},
-		{"nixpkgs", "type=indirect id=nixpkgs"},
-		{"nixpkgs/nixos-21.05-small", "type=indirect ref=nixos-21.05-small id=nixpkgs"},
-		{"flake:nixpkgs/215d4d0fd80ca5163643b03a33fde804a29cc1e2", "type=indirect rev=215d4d0fd80ca5163643b03a33fde804a29cc1e2 id=nixpkgs"},
-		{"git+https://github.com/helix-editor/helix.git?ref=master", "type=git url=https://github.com/helix-editor/helix.git ref=master"},
-		{"https://flakehub.com/f/NixOS/nixpkgs/0.1.tar.gz", "type=tarball url=https://flakehub.com/f/NixOS/nixpkgs/0.1.tar.gz"},
-		{"https://channels.nixos.org/nixos-25.05/nixexprs.tar.xz", "type=tarball url=https://channels.nixos.org/nixos-25.05/nixexprs.tar.xz"},
-		{"path:/srv/flakes/foo", "type=path path=/srv/flakes/foo"},
-	} {
-		s, err := Parse(tc.in)
-		if err != nil {
-			t.Errorf("Parse(%q): %v", tc.in, err)
+var update = flag.Bool("update", false, "rewrite testdata/refs.txt with the installed Nix's answers")
+
+// refCase is one line of testdata/refs.txt: a reference and Nix's reading
+// of it, the attribute set as JSON or "error: ...".
+type refCase struct{ ref, want string }
+
+func readCases(t *testing.T) (header []string, cases []refCase) {
+	f, err := os.Open("testdata/refs.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "#"):
+			header = append(header, line)
+		case strings.HasPrefix(line, "\t"):
+			cases[len(cases)-1].want = strings.TrimPrefix(line, "\t")
+		case line != "":
+			cases = append(cases, refCase{ref: line})
+		}
+	}
+	return header, cases
+}
+
+// ours renders Parse's answer the way `nix registry add` does.
+func ours(ref string) string {
+	s, err := Parse(ref)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	b, _ := json.Marshal(Attrs(s))
+	return string(b)
+}
+
+// theirs asks the installed Nix to parse ref.
+func theirs(t *testing.T, ref string) string {
+	reg := filepath.Join(t.TempDir(), "registry.json")
+	_, stderr, err := nixtest.Nix(t, "", "registry", "add", "--registry", reg, "x", ref)
+	if err != nil {
+		return strings.TrimSpace(stderr)
+	}
+	var r struct {
+		Flakes []struct{ To map[string]any }
+	}
+	b, err := os.ReadFile(reg)
+	if err != nil || json.Unmarshal(b, &r) != nil || len(r.Flakes) != 1 {
+		t.Fatalf("nix registry add %q wrote no usable registry (%v)", ref, err)
+	}
+	out, _ := json.Marshal(r.Flakes[0].To)
+	return string(out)
+}
+
+func TestParseMatchesRecorded(t *testing.T) {
+	_, cases := readCases(t)
+	for _, c := range cases {
+		if got := ours(c.ref); got != c.want {
+			t.Errorf("%s\n got %s\nwant %s", c.ref, got, c.want)
+		}
+	}
+}
+
+// TestParseMatchesNix proves the recorded answers are Nix's own.
+func TestParseMatchesNix(t *testing.T) {
+	nixtest.Need(t, "nix")
+	header, cases := readCases(t)
+	var out strings.Builder
+	for _, l := range header {
+		out.WriteString(l + "\n")
+	}
+	for _, c := range cases {
+		nix := theirs(t, c.ref)
+		if !*update && nix != c.want {
+			t.Errorf("%s: recorded %s, but Nix says %s", c.ref, c.want, nix)
+		}
+		out.WriteString(c.ref + "\n\t" + nix + "\n")
+	}
+	if *update {
+		if err := os.WriteFile("testdata/refs.txt", []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStringRoundTrips(t *testing.T) {
+	_, cases := readCases(t)
+	for _, c := range cases {
+		s, err := Parse(c.ref)
+		if err != nil || strings.Contains(c.want, "%ffffff") {
+			// Nix re-encodes a byte above 0x7f as %ffffffXX, which its
+			// own parser then reads as more bytes: such URLs do not
+			// survive a round trip through Nix either.
 			continue
 		}
-		if got := attrs(s); got != tc.want {
-			t.Errorf("Parse(%q) = %s\nwant %s", tc.in, got, tc.want)
-		}
 		back, err := Parse(String(s))
-		if err != nil || attrs(back) != attrs(s) {
-			t.Errorf("String(Parse(%q)) = %q does not parse back to the same reference (%v)", tc.in, String(s), err)
+		if err != nil || !Equal(back, s) {
+			t.Errorf("%s: String gives %q, which parses to %v (%v), not %v", c.ref, String(s), back, err, s)
 		}
 	}
 }
 
-// attrs renders a source's set fields in a fixed order.
-func attrs(s *pb.Source) string {
-	var parts []string
-	for _, kv := range [][2]string{{"type", s.Type}, {"owner", s.Owner}, {"repo", s.Repo}, {"host", s.Host}, {"url", s.Url}, {"ref", s.Ref}, {"rev", s.Rev}, {"dir", s.Dir}, {"path", s.Path}, {"id", s.Id}} {
-		if kv[1] != "" {
-			parts = append(parts, kv[0]+"="+kv[1])
+func TestFromAttrsRoundTrips(t *testing.T) {
+	_, cases := readCases(t)
+	for _, c := range cases {
+		s, err := Parse(c.ref)
+		if err != nil {
+			continue
+		}
+		var attrs map[string]any
+		b, _ := json.Marshal(Attrs(s))
+		if err := json.Unmarshal(b, &attrs); err != nil {
+			t.Fatal(err)
+		}
+		back, err := FromAttrs(attrs)
+		if err != nil || !Equal(back, s) {
+			t.Errorf("%s: attribute form %s reads back as %v (%v)", c.ref, b, back, err)
 		}
 	}
-	return strings.Join(parts, " ")
 }
 
-func TestParseErrors(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"github:NixOS", "expected github:OWNER/REPO[/REF-OR-REV]"},
-		{"github:NixOS/nixpkgs/a/b", "expected github:OWNER/REPO[/REF-OR-REV]"},
-		{"github:NixOS/nixpkgs/nixos-24.05?ref=master", "both in the path and in the query"},
-		{"github:NixOS/nixpkgs?foo=bar", `unsupported parameter "foo"`},
-		{"github:NixOS/nixpkgs/nixos-24.05?href=x", `unsupported parameter "href"`},
-		{"https://example.org/repo", "must end in an archive suffix"},
-		{"svn://example.org/x", `unsupported scheme "svn"`},
-		{"1nixpkgs", "expected a registry id"},
+func TestFromAttrsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		attrs map[string]any
+		want  string
+	}{
+		{map[string]any{"type": "tarball", "url": "https://e.org/x.tar.gz", "rev": "abc"}, "unsupported tarball input attribute 'rev'"},
+		{map[string]any{"type": "github", "owner": "a"}, "attribute 'repo' missing"},
+		{map[string]any{"type": "github", "owner": "a", "repo": "b", "foo": "c"}, "unsupported input attribute 'foo'"},
+		{map[string]any{"type": "git", "url": "https://e.org/x", "submodules": "yes"}, "attribute 'submodules' is a string while a Boolean is expected"},
+		{map[string]any{"type": "svn", "url": "x"}, "input type 'svn' is unsupported"},
+		{map[string]any{"owner": "a"}, "attribute 'type' is missing"},
+		{map[string]any{"type": "indirect", "id": "2x"}, "'2x' is not a valid flake ID"},
 	} {
-		_, err := Parse(tc.in)
+		_, err := FromAttrs(tc.attrs)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Parse(%q) = %v, want error containing %q", tc.in, err, tc.want)
+			t.Errorf("FromAttrs(%v) = %v, want %q", tc.attrs, err, tc.want)
 		}
+	}
+}
+
+func TestFlakeHub(t *testing.T) {
+	owner, repo, req, ok := FlakeHub("https://flakehub.com/f/NixOS/nixpkgs/0.2405.*.tar.gz")
+	if !ok || owner != "NixOS" || repo != "nixpkgs" || req != "0.2405.*" {
+		t.Errorf("FlakeHub = %q %q %q %v", owner, repo, req, ok)
+	}
+	if _, _, _, ok := FlakeHub("https://example.org/f/a/b/1.tar.gz"); ok {
+		t.Error("a non-FlakeHub URL was taken for FlakeHub")
 	}
 }

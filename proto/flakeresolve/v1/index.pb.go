@@ -193,7 +193,11 @@ type Source struct {
 	Dir          string `protobuf:"bytes,11,opt,name=dir,proto3" json:"dir,omitempty"`
 	Path         string `protobuf:"bytes,12,opt,name=path,proto3" json:"path,omitempty"`
 	// The registry id, for type "indirect".
-	Id            string `protobuf:"bytes,13,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,13,opt,name=id,proto3" json:"id,omitempty"`
+	// Git's submodules and shallow flags; unset unless the reference sets them,
+	// because Nix compares references attribute by attribute.
+	Submodules    *bool `protobuf:"varint,14,opt,name=submodules,proto3,oneof" json:"submodules,omitempty"`
+	Shallow       *bool `protobuf:"varint,15,opt,name=shallow,proto3,oneof" json:"shallow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +321,20 @@ func (x *Source) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *Source) GetSubmodules() bool {
+	if x != nil && x.Submodules != nil {
+		return *x.Submodules
+	}
+	return false
+}
+
+func (x *Source) GetShallow() bool {
+	if x != nil && x.Shallow != nil {
+		return *x.Shallow
+	}
+	return false
 }
 
 // Version is one published version of a flake.
@@ -567,7 +585,7 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x1aM\n" +
 	"\tRefsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01\"\xa3\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01\"\x82\x03\n" +
 	"\x06Source\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
@@ -582,7 +600,14 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	" \x01(\x03R\brevCount\x12\x10\n" +
 	"\x03dir\x18\v \x01(\tR\x03dir\x12\x12\n" +
 	"\x04path\x18\f \x01(\tR\x04path\x12\x0e\n" +
-	"\x02id\x18\r \x01(\tR\x02id\"\xe5\x01\n" +
+	"\x02id\x18\r \x01(\tR\x02id\x12#\n" +
+	"\n" +
+	"submodules\x18\x0e \x01(\bH\x00R\n" +
+	"submodules\x88\x01\x01\x12\x1d\n" +
+	"\ashallow\x18\x0f \x01(\bH\x01R\ashallow\x88\x01\x01B\r\n" +
+	"\v_submodulesB\n" +
+	"\n" +
+	"\b_shallow\"\xe5\x01\n" +
 	"\aVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
 	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12<\n" +
@@ -662,6 +687,7 @@ func file_flakeresolve_v1_index_proto_init() {
 	if File_flakeresolve_v1_index_proto != nil {
 		return
 	}
+	file_flakeresolve_v1_index_proto_msgTypes[2].OneofWrappers = []any{}
 	file_flakeresolve_v1_index_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
