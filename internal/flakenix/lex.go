@@ -106,8 +106,10 @@ func (l *lexer) skipSpace() error {
 }
 
 func isIdentStart(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-func isIdentChar(c byte) bool  { return isIdentStart(c) || '0' <= c && c <= '9' || c == '\'' || c == '-' }
-func isDigit(c byte) bool      { return '0' <= c && c <= '9' }
+func isIdentChar(c byte) bool {
+	return isIdentStart(c) || '0' <= c && c <= '9' || c == '\'' || c == '-'
+}
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func isPathChar(c byte) bool {
 	return isIdentChar(c) || c == '.' || c == '+' || c == '/'
 }
@@ -298,7 +300,7 @@ func (l *lexer) string(p Pos) (token, error) {
 	}
 }
 
-// indString reads an indented string ''...'' and strips its indentation
+// indString reads an indented string ”...” and strips its indentation
 // as Nix does.
 func (l *lexer) indString(p Pos) (token, error) {
 	l.advance(2)
