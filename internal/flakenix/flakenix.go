@@ -295,10 +295,11 @@ func ReadDir(dir string) (*Flake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f, f.mergeSide(side, ssrc)
+	return f, f.MergeSide(side, ssrc)
 }
 
-func (f *Flake) mergeSide(name string, src []byte) error {
+// MergeSide merges the version attributes of a flake.versions.nix.
+func (f *Flake) MergeSide(name string, src []byte) error {
 	p := &parser{lex: &lexer{file: name, src: string(src), line: 1, col: 1}}
 	top, err := p.parseFile()
 	if err != nil {
