@@ -262,7 +262,10 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		}
 		c := s.clone()
 		c.assign[op.path] = l
-		c.openInputs(op.path, w.trees[l].inputs)
+		if op.decl.Flake == nil || *op.decl.Flake {
+			// Nix reads no inputs from a flake = false tree.
+			c.openInputs(op.path, w.trees[l].inputs)
+		}
 		if !w.search(c, set, yield) {
 			return false
 		}

@@ -61,11 +61,17 @@ type instance struct {
 	path   string
 	slots  map[string]*slot
 	parent *slot
+	// notFlake marks a flake = false input: Nix reads no flake.nix from
+	// the tree, so it has no inputs.
+	notFlake bool
 }
 
 func (in *instance) inputs(r *resolver) map[string]*pb.Input {
-	if in.cand == nil {
+	switch {
+	case in.cand == nil:
 		return r.req.Inputs
+	case in.notFlake:
+		return nil
 	}
 	return in.cand.inputs
 }
@@ -349,9 +355,10 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	}
 	addOverrides(childCtx, "", decl0.Inputs, in)
 	key := ctxKey(childCtx)
+	notFlake := s.decl.Flake != nil && !*s.decl.Flake
 	for _, c := range s.cands {
 		s.vars = append(s.vars, r.newVar())
-		s.children = append(s.children, r.instance(c, childCtx, key, s))
+		s.children = append(s.children, r.instance(c, childCtx, key, s, notFlake))
 	}
 	return s, nil
 }
@@ -384,12 +391,12 @@ func splitPath(p string) []string {
 }
 
 // instance finds or creates the instance of c under ctx.
-func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot) *instance {
-	full := fmt.Sprintf("%p|%s", c, key)
+func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool) *instance {
+	full := fmt.Sprintf("%p|%s|%t", c, key, notFlake)
 	if in := r.byKey[full]; in != nil {
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent}
+	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake}
 	r.byKey[full] = in
 	r.instances = append(r.instances, in)
 	return in

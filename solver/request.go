@@ -128,6 +128,9 @@ type PathPin struct {
 	URL string
 	// Requirement is the version requirement on this edge, if any.
 	Requirement string
+	// NotFlake marks a flake = false input: a plain source tree, which
+	// Nix locks without reading inputs from it.
+	NotFlake bool
 }
 
 // Node is one distinct tree that one or more paths pin.

@@ -92,7 +92,7 @@ func withDetail(code codes.Code, err error, detail protoadapt.MessageV1) error {
 func answerProto(a *solver.Answer) *pb.ResolveResponse {
 	resp := &pb.ResolveResponse{Paths: map[string]*pb.PathPin{}, Stats: statsProto(a.Stats)}
 	for _, p := range a.Paths {
-		pp := &pb.PathPin{Follows: p.Follows, Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement}
+		pp := &pb.PathPin{Follows: p.Follows, Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement, NotFlake: p.NotFlake}
 		if n := p.Node; n != nil {
 			pp.Flake, pp.Version, pp.Ref, pp.Locked = n.Flake, n.Version, n.Ref, n.Locked
 		}

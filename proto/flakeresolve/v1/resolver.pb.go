@@ -508,8 +508,10 @@ type PathPin struct {
 	// Why the path has no pin (its flake is not in the index).
 	Unpinned string `protobuf:"bytes,6,opt,name=unpinned,proto3" json:"unpinned,omitempty"`
 	// The reference and requirement declared on this edge.
-	Url           string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
-	Requirement   string `protobuf:"bytes,8,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	Url         string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
+	Requirement string `protobuf:"bytes,8,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// A flake = false input: a plain source tree, locked with no inputs.
+	NotFlake      bool `protobuf:"varint,9,opt,name=not_flake,json=notFlake,proto3" json:"not_flake,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -598,6 +600,13 @@ func (x *PathPin) GetRequirement() string {
 		return x.Requirement
 	}
 	return ""
+}
+
+func (x *PathPin) GetNotFlake() bool {
+	if x != nil {
+		return x.NotFlake
+	}
+	return false
 }
 
 type ResolvedNode struct {
@@ -1086,7 +1095,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
 	"PathsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xe6\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\x83\x02\n" +
 	"\aPathPin\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
@@ -1095,7 +1104,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\afollows\x18\x05 \x01(\tR\afollows\x12\x1a\n" +
 	"\bunpinned\x18\x06 \x01(\tR\bunpinned\x12\x10\n" +
 	"\x03url\x18\a \x01(\tR\x03url\x12 \n" +
-	"\vrequirement\x18\b \x01(\tR\vrequirement\"\x97\x01\n" +
+	"\vrequirement\x18\b \x01(\tR\vrequirement\x12\x1b\n" +
+	"\tnot_flake\x18\t \x01(\bR\bnotFlake\"\x97\x01\n" +
 	"\fResolvedNode\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
