@@ -24,6 +24,7 @@ const (
 	exitUsage    = 2 // bad command line or malformed argument (such as a requirement)
 	exitNotFound = 3 // the named flake is in no index
 	exitConflict = 4 // no set of pins satisfies every requirement
+	exitChanged  = 5 // lock --check: flake.lock would change
 )
 
 // exitErr carries an exit code with an error.
@@ -79,15 +80,17 @@ Exit codes:
   1  the operation failed (unreadable or invalid index, server unreachable)
   2  usage error or malformed argument (for example a bad requirement)
   3  the named flake is in no index
-  4  no set of pins satisfies every requirement (the explanation is printed)`,
+  4  no set of pins satisfies every requirement (the explanation is printed)
+  5  lock --check: flake.lock would change`,
 		Example: `  flakeresolve query hyprutils '^0.8'
   flakeresolve resolve request.json
+  flakeresolve lock --index registry.json .
   flakeresolve serve --listen 127.0.0.1:50051
   flakeresolve index validate my-index.json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newQueryCmd(), newResolveCmd(), newIndexCmd())
+	root.AddCommand(newServeCmd(), newQueryCmd(), newResolveCmd(), newLockCmd(), newIndexCmd())
 	return root
 }
 

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/gitindex"
 	"github.com/flakeresolve/flakeresolve/internal/importer"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -19,7 +24,7 @@ func newIndexCmd() *cobra.Command {
 		Use:   "index",
 		Short: "Check, describe and build index files",
 	}
-	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd())
+	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd(), newIndexBuildCmd())
 	return cmd
 }
 
@@ -161,6 +166,124 @@ atomically.`,
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, else binary)")
 	return cmd
+}
+
+func newIndexBuildCmd() *cobra.Command {
+	var (
+		out     string
+		sources []string
+	)
+	cmd := &cobra.Command{
+		Use:   "build -o FILE [NAME=]DIR...",
+		Short: "Pre-evaluate local git repositories of flakes into an index",
+		Long: `build reads each DIR, a git repository holding a flake, and writes an index
+of it: one version per SemVer tag (v1.2.0 or 1.2.0; a tag that is not SemVer
+uses the version its flake.nix declares), with the tagged commit's rev,
+committer time, commit count, and the narHash of exactly what git archive
+gives for it, which is the tree Nix fetches. Each version's inputs come from
+the tagged flake.nix and flake.versions.nix. Branch heads become refs, and
+the checked-out branch is the default, so unversioned inputs lock as today.
+
+The flake is named after DIR unless NAME= is given, and is found at
+git+file://DIR unless --source NAME=FLAKEREF says where it is published (a
+github: source then records what Nix's GitHub fetcher expects). Tags that
+are skipped are listed with the reason. The output is JSON when FILE ends
+in .json, binary otherwise; it is validated, then written atomically.`,
+		Example: `  flakeresolve index build -o local.json ~/src/mylib ~/src/myapp
+  flakeresolve index build -o registry.json hypr=./hyprland --source hypr=github:hyprwm/Hyprland`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("build takes one or more repository directories")
+			}
+			if out == "" {
+				return usageErr("build needs -o FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			published := map[string]*pb.Source{}
+			for _, s := range sources {
+				name, ref, ok := strings.Cut(s, "=")
+				if !ok {
+					return usageErr("--source %q: expected NAME=FLAKEREF", s)
+				}
+				src, err := flakeref.Parse(ref)
+				if err != nil {
+					return usageErr("--source %s: %v", name, err)
+				}
+				if src.Ref != "" || src.Rev != "" {
+					return usageErr("--source %s: %s names a ref or rev; give where the flake lives, without either", name, ref)
+				}
+				published[name] = src
+			}
+			var repos []gitindex.Repo
+			for _, a := range args {
+				r := gitindex.Repo{Dir: a}
+				if name, dir, ok := strings.Cut(a, "="); ok {
+					r.Name, r.Dir = name, dir
+				}
+				key := r.Name
+				if key == "" {
+					key = filepath.Base(filepath.Clean(r.Dir))
+				}
+				r.Source = published[key]
+				delete(published, key)
+				repos = append(repos, r)
+			}
+			for name := range published {
+				return usageErr("--source %s: no repository is named %s", name, name)
+			}
+			m, skipped, err := gitindex.Build(cmd.Context(), repos, progressPrinter(cmd.ErrOrStderr()))
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			for _, s := range skipped {
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s tag %s: %s\n", s.Repo, s.Tag, s.Reason)
+			}
+			if probs := index.Validate(m); len(probs) > 0 {
+				return &exitErr{exitError, &index.InvalidError{Origin: "built index", Problems: probs}}
+			}
+			data, err := encode(m, strings.HasSuffix(out, ".json"))
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			if err := writeFileAtomic(out, data); err != nil {
+				return &exitErr{exitError, err}
+			}
+			versions, refs := 0, 0
+			for _, f := range m.Flakes {
+				versions += len(f.Versions)
+				refs += len(f.Refs)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions, %d refs\n", out, len(m.Flakes), versions, refs)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, else binary)")
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "`NAME=FLAKEREF`: where flake NAME is published (repeatable)")
+	return cmd
+}
+
+// progressPrinter shows index build progress: one updating line on a
+// terminal, a line per repository otherwise (logs, CI).
+func progressPrinter(w io.Writer) func(gitindex.Event) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return func(e gitindex.Event) {
+		switch {
+		case tty:
+			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %d/%d refs %s", e.RepoN, e.RepoMax, e.Repo, e.Done, e.Total, e.Version)
+			if e.Done == e.Total && e.RepoN == e.RepoMax {
+				fmt.Fprintln(w)
+			}
+		case e.Done == e.Total:
+			fmt.Fprintf(w, "[%d/%d] %s: %d tags and branches read\n", e.RepoN, e.RepoMax, e.Repo, e.Total)
+		}
+	}
 }
 
 func encode(m *pb.Index, asJSON bool) ([]byte, error) {

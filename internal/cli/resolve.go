@@ -84,14 +84,10 @@ of inputs that brought each in and what to relax, and exits 4.`,
 			if err != nil {
 				return err
 			}
-			switch strat {
-			case "":
-			case "minimal":
-				req.Strategy = pb.Strategy_STRATEGY_MINIMAL
-			case "cargo":
-				req.Strategy = pb.Strategy_STRATEGY_CARGO
-			default:
-				return usageErr("--strategy %q: expected minimal or cargo", strat)
+			if strat != "" {
+				if req.Strategy, err = parseStrategy(strat); err != nil {
+					return err
+				}
 			}
 			req.Single = append(req.Single, opts.Single...)
 			req.Update = append(req.Update, opts.Update...)
@@ -135,6 +131,18 @@ of inputs that brought each in and what to relax, and exits 4.`,
 	cmd.Flags().StringArrayVar(&opts.Update, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
 	cmd.Flags().BoolVar(&opts.UnversionedAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
 	return cmd
+}
+
+func parseStrategy(s string) (pb.Strategy, error) {
+	switch s {
+	case "":
+		return pb.Strategy_STRATEGY_UNSPECIFIED, nil
+	case "minimal":
+		return pb.Strategy_STRATEGY_MINIMAL, nil
+	case "cargo":
+		return pb.Strategy_STRATEGY_CARGO, nil
+	}
+	return 0, usageErr("--strategy %q: expected minimal or cargo", s)
 }
 
 // oneShotGC trades memory for time in a process that loads an index,

@@ -18,6 +18,7 @@
 package flakenix
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -391,4 +392,32 @@ func ToProto(inputs map[string]*Input) map[string]*pb.Input {
 		out[name] = p
 	}
 	return out
+}
+
+// WithBindings returns the flake.nix source with lines added as top-level
+// bindings just before outputs, indented like it, so that the rest of the
+// file, comments included, stays as the user wrote it.
+func (f *Flake) WithBindings(lines []string) []byte {
+	at := f.OutputsPos.Offset
+	lineStart := bytes.LastIndexByte(f.src[:at], '\n') + 1
+	indent := string(f.src[lineStart:at])
+	if strings.TrimSpace(indent) != "" {
+		// outputs shares its line with something else: start a new one.
+		indent = "  "
+		var b bytes.Buffer
+		b.Write(f.src[:at])
+		for _, l := range lines {
+			b.WriteString("\n" + indent + l)
+		}
+		b.WriteString("\n" + indent)
+		b.Write(f.src[at:])
+		return b.Bytes()
+	}
+	var b bytes.Buffer
+	b.Write(f.src[:lineStart])
+	for _, l := range lines {
+		b.WriteString(indent + l + "\n")
+	}
+	b.Write(f.src[lineStart:])
+	return b.Bytes()
 }

@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/flakenix"
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
+	"github.com/flakeresolve/flakeresolve/internal/server"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+func newLockCmd() *cobra.Command {
+	var (
+		indexes      []string
+		addr         string
+		update       []string
+		check        bool
+		follows      bool
+		writeFollows bool
+		strat        string
+		timeout      time.Duration
+		effort       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "lock [DIR]",
+		Short: "Write DIR/flake.lock from the flake's versioned inputs",
+		Long: `lock reads DIR/flake.nix (and DIR/flake.versions.nix, if present), resolves
+its inputs against the indexes (or a server), and writes DIR/flake.lock in
+the exact form Nix 2.8 and later accept unchanged: nix flake metadata
+--no-update-lock-file reads it, and nix flake lock leaves it as it is.
+DIR defaults to the current directory.
+
+Requirements: an input's version is a Cargo requirement ("^0.2405", "~1.4",
+">=1.2, <2"). Nix 2.8 rejects version attributes in flake.nix, so they may
+live in flake.versions.nix beside it instead:
+
+  # flake.versions.nix
+  {
+    version = "1.2.0";                      # this flake's own version
+    inputs.nixpkgs.version = "^0.2405";
+    inputs.hyprland.inputs.hyprutils.version = "^0.8";  # an override's
+  }
+
+Both forms can be mixed; one attribute given two values is an error.
+Inputs without a version lock like today's Nix: to the ref their URL names
+or the default branch's head. Inputs whose flake is in no index keep their
+pin from the existing flake.lock.
+
+An existing flake.lock is kept where it still satisfies the requirements;
+--update INPUT releases the pins of INPUT and everything beneath it. The
+file is replaced atomically, and only when it changes.
+
+Deduplication: where several paths pin the same tree (one nixpkgs where
+there were ten), the lock has identical nodes, which Nix fetches once.
+--follows prints the inputs.A.inputs.C.follows lines that make Nix share
+those nodes; --write-follows adds them to flake.nix (before outputs) and
+locks again.
+
+Exit codes (for CI):
+  0  flake.lock is up to date (written if it changed, unless --check)
+  1  error: unreadable or invalid flake.nix, flake.lock or index
+  2  usage error
+  4  conflict: no pins satisfy every requirement (the explanation is printed)
+  5  --check only: flake.lock would change (nothing is written)`,
+		Example: `  flakeresolve lock
+  flakeresolve lock --index registry.json path/to/flake
+  flakeresolve lock --check                # in CI: fail when flake.lock is stale
+  flakeresolve lock --update nixpkgs
+  flakeresolve lock --follows              # print follows lines for duplicates
+  flakeresolve lock --server 127.0.0.1:50051`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErr("lock takes at most one directory, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if addr != "" && len(indexes) > 0 {
+				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
+			}
+			if check && writeFollows {
+				return usageErr("--check writes nothing, so it cannot be combined with --write-follows")
+			}
+			strategy, err := parseStrategy(strat)
+			if err != nil {
+				return err
+			}
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			l := &locker{dir: dir, addr: addr, indexes: indexes, update: update, strategy: strategy, timeout: timeout, effort: effort}
+			if err := l.read(); err != nil {
+				return err
+			}
+			root, resp, err := l.lock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			lines := lockfile.Follows(resp)
+			if writeFollows && len(lines) > 0 {
+				if err := l.addFollows(lines); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "added %d follows line(s) to %s\n", len(lines), filepath.Join(dir, "flake.nix"))
+				if root, resp, err = l.lock(cmd.Context()); err != nil {
+					return err
+				}
+				lines = lockfile.Follows(resp)
+			}
+			if follows {
+				for _, line := range lines {
+					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
+			}
+			data, err := lockfile.Marshal(root)
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			changed := !bytes.Equal(data, l.oldBytes)
+			summarize(cmd.ErrOrStderr(), resp, root, l.old, len(lines))
+			switch {
+			case !changed:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date\n", l.lockPath())
+			case check:
+				return &exitErr{exitChanged, fmt.Errorf("%s would change; run flakeresolve lock %s", l.lockPath(), dir)}
+			default:
+				if err := writeFileAtomic(l.lockPath(), data); err != nil {
+					return &exitErr{exitError, err}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", l.lockPath())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins; default: the embedded index)")
+	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	cmd.Flags().StringArrayVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable)")
+	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 5 if flake.lock would change")
+	cmd.Flags().BoolVar(&follows, "follows", false, "print the follows lines that would let Nix share duplicated nodes")
+	cmd.Flags().BoolVar(&writeFollows, "write-follows", false, "add those follows lines to flake.nix, then lock")
+	cmd.Flags().StringVar(&strat, "strategy", "", "minimal (several versions of a flake only where forced) or cargo (one per compatible range)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
+	return cmd
+}
+
+// locker holds what one lock run reads and resolves.
+type locker struct {
+	dir, addr string
+	indexes   []string
+	update    []string
+	strategy  pb.Strategy
+	timeout   time.Duration
+	effort    time.Duration
+
+	flake    *flakenix.Flake
+	old      *lockfile.Node
+	oldBytes []byte
+}
+
+func (l *locker) lockPath() string { return filepath.Join(l.dir, "flake.lock") }
+
+func (l *locker) read() error {
+	f, err := flakenix.ReadDir(l.dir)
+	if err != nil {
+		return &exitErr{exitError, err}
+	}
+	l.flake = f
+	data, err := os.ReadFile(l.lockPath())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return &exitErr{exitError, err}
+	}
+	old, err := lockfile.Parse(l.lockPath(), data)
+	if err != nil {
+		return &exitErr{exitError, err}
+	}
+	l.old, l.oldBytes = old, data
+	return nil
+}
+
+func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse, error) {
+	if len(l.flake.Inputs) == 0 {
+		return &lockfile.Node{Inputs: map[string]*lockfile.Edge{}}, &pb.ResolveResponse{}, nil
+	}
+	for _, u := range l.update {
+		if l.flake.Inputs[strings.Split(u, "/")[0]] == nil {
+			return nil, nil, usageErr("--update %s: flake.nix has no input %q (inputs: %s)", u, strings.Split(u, "/")[0], strings.Join(l.flake.InputNames(), ", "))
+		}
+	}
+	req := &pb.ResolveRequest{
+		Inputs:   flakenix.ToProto(l.flake.Inputs),
+		Strategy: l.strategy,
+		Pins:     lockfile.Pins(l.old, l.flake.Inputs),
+		Update:   l.update,
+		Timeout:  durationpb.New(l.timeout),
+	}
+	if l.effort > 0 {
+		req.Effort = durationpb.New(l.effort)
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.timeout+5*time.Second)
+	defer cancel()
+	var resp *pb.ResolveResponse
+	var err error
+	if l.addr != "" {
+		resp, err = resolveRemote(ctx, l.addr, req)
+	} else {
+		oneShotGC()
+		layers, lerr := server.LoadLayers(l.indexes, defaultindex.Load)
+		if lerr != nil {
+			return nil, nil, &exitErr{exitError, lerr}
+		}
+		resp, err = server.NewService(layers).Resolve(ctx, req)
+	}
+	if err != nil {
+		return nil, nil, statusErr(err)
+	}
+	root, err := lockfile.Build(l.flake.Inputs, resp, l.old)
+	if err != nil {
+		return nil, nil, &exitErr{exitError, err}
+	}
+	return root, resp, nil
+}
+
+func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
+	texts := make([]string, len(lines))
+	for i, line := range lines {
+		texts[i] = line.String()
+	}
+	path := filepath.Join(l.dir, "flake.nix")
+	src := l.flake.WithBindings(texts)
+	if _, err := flakenix.Parse(path, src); err != nil {
+		return &exitErr{exitError, fmt.Errorf("adding follows lines would break flake.nix (%v); add them by hand:\n  %s", err, strings.Join(texts, "\n  "))}
+	}
+	if err := writeFileAtomic(path, src); err != nil {
+		return &exitErr{exitError, err}
+	}
+	return l.read()
+}
+
+// summarize prints what the lock pins: each path's tree, marking paths
+// that changed from the old lock and trees that several paths share.
+func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, nFollows int) {
+	paths := make([]string, 0, len(resp.Paths))
+	for p := range resp.Paths {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	shared := 0
+	for _, n := range resp.Nodes {
+		if len(n.Paths) > 1 {
+			shared++
+		}
+	}
+	for _, p := range paths {
+		pin := resp.Paths[p]
+		segs := strings.Split(p, "/")
+		var what string
+		switch {
+		case pin.Follows != "":
+			what = "follows " + pin.Follows
+		case pin.Unpinned != "":
+			what = "kept from flake.lock (" + pin.Unpinned + ")"
+		default:
+			what = nodeLabel(pin.Flake, pin.Version, pin.Ref)
+		}
+		mark := ""
+		if n := root.Lookup(segs); n != nil && n.Locked != nil {
+			prev := old.Lookup(segs)
+			switch {
+			case prev == nil || prev.Locked == nil:
+				mark = "added"
+			case prev.Locked.NarHash != n.Locked.NarHash:
+				mark = "updated from " + short(prev.Locked.Rev)
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p, what, mark)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d input paths, %d distinct trees", len(paths), len(resp.Nodes))
+	if shared > 0 {
+		fmt.Fprintf(w, ", %d of them pinned at several paths", shared)
+	}
+	fmt.Fprintln(w)
+	if nFollows > 0 {
+		fmt.Fprintf(w, "%d follows line(s) would let Nix share those nodes (flakeresolve lock --follows)\n", nFollows)
+	}
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	if rev == "" {
+		return "a pin without rev"
+	}
+	return rev
+}
