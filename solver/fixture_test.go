@@ -31,8 +31,9 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/r
 //	  b/nixpkgs -> nixpkgs  (FLAKE defaults to NAME's last segment, a
 //	                        follows may end in a REQ of its own,
 //	nixpkgs ref main        missing REQ is unversioned), PATH -> FOLLOWS,
-//	                        and "FLAKE ref NAME" for a ref head (the first
-//	                        ref of a flake is its default)
+//	                        and "FLAKE ref NAME [at VERSION]" for a ref
+//	                        head (the first ref of a flake is its default;
+//	                        "at" makes it that version's tree)
 //	-- request --           root inputs, unindented, same syntax
 //	-- options --           optional: strategy cargo | single FLAKE | any
 //	                        | pin PATH FLAKE VERSION | update PATH
@@ -135,8 +136,12 @@ func parseFixture(t *testing.T, ar *txtar.Archive) *fixture {
 					fx.index.Flakes = append(fx.index.Flakes, fl)
 				}
 				cur = map[string]*pb.Input{}
-				if len(w) == 3 && w[1] == "ref" {
+				if (len(w) == 3 || len(w) == 5 && w[3] == "at") && w[1] == "ref" {
 					l := fakeLocked(w[0] + "@ref:" + w[2])
+					if len(w) == 5 {
+						// The head is a version's very tree.
+						l = fakeLocked(w[0] + "@" + w[4])
+					}
 					fl.Refs[w[2]] = &pb.Ref{Rev: l.Rev, NarHash: l.NarHash, LastModified: l.LastModified, Inputs: cur}
 					if fl.DefaultRef == "" {
 						fl.DefaultRef = w[2]

@@ -35,7 +35,7 @@ func (c *candidate) semver() *semver.Version {
 // which is what lets a ref head and a version share a lock entry.
 type node struct {
 	flake *index.Flake
-	cand  *candidate // the first candidate seen, which names the node
+	cand  *candidate // names the node: a version if any candidate is one
 	rank  int        // 0 for the newest kept version of its flake
 	x     int        // variable: the tree is in the answer
 }
@@ -131,6 +131,11 @@ func (r *resolver) nodeOf(c *candidate) {
 	if n == nil {
 		n = &node{flake: c.flake, cand: c}
 		r.nodes[key] = n
+	}
+	if n.cand.version == nil && c.version != nil {
+		// A ref head that is also a version's tree is that version: it
+		// must rank as one, whichever declaration reached it first.
+		n.cand = c
 	}
 	c.node = n
 }
