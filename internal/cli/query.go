@@ -152,30 +152,12 @@ type versionJSON struct {
 func printQueryJSON(w io.Writer, resp *pb.QueryResponse) error {
 	out := queryJSON{Name: resp.Name, Requirement: resp.Requirement, Versions: []versionJSON{}}
 	for _, v := range resp.Versions {
-		out.Versions = append(out.Versions, versionJSON{Version: v.Version, Locked: lockedAttrs(v.Locked)})
+		out.Versions = append(out.Versions, versionJSON{Version: v.Version, Locked: flakeref.Attrs(v.Locked)})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// lockedAttrs is a source in the attribute form of flake.lock: only the set
-// fields, numbers as numbers.
-func lockedAttrs(s *pb.Source) map[string]any {
-	m := map[string]any{}
-	for k, v := range map[string]string{"type": s.Type, "owner": s.Owner, "repo": s.Repo, "host": s.Host, "url": s.Url, "ref": s.Ref, "rev": s.Rev, "narHash": s.NarHash, "dir": s.Dir, "path": s.Path, "id": s.Id} {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	if s.LastModified != 0 {
-		m["lastModified"] = s.LastModified
-	}
-	if s.RevCount != 0 {
-		m["revCount"] = s.RevCount
-	}
-	return m
 }
 
 // limitDetail finds the LimitExceeded detail a Resolve attaches when it

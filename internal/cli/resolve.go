@@ -305,12 +305,12 @@ func printResolveJSON(w io.Writer, resp *pb.ResolveResponse) error {
 	for path, p := range resp.Paths {
 		pj := pathJSON{Flake: p.Flake, Version: p.Version, Ref: p.Ref, Follows: p.Follows, Unpinned: p.Unpinned, Requirement: p.Requirement}
 		if p.Locked != nil {
-			pj.Locked = lockedAttrs(p.Locked)
+			pj.Locked = flakeref.Attrs(p.Locked)
 		}
 		out.Paths[path] = pj
 	}
 	for _, n := range resp.Nodes {
-		out.Nodes = append(out.Nodes, nodeJSON{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: lockedAttrs(n.Locked), Paths: n.Paths})
+		out.Nodes = append(out.Nodes, nodeJSON{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: flakeref.Attrs(n.Locked), Paths: n.Paths})
 	}
 	st := resp.Stats
 	out.Stats = statsJSON{st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.ProvenMinimal, st.ProvenNewest, st.Duration.AsDuration().Seconds(), st.FirstAnswer.AsDuration().Seconds()}

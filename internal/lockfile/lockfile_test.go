@@ -1,0 +1,166 @@
+package lockfile
+
+import (
+	"strings"
+	"testing"
+
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// nixLock is a lock file as Nix 2.8 writes it: an input named like the
+// root, a second node of one name, a follows path and a flake = false
+// input.
+const nixLock = `{
+  "nodes": {
+    "data": {
+      "flake": false,
+      "locked": {
+        "lastModified": 1714564800,
+        "narHash": "sha256-qVfPYAthMVs2eucJ7iWxVwA76e+P33PimrDQe3Pt7Sc=",
+        "ref": "v1.0.0",
+        "rev": "104692df5afc1e1a4cd74ab3de2fc062a104a483",
+        "revCount": 1,
+        "type": "git",
+        "url": "file:///srv/data"
+      },
+      "original": {
+        "type": "git",
+        "url": "file:///srv/data"
+      }
+    },
+    "lib": {
+      "inputs": {
+        "nixpkgs": "nixpkgs",
+        "root": [
+          "data"
+        ]
+      },
+      "locked": {
+        "lastModified": 1689347949,
+        "narHash": "sha256-12tWmuL2zgBgZkdoB6qXZsgJEH9LR3oUgpaQq2RbI80=",
+        "owner": "o",
+        "repo": "lib",
+        "rev": "31732fcf5e8fea42e59c2488ad31a0e651500f68",
+        "type": "github"
+      },
+      "original": {
+        "owner": "o",
+        "repo": "lib",
+        "type": "github"
+      }
+    },
+    "nixpkgs": {
+      "locked": {
+        "narHash": "sha256-dt4WdcvsA8/RCe+VZZwqU0X+XMM3wBbGCWA0/sFWzGo=",
+        "type": "tarball",
+        "url": "https://example.org/nixpkgs.tar.gz"
+      },
+      "original": {
+        "type": "tarball",
+        "url": "https://example.org/nixpkgs.tar.gz"
+      }
+    },
+    "nixpkgs_2": {
+      "locked": {
+        "narHash": "sha256-dt4WdcvsA8/RCe+VZZwqU0X+XMM3wBbGCWA0/sFWzGo=",
+        "type": "tarball",
+        "url": "https://example.org/nixpkgs.tar.gz"
+      },
+      "original": {
+        "type": "tarball",
+        "url": "https://example.org/nixpkgs.tar.gz"
+      }
+    },
+    "root": {
+      "inputs": {
+        "data": "data",
+        "lib": "lib",
+        "nixpkgs": "nixpkgs_2",
+        "root": "root_2"
+      }
+    },
+    "root_2": {
+      "locked": {
+        "narHash": "sha256-dt4WdcvsA8/RCe+VZZwqU0X+XMM3wBbGCWA0/sFWzGo=",
+        "path": "/srv/other",
+        "type": "path"
+      },
+      "original": {
+        "path": "/srv/other",
+        "type": "path"
+      }
+    }
+  },
+  "root": "root",
+  "version": 7
+}
+`
+
+func TestRoundTrip(t *testing.T) {
+	root, err := Parse("flake.lock", []byte(nixLock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Marshal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != nixLock {
+		t.Errorf("Marshal(Parse(lock)) differs:\n%s", out)
+	}
+	if n := root.Lookup([]string{"lib", "nixpkgs"}); n == nil || n.Locked.Type != "tarball" {
+		t.Errorf("lib/nixpkgs = %v", n)
+	}
+	if !root.Inputs["data"].Node.NotFlake {
+		t.Error("data lost flake = false")
+	}
+}
+
+// A node that two paths share by key (which Nix rejects) is written once
+// per path after Build's copy; Marshal itself keeps what it is given.
+func TestSharedNodeKeepsOneKey(t *testing.T) {
+	shared := &Node{Original: &pb.Source{Type: "path", Path: "/x"}, Locked: &pb.Source{Type: "path", Path: "/x", NarHash: "sha256-x"}}
+	root := &Node{Inputs: map[string]*Edge{"a": {Node: shared}, "b": {Node: shared}}}
+	out, _ := Marshal(root)
+	if !strings.Contains(string(out), `"b": "a"`) {
+		t.Errorf("a shared node should keep its first key:\n%s", out)
+	}
+	c := copyTree(root)
+	out, _ = Marshal(c)
+	if !strings.Contains(string(out), `"b": "b"`) {
+		t.Errorf("copyTree should give each path its own node:\n%s", out)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ lock, want string }{
+		{`{"nodes": {}, "root": "root", "version": 4}`, "lock file version 4 is not supported"},
+		{`{"nodes": {"root": {"inputs": {"a": "b"}}}, "root": "root", "version": 7}`, `node "b" is named but not defined`},
+		{`{"nodes": {"root": {"inputs": {"a": 3}}}, "root": "root", "version": 7}`, `input "a" is 3; expected a node name or a follows path`},
+		{`{"nodes": {"root": {"inputs": {"a": "a"}}, "a": {"locked": {"type": "tarball", "url": "u", "rev": "r"}, "original": {}}}, "root": "root", "version": 7}`, `node "a": locked: unsupported tarball input attribute 'rev'`},
+		{`{"nodes": `, "flake.lock: unexpected EOF"},
+	} {
+		_, err := Parse("flake.lock", []byte(tc.lock))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%s) = %v, want %q", tc.lock, err, tc.want)
+		}
+	}
+}
+
+func TestLockedFor(t *testing.T) {
+	tree := &pb.Source{Type: "github", Owner: "o", Repo: "r", Ref: "main", Rev: "31732fcf5e8fea42e59c2488ad31a0e651500f68", LastModified: 5, NarHash: "sha256-x", RevCount: 9}
+	l, err := LockedFor(&pb.Source{Type: "indirect", Id: "r", Dir: "sub"}, tree, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Ref != "" || l.RevCount != 0 || l.Dir != "sub" || l.Rev != tree.Rev {
+		t.Errorf("github locked = %v; want no ref or revCount, the declaration's dir", l)
+	}
+	if _, err := LockedFor(&pb.Source{Type: "git", Url: "https://e.org/x"}, &pb.Source{Type: "git", Url: "https://e.org/x", Rev: tree.Rev, NarHash: "sha256-x"}, ""); err == nil || !strings.Contains(err.Error(), "lacks ref, revCount, lastModified") {
+		t.Errorf("git without ref: %v", err)
+	}
+	l, err = LockedFor(&pb.Source{Type: "tarball", Url: "https://e.org/x.tar.gz"}, &pb.Source{Type: "tarball", Url: "https://e.org/x.tar.gz", Rev: "r", LastModified: 3, NarHash: "sha256-x"}, "")
+	if err != nil || l.Rev != "" || l.LastModified != 0 {
+		t.Errorf("tarball locked = %v, %v; Nix 2.8 rejects rev and lastModified on tarballs", l, err)
+	}
+}
