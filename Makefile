@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint default-index fuzz bench
+.PHONY: run test build proto proto-lint default-index fuzz bench lock-example
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -34,6 +34,12 @@ proto-lint:
 # Rebuilds the embedded default index from the real-flake snapshot.
 default-index:
 	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+
+# The README's CI recipe end to end: git repositories, index build, lock,
+# and Nix accepting the lock offline in an empty store (needs nix-bin).
+lock-example: build
+	./.ci/deps
+	bash testdata/lock-example/run bin/flakeresolve
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq

@@ -335,6 +335,12 @@ func mergeSideInputs(inputs map[string]*Input, v *node, prefix string) error {
 	for _, name := range v.names {
 		a := v.attrs[name]
 		in := inputs[name]
+		if in == nil && prefix != "" {
+			// A requirement on a dependency's input: an override that
+			// only sets the version, which Nix never sees.
+			in = &Input{Name: name, Pos: a.pos}
+			inputs[name] = in
+		}
 		if in == nil {
 			return fmt.Errorf("%s: %s has no input '%s' to give a version to", a.pos, map[bool]string{true: "flake.nix", false: "input '" + strings.TrimSuffix(prefix, "/") + "'"}[prefix == ""], name)
 		}

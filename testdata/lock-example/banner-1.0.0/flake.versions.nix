@@ -1,0 +1,1 @@
+{ inputs.greeting.version = "^1"; }
