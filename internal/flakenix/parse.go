@@ -2,7 +2,6 @@ package flakenix
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -544,10 +543,4 @@ func (p *parser) bind(n *node, path []string, poss []Pos, v *node) error {
 		cur = existing
 	}
 	return nil
-}
-
-func sortedNames(n *node) []string {
-	names := append([]string(nil), n.names...)
-	sort.Strings(names)
-	return names
 }

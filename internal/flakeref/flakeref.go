@@ -18,8 +18,9 @@ package flakeref
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,11 +99,7 @@ func decodeQuery(q string) map[string]string {
 }
 
 func encodeQuery(q map[string]string) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(q))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = percentEncode(k) + "=" + percentEncode(q[k])
@@ -227,7 +224,7 @@ func parseForge(ref string, u *parsedURL) (*pb.Source, error) {
 			return nil, fmt.Errorf("in URL '%s', '%s' is not a commit hash or branch/tag name", ref, rest)
 		}
 	}
-	for _, k := range sortedKeys(u.query) {
+	for _, k := range slices.Sorted(maps.Keys(u.query)) {
 		v := u.query[k]
 		switch k {
 		case "host":
@@ -301,7 +298,7 @@ func parseFlakeScheme(ref string, u *parsedURL) (*pb.Source, error) {
 
 func parsePath(ref string, u *parsedURL) (*pb.Source, error) {
 	s := &pb.Source{Type: "path", Path: u.path}
-	for _, k := range sortedKeys(u.query) {
+	for _, k := range slices.Sorted(maps.Keys(u.query)) {
 		v := u.query[k]
 		switch k {
 		case "rev":
@@ -351,7 +348,7 @@ func parseRepo(ref string, u *parsedURL) (*pb.Source, error) {
 	typ, scheme, _ := strings.Cut(u.scheme, "+")
 	s := &pb.Source{Type: typ}
 	rest := &parsedURL{scheme: scheme, authority: u.authority, path: u.path, query: map[string]string{}}
-	for _, k := range sortedKeys(u.query) {
+	for _, k := range slices.Sorted(maps.Keys(u.query)) {
 		v := u.query[k]
 		switch {
 		case k == "rev":
@@ -402,15 +399,6 @@ func hasTarballSuffix(p string) bool {
 	return false
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // The attributes each input type accepts in attribute form (Nix 2.8's
 // inputFromAttrs), besides "type" and "dir".
 var allowedAttrs = map[string][]string{
@@ -438,7 +426,7 @@ func FromAttrs(attrs map[string]any) (*pb.Source, error) {
 		return nil, fmt.Errorf("input type '%s' is unsupported (expected github, gitlab, sourcehut, indirect, git, hg, path or tarball)", typ)
 	}
 	s := &pb.Source{Type: typ}
-	for _, k := range sortedKeys(attrs) {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		v := attrs[k]
 		if k == "type" {
 			continue

@@ -2,6 +2,8 @@ package lockfile
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,7 +114,7 @@ func Pins(old *Node, decls map[string]*flakenix.Input) []*pb.ExistingPin {
 	var pins []*pb.ExistingPin
 	var walk func(n *Node, prefix string)
 	walk = func(n *Node, prefix string) {
-		for _, name := range sortedKeys(n.Inputs) {
+		for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
 			e := n.Inputs[name]
 			if e.Node == nil || e.Node.Locked == nil {
 				continue

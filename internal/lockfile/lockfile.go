@@ -16,7 +16,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
@@ -77,7 +78,7 @@ func Marshal(root *Node) ([]byte, error) {
 		obj := map[string]any{}
 		if len(n.Inputs) > 0 {
 			inputs := map[string]any{}
-			for _, name := range sortedKeys(n.Inputs) {
+			for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
 				e := n.Inputs[name]
 				if e.Node == nil {
 					inputs[name] = append([]string{}, e.Follows...)
@@ -112,15 +113,6 @@ func Marshal(root *Node) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Parse reads a flake.lock. Nodes that several inputs name by one key
