@@ -350,3 +350,35 @@ func withoutDuration(r *pb.ResolveResponse) *pb.ResolveResponse {
 	c.Stats.Duration, c.Stats.FirstAnswer = nil, nil
 	return c
 }
+
+// TestLockThroughServer locks a flake through a real server over loopback
+// and gets the bytes a local lock writes: the Resolve response carries
+// everything a lock file needs.
+func TestLockThroughServer(t *testing.T) {
+	srv := startServer(t)
+	flake := "{\n  inputs.hyprutils.url = \"github:hyprwm/hyprutils\";\n  inputs.data = { url = \"github:hyprwm/hyprlang\"; flake = false; };\n  outputs = { self, hyprutils, data }: { };\n}\n"
+	versions := "{ inputs.hyprutils.version = \"^0.8\"; inputs.data.version = \"^0.6\"; }\n"
+	locks := map[string]string{}
+	for _, mode := range []string{"local", "server"} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "flake.nix"), flake)
+		writeFile(t, filepath.Join(dir, "flake.versions.nix"), versions)
+		args := []string{"lock", dir}
+		if mode == "server" {
+			args = []string{"lock", "--server", srv.addr, dir}
+		}
+		mustRun(t, 0, args...)
+		data, err := os.ReadFile(filepath.Join(dir, "flake.lock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		locks[mode] = string(data)
+	}
+	if locks["local"] != locks["server"] {
+		t.Errorf("the lock through the server differs:\n%s\nlocal:\n%s", locks["server"], locks["local"])
+	}
+	if !strings.Contains(locks["server"], `"flake": false`) || strings.Contains(locks["server"], `"data": {
+      "inputs"`) {
+		t.Errorf("the flake = false input should be locked without inputs:\n%s", locks["server"])
+	}
+}
