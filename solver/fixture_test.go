@@ -29,6 +29,7 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/r
 //	hyprutils 0.8.0         unindented line, its inputs indented beneath:
 //	  nixpkgs ^0.1          NAME [FLAKE] [REQ] [ref=REF] [flake=false]
 //	  b/nixpkgs -> nixpkgs  (FLAKE defaults to NAME's last segment, a
+//	  b/c version ^1        version-only override of b's input c,
 //	                        follows may end in a REQ of its own,
 //	nixpkgs ref main        missing REQ is unversioned), PATH -> FOLLOWS,
 //	                        and "FLAKE ref NAME [at VERSION]" for a ref
@@ -92,6 +93,10 @@ func parseInputLine(decls map[string]*pb.Input, line string) {
 		if len(rest) > 2 {
 			in.Version = strings.Join(rest[2:], " ")
 		}
+		return
+	}
+	if len(rest) == 2 && rest[0] == "version" {
+		in.Version = rest[1] // a version-only override: the url stays the input's own
 		return
 	}
 	flake, ref := name, ""

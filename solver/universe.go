@@ -326,22 +326,86 @@ func (r *resolver) shrink() error {
 // cuts that split its versions into interchangeable classes) and the
 // reached versions.
 func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
-	cutText := map[*index.Flake]map[string]*versionreq.Req{}
-	reach := map[*index.Version]*index.Flake{}
-	seenRefs := map[*candidate]bool{}
-	expanded := map[expansion]bool{}
-	var floating []*versionreq.Req
-	var queue []map[string]*pb.Input
-	visit := func(decls map[string]*pb.Input) { queue = append(queue, decls) }
-	visit(r.req.Inputs)
-	for len(queue) > 0 {
-		decls := queue[0]
-		queue = queue[1:]
+	w := &reachWalk{r: r, allowed: allowed, cutText: map[*index.Flake]map[string]*versionreq.Req{}, reach: map[*index.Version]*index.Flake{},
+		seenRefs: map[*candidate]bool{}, expanded: map[expansion]bool{}, targets: map[*index.Flake]bool{}}
+	w.visit(r.req.Inputs)
+	for {
+		w.drain()
+		if len(w.reach) > r.lim.MaxReachable {
+			r.stats.Reachable = len(w.reach)
+			return nil, nil, r.limit("reachable versions", len(w.reach), r.lim.MaxReachable)
+		}
+		// A version-only override (floating) may retarget any edge to a
+		// flake the walk reached, so its versions are reachable too.
+		grew := false
+		for _, f := range slices.SortedFunc(maps.Keys(w.targets), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) }) {
+			for _, q := range w.floating {
+				grew = w.expand(f, q) || grew
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	cuts := map[*index.Flake][]*versionreq.Req{}
+	for f, m := range w.cutText {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			cuts[f] = append(cuts[f], m[k])
+		}
+		cuts[f] = append(cuts[f], w.floating...)
+	}
+	return cuts, w.reach, nil
+}
+
+// reachWalk is the state of one walk over the declarations.
+type reachWalk struct {
+	r        *resolver
+	allowed  map[*index.Version]bool
+	cutText  map[*index.Flake]map[string]*versionreq.Req
+	reach    map[*index.Version]*index.Flake
+	seenRefs map[*candidate]bool
+	expanded map[expansion]bool
+	// floating are the requirements of version-only overrides; targets
+	// are the flakes declarations point at.
+	floating []*versionreq.Req
+	targets  map[*index.Flake]bool
+	queue    []map[string]*pb.Input
+}
+
+func (w *reachWalk) visit(decls map[string]*pb.Input) { w.queue = append(w.queue, decls) }
+
+// expand reaches the versions of f that q selects, once per (f, q), and
+// reports whether any was new.
+func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
+	key := expansion{f, q.String()}
+	if w.expanded[key] {
+		return false
+	}
+	w.expanded[key] = true
+	grew := false
+	for _, v := range f.Select(q) {
+		if w.allowed != nil && !w.allowed[v] {
+			continue
+		}
+		if _, ok := w.reach[v]; !ok {
+			w.reach[v] = f
+			w.visit(v.Inputs)
+			grew = true
+		}
+	}
+	return grew
+}
+
+// drain walks the queued declarations, expanding what each can lock to.
+func (w *reachWalk) drain() {
+	for len(w.queue) > 0 {
+		decls := w.queue[0]
+		w.queue = w.queue[1:]
 		for _, d := range flattenDecls(decls) {
-			text := r.declReq(d)
+			text := w.r.declReq(d)
 			var req *versionreq.Req
 			if text != "" {
-				q, err := r.requirement(text)
+				q, err := w.r.requirement(text)
 				if err != nil {
 					continue // reported where the declaration is encoded
 				}
@@ -349,39 +413,40 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 			}
 			if d.Url == "" {
 				if req != nil {
-					floating = append(floating, req)
+					w.floating = append(w.floating, req)
 				}
 				continue
 			}
-			t := r.target(d.Url)
+			t := w.r.target(d.Url)
 			if t.flake == nil {
 				continue
 			}
+			w.targets[t.flake] = true
 			if req != nil {
-				if cutText[t.flake] == nil {
-					cutText[t.flake] = map[string]*versionreq.Req{}
+				if w.cutText[t.flake] == nil {
+					w.cutText[t.flake] = map[string]*versionreq.Req{}
 				}
-				cutText[t.flake][req.String()] = req
+				w.cutText[t.flake][req.String()] = req
 			}
-			if t.rev != "" || (req == nil && !r.req.UnversionedAny) {
+			if t.rev != "" || (req == nil && !w.r.req.UnversionedAny) {
 				// One tree, whichever path reaches it: the path only matters
 				// for pins of unversioned inputs, which keep their tree.
-				cs, _ := r.candidates(t, req, "", allowed)
+				cs, _ := w.r.candidates(t, req, "", w.allowed)
 				for _, c := range cs {
 					if c.version != nil {
-						if _, ok := reach[c.version]; !ok {
-							reach[c.version] = c.flake
-							visit(c.inputs)
+						if _, ok := w.reach[c.version]; !ok {
+							w.reach[c.version] = c.flake
+							w.visit(c.inputs)
 						}
-					} else if !seenRefs[c] {
-						seenRefs[c] = true
-						visit(c.inputs)
+					} else if !w.seenRefs[c] {
+						w.seenRefs[c] = true
+						w.visit(c.inputs)
 					}
 				}
-				for _, c := range r.pinnedOf(t.flake) {
-					if !seenRefs[c] {
-						seenRefs[c] = true
-						visit(c.inputs)
+				for _, c := range w.r.pinnedOf(t.flake) {
+					if !w.seenRefs[c] {
+						w.seenRefs[c] = true
+						w.visit(c.inputs)
 					}
 				}
 				continue
@@ -389,34 +454,12 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 			if req == nil {
 				req = anyVersion
 			}
-			key := expansion{t.flake, req.String()}
-			if expanded[key] {
-				continue // the same versions, already visited
-			}
-			expanded[key] = true
-			for _, v := range t.flake.Select(req) {
-				if allowed != nil && !allowed[v] {
-					continue
-				}
-				if _, ok := reach[v]; !ok {
-					reach[v] = t.flake
-					visit(v.Inputs)
-				}
-			}
+			w.expand(t.flake, req)
 		}
-		if len(reach) > r.lim.MaxReachable {
-			r.stats.Reachable = len(reach)
-			return nil, nil, r.limit("reachable versions", len(reach), r.lim.MaxReachable)
+		if len(w.reach) > w.r.lim.MaxReachable {
+			return
 		}
 	}
-	cuts := map[*index.Flake][]*versionreq.Req{}
-	for f, m := range cutText {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			cuts[f] = append(cuts[f], m[k])
-		}
-		cuts[f] = append(cuts[f], floating...)
-	}
-	return cuts, reach, nil
 }
 
 // anyVersion is "*", the requirement of unversioned inputs under
