@@ -504,29 +504,17 @@ func setAttr(s *pb.Source, k string, v any) error {
 	if !ok {
 		return fmt.Errorf("attribute '%s' is %s while a string is expected", k, kind(v))
 	}
-	switch k {
-	case "owner":
-		s.Owner = str
-	case "repo":
-		s.Repo = str
-	case "host":
-		s.Host = str
-	case "url":
-		s.Url = str
-	case "ref":
-		s.Ref = str
-	case "rev":
-		s.Rev = str
-	case "narHash":
-		s.NarHash = str
-	case "dir":
-		s.Dir = str
-	case "path":
-		s.Path = str
-	case "id":
-		s.Id = str
+	if p, ok := stringFields(s)[k]; ok {
+		*p = str
 	}
 	return nil
+}
+
+// stringFields maps the string attributes of the attribute form, type
+// aside, to the fields of s that hold them.
+func stringFields(s *pb.Source) map[string]*string {
+	return map[string]*string{"owner": &s.Owner, "repo": &s.Repo, "host": &s.Host, "url": &s.Url, "ref": &s.Ref, "rev": &s.Rev,
+		"narHash": &s.NarHash, "dir": &s.Dir, "path": &s.Path, "id": &s.Id}
 }
 
 func kind(v any) string {
@@ -545,9 +533,9 @@ func kind(v any) string {
 // writes for it: set fields only, plus "dir".
 func Attrs(s *pb.Source) map[string]any {
 	m := map[string]any{"type": s.Type}
-	for k, v := range map[string]string{"owner": s.Owner, "repo": s.Repo, "host": s.Host, "url": s.Url, "ref": s.Ref, "rev": s.Rev, "narHash": s.NarHash, "dir": s.Dir, "path": s.Path, "id": s.Id} {
-		if v != "" {
-			m[k] = v
+	for k, p := range stringFields(s) {
+		if *p != "" {
+			m[k] = *p
 		}
 	}
 	if s.LastModified != 0 {
