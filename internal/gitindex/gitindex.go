@@ -111,8 +111,27 @@ type tree struct {
 	flake        *flakenix.Flake
 }
 
+// errNoFlake marks a commit without a flake.nix, which is skipped rather
+// than failing the build.
+var errNoFlake = errors.New("no flake.nix")
+
 func (g git) tree(rev string) (*tree, error) {
 	t := &tree{rev: rev}
+	// flake.nix first: it is cheap, and a commit without one needs no
+	// archive.
+	src, err := g.run("show", rev+":flake.nix")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rev, errNoFlake)
+	}
+	label := fmt.Sprintf("%s:flake.nix (%.12s)", g.dir, rev)
+	if t.flake, err = flakenix.Parse(label, src); err != nil {
+		return nil, err
+	}
+	if side, err := g.run("show", rev+":"+flakenix.SideFile); err == nil {
+		if err := t.flake.MergeSide(fmt.Sprintf("%s:%s (%.12s)", g.dir, flakenix.SideFile, rev), side); err != nil {
+			return nil, err
+		}
+	}
 	out, err := g.run("show", "-s", "--format=%ct", rev)
 	if err != nil {
 		return nil, err
@@ -132,19 +151,6 @@ func (g git) tree(rev string) (*tree, error) {
 	}
 	if t.narHash, err = NarHash(bytes.NewReader(archive)); err != nil {
 		return nil, fmt.Errorf("hashing %s: %v", rev, err)
-	}
-	src, err := g.run("show", rev+":flake.nix")
-	if err != nil {
-		return nil, fmt.Errorf("%s has no flake.nix", rev)
-	}
-	label := fmt.Sprintf("%s:flake.nix (%.12s)", g.dir, rev)
-	if t.flake, err = flakenix.Parse(label, src); err != nil {
-		return nil, err
-	}
-	if side, err := g.run("show", rev+":"+flakenix.SideFile); err == nil {
-		if err := t.flake.MergeSide(fmt.Sprintf("%s:%s (%.12s)", g.dir, flakenix.SideFile, rev), side); err != nil {
-			return nil, err
-		}
 	}
 	return t, nil
 }
@@ -189,20 +195,25 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 		}
 	}
 	report(0, "")
-	trees := map[string]*tree{}
+	// Tags and branches often share commits; each is read once.
+	type result struct {
+		t   *tree
+		err error
+	}
+	trees := map[string]result{}
 	get := func(rev string) (*tree, error) {
-		if t, ok := trees[rev]; ok {
-			return t, nil
+		if r, ok := trees[rev]; ok {
+			return r.t, r.err
 		}
 		t, err := g.tree(rev)
-		trees[rev] = t
+		trees[rev] = result{t, err}
 		return t, err
 	}
 	versions := map[string]string{} // version -> tag, to catch two tags of one version
 	for i, tg := range tags {
 		t, err := get(tg.rev)
 		if err != nil {
-			if strings.HasSuffix(err.Error(), "has no flake.nix") {
+			if errors.Is(err, errNoFlake) {
 				skipped = append(skipped, Skipped{r.Name, tg.name, "no flake.nix at " + tg.rev[:12]})
 				continue
 			}
@@ -229,7 +240,7 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 	for i, h := range heads {
 		t, err := get(h.rev)
 		if err != nil {
-			if strings.HasSuffix(err.Error(), "has no flake.nix") {
+			if errors.Is(err, errNoFlake) {
 				continue
 			}
 			return nil, nil, err
@@ -246,7 +257,11 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 			f.DefaultRef = name
 		}
 	}
-	sort.Slice(f.Versions, func(i, j int) bool { return f.Versions[i].Version < f.Versions[j].Version })
+	// Loaders sort versions themselves; this keeps the written index in
+	// version order rather than in the tags' alphabetical order.
+	sort.Slice(f.Versions, func(i, j int) bool {
+		return semver.MustParse(f.Versions[i].Version).LessThan(semver.MustParse(f.Versions[j].Version))
+	})
 	if len(f.Versions) == 0 && len(f.Refs) == 0 {
 		return nil, nil, errors.New("no tag or branch holds a flake.nix")
 	}

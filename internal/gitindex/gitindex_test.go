@@ -156,3 +156,30 @@ func TestBuildErrors(t *testing.T) {
 		t.Errorf("a bad flake.nix: %v", err)
 	}
 }
+
+// Two tags on one commit without a flake.nix: both are skipped, the commit
+// is read once, and the flake on main still builds.
+func TestBuildSkipsCommitsWithoutFlake(t *testing.T) {
+	dir, run := gitRepo(t)
+	write(t, dir, "README", "before the flake\n", 0o644)
+	run("add", "-A")
+	run("commit", "-qm", "no flake")
+	run("tag", "v0.1.0")
+	run("tag", "v0.1.1")
+	write(t, dir, "flake.nix", `{ outputs = _: {}; }`, 0o644)
+	run("add", "-A")
+	run("commit", "-qm", "flake")
+	run("tag", "v1.0.0")
+	ix, skipped, err := Build(context.Background(), []Repo{{Dir: dir}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Flakes[0].Versions) != 1 || len(skipped) != 2 {
+		t.Fatalf("versions %v, skipped %v; want 1.0.0, and both early tags skipped", ix.Flakes[0].Versions, skipped)
+	}
+	for _, s := range skipped {
+		if !strings.HasPrefix(s.Reason, "no flake.nix at ") {
+			t.Errorf("%s skipped because %q", s.Tag, s.Reason)
+		}
+	}
+}
