@@ -16,10 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
-	"github.com/flakeresolve/flakeresolve/internal/server"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -103,7 +101,7 @@ Exit codes (for CI):
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			l := &locker{dir: dir, addr: addr, indexes: indexes, update: update, strategy: strategy, timeout: timeout, effort: effort}
+			l := &locker{dir: dir, client: &resolveClient{addr: addr, indexes: indexes}, update: update, strategy: strategy, timeout: timeout, effort: effort}
 			if err := l.read(); err != nil {
 				return err
 			}
@@ -161,12 +159,14 @@ Exit codes (for CI):
 
 // locker holds what one lock run reads and resolves.
 type locker struct {
-	dir, addr string
-	indexes   []string
-	update    []string
-	strategy  pb.Strategy
-	timeout   time.Duration
-	effort    time.Duration
+	dir string
+	// client is shared by the runs of one command: --write-follows locks
+	// twice, and the indexes load once.
+	client   *resolveClient
+	update   []string
+	strategy pb.Strategy
+	timeout  time.Duration
+	effort   time.Duration
 
 	flake    *flakenix.Flake
 	old      *lockfile.Node
@@ -217,20 +217,9 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.timeout+5*time.Second)
 	defer cancel()
-	var resp *pb.ResolveResponse
-	var err error
-	if l.addr != "" {
-		resp, err = resolveRemote(ctx, l.addr, req)
-	} else {
-		oneShotGC()
-		layers, lerr := server.LoadLayers(l.indexes, defaultindex.Load)
-		if lerr != nil {
-			return nil, nil, &exitErr{exitError, lerr}
-		}
-		resp, err = server.NewService(layers).Resolve(ctx, req)
-	}
+	resp, err := l.client.resolve(ctx, req)
 	if err != nil {
-		return nil, nil, statusErr(err)
+		return nil, nil, err
 	}
 	root, err := lockfile.Build(l.flake.Inputs, resp, l.old)
 	if err != nil {

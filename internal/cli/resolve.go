@@ -100,19 +100,9 @@ of inputs that brought each in and what to relax, and exits 4.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			var resp *pb.ResolveResponse
-			if addr != "" {
-				resp, err = resolveRemote(ctx, addr, req)
-			} else {
-				oneShotGC()
-				layers, lerr := server.LoadLayers(indexes, defaultindex.Load)
-				if lerr != nil {
-					return &exitErr{exitError, lerr}
-				}
-				resp, err = server.NewService(layers).Resolve(ctx, req)
-			}
+			resp, err := (&resolveClient{addr: addr, indexes: indexes}).resolve(ctx, req)
 			if err != nil {
-				return statusErr(err)
+				return err
 			}
 			if asJSON {
 				return printResolveJSON(cmd.OutOrStdout(), resp)
@@ -182,6 +172,38 @@ func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error
 		return nil, usageErr("%s: %s (expected {\"inputs\": {NAME: {\"url\": ..., \"version\": ...}}, ...}; see flakeresolve resolve --help)", name, msg)
 	}
 	return req, nil
+}
+
+// resolveClient answers Resolve requests from the server at addr, or from
+// local indexes (the embedded one when none are named), loaded on first use
+// and kept for later requests.
+type resolveClient struct {
+	addr    string
+	indexes []string
+	svc     *server.Service
+}
+
+// resolve returns the answer, or an error carrying the exit code.
+func (c *resolveClient) resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	var resp *pb.ResolveResponse
+	var err error
+	if c.addr != "" {
+		resp, err = resolveRemote(ctx, c.addr, req)
+	} else {
+		if c.svc == nil {
+			oneShotGC()
+			layers, lerr := server.LoadLayers(c.indexes, defaultindex.Load)
+			if lerr != nil {
+				return nil, &exitErr{exitError, lerr}
+			}
+			c.svc = server.NewService(layers)
+		}
+		resp, err = c.svc.Resolve(ctx, req)
+	}
+	if err != nil {
+		return nil, statusErr(err)
+	}
+	return resp, nil
 }
 
 func resolveRemote(ctx context.Context, addr string, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
