@@ -141,18 +141,12 @@ atomically.`,
 			if err != nil {
 				return &exitErr{exitError, err}
 			}
-			if probs := index.Validate(m); len(probs) > 0 {
-				return &exitErr{exitError, &index.InvalidError{Origin: "imported index", Problems: probs}}
-			}
-			data, err := encode(m, strings.HasSuffix(out, ".json"))
+			size, err := writeIndex(m, out, "imported index")
 			if err != nil {
-				return &exitErr{exitError, err}
-			}
-			if err := writeFileAtomic(out, data); err != nil {
-				return &exitErr{exitError, err}
+				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions (%d from nixpkgs pins), %d refs, %d bytes\n",
-				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, len(data))
+				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, size)
 			fmt.Fprintf(cmd.ErrOrStderr(), "dropped: %d tags without narHash, %d tags equal in precedence to a preferred tag\n",
 				rep.DroppedNoNarHash, rep.DroppedSamePrecedence)
 			var rules []string
@@ -240,15 +234,8 @@ in .json, binary otherwise; it is validated, then written atomically.`,
 			for _, s := range skipped {
 				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s tag %s: %s\n", s.Repo, s.Tag, s.Reason)
 			}
-			if probs := index.Validate(m); len(probs) > 0 {
-				return &exitErr{exitError, &index.InvalidError{Origin: "built index", Problems: probs}}
-			}
-			data, err := encode(m, strings.HasSuffix(out, ".json"))
-			if err != nil {
-				return &exitErr{exitError, err}
-			}
-			if err := writeFileAtomic(out, data); err != nil {
-				return &exitErr{exitError, err}
+			if _, err := writeIndex(m, out, "built index"); err != nil {
+				return err
 			}
 			versions, refs := 0, 0
 			for _, f := range m.Flakes {
@@ -286,9 +273,22 @@ func progressPrinter(w io.Writer) func(gitindex.Event) {
 	}
 }
 
-func encode(m *pb.Index, asJSON bool) ([]byte, error) {
-	if asJSON {
-		return index.MarshalJSON(m)
+// writeIndex validates an index and writes it atomically, as JSON when the
+// file name ends in .json and binary otherwise; it returns the size.
+func writeIndex(m *pb.Index, out, origin string) (int, error) {
+	if probs := index.Validate(m); len(probs) > 0 {
+		return 0, &exitErr{exitError, &index.InvalidError{Origin: origin, Problems: probs}}
 	}
-	return index.MarshalBinary(m)
+	marshal := index.MarshalBinary
+	if strings.HasSuffix(out, ".json") {
+		marshal = index.MarshalJSON
+	}
+	data, err := marshal(m)
+	if err == nil {
+		err = writeFileAtomic(out, data)
+	}
+	if err != nil {
+		return 0, &exitErr{exitError, err}
+	}
+	return len(data), nil
 }

@@ -105,18 +105,16 @@ func Parse(name string, src []byte) (*Flake, error) {
 			if v.kind != nAttrs {
 				return nil, typeErr(v, "inputs", "a literal attribute set")
 			}
-			for _, name := range v.names {
-				in, err := parseInput(name, v.attrs[name])
-				if err != nil {
-					return nil, err
-				}
-				f.Inputs[name] = in
+			var err error
+			if f.Inputs, err = parseInputs(v); err != nil {
+				return nil, err
 			}
 		case "outputs":
 			if v.kind != nLambda {
 				return nil, typeErr(v, "outputs", "a function such as { self, nixpkgs, ... }: { ... }")
 			}
-			f.OutputsPos = v.pos
+			// Bindings go before the outputs attribute itself.
+			f.OutputsPos = top.namePos["outputs"]
 			for _, arg := range v.formals {
 				if arg == "self" || f.Inputs[arg] != nil {
 					continue
@@ -127,8 +125,6 @@ func Parse(name string, src []byte) (*Flake, error) {
 				}
 				f.Inputs[arg] = &Input{Name: arg, Pos: v.pos, Source: src, Implicit: true}
 			}
-			// Bindings go before the outputs attribute itself.
-			f.OutputsPos = bindingStart(top, "outputs")
 		case "nixConfig":
 			if v.kind != nAttrs {
 				return nil, typeErr(v, "nixConfig", "a literal attribute set")
@@ -151,16 +147,24 @@ func Parse(name string, src []byte) (*Flake, error) {
 	return f, nil
 }
 
-// bindingStart finds where the binding of a top-level attribute starts.
-func bindingStart(top *node, name string) Pos {
-	return top.namePos[name]
-}
-
 func typeErr(v *node, attr, want string) error {
 	return fmt.Errorf("%s: %s is %s, but Nix requires %s here", v.pos, attr, v.describe(), want)
 }
 
 var idRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+
+// parseInputs reads a set of inputs: a flake's, or overrides of an input's.
+func parseInputs(v *node) (map[string]*Input, error) {
+	out := map[string]*Input{}
+	for _, name := range v.names {
+		in, err := parseInput(name, v.attrs[name])
+		if err != nil {
+			return nil, err
+		}
+		out[name] = in
+	}
+	return out, nil
+}
 
 // parseInput mirrors Nix 2.8's parseFlakeInput.
 func parseInput(name string, v *node) (*Input, error) {
@@ -203,13 +207,9 @@ func parseInput(name string, v *node) (*Input, error) {
 			if a.kind != nAttrs {
 				return nil, typeErr(a, what, "a literal attribute set")
 			}
-			in.Inputs = map[string]*Input{}
-			for _, sub := range a.names {
-				child, err := parseInput(sub, a.attrs[sub])
-				if err != nil {
-					return nil, err
-				}
-				in.Inputs[sub] = child
+			var err error
+			if in.Inputs, err = parseInputs(a); err != nil {
+				return nil, err
 			}
 		case "version":
 			if a.kind != nString {

@@ -144,7 +144,7 @@ func (l *lexer) next() (token, error) {
 		for n < len(rest) && isIdentChar(rest[n]) {
 			n++
 		}
-		if n < len(rest) && rest[n] == ':' && n+1 < len(rest) && isURIChar(rest[n+1]) && !isSpaceOrEnd(rest[n+1]) {
+		if n+1 < len(rest) && rest[n] == ':' && isURIChar(rest[n+1]) {
 			m := n + 1
 			for m < len(rest) && isURIChar(rest[m]) {
 				m++
@@ -179,10 +179,8 @@ func (l *lexer) next() (token, error) {
 	return token{}, l.errf(p, "unexpected character %q", c)
 }
 
-func isSpaceOrEnd(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 func isURIChar(c byte) bool {
-	return isIdentChar(c) || strings.IndexByte("~!@$%&*+=/?.,:;'", c) >= 0 && c != ';'
+	return isIdentChar(c) || strings.IndexByte("~!@$%&*+=/?.,:'", c) >= 0
 }
 
 func isSearchPath(s string) bool {

@@ -586,7 +586,7 @@ func String(s *pb.Source) string {
 			u.path += "/" + s.Rev
 		}
 	case "git", "hg":
-		if base, err := parseURLLoose(s.Url); err == nil {
+		if base, _, err := parseURL(s.Url); err == nil {
 			u = base
 			u.scheme = s.Type + "+" + u.scheme
 			for k, v := range base.query {
@@ -606,7 +606,7 @@ func String(s *pb.Source) string {
 		u = &parsedURL{scheme: "path", path: s.Path}
 		set("rev", s.Rev)
 	default:
-		base, err := parseURLLoose(s.Url)
+		base, _, err := parseURL(s.Url)
 		if err != nil {
 			return s.Url
 		}
@@ -627,11 +627,6 @@ func String(s *pb.Source) string {
 	}
 	u.query = q
 	return u.String()
-}
-
-func parseURLLoose(s string) (*parsedURL, error) {
-	u, _, err := parseURL(s)
-	return u, err
 }
 
 var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)
