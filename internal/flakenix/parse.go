@@ -266,7 +266,7 @@ func (p *parser) isFormals() bool {
 func (p *parser) parseLambda(pos Pos, arg string) (*node, error) {
 	n := &node{pos: pos, kind: nLambda}
 	if arg != "" {
-		t, _ := p.next() // ":" or "@"
+		t, _ := p.next() // the ":" or "@" the caller peeked; it cannot fail
 		if t.text == ":" {
 			return n, p.skipBody(n)
 		}
@@ -295,7 +295,7 @@ func (p *parser) parseLambda(pos Pos, arg string) (*node, error) {
 		n.formals = append(n.formals, t.text)
 		if nt, _ := p.peek(); nt.kind == tPunct && nt.text == "?" {
 			p.next()
-			if err := p.skipUntil(","); err != nil {
+			if err := p.skipDefault(); err != nil {
 				return nil, err
 			}
 		}
@@ -328,9 +328,9 @@ func (p *parser) skipBody(n *node) error {
 	return err
 }
 
-// skipUntil steps over a default value in a function's arguments, up to
+// skipDefault steps over a default value in a function's arguments, up to
 // the "," or "}" that ends it.
-func (p *parser) skipUntil(sep string) error {
+func (p *parser) skipDefault() error {
 	depth := 0
 	for {
 		t, err := p.peek()
@@ -351,7 +351,7 @@ func (p *parser) skipUntil(sep string) error {
 					return nil
 				}
 				depth--
-			case sep:
+			case ",":
 				if depth == 0 {
 					return nil
 				}
