@@ -1,10 +1,10 @@
 package lockfile
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
@@ -24,14 +24,7 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse, old *Node
 	for p := range resp.Paths {
 		paths = append(paths, p)
 	}
-	// Parents before children.
-	sort.Slice(paths, func(i, j int) bool {
-		di, dj := strings.Count(paths[i], "/"), strings.Count(paths[j], "/")
-		if di != dj {
-			return di < dj
-		}
-		return paths[i] < paths[j]
-	})
+	slices.SortFunc(paths, shallowFirst) // parents before children
 	nodes := map[string]*Node{"": root}
 	var problems []string
 	for _, p := range paths {
@@ -78,6 +71,14 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse, old *Node
 		return nil, fmt.Errorf("cannot lock:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return root, nil
+}
+
+// shallowFirst orders input paths by depth, then by name.
+func shallowFirst(a, b string) int {
+	if c := cmp.Compare(strings.Count(a, "/"), strings.Count(b, "/")); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 func orRef(pin *pb.PathPin) string {
@@ -171,24 +172,12 @@ func Follows(resp *pb.ResolveResponse) []FollowsLine {
 			continue
 		}
 		ps := append([]string{}, n.Paths...)
-		sort.Slice(ps, func(i, j int) bool {
-			di, dj := strings.Count(ps[i], "/"), strings.Count(ps[j], "/")
-			if di != dj {
-				return di < dj
-			}
-			return ps[i] < ps[j]
-		})
+		slices.SortFunc(ps, shallowFirst)
 		for _, p := range ps[1:] {
 			cands = append(cands, cand{p, ps[0]})
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		di, dj := strings.Count(cands[i].path, "/"), strings.Count(cands[j].path, "/")
-		if di != dj {
-			return di < dj
-		}
-		return cands[i].path < cands[j].path
-	})
+	slices.SortFunc(cands, func(a, b cand) int { return shallowFirst(a.path, b.path) })
 	var lines []FollowsLine
 	for _, c := range cands {
 		segs := strings.Split(c.path, "/")
