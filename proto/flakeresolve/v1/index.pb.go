@@ -345,7 +345,13 @@ type Version struct {
 	// The exact tree this version is.
 	Locked *Source `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
 	// The version's inputs exactly as its flake.nix declares them.
-	Inputs        map[string]*Input `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Inputs map[string]*Input `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The version's own committed flake.lock. Nix locks an input that has no
+	// version requirement, and that no override or follows touches, to the
+	// pin this lock holds for it (computeLocks reads a dependency's
+	// flake.lock as the old lock of its inputs); absent when the tree has no
+	// flake.lock.
+	LockFile      *LockFile `protobuf:"bytes,4,opt,name=lock_file,json=lockFile,proto3" json:"lock_file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -397,6 +403,13 @@ func (x *Version) GetLocked() *Source {
 func (x *Version) GetInputs() map[string]*Input {
 	if x != nil {
 		return x.Inputs
+	}
+	return nil
+}
+
+func (x *Version) GetLockFile() *LockFile {
+	if x != nil {
+		return x.LockFile
 	}
 	return nil
 }
@@ -497,7 +510,9 @@ type Ref struct {
 	RevCount     int64 `protobuf:"varint,4,opt,name=rev_count,json=revCount,proto3" json:"rev_count,omitempty"`
 	// The tree's inputs as its flake.nix declares them, so that what is
 	// locked through this ref can be resolved further.
-	Inputs        map[string]*Input `protobuf:"bytes,5,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Inputs map[string]*Input `protobuf:"bytes,5,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The tree's own committed flake.lock, as for Version.lock_file.
+	LockFile      *LockFile `protobuf:"bytes,6,opt,name=lock_file,json=lockFile,proto3" json:"lock_file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -567,6 +582,281 @@ func (x *Ref) GetInputs() map[string]*Input {
 	return nil
 }
 
+func (x *Ref) GetLockFile() *LockFile {
+	if x != nil {
+		return x.LockFile
+	}
+	return nil
+}
+
+// LockFile is a flake.lock as Nix reads it: a graph of nodes from a root.
+// Node keys are local to one lock file.
+type LockFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The lock file format version (Nix 2.8 reads 5 to 7).
+	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The key of the root node, normally "root".
+	Root          string               `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
+	Nodes         map[string]*LockNode `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockFile) Reset() {
+	*x = LockFile{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockFile) ProtoMessage() {}
+
+func (x *LockFile) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockFile.ProtoReflect.Descriptor instead.
+func (*LockFile) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LockFile) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *LockFile) GetRoot() string {
+	if x != nil {
+		return x.Root
+	}
+	return ""
+}
+
+func (x *LockFile) GetNodes() map[string]*LockNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// LockNode is one node of a lock file. The root has only inputs.
+type LockNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input as declared, Nix's parse of the reference.
+	Original *Source `protobuf:"bytes,1,opt,name=original,proto3" json:"original,omitempty"`
+	// The exact tree, with the attributes the lock file records for it.
+	Locked *Source `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
+	// False for "flake = false" inputs.
+	Flake         *bool                 `protobuf:"varint,3,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
+	Inputs        map[string]*LockInput `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockNode) Reset() {
+	*x = LockNode{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockNode) ProtoMessage() {}
+
+func (x *LockNode) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockNode.ProtoReflect.Descriptor instead.
+func (*LockNode) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LockNode) GetOriginal() *Source {
+	if x != nil {
+		return x.Original
+	}
+	return nil
+}
+
+func (x *LockNode) GetLocked() *Source {
+	if x != nil {
+		return x.Locked
+	}
+	return nil
+}
+
+func (x *LockNode) GetFlake() bool {
+	if x != nil && x.Flake != nil {
+		return *x.Flake
+	}
+	return false
+}
+
+func (x *LockNode) GetInputs() map[string]*LockInput {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+// LockInput is an edge of a lock file: exactly one of a node key and a
+// follows path.
+type LockInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*LockInput_Node
+	//	*LockInput_Follows
+	Target        isLockInput_Target `protobuf_oneof:"target"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockInput) Reset() {
+	*x = LockInput{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockInput) ProtoMessage() {}
+
+func (x *LockInput) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockInput.ProtoReflect.Descriptor instead.
+func (*LockInput) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LockInput) GetTarget() isLockInput_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *LockInput) GetNode() string {
+	if x != nil {
+		if x, ok := x.Target.(*LockInput_Node); ok {
+			return x.Node
+		}
+	}
+	return ""
+}
+
+func (x *LockInput) GetFollows() *InputPath {
+	if x != nil {
+		if x, ok := x.Target.(*LockInput_Follows); ok {
+			return x.Follows
+		}
+	}
+	return nil
+}
+
+type isLockInput_Target interface {
+	isLockInput_Target()
+}
+
+type LockInput_Node struct {
+	// The key of the node the input locks to.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3,oneof"`
+}
+
+type LockInput_Follows struct {
+	// An input path from the lock file's root that the input follows.
+	Follows *InputPath `protobuf:"bytes,2,opt,name=follows,proto3,oneof"`
+}
+
+func (*LockInput_Node) isLockInput_Target() {}
+
+func (*LockInput_Follows) isLockInput_Target() {}
+
+// InputPath is a path of input names from a lock file's root; empty is the
+// root itself (follows = "").
+type InputPath struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputPath) Reset() {
+	*x = InputPath{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputPath) ProtoMessage() {}
+
+func (x *InputPath) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputPath.ProtoReflect.Descriptor instead.
+func (*InputPath) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *InputPath) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 var File_flakeresolve_v1_index_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_index_proto_rawDesc = "" +
@@ -607,11 +897,12 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\ashallow\x18\x0f \x01(\bH\x01R\ashallow\x88\x01\x01B\r\n" +
 	"\v_submodulesB\n" +
 	"\n" +
-	"\b_shallow\"\xe5\x01\n" +
+	"\b_shallow\"\x9d\x02\n" +
 	"\aVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
 	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12<\n" +
-	"\x06inputs\x18\x03 \x03(\v2$.flakeresolve.v1.Version.InputsEntryR\x06inputs\x1aQ\n" +
+	"\x06inputs\x18\x03 \x03(\v2$.flakeresolve.v1.Version.InputsEntryR\x06inputs\x126\n" +
+	"\tlock_file\x18\x04 \x01(\v2\x19.flakeresolve.v1.LockFileR\blockFile\x1aQ\n" +
 	"\vInputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"\x92\x02\n" +
@@ -626,16 +917,40 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01B\b\n" +
 	"\x06_flakeB\n" +
 	"\n" +
-	"\b_follows\"\x81\x02\n" +
+	"\b_follows\"\xb9\x02\n" +
 	"\x03Ref\x12\x10\n" +
 	"\x03rev\x18\x01 \x01(\tR\x03rev\x12\x19\n" +
 	"\bnar_hash\x18\x02 \x01(\tR\anarHash\x12#\n" +
 	"\rlast_modified\x18\x03 \x01(\x03R\flastModified\x12\x1b\n" +
 	"\trev_count\x18\x04 \x01(\x03R\brevCount\x128\n" +
-	"\x06inputs\x18\x05 \x03(\v2 .flakeresolve.v1.Ref.InputsEntryR\x06inputs\x1aQ\n" +
+	"\x06inputs\x18\x05 \x03(\v2 .flakeresolve.v1.Ref.InputsEntryR\x06inputs\x126\n" +
+	"\tlock_file\x18\x06 \x01(\v2\x19.flakeresolve.v1.LockFileR\blockFile\x1aQ\n" +
 	"\vInputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01BKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"\xc9\x01\n" +
+	"\bLockFile\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
+	"\x04root\x18\x02 \x01(\tR\x04root\x12:\n" +
+	"\x05nodes\x18\x03 \x03(\v2$.flakeresolve.v1.LockFile.NodesEntryR\x05nodes\x1aS\n" +
+	"\n" +
+	"NodesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.flakeresolve.v1.LockNodeR\x05value:\x028\x01\"\xab\x02\n" +
+	"\bLockNode\x123\n" +
+	"\boriginal\x18\x01 \x01(\v2\x17.flakeresolve.v1.SourceR\boriginal\x12/\n" +
+	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12\x19\n" +
+	"\x05flake\x18\x03 \x01(\bH\x00R\x05flake\x88\x01\x01\x12=\n" +
+	"\x06inputs\x18\x04 \x03(\v2%.flakeresolve.v1.LockNode.InputsEntryR\x06inputs\x1aU\n" +
+	"\vInputsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.flakeresolve.v1.LockInputR\x05value:\x028\x01B\b\n" +
+	"\x06_flake\"c\n" +
+	"\tLockInput\x12\x14\n" +
+	"\x04node\x18\x01 \x01(\tH\x00R\x04node\x126\n" +
+	"\afollows\x18\x02 \x01(\v2\x1a.flakeresolve.v1.InputPathH\x00R\afollowsB\b\n" +
+	"\x06target\"!\n" +
+	"\tInputPath\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05namesBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_index_proto_rawDescOnce sync.Once
@@ -649,37 +964,52 @@ func file_flakeresolve_v1_index_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_index_proto_rawDescData
 }
 
-var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_flakeresolve_v1_index_proto_goTypes = []any{
-	(*Index)(nil),   // 0: flakeresolve.v1.Index
-	(*Flake)(nil),   // 1: flakeresolve.v1.Flake
-	(*Source)(nil),  // 2: flakeresolve.v1.Source
-	(*Version)(nil), // 3: flakeresolve.v1.Version
-	(*Input)(nil),   // 4: flakeresolve.v1.Input
-	(*Ref)(nil),     // 5: flakeresolve.v1.Ref
-	nil,             // 6: flakeresolve.v1.Flake.RefsEntry
-	nil,             // 7: flakeresolve.v1.Version.InputsEntry
-	nil,             // 8: flakeresolve.v1.Input.InputsEntry
-	nil,             // 9: flakeresolve.v1.Ref.InputsEntry
+	(*Index)(nil),     // 0: flakeresolve.v1.Index
+	(*Flake)(nil),     // 1: flakeresolve.v1.Flake
+	(*Source)(nil),    // 2: flakeresolve.v1.Source
+	(*Version)(nil),   // 3: flakeresolve.v1.Version
+	(*Input)(nil),     // 4: flakeresolve.v1.Input
+	(*Ref)(nil),       // 5: flakeresolve.v1.Ref
+	(*LockFile)(nil),  // 6: flakeresolve.v1.LockFile
+	(*LockNode)(nil),  // 7: flakeresolve.v1.LockNode
+	(*LockInput)(nil), // 8: flakeresolve.v1.LockInput
+	(*InputPath)(nil), // 9: flakeresolve.v1.InputPath
+	nil,               // 10: flakeresolve.v1.Flake.RefsEntry
+	nil,               // 11: flakeresolve.v1.Version.InputsEntry
+	nil,               // 12: flakeresolve.v1.Input.InputsEntry
+	nil,               // 13: flakeresolve.v1.Ref.InputsEntry
+	nil,               // 14: flakeresolve.v1.LockFile.NodesEntry
+	nil,               // 15: flakeresolve.v1.LockNode.InputsEntry
 }
 var file_flakeresolve_v1_index_proto_depIdxs = []int32{
 	1,  // 0: flakeresolve.v1.Index.flakes:type_name -> flakeresolve.v1.Flake
 	2,  // 1: flakeresolve.v1.Flake.source:type_name -> flakeresolve.v1.Source
 	3,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
-	6,  // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
+	10, // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
 	2,  // 4: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
-	7,  // 5: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
-	8,  // 6: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
-	9,  // 7: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
-	5,  // 8: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
-	4,  // 9: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	4,  // 10: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	4,  // 11: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	11, // 5: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
+	6,  // 6: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
+	12, // 7: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
+	13, // 8: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
+	6,  // 9: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
+	14, // 10: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
+	2,  // 11: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.Source
+	2,  // 12: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.Source
+	15, // 13: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
+	9,  // 14: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
+	5,  // 15: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
+	4,  // 16: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	4,  // 17: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	4,  // 18: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	7,  // 19: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
+	8,  // 20: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_index_proto_init() }
@@ -689,13 +1019,18 @@ func file_flakeresolve_v1_index_proto_init() {
 	}
 	file_flakeresolve_v1_index_proto_msgTypes[2].OneofWrappers = []any{}
 	file_flakeresolve_v1_index_proto_msgTypes[4].OneofWrappers = []any{}
+	file_flakeresolve_v1_index_proto_msgTypes[7].OneofWrappers = []any{}
+	file_flakeresolve_v1_index_proto_msgTypes[8].OneofWrappers = []any{
+		(*LockInput_Node)(nil),
+		(*LockInput_Follows)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_index_proto_rawDesc), len(file_flakeresolve_v1_index_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
