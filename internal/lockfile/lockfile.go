@@ -203,64 +203,59 @@ func numbers(m map[string]any) map[string]any {
 }
 
 // LockedFor renders the locked attributes of a tree for an input declared
-// as original, with the attributes Nix 2.8 records for the type: forges
-// (github, gitlab, sourcehut) owner, repo, rev, lastModified and narHash
-// (and host); git url, ref, rev, revCount, lastModified and narHash; a
-// tarball only url and narHash; a path only path and narHash. A "dir" in
-// the declaration carries over, as Nix keeps the subdirectory.
+// as original: what flakeref.Types says Nix 2.8 records for the type,
+// no more and no less. That is the location (a forge's owner, repo and
+// host; a url; a path), the type's pin (forges: rev, lastModified, narHash;
+// git: ref, rev, revCount, lastModified, narHash; a tarball only its
+// narHash, as Nix 2.8 rejects rev and lastModified there; a path its
+// narHash), and what the declaration carries over: its "dir", which Nix
+// keeps, and git's submodules and shallow. A git or hg ref is the tree's
+// own (a version's tag), else the ref head it is, else the declared one.
 func LockedFor(original, tree *pb.Source, ref string) (*pb.Source, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("no locked source")
 	}
-	l := &pb.Source{Type: tree.Type, NarHash: tree.NarHash, Dir: original.Dir}
+	t, known := flakeref.LookupType(tree.Type)
+	if !known || len(t.Pin) == 0 || !t.Nix28 {
+		var lockable []string
+		for _, t := range flakeref.Types {
+			if len(t.Pin) > 0 && t.Nix28 {
+				lockable = append(lockable, t.Name)
+			}
+		}
+		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected %s)", tree.Type, strings.Join(lockable, ", "))
+	}
+	from := flakeref.Attrs(tree)
+	if slices.Contains(t.Pin, "ref") && tree.Ref == "" {
+		if ref == "" {
+			ref = original.Ref
+		}
+		if ref != "" {
+			from["ref"] = ref
+		}
+	}
+	attrs := map[string]any{"type": t.Name}
 	var missing []string
-	need := func(field, v string) {
-		if v == "" {
-			missing = append(missing, field)
+	for _, a := range slices.Concat(t.Location, t.Pin) {
+		if v, ok := from[a]; ok {
+			attrs[a] = v
+		} else {
+			missing = append(missing, a)
 		}
 	}
-	switch tree.Type {
-	case "github", "gitlab", "sourcehut":
-		l.Owner, l.Repo, l.Host, l.Rev, l.LastModified = tree.Owner, tree.Repo, tree.Host, tree.Rev, tree.LastModified
-		need("owner", l.Owner)
-		need("repo", l.Repo)
-		need("rev", l.Rev)
-		if l.LastModified == 0 {
-			missing = append(missing, "lastModified")
+	for _, a := range t.OptionalLocation {
+		if v, ok := from[a]; ok {
+			attrs[a] = v
 		}
-	case "git":
-		l.Url, l.Rev, l.RevCount, l.LastModified = tree.Url, tree.Rev, tree.RevCount, tree.LastModified
-		l.Submodules, l.Shallow = original.Submodules, original.Shallow
-		// The ref Nix fetched: the tree's own (a version's tag), the ref
-		// head it is, or the one the declaration names.
-		l.Ref = tree.Ref
-		if l.Ref == "" {
-			l.Ref = ref
-		}
-		if l.Ref == "" {
-			l.Ref = original.Ref
-		}
-		need("url", l.Url)
-		need("ref", l.Ref)
-		need("rev", l.Rev)
-		if l.RevCount == 0 {
-			missing = append(missing, "revCount")
-		}
-		if l.LastModified == 0 {
-			missing = append(missing, "lastModified")
-		}
-	case "tarball":
-		l.Url = tree.Url
-		need("url", l.Url)
-	case "path":
-		l.Path = tree.Path
-		need("path", l.Path)
-	default:
-		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected github, gitlab, sourcehut, git, tarball or path)", tree.Type)
 	}
-	need("narHash", l.NarHash)
+	declared := flakeref.Attrs(original)
+	for _, a := range append([]string{"dir"}, t.Declared...) {
+		if v, ok := declared[a]; ok {
+			attrs[a] = v
+		}
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the index's %s source lacks %s, which Nix 2.8 needs to fetch and verify it", tree.Type, strings.Join(missing, ", "))
 	}
-	return l, nil
+	return flakeref.SourceOf(attrs)
 }
