@@ -280,6 +280,7 @@ func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 		})
 	}
 	probs = append(probs, validateVersions(reqs, fname, f)...)
+	probs = append(probs, validateLockFiles(fname, f)...)
 	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
 		ref := f.Refs[r]
 		if f.Source != nil {
@@ -396,21 +397,12 @@ func refPin(r *pb.Ref) *pb.Source {
 // location was inherited from the flake's source, whose problems are
 // reported there once.
 func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format string, args ...any)) {
-	t, known := flakeref.LookupType(s.Type)
-	switch {
-	case s.Type == "":
-		add("type", "missing, expected one of %s", flakeref.TypeNames())
-		return
-	case !known:
-		add("type", "%q is not a flake reference type Nix knows (%s)", s.Type, flakeref.TypeNames())
+	t := sourceType(s, add)
+	if t == nil {
 		return
 	}
 	if ownLocation {
-		for _, a := range t.Location {
-			if !flakeref.Has(s, a) {
-				add(a, "missing, %s sources need %s", t.Name, strings.Join(t.Location, " and "))
-			}
-		}
+		checkLocation(t, s, add)
 	}
 	if locked && len(t.Pin) == 0 {
 		add("type", "%s references cannot be locked; expected the reference they resolve to", t.Name)
@@ -428,6 +420,27 @@ func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format 
 		// describes the tree itself.
 		if a != "ref" && !flakeref.Has(s, a) {
 			add(a, "missing, %s sources need %s", t.Name, pinNeeds[a])
+		}
+	}
+}
+
+// sourceType is the table's entry for a source's type; nil, with the
+// problem reported, when the type is missing or unknown.
+func sourceType(s *pb.Source, add func(field, format string, args ...any)) *flakeref.Type {
+	t, known := flakeref.LookupType(s.Type)
+	switch {
+	case s.Type == "":
+		add("type", "missing, expected one of %s", flakeref.TypeNames())
+	case !known:
+		add("type", "%q is not a flake reference type Nix knows (%s)", s.Type, flakeref.TypeNames())
+	}
+	return t
+}
+
+func checkLocation(t *flakeref.Type, s *pb.Source, add func(field, format string, args ...any)) {
+	for _, a := range t.Location {
+		if !flakeref.Has(s, a) {
+			add(a, "missing, %s sources need %s", t.Name, strings.Join(t.Location, " and "))
 		}
 	}
 }
