@@ -120,11 +120,12 @@ func newIndexImportCmd() *cobra.Command {
 		Use:   "import SNAPSHOT -o FILE",
 		Short: "Build a versioned index from a real-flake snapshot",
 		Long: `import reads a snapshot of real flakes (the real-flakes.json format: tags,
-release branches, revs, narHashes, declared inputs and lock pins) and writes
-a versioned index, inferring versions and input requirements by the rules
-in the README ("The default index"). The output is JSON when FILE ends in
-.json, binary otherwise; it is validated before it is written, and written
-atomically.`,
+release branches, revs, narHashes, commit counts, declared inputs and each
+tree's committed flake.lock) and writes a versioned index, inferring
+versions and input requirements by the rules in the README ("The default
+index"); every version and ref carries its flake.lock as committed. The
+output is JSON when FILE ends in .json, binary otherwise; it is validated
+before it is written, and written atomically.`,
 		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
   flakeresolve index import real-flakes.json -o default.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -145,10 +146,10 @@ atomically.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions (%d from nixpkgs pins), %d refs, %d bytes\n",
-				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, size)
-			fmt.Fprintf(cmd.ErrOrStderr(), "dropped: %d tags without narHash, %d tags equal in precedence to a preferred tag\n",
-				rep.DroppedNoNarHash, rep.DroppedSamePrecedence)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions (%d from nixpkgs pins), %d refs, %d lock files, %d bytes\n",
+				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, rep.LockFiles, size)
+			fmt.Fprintf(cmd.ErrOrStderr(), "dropped: %d tags without narHash, %d tags equal in precedence to a preferred tag, %d branch heads without a commit count\n",
+				rep.DroppedNoNarHash, rep.DroppedSamePrecedence, rep.DroppedNoRevCount)
 			var rules []string
 			for r, n := range rep.Inferred {
 				rules = append(rules, fmt.Sprintf("%s %d", r, n))

@@ -2,6 +2,9 @@ package lockfile
 
 import (
 	"encoding/json"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,5 +132,61 @@ func TestToProtoErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ToProto(%s) = %v, want %q", tc.lock, err, tc.want)
 		}
+	}
+}
+
+// TestToProtoExactOnRealLocks: every flake.lock of the real-flake snapshot
+// (hundreds, written by many Nix releases) is recorded exactly. The
+// snapshot lives in the shared data beside the repository, or where
+// FLAKERESOLVE_SNAPSHOT says.
+func TestToProtoExactOnRealLocks(t *testing.T) {
+	path := os.Getenv("FLAKERESOLVE_SNAPSHOT")
+	if path == "" {
+		path = "../../../shared/data/real-flakes.json"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the real-flake snapshot is missing in CI: %v", err)
+		}
+		t.Skip("real-flake snapshot not present beside the repository (CI has it and fails without it)")
+	}
+	type tree struct {
+		Rev      string          `json:"rev"`
+		LockFile json.RawMessage `json:"lockFile"`
+	}
+	var snap struct {
+		Flakes []struct {
+			Repo     string          `json:"repo"`
+			Versions []tree          `json:"versions"`
+			Branches map[string]tree `json:"branches"`
+		} `json:"flakes"`
+	}
+	if err := json.Unmarshal(data, &snap); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range snap.Flakes {
+		for _, tr := range append(f.Versions, slices.Collect(maps.Values(f.Branches))...) {
+			if tr.LockFile == nil {
+				continue
+			}
+			n++
+			lf, err := ToProto(f.Repo, tr.LockFile)
+			if err != nil {
+				t.Errorf("%s %s: %v", f.Repo, tr.Rev, err)
+				continue
+			}
+			var want any
+			if err := json.Unmarshal(tr.LockFile, &want); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, generic(t, render(lf))); diff != "" {
+				t.Errorf("%s %s: recorded lock differs (-committed +recorded):\n%s", f.Repo, tr.Rev, diff)
+			}
+		}
+	}
+	if n < 800 {
+		t.Errorf("compared %d lock files; the snapshot has about 900", n)
 	}
 }
