@@ -8,8 +8,10 @@ package nixtest
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -43,4 +45,22 @@ func Nix(t testing.TB, dir string, args ...string) (stdout, stderr string, err e
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
 	return out.String(), errb.String(), err
+}
+
+// Store returns a fresh, empty store for one test (for --store), so that
+// Nix fetches every tree itself and checks its narHash, rather than trust
+// a store path it already has. Store paths are read-only; they are made
+// removable for the cleanup.
+func Store(t testing.TB) string {
+	t.Helper()
+	store := filepath.Join(t.TempDir(), "store")
+	t.Cleanup(func() {
+		filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	return store
 }
