@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -31,8 +32,12 @@ type resolver struct {
 	byRef     map[*index.Ref]*candidate
 	nodes     map[string]*node
 	allowed   map[*index.Version]bool
-	pinned    map[string]bool
-	pinByPath map[string]Pin
+	// byLockNode caches the candidates lock nodes pin; standIns are the
+	// stand-in flakes of trees no index has, by source; lockPinned are the
+	// versions some reachable lock pins.
+	byLockNode map[*lockfile.Node]*candidate
+	standIns   map[string]*index.Flake
+	lockPinned map[*index.Version]bool
 
 	nvars     int
 	instances []*instance
@@ -64,6 +69,20 @@ type instance struct {
 	// notFlake marks a flake = false input: Nix reads no flake.nix from
 	// the tree, so it has no inputs.
 	notFlake bool
+	// lock is where the instance's unversioned inputs find their pins.
+	lock lockCtx
+}
+
+// lockCtx is where an instance's unversioned inputs find their pins: a
+// node of a flake.lock (the root's existing lock, or a dependency's own,
+// as Nix's computeLocks reads them), and the instance of the flake whose
+// lock it is, where the lock's follows paths start.
+type lockCtx struct {
+	node *lockfile.Node
+	root *instance
+	// existing marks the root's existing flake.lock, which the caller's
+	// update paths release.
+	existing bool
 }
 
 func (in *instance) inputs(r *resolver) map[string]*pb.Input {
@@ -77,10 +96,21 @@ func (in *instance) inputs(r *resolver) map[string]*pb.Input {
 }
 
 func candLabel(c *candidate) string {
-	if c.version != nil {
+	switch {
+	case c.version != nil:
 		return c.flake.Name + " " + c.version.String()
+	case c.ref != "":
+		return c.flake.Name + " ref:" + c.ref
 	}
-	return c.flake.Name + " ref:" + c.ref
+	return c.flake.Name + " rev:" + shortRev(c.locked.Rev)
+}
+
+// shortRev abbreviates a rev as git does in one-line logs.
+func shortRev(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
 }
 
 type slotKind int
@@ -117,10 +147,12 @@ type slot struct {
 }
 
 // alt is one way a follows path resolves: under the choices conds, it leads
-// to slot (nil: the path does not exist under those choices).
+// to slot, or to the flake self itself (follows = "" and paths through
+// it); with neither, the path does not exist under those choices.
 type alt struct {
 	conds []int
 	slot  *slot
+	self  *instance
 }
 
 type constraint struct {
@@ -136,8 +168,8 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 		ctx: ctx, layers: layers, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
 		targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
 		byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
-		nodes:  map[string]*node{},
-		pinned: map[string]bool{}, pinByPath: map[string]Pin{},
+		nodes:      map[string]*node{},
+		byLockNode: map[*lockfile.Node]*candidate{}, standIns: map[string]*index.Flake{}, lockPinned: map[*index.Version]bool{},
 		byKey: map[string]*instance{}, groupKeys: map[string]*group{},
 	}
 	if err := r.checkRequest(); err != nil {
@@ -204,29 +236,6 @@ func (r *resolver) checkRequest() error {
 			return &RequestError{Field: fmt.Sprintf("single[%d]", i), Msg: err.Error()}
 		}
 	}
-	updated := func(path string) bool {
-		for _, u := range r.req.Update {
-			if path == u || strings.HasPrefix(path, u+"/") {
-				return true
-			}
-		}
-		return false
-	}
-	for i, p := range r.req.Pins {
-		if p.NarHash == "" && p.Rev == "" {
-			return &RequestError{Field: fmt.Sprintf("pins[%d]", i), Msg: "has neither narHash nor rev"}
-		}
-		if updated(p.Path) {
-			continue
-		}
-		r.pinByPath[p.Path] = p
-		if p.NarHash != "" {
-			r.pinned[p.NarHash] = true
-		}
-		if p.Rev != "" {
-			r.pinned["rev:"+p.Rev] = true
-		}
-	}
 	return nil
 }
 
@@ -252,6 +261,7 @@ func (r *resolver) newVar() int {
 // expand builds every instance and slot the request reaches.
 func (r *resolver) expand() error {
 	r.root = &instance{slots: map[string]*slot{}}
+	r.root.lock = lockCtx{node: r.req.Lock, root: r.root, existing: true}
 	r.instances = append(r.instances, r.root)
 	for i := 0; i < len(r.instances); i++ {
 		in := r.instances[i]
@@ -290,6 +300,10 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		return nil, nil
 	}
 	s := &slot{owner: in, name: name, path: joinPath(in.path, name), decl: decl0, scope: in, resolving: true}
+	if in.cand != nil && in.cand.fake {
+		// A lock's follows paths start at the root of that lock.
+		s.scope = in.lock.root
+	}
 	in.slots[name] = s
 	defer func() { s.resolving = false }()
 
@@ -332,16 +346,22 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.decl.Url != decl0.Url {
 		s.flake = t.flake
 	}
-	if t.flake == nil {
+	s.cands, s.why = r.candidates(in, s, t)
+	if len(s.cands) == 0 && t.flake == nil {
 		s.kind = unpinned
-		if t.err != nil {
+		switch {
+		case t.err != nil:
 			s.why = t.err.Error()
-		} else {
+		case s.req != nil:
 			s.why = fmt.Sprintf("%s is not in the index", s.decl.Url)
+		default:
+			s.why = fmt.Sprintf("%s is not in the index, and no lock pins it", s.decl.Url)
 		}
 		return s, nil
 	}
-	s.cands, s.why = r.candidates(t, s.req, s.path, r.allowed)
+	if s.flake == nil && len(s.cands) > 0 {
+		s.flake = s.cands[0].flake
+	}
 	if r.nvars+len(s.cands) > r.lim.MaxClauses {
 		// Every variable comes with at least one clause.
 		return nil, r.limit("clauses", r.nvars+len(s.cands), r.lim.MaxClauses)
@@ -357,8 +377,14 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	key := ctxKey(childCtx)
 	notFlake := s.decl.Flake != nil && !*s.decl.Flake
 	for _, c := range s.cands {
+		// A fresh tree locks its inputs through its own flake.lock; a pin
+		// taken from a lock through the pins beneath it there.
+		lock := lockCtx{node: c.own}
+		if c.lockNode != nil {
+			lock = lockCtx{node: c.lockNode, root: in.lock.root, existing: in.lock.existing}
+		}
 		s.vars = append(s.vars, r.newVar())
-		s.children = append(s.children, r.instance(c, childCtx, key, s, notFlake))
+		s.children = append(s.children, r.instance(c, childCtx, key, s, notFlake, lock))
 	}
 	return s, nil
 }
@@ -390,13 +416,17 @@ func splitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// instance finds or creates the instance of c under ctx.
-func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool) *instance {
-	full := fmt.Sprintf("%p|%s|%t", c, key, notFlake)
+// instance finds or creates the instance of c under ctx and lock; a lock
+// with no root is the instance's own.
+func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool, lock lockCtx) *instance {
+	full := fmt.Sprintf("%p|%s|%t|%p|%p", c, key, notFlake, lock.node, lock.root)
 	if in := r.byKey[full]; in != nil {
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake}
+	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake, lock: lock}
+	if in.lock.root == nil {
+		in.lock.root = in
+	}
 	r.byKey[full] = in
 	r.instances = append(r.instances, in)
 	return in
@@ -405,7 +435,8 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 // follow resolves a follows path from the flake that declared it.
 func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, error) {
 	if len(segs) == 0 {
-		return nil, &RequestError{Field: from + ".follows", Msg: "following the root flake itself (\"\") is not supported"}
+		// follows = "": the flake that declares it, itself.
+		return []alt{{self: scope}}, nil
 	}
 	s, err := r.slot(scope, segs[0])
 	if err != nil {
@@ -425,6 +456,16 @@ func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, e
 	}
 	var out []alt
 	for _, a := range base {
+		if a.self != nil {
+			sub, err := r.follow(a.self, segs[1:], from)
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range sub {
+				out = append(out, alt{conds: append(append([]int{}, a.conds...), b.conds...), slot: b.slot, self: b.self})
+			}
+			continue
+		}
 		if a.slot == nil || a.slot.kind != choose {
 			out = append(out, alt{conds: a.conds})
 			continue
@@ -436,7 +477,7 @@ func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, e
 			}
 			for _, b := range sub {
 				conds := append(append(append([]int{}, a.conds...), a.slot.vars[k]), b.conds...)
-				out = append(out, alt{conds: conds, slot: b.slot})
+				out = append(out, alt{conds: conds, slot: b.slot, self: b.self})
 			}
 		}
 	}
@@ -517,6 +558,14 @@ func (r *resolver) encode() {
 			case follows:
 				for _, a := range s.alts {
 					base := append(append([]int{}, guard...), negate(a.conds)...)
+					if a.self != nil {
+						// The flake itself: a version on the follows is
+						// checked against the flake's own version.
+						if s.req != nil && (a.self.cand == nil || a.self.cand.version == nil || !s.req.Matches(a.self.cand.version.SemVer)) {
+							r.clause(g, base...)
+						}
+						continue
+					}
 					if a.slot == nil {
 						r.clause(g, base...)
 						continue

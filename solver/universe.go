@@ -7,21 +7,38 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
-// candidate is one lockable tree of a flake: a version, or a ref head.
+// candidate is one lockable tree of a flake as one declaration reaches
+// it: a version, a ref head, a rev, or the pin of a lock file. Candidates of
+// one tree share its node, which is what deduplication counts.
 type candidate struct {
+	// flake is the flake of the index the tree belongs to, or for a tree
+	// no index has, a stand-in named by its source.
 	flake   *index.Flake
-	version *index.Version // nil for a ref head
-	ref     string
-	locked  *pb.Source
-	inputs  map[string]*pb.Input
-	node    *node
+	version *index.Version // the version the tree is, if any
+	ref     string         // for a ref head: the ref
+	// locked is what a lock records for the pin; original, for a pin
+	// taken from a lock, is the lock node's original (nil: the
+	// declaration's reference is the original).
+	locked, original *pb.Source
+	inputs           map[string]*pb.Input
+	origin           Origin // for a pin taken from a lock: which lock
+	// lockNode, for a pin taken from a lock, is its node: the pins of the
+	// tree's own unversioned inputs are beneath it. own is, for any other
+	// tree, the tree's own committed flake.lock.
+	lockNode, own *lockfile.Node
+	// fake marks a tree known only from a lock node: its inputs are the
+	// node's, and their follows paths start at the lock's root.
+	fake bool
+	node *node
 }
 
 func (c *candidate) semver() *semver.Version {
@@ -43,6 +60,7 @@ type node struct {
 // target is what an input's reference points at.
 type target struct {
 	flake    *index.Flake // nil: not in any index
+	src      *pb.Source   // the reference, parsed
 	ref, rev string
 	urlReq   string // a requirement the URL spells (FlakeHub)
 	err      error
@@ -57,17 +75,18 @@ func (r *resolver) target(url string) *target {
 	}
 	t := &target{}
 	r.targets[url] = t
+	src, err := flakeref.Parse(url)
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
+		t.src = src
 		t.flake = r.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo})
 		t.urlReq = req
 		return t
 	}
-	src, err := flakeref.Parse(url)
 	if err != nil {
 		t.err = err
 		return t
 	}
-	t.ref, t.rev = src.Ref, src.Rev
+	t.src, t.ref, t.rev = src, src.Ref, src.Rev
 	if src.Type == "indirect" {
 		t.flake, _ = r.layers.Lookup(src.Id)
 		return t
@@ -105,7 +124,7 @@ func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
 	if c := r.byVersion[v]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, version: v, locked: v.Locked, inputs: v.Inputs}
+	c := &candidate{flake: f, version: v, locked: v.Locked, inputs: v.Inputs, own: v.Lock()}
 	r.byVersion[v] = c
 	r.nodeOf(c)
 	return c
@@ -119,7 +138,7 @@ func (r *resolver) refCand(f *index.Flake, name string) *candidate {
 	if c := r.byRef[ref]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs}
+	c := &candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs, own: ref.Lock()}
 	r.byRef[ref] = c
 	r.nodeOf(c)
 	return c
@@ -140,74 +159,251 @@ func (r *resolver) nodeOf(c *candidate) {
 	c.node = n
 }
 
-// byRev finds the version or ref of f locked to rev.
+// byRevision finds the version or ref of f locked to rev.
 func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
-	for i := len(f.Versions) - 1; i >= 0; i-- {
-		if f.Versions[i].Locked.Rev == rev {
-			return r.versionCand(f.Versions[i], f)
-		}
+	if v := treeVersion(f, &pb.Source{Rev: rev}); v != nil {
+		return r.versionCand(v, f)
 	}
-	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
-		if f.Refs[name].Locked.Rev == rev {
-			return r.refCand(f, name)
+	if name := treeRef(f, &pb.Source{Rev: rev}); name != "" {
+		return r.refCand(f, name)
+	}
+	return nil
+}
+
+// sameTree says whether two locked sources are one tree: the same narHash,
+// or, where either lacks one, the same rev.
+func sameTree(a, b *pb.Source) bool {
+	if a.NarHash != "" && b.NarHash != "" {
+		return a.NarHash == b.NarHash
+	}
+	return a.Rev != "" && a.Rev == b.Rev
+}
+
+// treeVersion is the newest version of f whose tree locked is, or nil.
+func treeVersion(f *index.Flake, locked *pb.Source) *index.Version {
+	for i := len(f.Versions) - 1; i >= 0; i-- {
+		if sameTree(f.Versions[i].Locked, locked) {
+			return f.Versions[i]
 		}
 	}
 	return nil
 }
 
-// candidates lists what a declaration may lock to, newest first, and says
-// why the list is empty when it is. allowed restricts versions (nil: all).
-func (r *resolver) candidates(t *target, req *versionreq.Req, path string, allowed map[*index.Version]bool) ([]*candidate, string) {
+// treeRef is the first ref (by name) of f whose head locked is, or "".
+func treeRef(f *index.Flake, locked *pb.Source) string {
+	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
+		if sameTree(f.Refs[name].Locked, locked) {
+			return name
+		}
+	}
+	return ""
+}
+
+// tagVersion is the version of f published under tag: the tag its locked
+// source records, else "vVERSION" or "VERSION".
+func tagVersion(f *index.Flake, tag string) *index.Version {
+	for i := len(f.Versions) - 1; i >= 0; i-- {
+		v := f.Versions[i]
+		if v.Locked.Ref == tag || v.String() == tag || "v"+v.String() == tag {
+			return v
+		}
+	}
+	return nil
+}
+
+// lockCand is the pin a lock node holds, as the candidate of an input that
+// locks through that lock. A tree the index knows is that version or ref
+// head, with its declared inputs; any other tree is known only from the
+// node, whose inputs are then its inputs, as Nix reads them without
+// fetching the tree.
+func (r *resolver) lockCand(n *lockfile.Node, origin Origin) *candidate {
+	if c := r.byLockNode[n]; c != nil {
+		return c
+	}
+	c := &candidate{locked: n.Locked, original: n.Original, origin: origin, lockNode: n}
+	c.flake = r.flakeOfSource(n.Original)
+	if c.flake == nil {
+		c.flake = r.flakeOfSource(n.Locked)
+	}
+	if c.flake != nil {
+		if v := treeVersion(c.flake, n.Locked); v != nil {
+			c.version, c.inputs = v, v.Inputs
+		} else if name := treeRef(c.flake, n.Locked); name != "" {
+			c.ref, c.inputs = name, c.flake.Refs[name].Inputs
+		}
+	} else {
+		c.flake = r.standIn(n.Locked)
+	}
+	if c.version == nil && c.ref == "" {
+		c.fake, c.inputs = true, lockInputs(n)
+	}
+	r.byLockNode[n] = c
+	r.nodeOf(c)
+	return c
+}
+
+// flakeOfSource is the flake of the indexes a reference points at.
+func (r *resolver) flakeOfSource(s *pb.Source) *index.Flake {
+	if s == nil {
+		return nil
+	}
+	if s.Type == "indirect" {
+		f, _ := r.layers.Lookup(s.Id)
+		return f
+	}
+	return r.layers.LookupSource(s)
+}
+
+// standIn is a flake named by the source of a tree no index has, so that
+// the trees of one repository count as one flake's.
+func (r *resolver) standIn(locked *pb.Source) *index.Flake {
+	loc := proto.Clone(locked).(*pb.Source)
+	loc.Ref, loc.Rev, loc.NarHash, loc.LastModified, loc.RevCount = "", "", "", 0, 0
+	name := flakeref.String(loc)
+	if f := r.standIns[name]; f != nil {
+		return f
+	}
+	f := &index.Flake{Name: name, Source: loc}
+	r.standIns[name] = f
+	return f
+}
+
+// lockInputs are the inputs of a tree known only from a lock node: each
+// child node's original, or the follows path the lock records.
+func lockInputs(n *lockfile.Node) map[string]*pb.Input {
+	out := make(map[string]*pb.Input, len(n.Inputs))
+	for name, e := range n.Inputs {
+		if e.Node == nil {
+			out[name] = &pb.Input{Follows: proto.String(strings.Join(e.Follows, "/"))}
+			continue
+		}
+		in := &pb.Input{Url: flakeref.String(e.Node.Original)}
+		if e.Node.NotFlake {
+			in.Flake = proto.Bool(false)
+		}
+		out[name] = in
+	}
+	return out
+}
+
+// lockEntry is the pin the lock an instance locks through holds for its
+// input name, when the declaration in force is the one the pin was locked
+// from (Nix compares the lock's original with the declaration) and the
+// caller has not asked to update the path.
+func (r *resolver) lockEntry(in *instance, s *slot, declared *pb.Source) *lockfile.Node {
+	if in.lock.node == nil || (in.lock.existing && r.updated(s.path)) {
+		return nil
+	}
+	e := in.lock.node.Inputs[s.name]
+	if e == nil || e.Node == nil || e.Node.Locked == nil {
+		return nil
+	}
+	if in.cand != nil && in.cand.fake {
+		// The input is the node's own child, whatever its spelling.
+		return e.Node
+	}
+	if declared == nil || !flakeref.Equal(declared, e.Node.Original) {
+		return nil
+	}
+	return e.Node
+}
+
+// updated says whether the caller released path's pins in the existing
+// lock.
+func (r *resolver) updated(path string) bool {
+	for _, u := range r.req.Update {
+		if path == u || strings.HasPrefix(path, u+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates lists what a slot may lock to, newest first, and says why the
+// list is empty when it is. An unversioned input locks as Nix locks it: to
+// the pin of the lock its flake locks through, else to the rev or ref head
+// its reference names. A versioned one may take any version its
+// requirement admits, and keeps the existing lock's pin when that still
+// satisfies it.
+func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, string) {
+	req := s.req
+	entry := r.lockEntry(in, s, t.src)
+	origin := OriginDependencyLock
+	if in.lock.existing {
+		origin = OriginExistingLock
+	}
+	if req == nil && r.req.UnversionedAny && t.flake != nil && t.rev == "" {
+		req = anyVersion
+	}
+	if req == nil {
+		if entry != nil {
+			return []*candidate{r.lockCand(entry, origin)}, ""
+		}
+		if t.flake == nil {
+			return nil, ""
+		}
+		return r.fixedCands(t)
+	}
+	if t.flake == nil {
+		return nil, ""
+	}
+	if t.rev != "" {
+		cs, why := r.fixedCands(t)
+		if len(cs) == 1 && (cs[0].version == nil || !req.Matches(cs[0].version.SemVer)) {
+			return nil, fmt.Sprintf("%s at rev %s is not a version matching %s", t.flake.Name, t.rev, req)
+		}
+		return cs, why
+	}
+	vs := t.flake.Select(req)
+	var out []*candidate
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
+		if entry != nil && in.lock.existing && sameTree(v.Locked, entry.Locked) {
+			// The existing lock's pin still satisfies the requirement:
+			// it stays, as Cargo keeps Cargo.lock's.
+			return []*candidate{r.lockCand(entry, origin)}, ""
+		}
+		if r.allowed != nil && !r.allowed[v] {
+			continue
+		}
+		out = append(out, r.versionCand(v, t.flake))
+	}
+	if len(out) == 0 {
+		return nil, noMatch(t.flake, req)
+	}
+	return out, ""
+}
+
+// fixedCands is the one tree an unversioned reference names: the tree of
+// its rev, or the head of its ref (the default branch when it names none).
+func (r *resolver) fixedCands(t *target) ([]*candidate, string) {
 	f := t.flake
 	if t.rev != "" {
 		c := r.byRevision(f, t.rev)
 		if c == nil {
 			return nil, fmt.Sprintf("%s has no version or ref at rev %s in the index", f.Name, t.rev)
 		}
-		if req != nil && (c.version == nil || !req.Matches(c.version.SemVer)) {
-			return nil, fmt.Sprintf("%s at rev %s is not a version matching %s", f.Name, t.rev, req)
-		}
 		return []*candidate{c}, ""
 	}
-	if req == nil && r.req.UnversionedAny {
-		req = anyVersion
+	name := t.ref
+	if name == "" {
+		name = f.DefaultRef
 	}
-	if req == nil {
-		if c := r.pinnedAt(path, f); c != nil {
-			return []*candidate{c}, ""
+	if tag, ok := strings.CutPrefix(name, "refs/tags/"); ok {
+		if v := tagVersion(f, tag); v != nil {
+			return []*candidate{r.versionCand(v, f)}, ""
 		}
-		name := t.ref
-		if name == "" {
-			name = f.DefaultRef
-		}
-		if c := r.refCand(f, name); c != nil {
-			return []*candidate{c}, ""
-		}
-		if name == "" {
-			return nil, fmt.Sprintf("the index records no default branch for %s, and the input is unversioned", f.Name)
-		}
-		return nil, fmt.Sprintf("the index records no head for ref %q of %s", name, f.Name)
+	} else if c := r.refCand(f, strings.TrimPrefix(name, "refs/heads/")); c != nil {
+		return []*candidate{c}, ""
+	} else if v := tagVersion(f, name); name != "" && v != nil {
+		// A ref that names no branch head may name a version's tag, as
+		// ?ref=v1.2.0 does.
+		return []*candidate{r.versionCand(v, f)}, ""
 	}
-	vs := f.Select(req)
-	var out, pinned []*candidate
-	for i := len(vs) - 1; i >= 0; i-- {
-		v := vs[i]
-		if allowed != nil && !allowed[v] {
-			continue
-		}
-		c := r.versionCand(v, f)
-		out = append(out, c)
-		if r.isPinned(c.locked) {
-			pinned = append(pinned, c)
-		}
+	if name == "" {
+		return nil, fmt.Sprintf("the index records no default branch for %s, and the input is unversioned", f.Name)
 	}
-	if len(pinned) > 0 {
-		return pinned, ""
-	}
-	if len(out) == 0 {
-		return nil, noMatch(f, req)
-	}
-	return out, ""
+	return nil, fmt.Sprintf("the index records no head for ref %q of %s", name, f.Name)
 }
 
 // noMatch says that no version of f matches req, and what there is.
@@ -231,39 +427,6 @@ func versionList(vs []*index.Version) string {
 	default:
 		return fmt.Sprintf("%d versions, %s to %s", n, vs[0], vs[n-1])
 	}
-}
-
-// pinnedAt is the existing pin of an unversioned input at path, if the
-// index knows its tree.
-func (r *resolver) pinnedAt(path string, f *index.Flake) *candidate {
-	p, ok := r.pinByPath[path]
-	if !ok {
-		return nil
-	}
-	for _, v := range f.Versions {
-		if samePin(v.Locked, p) {
-			return r.versionCand(v, f)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
-		if samePin(f.Refs[name].Locked, p) {
-			return r.refCand(f, name)
-		}
-	}
-	return nil
-}
-
-// isPinned says whether the existing lock, less the inputs being updated,
-// pins a tree somewhere.
-func (r *resolver) isPinned(locked *pb.Source) bool {
-	return r.pinned[locked.NarHash] || r.pinned["rev:"+locked.Rev]
-}
-
-func samePin(s *pb.Source, p Pin) bool {
-	if p.NarHash != "" {
-		return s.NarHash == p.NarHash
-	}
-	return p.Rev != "" && s.Rev == p.Rev
 }
 
 // shrink keeps, of the versions the request can reach, only those that can
@@ -327,8 +490,9 @@ func (r *resolver) shrink() error {
 // reached versions.
 func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
 	w := &reachWalk{r: r, allowed: allowed, cutText: map[*index.Flake]map[string]*versionreq.Req{}, reach: map[*index.Version]*index.Flake{},
-		seenRefs: map[*candidate]bool{}, expanded: map[expansion]bool{}, targets: map[*index.Flake]bool{}}
+		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, expanded: map[expansion]bool{}, targets: map[*index.Flake]bool{}}
 	w.visit(r.req.Inputs)
+	w.visitLock(r.req.Lock, OriginExistingLock)
 	for {
 		w.drain()
 		if len(w.reach) > r.lim.MaxReachable {
@@ -364,7 +528,9 @@ type reachWalk struct {
 	cutText  map[*index.Flake]map[string]*versionreq.Req
 	reach    map[*index.Version]*index.Flake
 	seenRefs map[*candidate]bool
-	expanded map[expansion]bool
+	// seenLocks are the lock nodes walked, each once.
+	seenLocks map[*lockfile.Node]bool
+	expanded  map[expansion]bool
 	// floating are the requirements of version-only overrides; targets
 	// are the flakes declarations point at.
 	floating []*versionreq.Req
@@ -388,8 +554,7 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 			continue
 		}
 		if _, ok := w.reach[v]; !ok {
-			w.reach[v] = f
-			w.visit(v.Inputs)
+			w.reachCand(w.r.versionCand(v, f))
 			grew = true
 		}
 	}
@@ -429,25 +594,11 @@ func (w *reachWalk) drain() {
 				w.cutText[t.flake][req.String()] = req
 			}
 			if t.rev != "" || (req == nil && !w.r.req.UnversionedAny) {
-				// One tree, whichever path reaches it: the path only matters
-				// for pins of unversioned inputs, which keep their tree.
-				cs, _ := w.r.candidates(t, req, "", w.allowed)
+				// One tree, whichever path reaches it. Pins that locks hold
+				// instead are reached through the locks themselves.
+				cs, _ := w.r.fixedCands(t)
 				for _, c := range cs {
-					if c.version != nil {
-						if _, ok := w.reach[c.version]; !ok {
-							w.reach[c.version] = c.flake
-							w.visit(c.inputs)
-						}
-					} else if !w.seenRefs[c] {
-						w.seenRefs[c] = true
-						w.visit(c.inputs)
-					}
-				}
-				for _, c := range w.r.pinnedOf(t.flake) {
-					if !w.seenRefs[c] {
-						w.seenRefs[c] = true
-						w.visit(c.inputs)
-					}
+					w.reachCand(c)
 				}
 				continue
 			}
@@ -462,6 +613,49 @@ func (w *reachWalk) drain() {
 	}
 }
 
+// reachCand reaches a fixed tree: its declared inputs and its own lock.
+func (w *reachWalk) reachCand(c *candidate) {
+	if c.version != nil {
+		if _, ok := w.reach[c.version]; ok {
+			return
+		}
+		w.reach[c.version] = c.flake
+	} else {
+		if w.seenRefs[c] {
+			return
+		}
+		w.seenRefs[c] = true
+	}
+	w.visit(c.inputs)
+	w.visitLock(c.own, OriginDependencyLock)
+}
+
+// visitLock reaches every tree a lock pins, since unversioned inputs may
+// lock to any of them; the versions among them are kept whole by
+// shrinking, as a pin names one tree.
+func (w *reachWalk) visitLock(root *lockfile.Node, origin Origin) {
+	if root == nil || w.seenLocks[root] {
+		return
+	}
+	w.seenLocks[root] = true
+	for _, e := range root.Inputs {
+		if e.Node == nil {
+			continue
+		}
+		if e.Node.Locked != nil {
+			c := w.r.lockCand(e.Node, origin)
+			switch {
+			case c.version != nil:
+				w.r.lockPinned[c.version] = true
+				w.reachCand(w.r.versionCand(c.version, c.flake))
+			case !c.fake:
+				w.reachCand(w.r.refCand(c.flake, c.ref))
+			}
+		}
+		w.visitLock(e.Node, origin)
+	}
+}
+
 // anyVersion is "*", the requirement of unversioned inputs under
 // UnversionedAny.
 var anyVersion = versionreq.MustParse("*")
@@ -469,21 +663,6 @@ var anyVersion = versionreq.MustParse("*")
 type expansion struct {
 	flake *index.Flake
 	req   string
-}
-
-// pinnedOf lists the existing pins of unversioned inputs of f, which
-// candidates() may return for some path.
-func (r *resolver) pinnedOf(f *index.Flake) []*candidate {
-	var out []*candidate
-	for _, p := range r.req.Pins {
-		if _, ok := r.pinByPath[p.Path]; !ok {
-			continue
-		}
-		if c := r.pinnedAt(p.Path, f); c != nil {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // flattenDecls lists declarations and every nested override in them.
@@ -534,7 +713,8 @@ func (r *resolver) signature(v *index.Version, region int) string {
 	if r.req.Strategy == Cargo {
 		sig += "|" + compatClass(v.SemVer)
 	}
-	if r.isPinned(v.Locked) {
+	if r.lockPinned[v] {
+		// A lock pins this very tree: it cannot stand in for another.
 		sig += "|pinned:" + v.Locked.NarHash + v.Locked.Rev
 	}
 	return sig

@@ -129,7 +129,13 @@ Exit codes (for CI):
 			if err != nil {
 				return &exitErr{exitError, err}
 			}
-			changed := !bytes.Equal(data, l.oldBytes)
+			// Nix compares lock files as it would write them, so a file it
+			// reads the same (another key order, an older version) stays.
+			changed := l.old == nil
+			if !changed {
+				was, err := lockfile.Marshal(l.old)
+				changed = err != nil || !bytes.Equal(data, was)
+			}
 			summarize(cmd.ErrOrStderr(), resp, root, l.old, len(lines))
 			switch {
 			case !changed:
@@ -208,7 +214,7 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 	req := &pb.ResolveRequest{
 		Inputs:   flakenix.ToProto(l.flake.Inputs),
 		Strategy: l.strategy,
-		Pins:     lockfile.Pins(l.old, l.flake.Inputs),
+		LockFile: l.oldProto(),
 		Update:   l.update,
 		Timeout:  durationpb.New(l.timeout),
 	}
@@ -221,11 +227,20 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err := lockfile.Build(l.flake.Inputs, resp, l.old)
+	root, err := lockfile.Build(l.flake.Inputs, resp)
 	if err != nil {
 		return nil, nil, &exitErr{exitError, err}
 	}
 	return root, resp, nil
+}
+
+// oldProto is the existing lock as the request carries it, nil when there
+// is none.
+func (l *locker) oldProto() *pb.LockFile {
+	if l.old == nil {
+		return nil
+	}
+	return lockfile.ToProto(l.old)
 }
 
 func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
@@ -264,12 +279,12 @@ func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, 
 		segs := strings.Split(p, "/")
 		var what string
 		switch {
-		case pin.Follows != "":
-			what = "follows " + pin.Follows
+		case pin.Follows != nil:
+			what = "follows " + followsText(pin.Follows)
 		case pin.Unpinned != "":
-			what = "kept from flake.lock (" + pin.Unpinned + ")"
+			what = "unpinned (" + pin.Unpinned + ")"
 		default:
-			what = nodeLabel(pin.Flake, pin.Version, pin.Ref)
+			what = pinLabel(pin)
 		}
 		mark := ""
 		if n := root.Lookup(segs); n != nil && n.Locked != nil {
