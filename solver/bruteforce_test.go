@@ -116,11 +116,19 @@ func (w *world) lockTree(n *lockfile.Node) *tree {
 	if t := w.trees[label]; t != nil {
 		return t
 	}
-	t := &tree{label: label, name: name, flake: f, inputs: map[string]*pb.Input{}, fake: true}
+	t := &tree{label: label, name: name, flake: f, inputs: nodeInputs(n), fake: true}
+	w.trees[label] = t
+	return t
+}
+
+// nodeInputs are the inputs Nix reads from a lock node without fetching
+// its tree: each child's original, or the follows path.
+func nodeInputs(n *lockfile.Node) map[string]*pb.Input {
+	out := map[string]*pb.Input{}
 	for in, e := range n.Inputs {
 		if e.Node == nil {
 			target := strings.Join(e.Follows, "/")
-			t.inputs[in] = &pb.Input{Follows: &target}
+			out[in] = &pb.Input{Follows: &target}
 			continue
 		}
 		d := &pb.Input{Url: flakeref.String(e.Node.Original)}
@@ -128,10 +136,9 @@ func (w *world) lockTree(n *lockfile.Node) *tree {
 			no := false
 			d.Flake = &no
 		}
-		t.inputs[in] = d
+		out[in] = d
 	}
-	w.trees[label] = t
-	return t
+	return out
 }
 
 // released says whether the caller updates path: the existing lock's pins
@@ -139,6 +146,17 @@ func (w *world) lockTree(n *lockfile.Node) *tree {
 func (w *world) released(path string) bool {
 	for _, u := range w.req.Update {
 		if path == u || strings.HasPrefix(path, u+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// updatesBeneath says whether the caller updates a path strictly beneath
+// path.
+func (w *world) updatesBeneath(path string) bool {
+	for _, u := range w.req.Update {
+		if strings.HasPrefix(u, path+"/") {
 			return true
 		}
 	}
@@ -353,12 +371,17 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		if op.decl.Flake == nil || *op.decl.Flake {
 			// Nix reads no inputs from a flake = false tree.
 			t := w.trees[ch.label]
-			lock := openPath{old: t.own, lockRoot: op.path}
+			lock := openPath{old: t.own, lockRoot: op.path, fake: t.fake}
+			inputs := t.inputs
 			if ch.old != nil {
-				lock = openPath{old: ch.old, lockRoot: op.lockRoot, existing: op.existing}
+				lock = openPath{old: ch.old, lockRoot: op.lockRoot, existing: op.existing, fake: t.fake}
+				if op.existing && !w.updatesBeneath(op.path) {
+					// Nix trusts the existing lock: a pin kept from it has
+					// the inputs its node records.
+					lock.fake, inputs = true, nodeInputs(ch.old)
+				}
 			}
-			lock.fake = t.fake
-			c.openInputs(op.path, t.inputs, lock)
+			c.openInputs(op.path, inputs, lock)
 		}
 		if !w.search(c, set, yield) {
 			return false

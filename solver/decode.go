@@ -133,7 +133,7 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 			d.edges[n] = append(d.edges[n], Edge{Path: path, DeclaredBy: declaredBy, Requirement: s.reqText, Node: n})
 			child := s.children[k]
 			if at, loop := stack[child]; loop {
-				return &RequestError{Field: path, Msg: fmt.Sprintf("inputs form a cycle: %s is %s again, which %s already pins", path, candLabel(c), at)}
+				return &RequestError{Field: fieldOf(path), Msg: fmt.Sprintf("inputs form a cycle: %s is %s again, which %s already pins", path, candLabel(c), orRoot(at))}
 			}
 			stack[child] = path
 			err := d.walk(child, path, stack)

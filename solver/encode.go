@@ -35,7 +35,7 @@ type resolver struct {
 	// byLockNode caches the candidates lock nodes pin; standIns are the
 	// stand-in flakes of trees no index has, by source; lockPinned are the
 	// versions some reachable lock pins.
-	byLockNode map[*lockfile.Node]*candidate
+	byLockNode map[lockKey]*candidate
 	standIns   map[string]*index.Flake
 	lockPinned map[*index.Version]bool
 
@@ -169,7 +169,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 		targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
 		byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
 		nodes:      map[string]*node{},
-		byLockNode: map[*lockfile.Node]*candidate{}, standIns: map[string]*index.Flake{}, lockPinned: map[*index.Version]bool{},
+		byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{}, lockPinned: map[*index.Version]bool{},
 		byKey: map[string]*instance{}, groupKeys: map[string]*group{},
 	}
 	if err := r.checkRequest(); err != nil {
@@ -279,6 +279,19 @@ func (r *resolver) expand() error {
 	return nil
 }
 
+// fieldOf names an input path as a request field: a/b is inputs.a.inputs.b.
+func fieldOf(path string) string {
+	return "inputs." + strings.ReplaceAll(path, "/", ".inputs.")
+}
+
+// orRoot names the root's empty path.
+func orRoot(path string) string {
+	if path == "" {
+		return "the root flake"
+	}
+	return path
+}
+
 func joinPath(prefix, name string) string {
 	if prefix == "" {
 		return name
@@ -291,7 +304,7 @@ func joinPath(prefix, name string) string {
 func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s := in.slots[name]; s != nil {
 		if s.resolving {
-			return nil, &RequestError{Field: s.path, Msg: "follows leads back to itself"}
+			return nil, &RequestError{Field: fieldOf(s.path) + ".follows", Msg: "follows leads back to itself"}
 		}
 		return s, nil
 	}
@@ -323,7 +336,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.reqText != "" {
 		q, err := r.requirement(s.reqText)
 		if err != nil {
-			return nil, &RequestError{Field: s.path + ".version", Msg: err.Error()}
+			return nil, &RequestError{Field: fieldOf(s.path) + ".version", Msg: err.Error()}
 		}
 		s.req = q
 	}
@@ -337,6 +350,11 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		alts, err := r.follow(s.scope, s.followsPath, s.path)
 		if err != nil {
 			return nil, err
+		}
+		if s.scope.cand == nil && len(alts) == 1 && alts[0].slot == nil && alts[0].self == nil && len(alts[0].conds) == 0 {
+			// The root's own follows leads nowhere whatever is chosen: the
+			// flake.nix is wrong, as Nix says when it locks it.
+			return nil, &RequestError{Field: fieldOf(s.path) + ".follows", Msg: fmt.Sprintf("input '%s' follows a non-existent input '%s'", s.path, *s.decl.Follows)}
 		}
 		s.alts = alts
 		return s, nil

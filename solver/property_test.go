@@ -112,8 +112,17 @@ func randomFixture(rng *rand.Rand) string {
 	case 3:
 		i := roots[0]
 		fmt.Fprintf(&b, "lock %s %s %s\n", name(i), name(i), pool[rng.IntN(len(pool))])
-		if rng.IntN(2) == 0 {
+		if i+1 < n && rng.IntN(2) == 0 {
+			// The kept pin's own inputs, as the lock recorded them.
+			fmt.Fprintf(&b, "lock %s/%s %s %s\n", name(i), name(i+1), name(i+1), pool[rng.IntN(len(pool))])
+		}
+		switch rng.IntN(3) {
+		case 0:
 			fmt.Fprintf(&b, "update %s\n", name(i))
+		case 1:
+			if i+1 < n {
+				fmt.Fprintf(&b, "update %s/%s\n", name(i), name(i+1))
+			}
 		}
 	}
 	return b.String()

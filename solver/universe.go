@@ -213,11 +213,16 @@ func tagVersion(f *index.Flake, tag string) *index.Version {
 
 // lockCand is the pin a lock node holds, as the candidate of an input that
 // locks through that lock. A tree the index knows is that version or ref
-// head, with its declared inputs; any other tree is known only from the
-// node, whose inputs are then its inputs, as Nix reads them without
-// fetching the tree.
-func (r *resolver) lockCand(n *lockfile.Node, origin Origin) *candidate {
-	if c := r.byLockNode[n]; c != nil {
+// head; any other tree is known only from the node. As in Nix's
+// computeLocks, the inputs of a pin kept from the existing lock are the
+// node's own (the lock is trusted, so a lock Nix wrote stays as it is)
+// unless the caller updates a path beneath it, and those of a pin from a
+// dependency's lock are the tree's declared inputs where the index has
+// them.
+func (r *resolver) lockCand(n *lockfile.Node, origin Origin, path string) *candidate {
+	trusted := origin == OriginExistingLock && !r.updatedBeneath(path)
+	key := lockKey{n, trusted}
+	if c := r.byLockNode[key]; c != nil {
 		return c
 	}
 	c := &candidate{locked: n.Locked, original: n.Original, origin: origin, lockNode: n}
@@ -234,12 +239,30 @@ func (r *resolver) lockCand(n *lockfile.Node, origin Origin) *candidate {
 	} else {
 		c.flake = r.standIn(n.Locked)
 	}
-	if c.version == nil && c.ref == "" {
+	if trusted || (c.version == nil && c.ref == "") {
 		c.fake, c.inputs = true, lockInputs(n)
 	}
-	r.byLockNode[n] = c
+	r.byLockNode[key] = c
 	r.nodeOf(c)
 	return c
+}
+
+// lockKey caches lock pins: one candidate per node, and per whether its
+// inputs are the node's.
+type lockKey struct {
+	node    *lockfile.Node
+	trusted bool
+}
+
+// updatedBeneath says whether the caller updates a path strictly beneath
+// path, which makes Nix fetch the flake at path to lock it afresh.
+func (r *resolver) updatedBeneath(path string) bool {
+	for _, u := range r.req.Update {
+		if strings.HasPrefix(u, path+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // flakeOfSource is the flake of the indexes a reference points at.
@@ -337,7 +360,7 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 	}
 	if req == nil {
 		if entry != nil {
-			return []*candidate{r.lockCand(entry, origin)}, ""
+			return []*candidate{r.lockCand(entry, origin, s.path)}, ""
 		}
 		if t.flake == nil {
 			return nil, ""
@@ -361,7 +384,7 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 		if entry != nil && in.lock.existing && sameTree(v.Locked, entry.Locked) {
 			// The existing lock's pin still satisfies the requirement:
 			// it stays, as Cargo keeps Cargo.lock's.
-			return []*candidate{r.lockCand(entry, origin)}, ""
+			return []*candidate{r.lockCand(entry, origin, s.path)}, ""
 		}
 		if r.allowed != nil && !r.allowed[v] {
 			continue
@@ -643,7 +666,7 @@ func (w *reachWalk) visitLock(root *lockfile.Node, origin Origin) {
 			continue
 		}
 		if e.Node.Locked != nil {
-			c := w.r.lockCand(e.Node, origin)
+			c := w.r.lockCand(e.Node, origin, "")
 			switch {
 			case c.version != nil:
 				w.r.lockPinned[c.version] = true

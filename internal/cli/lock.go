@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
@@ -223,15 +226,36 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.timeout+5*time.Second)
 	defer cancel()
-	resp, err := l.client.resolve(ctx, req)
+	resp, err := l.client.call(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, l.placed(err)
 	}
 	root, err := lockfile.Build(l.flake.Inputs, resp)
 	if err != nil {
 		return nil, nil, &exitErr{exitError, err}
 	}
 	return root, resp, nil
+}
+
+// placed turns the service's complaint about a request field into an
+// error at the declaration it comes from: the request was built from
+// flake.nix and flake.versions.nix, so a bad field is a bad file (exit 1).
+func (l *locker) placed(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return statusErr(err)
+	}
+	for _, d := range st.Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok || len(br.FieldViolations) == 0 {
+			continue
+		}
+		v := br.FieldViolations[0]
+		if pos, ok := l.flake.FieldPos(v.Field); ok {
+			return &exitErr{exitError, fmt.Errorf("%s: %s", pos, v.Description)}
+		}
+	}
+	return &exitErr{exitError, fmt.Errorf("%s: %s", filepath.Join(l.dir, "flake.nix"), st.Message())}
 }
 
 // oldProto is the existing lock as the request carries it, nil when there

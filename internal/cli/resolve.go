@@ -186,25 +186,27 @@ type resolveClient struct {
 
 // resolve returns the answer, or an error carrying the exit code.
 func (c *resolveClient) resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
-	var resp *pb.ResolveResponse
-	var err error
-	if c.addr != "" {
-		resp, err = resolveRemote(ctx, c.addr, req)
-	} else {
-		if c.svc == nil {
-			oneShotGC()
-			layers, lerr := server.LoadLayers(c.indexes, defaultindex.Load)
-			if lerr != nil {
-				return nil, &exitErr{exitError, lerr}
-			}
-			c.svc = server.NewService(layers)
-		}
-		resp, err = c.svc.Resolve(ctx, req)
-	}
+	resp, err := c.call(ctx, req)
 	if err != nil {
 		return nil, statusErr(err)
 	}
 	return resp, nil
+}
+
+// call returns the answer or the service's status error as it is.
+func (c *resolveClient) call(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	if c.addr != "" {
+		return resolveRemote(ctx, c.addr, req)
+	}
+	if c.svc == nil {
+		oneShotGC()
+		layers, err := server.LoadLayers(c.indexes, defaultindex.Load)
+		if err != nil {
+			return nil, &exitErr{exitError, err}
+		}
+		c.svc = server.NewService(layers)
+	}
+	return c.svc.Resolve(ctx, req)
 }
 
 func resolveRemote(ctx context.Context, addr string, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
