@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -17,7 +18,8 @@ import (
 // edge names exists, follows paths are lists of input names, and every
 // other node has an original and a locked reference of a type the table
 // knows, with its location, locked the way Nix's isLocked says (a rev or
-// a narHash), and a well-formed rev and narHash.
+// a narHash), and a well-formed rev and narHash; and no node key leads
+// back to itself.
 
 // validateLockFiles checks the lock files of a flake's versions and refs.
 func validateLockFiles(fname string, f *pb.Flake) []Problem {
@@ -93,6 +95,14 @@ func CheckLockFile(lf *pb.LockFile) []Problem {
 			default:
 				add(field, "neither a node key nor a follows path")
 			}
+		}
+	}
+	if len(probs) == 0 {
+		// What remains is what only the graph shows: a cycle of node
+		// keys, which Nix allows only through follows. The resolver
+		// builds this graph, so a lock that passes here builds there.
+		if _, err := lockfile.FromProto(lf); err != nil {
+			add("nodes", "%v", err)
 		}
 	}
 	return probs

@@ -72,3 +72,17 @@ func TestLockFileProblems(t *testing.T) {
 		}
 	}
 }
+
+// A cycle of node keys (which Nix allows only through follows) is refused,
+// so that every lock file that loads builds into a graph.
+func TestLockFileCycle(t *testing.T) {
+	_, err := Parse("locks", []byte(`{"schema": 1, "flakes": [{"name": "app", "source": {"type": "github", "owner": "o", "repo": "app"},
+	  "versions": [{"version": "1.0.0", "locked": {"rev": "623c56286de5a3193aa38891a6991b28f9bab056", "narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU=", "lastModified": 1},
+	    "lockFile": {"version": 7, "root": "root", "nodes": {
+	      "root": {"inputs": {"a": {"node": "a"}}},
+	      "a": {`+goodNode+`, "inputs": {"b": {"node": "b"}}},
+	      "b": {`+goodNode+`, "inputs": {"a": {"node": "a"}}}}}}]}]}`))
+	if err == nil || !strings.Contains(err.Error(), `flake app version 1.0.0: field lockFile.nodes: node "a" is its own input`) {
+		t.Errorf("Parse = %v, want the cycle through a named", err)
+	}
+}

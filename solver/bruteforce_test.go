@@ -14,6 +14,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -21,10 +22,15 @@ import (
 // tree is one lockable tree in the exhaustive search.
 type tree struct {
 	label  string // "flake version" or "flake ref:name", as Node.Label
+	name   string // the flake's name, or the source of a tree no index has
 	flake  *index.Flake
 	ver    *index.Version
 	ref    string
 	inputs map[string]*pb.Input
+	// own is the tree's committed flake.lock; fake marks a tree known
+	// only from a lock node, whose inputs are that node's.
+	own  *lockfile.Node
+	fake bool
 }
 
 type bfOverride struct {
@@ -37,40 +43,19 @@ type world struct {
 	layers *index.Layers
 	req    *Request
 	trees  map[string]*tree
-	pinned map[string]bool // labels of trees the existing lock pins
-	pinAt  map[string]string
 }
 
 func newWorld(layers *index.Layers, req *Request) *world {
-	w := &world{layers: layers, req: req, trees: map[string]*tree{}, pinned: map[string]bool{}, pinAt: map[string]string{}}
+	w := &world{layers: layers, req: req, trees: map[string]*tree{}}
 	for _, ix := range layers.Indexes() {
 		for _, f := range ix.Flakes() {
 			for _, v := range f.Versions {
-				t := &tree{label: f.Name + " " + v.String(), flake: f, ver: v, inputs: v.Inputs}
+				t := &tree{label: f.Name + " " + v.String(), name: f.Name, flake: f, ver: v, inputs: v.Inputs, own: v.Lock()}
 				w.trees[t.label] = t
 			}
 			for name, r := range f.Refs {
-				t := &tree{label: f.Name + " ref:" + name, flake: f, ref: name, inputs: r.Inputs}
+				t := &tree{label: f.Name + " ref:" + name, name: f.Name, flake: f, ref: name, inputs: r.Inputs, own: r.Lock()}
 				w.trees[t.label] = t
-			}
-		}
-	}
-	released := func(path string) bool {
-		for _, u := range req.Update {
-			if path == u || strings.HasPrefix(path, u+"/") {
-				return true
-			}
-		}
-		return false
-	}
-	for _, p := range req.Pins {
-		if released(p.Path) {
-			continue
-		}
-		for _, t := range w.trees {
-			if w.lockedOf(t).NarHash == p.NarHash {
-				w.pinned[t.label] = true
-				w.pinAt[p.Path] = t.label
 			}
 		}
 	}
@@ -89,59 +74,166 @@ func (w *world) flakeOf(url string) (*index.Flake, string, string) {
 	if err != nil {
 		return nil, "", ""
 	}
+	if src.Type == "indirect" {
+		f, _ := w.layers.Lookup(src.Id)
+		return f, src.Ref, src.Rev
+	}
 	return w.layers.LookupSource(src), src.Ref, src.Rev
 }
 
-// allowed lists the trees a declaration admits at path, within set.
-func (w *world) allowed(d *pb.Input, reqText, path string, set map[string]bool) (labels []string, external bool) {
+// lockTree is the tree a lock node pins: the index's version or ref head
+// with that narHash, else a tree known only from the node.
+func (w *world) lockTree(n *lockfile.Node) *tree {
+	var f *index.Flake
+	for _, s := range []*pb.Source{n.Original, n.Locked} {
+		if f == nil && s.Type == "indirect" {
+			f, _ = w.layers.Lookup(s.Id)
+		} else if f == nil {
+			f = w.layers.LookupSource(s)
+		}
+	}
+	name := ""
+	if f != nil {
+		for _, t := range w.trees {
+			if t.flake == f && !t.fake && w.lockedOf(t).NarHash == n.Locked.NarHash {
+				if t.ver != nil {
+					return t
+				}
+				if name == "" || t.label < name {
+					name = t.label
+				}
+			}
+		}
+		if name != "" {
+			return w.trees[name]
+		}
+		name = f.Name
+	} else {
+		loc := &pb.Source{Type: n.Locked.Type, Owner: n.Locked.Owner, Repo: n.Locked.Repo, Host: n.Locked.Host, Url: n.Locked.Url, Path: n.Locked.Path, Dir: n.Locked.Dir}
+		name = flakeref.String(loc)
+	}
+	label := name + " rev:" + n.Locked.Rev[:12]
+	if t := w.trees[label]; t != nil {
+		return t
+	}
+	t := &tree{label: label, name: name, flake: f, inputs: nodeInputs(n), fake: true}
+	w.trees[label] = t
+	return t
+}
+
+// nodeInputs are the inputs Nix reads from a lock node without fetching
+// its tree: each child's original, or the follows path.
+func nodeInputs(n *lockfile.Node) map[string]*pb.Input {
+	out := map[string]*pb.Input{}
+	for in, e := range n.Inputs {
+		if e.Node == nil {
+			target := strings.Join(e.Follows, "/")
+			out[in] = &pb.Input{Follows: &target}
+			continue
+		}
+		d := &pb.Input{Url: flakeref.String(e.Node.Original)}
+		if e.Node.NotFlake {
+			no := false
+			d.Flake = &no
+		}
+		out[in] = d
+	}
+	return out
+}
+
+// released says whether the caller updates path: the existing lock's pins
+// there do not hold.
+func (w *world) released(path string) bool {
+	for _, u := range w.req.Update {
+		if path == u || strings.HasPrefix(path, u+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// updatesBeneath says whether the caller updates a path strictly beneath
+// path.
+func (w *world) updatesBeneath(path string) bool {
+	for _, u := range w.req.Update {
+		if strings.HasPrefix(u, path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// choice is one way to lock an open path: a tree, and the lock node its
+// inputs find their pins in (nil: the tree's own lock).
+type choice struct {
+	label string
+	old   *lockfile.Node
+}
+
+// allowed lists the trees a declaration admits at op's path, within set,
+// as Nix's computeLocks and the versioned rules say: an unversioned input
+// takes the pin of the lock its parent locks through when that lock
+// recorded the same reference, else its rev or ref head; a versioned one
+// any matching version, or the existing lock's pin when it matches.
+func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string]bool) (cs []choice, external bool) {
 	f, ref, rev := w.flakeOf(d.Url)
+	var entry *lockfile.Node
+	if op.old != nil && !(op.existing && w.released(op.path)) {
+		name := op.path[strings.LastIndex(op.path, "/")+1:]
+		if e := op.old.Inputs[name]; e != nil && e.Node != nil {
+			src, err := flakeref.Parse(d.Url)
+			if op.fake || (err == nil && flakeref.Equal(src, e.Node.Original)) {
+				entry = e.Node
+			}
+		}
+	}
+	if reqText == "" && w.req.UnversionedAny && rev == "" && f != nil {
+		reqText = "*"
+	}
+	keep := func(cs []choice) []choice {
+		var out []choice
+		for _, c := range cs {
+			if set == nil || set[c.label] {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	if reqText == "" && entry != nil {
+		return keep([]choice{{w.lockTree(entry).label, entry}}), false
+	}
 	if f == nil {
 		return nil, true
 	}
-	if reqText == "" && w.req.UnversionedAny && rev == "" {
-		reqText = "*"
-	}
-	var out []string
 	if reqText == "" {
-		if l, ok := w.pinAt[path]; ok && strings.HasPrefix(l, f.Name+" ") {
-			return filter([]string{l}, set), false
+		if rev != "" {
+			for _, t := range w.trees {
+				if t.flake == f && !t.fake && w.lockedOf(t).Rev == rev && (t.ver != nil || len(cs) == 0) {
+					cs = []choice{{label: t.label}}
+				}
+			}
+			return keep(cs), false
 		}
 		if ref == "" {
 			ref = f.DefaultRef
 		}
-		if f.Refs[ref] != nil {
-			out = append(out, f.Name+" ref:"+ref)
+		if f.Refs[strings.TrimPrefix(ref, "refs/heads/")] != nil && !strings.HasPrefix(ref, "refs/tags/") {
+			return keep([]choice{{label: f.Name + " ref:" + strings.TrimPrefix(ref, "refs/heads/")}}), false
 		}
-		return filter(out, set), false
+		return nil, false
 	}
 	q := versionreq.MustParse(reqText)
-	var pinned []string
 	for _, v := range f.Versions {
-		if q.Matches(v.SemVer) {
-			l := f.Name + " " + v.String()
-			out = append(out, l)
-			if w.pinned[l] {
-				pinned = append(pinned, l)
-			}
+		if !q.Matches(v.SemVer) {
+			continue
 		}
-	}
-	if len(pinned) > 0 {
-		out = pinned
-	}
-	return filter(out, set), false
-}
-
-func filter(labels []string, set map[string]bool) []string {
-	if set == nil {
-		return labels
-	}
-	var out []string
-	for _, l := range labels {
-		if set[l] {
-			out = append(out, l)
+		l := f.Name + " " + v.String()
+		if entry != nil && op.existing && v.Locked.NarHash == entry.Locked.NarHash {
+			return keep([]choice{{l, entry}}), false
 		}
+		cs = append(cs, choice{label: l})
 	}
-	return out
+	return keep(cs), false
 }
 
 // state is a partial assignment of paths.
@@ -154,10 +246,18 @@ type state struct {
 	open      []openPath
 }
 
+// openPath is an input path still to lock. old is the lock node whose
+// inputs pin the path's siblings (existing: the existing flake.lock);
+// lockRoot is where that lock's follows paths start; fake marks an input
+// read from a lock node, whose follows are such paths.
 type openPath struct {
-	path   string
-	decl   *pb.Input
-	parent string
+	path     string
+	decl     *pb.Input
+	parent   string
+	old      *lockfile.Node
+	lockRoot string
+	existing bool
+	fake     bool
 }
 
 func (s *state) clone() *state {
@@ -181,9 +281,9 @@ func (s *state) clone() *state {
 	return c
 }
 
-// open registers a flake's inputs at path: their nested overrides first,
-// then the inputs themselves as open paths.
-func (s *state) openInputs(path string, inputs map[string]*pb.Input) {
+// openInputs registers a flake's inputs at path: their nested overrides
+// first, then the inputs themselves as open paths, locking through lock.
+func (s *state) openInputs(path string, inputs map[string]*pb.Input, lock openPath) {
 	var register func(prefix string, decls map[string]*pb.Input)
 	register = func(prefix string, decls map[string]*pb.Input) {
 		for name, d := range decls {
@@ -203,7 +303,9 @@ func (s *state) openInputs(path string, inputs map[string]*pb.Input) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		s.open = append(s.open, openPath{path: join(path, n), decl: inputs[n], parent: path})
+		op := lock
+		op.path, op.decl, op.parent = join(path, n), inputs[n], path
+		s.open = append(s.open, op)
 	}
 }
 
@@ -218,7 +320,7 @@ func join(a, b string) string {
 // trees in set (nil: any), until yield returns false.
 func (w *world) solutions(set map[string]bool, yield func(*state) bool) {
 	s := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, reqFlake: map[string]*index.Flake{}, overrides: map[string]bfOverride{}}
-	s.openInputs("", w.req.Inputs)
+	s.openInputs("", w.req.Inputs, openPath{old: w.req.Lock, existing: true})
 	w.search(s, set, yield)
 }
 
@@ -232,12 +334,16 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 	op := s.open[0]
 	s.open = s.open[1:]
 	eff, parent := op.decl, op.parent
+	if op.fake {
+		parent = op.lockRoot
+	}
 	if o, ok := s.overrides[op.path]; ok {
 		if o.decl.Follows != nil || o.decl.Url != "" {
 			eff, parent = o.decl, o.parent
 		} else {
 			eff = &pb.Input{Url: op.decl.Url, Version: o.decl.Version, Flake: op.decl.Flake}
 		}
+		op.fake = false // an override is compared with the lock like any declaration
 	}
 	req := eff.Version
 	if eff.Follows != nil {
@@ -248,7 +354,7 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		}
 		return w.search(s, set, yield)
 	}
-	labels, external := w.allowed(eff, req, op.path, set)
+	choices, external := w.allowed(op, eff, req, set)
 	if external {
 		if req != "" {
 			return true // a versioned input the index does not know: no answer
@@ -256,15 +362,26 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		s.assign[op.path] = "unpinned"
 		return w.search(s, set, yield)
 	}
-	for _, l := range labels {
+	for _, ch := range choices {
 		if strings.Count(op.path, "/") > 12 {
 			return true // a cycle in the universe; generated universes have none
 		}
 		c := s.clone()
-		c.assign[op.path] = l
+		c.assign[op.path] = ch.label
 		if op.decl.Flake == nil || *op.decl.Flake {
 			// Nix reads no inputs from a flake = false tree.
-			c.openInputs(op.path, w.trees[l].inputs)
+			t := w.trees[ch.label]
+			lock := openPath{old: t.own, lockRoot: op.path, fake: t.fake}
+			inputs := t.inputs
+			if ch.old != nil {
+				lock = openPath{old: ch.old, lockRoot: op.lockRoot, existing: op.existing, fake: t.fake}
+				if op.existing && !w.updatesBeneath(op.path) {
+					// Nix trusts the existing lock: a pin kept from it has
+					// the inputs its node records.
+					lock.fake, inputs = true, nodeInputs(ch.old)
+				}
+			}
+			c.openInputs(op.path, inputs, lock)
 		}
 		if !w.search(c, set, yield) {
 			return false
@@ -277,6 +394,9 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 func (s *state) target(path string, depth int) (string, bool) {
 	if depth > 32 {
 		return "", false
+	}
+	if path == "" {
+		return "root", true // follows = "": the root flake itself
 	}
 	if t, ok := s.follows[path]; ok {
 		return s.target(t, depth+1)
@@ -295,6 +415,12 @@ func (w *world) followsHold(s *state) bool {
 			return false
 		}
 		req := s.reqs[p]
+		if l == "root" {
+			if req != "" {
+				return false // the root flake has no version to check
+			}
+			continue
+		}
 		t := w.trees[l]
 		if req == "" || (s.reqFlake[p] != nil && s.reqFlake[p] != t.flake) {
 			continue
@@ -314,14 +440,14 @@ func (w *world) strategyHolds(used map[string]bool) bool {
 	perRange := map[string]int{}
 	for l := range used {
 		t := w.trees[l]
-		perFlake[t.flake.Name]++
+		perFlake[t.name]++
 		if t.ver != nil {
 			v := t.ver.SemVer
-			key := fmt.Sprint(t.flake.Name, " ", v.Major())
+			key := fmt.Sprint(t.name, " ", v.Major())
 			if v.Major() == 0 {
-				key = fmt.Sprint(t.flake.Name, " 0.", v.Minor())
+				key = fmt.Sprint(t.name, " 0.", v.Minor())
 				if v.Minor() == 0 {
-					key = fmt.Sprint(t.flake.Name, " 0.0.", v.Patch())
+					key = fmt.Sprint(t.name, " 0.0.", v.Patch())
 				}
 			}
 			perRange[key]++
@@ -369,12 +495,12 @@ func checkValid(layers *index.Layers, req *Request, a *Answer) string {
 	w.solutions(set, func(s *state) bool {
 		for p, l := range s.assign {
 			pp := byPath[p]
-			if pp == nil || (l == "unpinned") != (pp.Unpinned != "") || (pp.Node != nil && pp.Node.Label() != l) {
+			if pp == nil || (l == "unpinned") != (pp.Kind == Unpinned) || (pp.Node != nil && pp.Node.Label() != l) {
 				return true
 			}
 		}
 		for p, t := range s.follows {
-			if pp := byPath[p]; pp == nil || pp.Follows != t {
+			if pp := byPath[p]; pp == nil || pp.Kind != Follows || strings.Join(pp.Follows, "/") != t {
 				return true
 			}
 		}

@@ -120,7 +120,7 @@ func TestRealIndexReleaseLine(t *testing.T) {
 		t.Errorf("nixpkgs %s is not the newest 0.2505", np[0].Version)
 	}
 	for path, want := range map[string]string{"stylix/nixpkgs": "nixpkgs", "stylix/home-manager": "home-manager", "nixvim/nixpkgs": "nixpkgs"} {
-		if got := pinOf(t, a, path).Follows; got != want {
+		if got := strings.Join(pinOf(t, a, path).Follows, "/"); got != want {
 			t.Errorf("%s follows %q, want %q", path, got, want)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -49,21 +50,16 @@ type Request struct {
 	// UnversionedAny treats inputs without a version requirement as "*"
 	// instead of locking them to their ref like Nix does.
 	UnversionedAny bool
-	// Pins are the existing lock: a pin that still satisfies the
-	// requirement on an edge is kept (like Cargo.lock).
-	Pins []Pin
-	// Update names input paths whose pins (and the pins beneath them) are
-	// released, like cargo update -p.
+	// Lock is the existing flake.lock, if any: an unversioned input keeps
+	// its pin when its declaration is unchanged (as Nix keeps it), a
+	// versioned one when the pin still satisfies the requirement (like
+	// Cargo.lock).
+	Lock *lockfile.Node
+	// Update names input paths whose pins in Lock (and the pins beneath
+	// them) are released, like cargo update -p.
 	Update []string
 	// Limits bound the work.
 	Limits Limits
-}
-
-// Pin is an existing lock entry for an input path.
-type Pin struct {
-	Path    string
-	NarHash string
-	Rev     string
 }
 
 // Limits bound one resolution. Zero fields take the defaults.
@@ -115,14 +111,26 @@ type Answer struct {
 	Stats      Stats
 }
 
-// PathPin is the resolution of one input path. Exactly one of Node, Follows
-// and Unpinned is set.
+// PathPin is the resolution of one input path: pinned to Node, following
+// the path Follows, or Unpinned.
 type PathPin struct {
 	Path string
+	Kind PinKind
 	Node *Node
-	// Follows is the input path this one follows ("" with Node set).
-	Follows string
-	// Unpinned says why the path has no pin (its flake is not in the index).
+	// Locked is the tree as the lock records it at this path, which may
+	// differ from Node.Locked in what the lock says of it (the ref it was
+	// fetched through); Original, for a pin taken from a lock, is what
+	// that lock recorded as the input (nil: the declaration is).
+	Locked, Original *pb.Source
+	// Origin says where the pin comes from; Ref is the ref it was fetched
+	// through, for a ref head or a rev.
+	Origin Origin
+	Ref    string
+	// Follows is the input path this one follows; empty is the root flake
+	// itself.
+	Follows []string
+	// Unpinned says why the path has no pin (its flake is in no index and
+	// no lock pins it).
 	Unpinned string
 	// URL is the input's reference as declared.
 	URL string
@@ -133,6 +141,50 @@ type PathPin struct {
 	NotFlake bool
 }
 
+// PinKind says how an input path is resolved.
+type PinKind int
+
+const (
+	Pinned PinKind = iota
+	Follows
+	Unpinned
+)
+
+// Origin says where a path's pin comes from.
+type Origin int
+
+const (
+	// OriginRequirement is a version the edge's requirement admits,
+	// chosen by the resolver.
+	OriginRequirement Origin = iota + 1
+	// OriginRefHead is the head of the ref the reference names, or of
+	// the default branch: an unversioned input, locked as Nix locks it.
+	OriginRefHead
+	// OriginRev is the tree the reference's rev names.
+	OriginRev
+	// OriginDependencyLock is the pin of the declaring flake's own
+	// committed flake.lock.
+	OriginDependencyLock
+	// OriginExistingLock is the pin of the existing flake.lock, kept.
+	OriginExistingLock
+)
+
+func (o Origin) String() string {
+	switch o {
+	case OriginRequirement:
+		return "requirement"
+	case OriginRefHead:
+		return "ref head"
+	case OriginRev:
+		return "rev"
+	case OriginDependencyLock:
+		return "dependency lock"
+	case OriginExistingLock:
+		return "existing lock"
+	}
+	return fmt.Sprintf("Origin(%d)", int(o))
+}
+
 // Node is one distinct tree that one or more paths pin.
 type Node struct {
 	Flake string
@@ -141,16 +193,26 @@ type Node struct {
 	// Ref is the ref whose head this is, for unversioned inputs.
 	Ref    string
 	Locked *pb.Source
+	// External marks a tree no index has, pinned by a lock file; Flake
+	// then names its source.
+	External bool
 	// Paths that pin this tree (follows excluded), sorted.
 	Paths []string
 }
 
-// Label is "flake version" or "flake ref:branch".
+// Label is "flake version", "flake ref:branch", or for a tree that is
+// neither, "flake rev:REV" (abbreviated).
 func (n *Node) Label() string {
-	if n.Version != "" {
+	switch {
+	case n.Version != "":
 		return n.Flake + " " + n.Version
+	case n.Ref != "":
+		return n.Flake + " ref:" + n.Ref
 	}
-	return n.Flake + " ref:" + n.Ref
+	if n.Locked.Rev == "" {
+		return n.Flake + " " + n.Locked.NarHash
+	}
+	return n.Flake + " rev:" + shortRev(n.Locked.Rev)
 }
 
 // Duplicate says why a flake appears in several versions: for each of its

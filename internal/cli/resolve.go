@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
@@ -185,25 +186,27 @@ type resolveClient struct {
 
 // resolve returns the answer, or an error carrying the exit code.
 func (c *resolveClient) resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
-	var resp *pb.ResolveResponse
-	var err error
-	if c.addr != "" {
-		resp, err = resolveRemote(ctx, c.addr, req)
-	} else {
-		if c.svc == nil {
-			oneShotGC()
-			layers, lerr := server.LoadLayers(c.indexes, defaultindex.Load)
-			if lerr != nil {
-				return nil, &exitErr{exitError, lerr}
-			}
-			c.svc = server.NewService(layers)
-		}
-		resp, err = c.svc.Resolve(ctx, req)
-	}
+	resp, err := c.call(ctx, req)
 	if err != nil {
 		return nil, statusErr(err)
 	}
 	return resp, nil
+}
+
+// call returns the answer or the service's status error as it is.
+func (c *resolveClient) call(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	if c.addr != "" {
+		return resolveRemote(ctx, c.addr, req)
+	}
+	if c.svc == nil {
+		oneShotGC()
+		layers, err := server.LoadLayers(c.indexes, defaultindex.Load)
+		if err != nil {
+			return nil, &exitErr{exitError, err}
+		}
+		c.svc = server.NewService(layers)
+	}
+	return c.svc.Resolve(ctx, req)
 }
 
 func resolveRemote(ctx context.Context, addr string, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
@@ -221,14 +224,14 @@ func printResolve(w io.Writer, resp *pb.ResolveResponse) {
 	for _, path := range slices.Sorted(maps.Keys(resp.Paths)) {
 		p := resp.Paths[path]
 		switch {
-		case p.Follows != "":
+		case p.Follows != nil:
 			nfollows++
-			fmt.Fprintf(tw, "%s\t-> %s\n", path, p.Follows)
+			fmt.Fprintf(tw, "%s\t-> %s\n", path, followsText(p.Follows))
 		case p.Unpinned != "":
 			nunpinned++
 			fmt.Fprintf(tw, "%s\tunpinned\t%s\n", path, p.Unpinned)
 		default:
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, nodeLabel(p.Flake, p.Version, p.Ref), flakeref.String(p.Locked))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, pinLabel(p), flakeref.String(p.Locked))
 		}
 	}
 	tw.Flush()
@@ -258,6 +261,32 @@ func nodeLabel(flake, version, ref string) string {
 	return flake + " ref:" + ref
 }
 
+// pinLabel names a path's tree: its flake and version or ref, else (a tree
+// pinned by a lock file) its source and rev.
+func pinLabel(p *pb.PathPin) string {
+	flake := p.Flake
+	if flake == "" {
+		loc := proto.Clone(p.Locked).(*pb.Source)
+		loc.Rev, loc.Ref, loc.NarHash, loc.LastModified, loc.RevCount = "", "", "", 0, 0
+		flake = flakeref.String(loc)
+	}
+	switch {
+	case p.Version != "":
+		return flake + " " + p.Version
+	case p.Ref != "" && p.Origin == pb.PinOrigin_PIN_ORIGIN_REF_HEAD:
+		return flake + " ref:" + p.Ref
+	}
+	return flake + " rev:" + short(p.Locked.GetRev())
+}
+
+// followsText renders a follows path; the empty path is the root flake.
+func followsText(f *pb.InputPath) string {
+	if len(f.Names) == 0 {
+		return `"" (the root flake)`
+	}
+	return strings.Join(f.Names, "/")
+}
+
 func orUnversioned(req string) string {
 	if req == "" {
 		return "it (unversioned)"
@@ -277,7 +306,7 @@ type pathJSON struct {
 	Version     string         `json:"version,omitempty"`
 	Ref         string         `json:"ref,omitempty"`
 	Locked      map[string]any `json:"locked,omitempty"`
-	Follows     string         `json:"follows,omitempty"`
+	Follows     *[]string      `json:"follows,omitempty"`
 	Unpinned    string         `json:"unpinned,omitempty"`
 	Requirement string         `json:"requirement,omitempty"`
 }
@@ -325,7 +354,10 @@ func printResolveJSON(w io.Writer, resp *pb.ResolveResponse) error {
 		out.Duplicates = append(out.Duplicates, dj)
 	}
 	for path, p := range resp.Paths {
-		pj := pathJSON{Flake: p.Flake, Version: p.Version, Ref: p.Ref, Follows: p.Follows, Unpinned: p.Unpinned, Requirement: p.Requirement}
+		pj := pathJSON{Flake: p.Flake, Version: p.Version, Ref: p.Ref, Unpinned: p.Unpinned, Requirement: p.Requirement}
+		if p.Follows != nil {
+			pj.Follows = &p.Follows.Names
+		}
 		if p.Locked != nil {
 			pj.Locked = flakeref.Attrs(p.Locked)
 		}

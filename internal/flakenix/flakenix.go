@@ -76,6 +76,37 @@ type Input struct {
 	Implicit bool
 }
 
+// FieldPos is where a request field built from this flake is declared:
+// inputs.a.inputs.b names input a's override of b, and a final .version,
+// .url or .follows the attribute (the version where it was written, which
+// may be flake.versions.nix). A path beyond what the file declares (an
+// input of a dependency) is placed at the deepest declaration on it.
+func (f *Flake) FieldPos(field string) (Pos, bool) {
+	parts := strings.Split(field, ".")
+	if len(parts) < 2 || parts[0] != "inputs" {
+		return Pos{}, false
+	}
+	decls := f.Inputs
+	var in *Input
+	for i := 1; i < len(parts); i += 2 {
+		next := decls[parts[i]]
+		if next == nil {
+			break
+		}
+		in, decls = next, next.Inputs
+		if i+1 < len(parts) && parts[i+1] == "version" && in.Version != "" {
+			return in.VersionPos, true
+		}
+		if i+1 >= len(parts) || parts[i+1] != "inputs" {
+			break
+		}
+	}
+	if in == nil {
+		return Pos{}, false
+	}
+	return in.Pos, true
+}
+
 // IsFlake reports whether the input is a flake (the default) rather than
 // a plain source tree.
 func (in *Input) IsFlake() bool { return in.Flake == nil || *in.Flake }

@@ -11,7 +11,7 @@
 // directory, which is what Nix hashes, so the narHash serves tarball
 // sources too. Inputs come from the tagged flake.nix (and
 // flake.versions.nix), read by flakenix, and the tagged flake.lock is
-// recorded as committed (lockfile.ToProto), never from the working tree.
+// recorded as committed (lockfile.Record), never from the working tree.
 // Branch heads become refs, so that unversioned inputs resolve as today.
 //
 // Shapes, as Nix locks them:
@@ -243,7 +243,7 @@ func (g git) readFlake(t *tree, subdir string) error {
 		if err != nil {
 			return err
 		}
-		if t.lock, err = lockfile.ToProto(label, data); err != nil {
+		if t.lock, err = lockfile.Record(label, data); err != nil {
 			return &oddTree{err}
 		}
 		if probs := index.CheckLockFile(t.lock); len(probs) > 0 {

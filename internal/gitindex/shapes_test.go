@@ -110,7 +110,7 @@ func TestBuildDirAndNonFlake(t *testing.T) {
 		t.Errorf("skipped %v, want data's tag latest", skipped)
 	}
 	// Nix pinned data 1.1.0 in app's lock: our tree is the one it fetched.
-	lock, err := lockfile.ToProto("nix/flake.lock", committedLock)
+	lock, err := lockfile.Record("nix/flake.lock", committedLock)
 	if err != nil {
 		t.Fatal(err)
 	}

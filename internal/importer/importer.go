@@ -4,7 +4,7 @@
 // flake.nix declares, and its committed flake.lock).
 //
 // Every version and ref carries its tree's own flake.lock, recorded exactly
-// as committed (lockfile.ToProto): Nix locks a dependency's input that has
+// as committed (lockfile.Record): Nix locks a dependency's input that has
 // no requirement, and that no override or follows touches, to that lock's
 // pin, so the resolver needs it to lock as Nix does.
 //
@@ -363,7 +363,7 @@ func (im *importer) lockFile(tr tree) (*pb.LockFile, error) {
 	if len(tr.LockFile) == 0 || string(tr.LockFile) == "null" {
 		return nil, nil
 	}
-	lf, err := lockfile.ToProto("lockFile", tr.LockFile)
+	lf, err := lockfile.Record("lockFile", tr.LockFile)
 	if err != nil {
 		return nil, err
 	}

@@ -187,7 +187,7 @@ func TestExcerptLockFiles(t *testing.T) {
 				}
 			}
 			committed, _ := json.Marshal(tr.(map[string]any)["lockFile"])
-			want, err := lockfile.ToProto("lockFile", committed)
+			want, err := lockfile.Record("lockFile", committed)
 			if err != nil {
 				t.Fatal(err)
 			}

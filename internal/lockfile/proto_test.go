@@ -90,9 +90,9 @@ func generic(t *testing.T, v any) any {
 	return out
 }
 
-func TestToProtoIsExact(t *testing.T) {
+func TestRecordIsExact(t *testing.T) {
 	for name, lock := range map[string]string{"later Nix": laterNixLock, "Nix 2.8": nixLock} {
-		lf, err := ToProto("flake.lock", []byte(lock))
+		lf, err := Record("flake.lock", []byte(lock))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -108,8 +108,8 @@ func TestToProtoIsExact(t *testing.T) {
 
 // A version 5 lock keeps narHash and lastModified in "info"; Nix reads
 // them as part of locked.
-func TestToProtoMergesInfo(t *testing.T) {
-	lf, err := ToProto("flake.lock", []byte(`{"nodes": {"root": {"inputs": {"a": "a"}}, "a": {
+func TestRecordMergesInfo(t *testing.T) {
+	lf, err := Record("flake.lock", []byte(`{"nodes": {"root": {"inputs": {"a": "a"}}, "a": {
 	  "info": {"lastModified": 5, "narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU="},
 	  "locked": {"owner": "o", "repo": "a", "rev": "623c56286de5a3193aa38891a6991b28f9bab056", "type": "github"},
 	  "original": {"owner": "o", "repo": "a", "type": "github"}}}, "root": "root", "version": 5}`))
@@ -121,25 +121,25 @@ func TestToProtoMergesInfo(t *testing.T) {
 	}
 }
 
-func TestToProtoErrors(t *testing.T) {
+func TestRecordErrors(t *testing.T) {
 	for _, tc := range []struct{ lock, want string }{
 		{`{"nodes": {"root": {"inputs": {"a": 3}}}, "root": "root", "version": 7}`, `node "root": input "a" is 3; expected a node name or a follows path`},
 		{`{"nodes": {"a": {"locked": {"type": "git", "url": "u", "allRefs": true}}}, "root": "root", "version": 7}`, `node "a": locked: attribute 'allRefs' is not one flakeresolve records`},
 		{`{"nodes": {"a": {"original": {"type": "github", "owner": 3}}}, "root": "root", "version": 7}`, `node "a": original: attribute 'owner' is an integer while a string is expected`},
 		{`{"nodes": `, "flake.lock: unexpected end of JSON input"},
 	} {
-		_, err := ToProto("flake.lock", []byte(tc.lock))
+		_, err := Record("flake.lock", []byte(tc.lock))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ToProto(%s) = %v, want %q", tc.lock, err, tc.want)
+			t.Errorf("Record(%s) = %v, want %q", tc.lock, err, tc.want)
 		}
 	}
 }
 
-// TestToProtoExactOnRealLocks: every flake.lock of the real-flake snapshot
+// TestRecordExactOnRealLocks: every flake.lock of the real-flake snapshot
 // (hundreds, written by many Nix releases) is recorded exactly. The
 // snapshot lives in the shared data beside the repository, or where
 // FLAKERESOLVE_SNAPSHOT says.
-func TestToProtoExactOnRealLocks(t *testing.T) {
+func TestRecordExactOnRealLocks(t *testing.T) {
 	path := os.Getenv("FLAKERESOLVE_SNAPSHOT")
 	if path == "" {
 		path = "../../../shared/data/real-flakes.json"
@@ -172,7 +172,7 @@ func TestToProtoExactOnRealLocks(t *testing.T) {
 				continue
 			}
 			n++
-			lf, err := ToProto(f.Repo, tr.LockFile)
+			lf, err := Record(f.Repo, tr.LockFile)
 			if err != nil {
 				t.Errorf("%s %s: %v", f.Repo, tr.Rev, err)
 				continue

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
@@ -46,8 +47,12 @@ func (s *Service) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.Reso
 	if req.Strategy == pb.Strategy_STRATEGY_CARGO {
 		sreq.Strategy = solver.Cargo
 	}
-	for _, p := range req.Pins {
-		sreq.Pins = append(sreq.Pins, solver.Pin{Path: p.Path, NarHash: p.NarHash, Rev: p.Rev})
+	if req.LockFile != nil {
+		lock, err := lockfile.FromProto(req.LockFile)
+		if err != nil {
+			return nil, badRequest("lock_file", err.Error())
+		}
+		sreq.Lock = lock
 	}
 	a, err := solver.Resolve(ctx, s.layers.Load(), sreq)
 	if err != nil {
@@ -92,9 +97,17 @@ func withDetail(code codes.Code, err error, detail protoadapt.MessageV1) error {
 func answerProto(a *solver.Answer) *pb.ResolveResponse {
 	resp := &pb.ResolveResponse{Paths: map[string]*pb.PathPin{}, Stats: statsProto(a.Stats)}
 	for _, p := range a.Paths {
-		pp := &pb.PathPin{Follows: p.Follows, Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement, NotFlake: p.NotFlake}
-		if n := p.Node; n != nil {
-			pp.Flake, pp.Version, pp.Ref, pp.Locked = n.Flake, n.Version, n.Ref, n.Locked
+		pp := &pb.PathPin{Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement, NotFlake: p.NotFlake}
+		switch p.Kind {
+		case solver.Follows:
+			pp.Follows = &pb.InputPath{Names: p.Follows}
+		case solver.Pinned:
+			n := p.Node
+			pp.Flake, pp.Version, pp.Ref, pp.Locked, pp.Original = n.Flake, n.Version, p.Ref, p.Locked, p.Original
+			pp.Origin = pb.PinOrigin(p.Origin)
+			if n.External {
+				pp.Flake = ""
+			}
 		}
 		resp.Paths[p.Path] = pp
 	}
