@@ -2,10 +2,10 @@ package index
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 
-	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -23,19 +23,20 @@ import (
 
 // validateLockFiles checks the lock files of a flake's versions and refs.
 func validateLockFiles(fname string, f *pb.Flake) []Problem {
+	c := &lockChecker{hashes: map[string]bool{}}
 	var probs []Problem
 	for i, v := range f.Versions {
 		vname := v.Version
 		if vname == "" {
 			vname = fmt.Sprintf("#%d", i)
 		}
-		for _, p := range CheckLockFile(v.LockFile) {
+		for _, p := range c.check(v.LockFile) {
 			p.Flake, p.Version = fname, vname
 			probs = append(probs, p)
 		}
 	}
 	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
-		for _, p := range CheckLockFile(f.Refs[r].LockFile) {
+		for _, p := range c.check(f.Refs[r].LockFile) {
 			p.Flake, p.Field = fname, "refs."+r+"."+p.Field
 			probs = append(probs, p)
 		}
@@ -47,9 +48,36 @@ func validateLockFiles(fname string, f *pb.Flake) []Problem {
 // from the lock file ("lockFile.nodes.nixpkgs.locked.narHash"); nil for
 // no lock file, which is allowed (the tree has none).
 func CheckLockFile(lf *pb.LockFile) []Problem {
+	return (&lockChecker{hashes: map[string]bool{}}).check(lf)
+}
+
+// lockChecker checks the lock files of one flake. They are most of what a
+// large index holds, and a flake's versions pin the same trees again and
+// again, so each narHash is parsed once; and nodes are visited in map
+// order, sorted only to report problems in a stable order.
+type lockChecker struct {
+	hashes map[string]bool // narHash -> well formed
+}
+
+func (c *lockChecker) check(lf *pb.LockFile) []Problem {
 	if lf == nil {
 		return nil
 	}
+	if probs := c.checkIn(lf, false); len(probs) > 0 {
+		return c.checkIn(lf, true)
+	}
+	return nil
+}
+
+// inOrder ranges over a map's keys, sorted when sorted is set.
+func inOrder[V any](m map[string]V, sorted bool) iter.Seq[string] {
+	if sorted {
+		return slices.Values(slices.Sorted(maps.Keys(m)))
+	}
+	return maps.Keys(m)
+}
+
+func (c *lockChecker) checkIn(lf *pb.LockFile, sorted bool) []Problem {
 	var probs []Problem
 	add := func(field, format string, args ...any) {
 		probs = append(probs, Problem{Field: "lockFile." + field, Msg: fmt.Sprintf(format, args...)})
@@ -63,7 +91,7 @@ func CheckLockFile(lf *pb.LockFile) []Problem {
 	case lf.Nodes[lf.Root] == nil:
 		add("root", "%q names no node of the lock file", lf.Root)
 	}
-	for _, key := range slices.Sorted(maps.Keys(lf.Nodes)) {
+	for key := range inOrder(lf.Nodes, sorted) {
 		n := lf.Nodes[key]
 		at := func(field string) func(string, string, ...any) {
 			return func(sub, format string, args ...any) {
@@ -79,9 +107,9 @@ func CheckLockFile(lf *pb.LockFile) []Problem {
 				add("nodes."+key, "the root node is the flake itself and has only inputs")
 			}
 		} else {
-			checkLockedNode(n, key, add, at)
+			c.checkLockedNode(n, key, add, at)
 		}
-		for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
+		for name := range inOrder(n.Inputs, sorted) {
 			field := "nodes." + key + ".inputs." + name
 			switch e := n.Inputs[name].GetTarget().(type) {
 			case *pb.LockInput_Node:
@@ -99,18 +127,50 @@ func CheckLockFile(lf *pb.LockFile) []Problem {
 	}
 	if len(probs) == 0 {
 		// What remains is what only the graph shows: a cycle of node
-		// keys, which Nix allows only through follows. The resolver
-		// builds this graph, so a lock that passes here builds there.
-		if _, err := lockfile.FromProto(lf); err != nil {
-			add("nodes", "%v", err)
+		// keys, which Nix allows only through follows. With it ruled
+		// out, the resolver's lockfile.FromProto builds every lock file
+		// that passes.
+		if key := cycle(lf); key != "" {
+			add("nodes", "node %q is its own input (a cycle of node keys; Nix allows cycles only through follows)", key)
 		}
 	}
 	return probs
 }
 
+// cycle returns a node key that leads back to itself through node keys
+// from the root, or "". It assumes every key an edge names exists.
+func cycle(lf *pb.LockFile) string {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var visit func(key string) string
+	visit = func(key string) string {
+		switch state[key] {
+		case onPath:
+			return key
+		case done:
+			return ""
+		}
+		state[key] = onPath
+		for _, in := range lf.Nodes[key].GetInputs() {
+			if child, ok := in.GetTarget().(*pb.LockInput_Node); ok {
+				if k := visit(child.Node); k != "" {
+					return k
+				}
+			}
+		}
+		state[key] = done
+		return ""
+	}
+	return visit(lf.Root)
+}
+
 // checkLockedNode checks the original and locked references of a node
 // other than the root.
-func checkLockedNode(n *pb.LockNode, key string, add func(string, string, ...any), at func(string) func(string, string, ...any)) {
+func (c *lockChecker) checkLockedNode(n *pb.LockNode, key string, add func(string, string, ...any), at func(string) func(string, string, ...any)) {
 	if n.Original == nil {
 		add("nodes."+key+".original", "missing, expected the input as declared")
 	} else if t := sourceType(n.Original, at("original")); t != nil {
@@ -133,5 +193,8 @@ func checkLockedNode(n *pb.LockNode, key string, add func(string, string, ...any
 		// and a lock file with an unlocked input is refused.
 		at("locked")("narHash", "missing, and no rev either: Nix refuses a lock file with an unlocked input")
 	}
-	checkPinFormat(n.Locked, at("locked"))
+	checkRev(n.Locked.Rev, at("locked"))
+	if h := n.Locked.NarHash; !c.hashes[h] {
+		c.hashes[h] = checkNarHash(h, at("locked"))
+	}
 }

@@ -61,8 +61,13 @@ func TestImportRealFlakes(t *testing.T) {
 	locks := 0
 	for _, f := range m.Flakes {
 		for _, v := range f.Versions {
-			if v.LockFile != nil {
-				locks++
+			if v.LockFile == nil {
+				continue
+			}
+			locks++
+			// Loading validated it, so the resolver's graph builds.
+			if _, err := lockfile.FromProto(v.LockFile); err != nil {
+				t.Errorf("%s %s: the lock file does not build: %v", f.Name, v.Version, err)
 			}
 		}
 	}
