@@ -35,8 +35,9 @@ func newIndexValidateCmd() *cobra.Command {
 		Long: `validate loads each index file (JSON or binary) and checks every flake,
 version and input: versions are strict SemVer, no two versions share a
 precedence, locked sources have the fields Nix needs for their type,
-requirements parse, follows point at declared inputs. Every problem is
-listed with its flake, version and field. Exit 1 if any file is invalid.`,
+requirements parse, follows point at declared inputs, and each version's
+and ref's own flake.lock reads as Nix reads one. Every problem is listed
+with its flake, version and field. Exit 1 if any file is invalid.`,
 		Example: `  flakeresolve index validate index.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -289,7 +290,7 @@ func progressPrinter(w io.Writer) func(gitindex.Event) {
 	return func(e gitindex.Event) {
 		switch {
 		case tty:
-			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %d/%d refs %s", e.RepoN, e.RepoMax, e.Repo, e.Done, e.Total, e.Version)
+			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %d/%d refs %s", e.RepoN, e.RepoMax, e.Repo, e.Done, e.Total, e.Ref)
 			if e.Done == e.Total && e.RepoN == e.RepoMax {
 				fmt.Fprintln(w)
 			}

@@ -41,7 +41,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +55,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/nix-community/go-nix/pkg/nar"
+	"github.com/nix-community/go-nix/pkg/nixhash"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/index"
@@ -82,10 +82,10 @@ type Repo struct {
 	Source *pb.Source
 }
 
-// Event reports progress: a repository started, or a version indexed.
+// Event reports progress: a repository started, or a tag or branch read.
 type Event struct {
 	Repo           string
-	Version        string // empty when a repository starts
+	Ref            string // the tag or branch read; empty when a repository starts
 	Done, Total    int    // tags and branches of this repository
 	RepoN, RepoMax int
 }
@@ -335,7 +335,7 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 	total := len(tags) + len(heads)
 	report := func(done int, what string) {
 		if progress != nil {
-			progress(Event{Repo: r.Name, Version: what, Done: done, Total: total, RepoN: n + 1, RepoMax: max})
+			progress(Event{Repo: r.Name, Ref: what, Done: done, Total: total, RepoN: n + 1, RepoMax: max})
 		}
 	}
 	report(0, "")
@@ -380,7 +380,7 @@ func repoSource(r Repo) (*pb.Source, error) {
 	if r.Source != nil {
 		source = proto.Clone(r.Source).(*pb.Source)
 		switch t, _ := flakeref.LookupType(source.Type); {
-		case t == nil || t.Kind == flakeref.KindRegistry || t.Kind == flakeref.KindPath || t.Name == "hg" || t.Name == "file":
+		case t == nil || t.Kind != flakeref.KindForge && t.Name != "git" && t.Name != "tarball":
 			return nil, fmt.Errorf("%s sources cannot publish a git repository; expected github, gitlab, sourcehut, git or tarball", source.Type)
 		case t.Name == "tarball":
 			if err := checkTemplate(source.Url); err != nil {
@@ -398,6 +398,9 @@ func repoSource(r Repo) (*pb.Source, error) {
 		clean := path.Clean(source.Dir)
 		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
 			return nil, fmt.Errorf("dir %q is not a directory within the repository", source.Dir)
+		}
+		if clean == "." {
+			clean = "" // the top, as no dir says
 		}
 		source.Dir = clean
 	}
@@ -621,7 +624,11 @@ func NarHash(archive io.Reader) (string, error) {
 	if err := w.Close(); err != nil {
 		return "", err
 	}
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum.Sum(nil)), nil
+	h, err := nixhash.NewHash(nixhash.SHA256, sum.Sum(nil))
+	if err != nil {
+		return "", err
+	}
+	return h.Format(nixhash.SRI, true), nil
 }
 
 type dirNode struct{ children map[string]*fileNode }
