@@ -58,8 +58,10 @@ func (n *Node) Lookup(path []string) *Node {
 }
 
 // Marshal renders a lock file byte for byte as Nix writes it.
-func Marshal(root *Node) ([]byte, error) {
-	m := ToProto(root)
+func Marshal(root *Node) ([]byte, error) { return marshalFile(ToProto(root)) }
+
+// marshalFile renders a lock file message as Nix writes lock files.
+func marshalFile(m *pb.LockFile) ([]byte, error) {
 	nodes := map[string]any{}
 	for key, n := range m.Nodes {
 		obj := map[string]any{}
