@@ -52,7 +52,6 @@ func (c *candidate) semver() *semver.Version {
 type node struct {
 	flake *index.Flake
 	cand  *candidate // names the node: a version if any candidate is one
-	rank  int        // 0 for the newest kept version of its flake
 	x     int        // variable: the tree is in the answer
 }
 

@@ -42,6 +42,8 @@ type resolver struct {
 	groups    []*group
 	groupKeys map[string]*group
 	xs        []*node // nodes with a variable, in variable order
+	// objective is the policy's criteria, most important first.
+	objective []sum
 }
 
 // Resolve finds the pins for a request against the layered indexes.
