@@ -43,6 +43,35 @@ var updateShapes = flag.Bool("update", false, "rewrite the golden sections of te
 // It pins down how Nix locks, so that a Nix that locks differently is seen.
 func TestNixShapes(t *testing.T) {
 	judges := nixtest.Judges(t)
+	forEachShape(t, func(t *testing.T, file string, w *flakeworld.World) {
+		got := judgeShape(t, w, judges)
+		if *updateShapes {
+			writeGolden(t, file, w.Archive, got)
+			return
+		}
+		want := goldenSections(w.Archive)
+		for _, name := range slices.Sorted(func(yield func(string) bool) {
+			for n := range got {
+				if !yield(n) {
+					return
+				}
+			}
+			for n := range want {
+				if _, ok := got[n]; !ok && !yield(n) {
+					return
+				}
+			}
+		}) {
+			if got[name] != want[name] {
+				t.Errorf("%s: -- %s -- is\n%s\nwant\n%s(go test ./internal/cli -run TestNixShapes -update rewrites it)", file, name, got[name], want[name])
+			}
+		}
+	})
+}
+
+// forEachShape runs f on the world of every testdata/nixshapes fixture,
+// each in a parallel subtest.
+func forEachShape(t *testing.T, f func(t *testing.T, file string, w *flakeworld.World)) {
 	files, err := filepath.Glob("testdata/nixshapes/*.txtar")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
@@ -50,29 +79,7 @@ func TestNixShapes(t *testing.T) {
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
 			t.Parallel()
-			w := flakeworld.Build(t, file)
-			got := judgeShape(t, w, judges)
-			if *updateShapes {
-				writeGolden(t, file, w.Archive, got)
-				return
-			}
-			want := goldenSections(w.Archive)
-			for _, name := range slices.Sorted(func(yield func(string) bool) {
-				for n := range got {
-					if !yield(n) {
-						return
-					}
-				}
-				for n := range want {
-					if _, ok := got[n]; !ok && !yield(n) {
-						return
-					}
-				}
-			}) {
-				if got[name] != want[name] {
-					t.Errorf("%s: -- %s -- is\n%s\nwant\n%s(go test ./internal/cli -run TestNixShapes -update rewrites it)", file, name, got[name], want[name])
-				}
-			}
+			f(t, file, flakeworld.Build(t, file))
 		})
 	}
 }
