@@ -281,21 +281,17 @@ func (s *state) clone() *state {
 	return c
 }
 
-// openInputs registers a flake's inputs at path: their nested overrides
+// openInputs registers a flake's inputs at path: the overrides they carry
 // first, then the inputs themselves as open paths, locking through lock.
 func (s *state) openInputs(path string, inputs map[string]*pb.Input, lock openPath) {
-	var register func(prefix string, decls map[string]*pb.Input)
-	register = func(prefix string, decls map[string]*pb.Input) {
-		for name, d := range decls {
-			p := prefix + "/" + name
-			if _, ok := s.overrides[p]; !ok && (d.Url != "" || d.Follows != nil || d.Version != "") {
-				s.overrides[p] = bfOverride{decl: d, parent: path}
-			}
-			register(p, d.Inputs)
-		}
-	}
+	// One level of overrides per declaration, as Nix registers them.
 	for name, d := range inputs {
-		register(join(path, name), d.Inputs)
+		for sub, o := range d.Inputs {
+			p := join(path, name) + "/" + sub
+			if _, ok := s.overrides[p]; !ok && (o.Url != "" || o.Follows != nil || o.Version != "") {
+				s.overrides[p] = bfOverride{decl: o, parent: path}
+			}
+		}
 	}
 	names := make([]string, 0, len(inputs))
 	for n := range inputs {

@@ -87,7 +87,10 @@ type slot struct {
 	followsPath []string
 	alts        []alt
 
-	why       string // for unpinned slots, and for choices with no candidate
+	// declaredURL is the owner's own reference when an override replaced
+	// it by url.
+	declaredURL string
+	why         string // for unpinned slots, and for choices with no candidate
 	group     *group
 	resolving bool
 }
@@ -169,6 +172,9 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			d := proto.Clone(ov.decl).(*pb.Input)
 			d.Flake = decl0.Flake // Nix keeps the input's flakeness under an override
 			s.decl, s.scope = d, ov.scope
+			if d.Url != "" {
+				s.declaredURL = decl0.Url
+			}
 		case ov.decl.Version != "":
 			d := proto.Clone(decl0).(*pb.Input)
 			d.Version = ov.decl.Version
@@ -234,7 +240,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			childCtx[k[len(prefix):]] = ov
 		}
 	}
-	addOverrides(childCtx, "", decl0.Inputs, in)
+	addOverrides(childCtx, decl0.Inputs, in)
 	key := ctxKey(childCtx)
 	notFlake := s.decl.Flake != nil && !*s.decl.Flake
 	for _, c := range s.cands {
@@ -250,15 +256,16 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	return s, nil
 }
 
-// addOverrides registers nested declarations as overrides, the ones already
-// registered (by flakes further up) winning, as in Nix.
-func addOverrides(ctx map[string]override, prefix string, decls map[string]*pb.Input, scope *instance) {
+// addOverrides registers the overrides an input's declaration carries
+// (inputs.X.inputs.Y), the ones already registered (by flakes further up)
+// winning. As in Nix, only that one level counts: an override's own nested
+// overrides are not registered.
+func addOverrides(ctx map[string]override, decls map[string]*pb.Input, scope *instance) {
 	for _, name := range slices.Sorted(maps.Keys(decls)) {
-		d, path := decls[name], prefix+name
-		if _, taken := ctx[path]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
-			ctx[path] = override{decl: d, scope: scope}
+		d := decls[name]
+		if _, taken := ctx[name]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
+			ctx[name] = override{decl: d, scope: scope}
 		}
-		addOverrides(ctx, path+"/", d.Inputs, scope)
 	}
 }
 

@@ -102,8 +102,9 @@ type PathPin struct {
 	// Unpinned says why the path has no pin (its flake is in no index and
 	// no lock pins it).
 	Unpinned string
-	// URL is the input's reference as declared.
-	URL string
+	// URL is the input's reference as declared; DeclaredURL, when an
+	// override from above replaced it by url, the owner's own.
+	URL, DeclaredURL string
 	// Requirement is the version requirement on this edge, if any.
 	Requirement string
 	// NotFlake marks a flake = false input: a plain source tree, which

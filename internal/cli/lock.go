@@ -108,6 +108,9 @@ Exit codes (for CI):
 			if err := l.read(); err != nil {
 				return err
 			}
+			for _, w := range l.flake.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+			}
 			root, resp, err := l.lock(cmd.Context())
 			if err != nil {
 				return err

@@ -99,7 +99,7 @@ func withDetail(code codes.Code, err error, detail protoadapt.MessageV1) error {
 func answerProto(a *solver.Answer) *pb.ResolveResponse {
 	resp := &pb.ResolveResponse{Paths: map[string]*pb.PathPin{}, Stats: statsProto(a.Stats)}
 	for _, p := range a.Paths {
-		pp := &pb.PathPin{Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement, NotFlake: p.NotFlake}
+		pp := &pb.PathPin{Unpinned: p.Unpinned, Url: p.URL, DeclaredUrl: p.DeclaredURL, Requirement: p.Requirement, NotFlake: p.NotFlake}
 		switch p.Kind {
 		case solver.Follows:
 			pp.Follows = &pb.InputPath{Names: p.Follows}

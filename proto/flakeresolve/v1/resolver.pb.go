@@ -605,7 +605,10 @@ type PathPin struct {
 	// a lock file rather than from the declaration.
 	Original *Source `protobuf:"bytes,11,opt,name=original,proto3" json:"original,omitempty"`
 	// Where the pin comes from.
-	Origin        PinOrigin `protobuf:"varint,12,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	Origin PinOrigin `protobuf:"varint,12,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	// The reference the declaring flake wrote, when an override from above
+	// replaced it by url (Nix 2.8 records it as the lock's original).
+	DeclaredUrl   string `protobuf:"bytes,13,opt,name=declared_url,json=declaredUrl,proto3" json:"declared_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,6 +718,13 @@ func (x *PathPin) GetOrigin() PinOrigin {
 		return x.Origin
 	}
 	return PinOrigin_PIN_ORIGIN_UNSPECIFIED
+}
+
+func (x *PathPin) GetDeclaredUrl() string {
+	if x != nil {
+		return x.DeclaredUrl
+	}
+	return ""
 }
 
 type ResolvedNode struct {
@@ -1272,7 +1282,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
 	"PathsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\x8e\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xb1\x03\n" +
 	"\aPathPin\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
@@ -1285,7 +1295,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\vrequirement\x18\b \x01(\tR\vrequirement\x12\x1b\n" +
 	"\tnot_flake\x18\t \x01(\bR\bnotFlake\x123\n" +
 	"\boriginal\x18\v \x01(\v2\x17.flakeresolve.v1.SourceR\boriginal\x122\n" +
-	"\x06origin\x18\f \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06originJ\x04\b\x05\x10\x06\"\x97\x01\n" +
+	"\x06origin\x18\f \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x12!\n" +
+	"\fdeclared_url\x18\r \x01(\tR\vdeclaredUrlJ\x04\b\x05\x10\x06\"\x97\x01\n" +
 	"\fResolvedNode\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
