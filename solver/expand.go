@@ -91,8 +91,8 @@ type slot struct {
 	// it by url.
 	declaredURL string
 	why         string // for unpinned slots, and for choices with no candidate
-	group     *group
-	resolving bool
+	group       *group
+	resolving   bool
 }
 
 // alt is one way a follows path resolves: under the choices conds, it leads
