@@ -163,9 +163,9 @@ func (w *world) updatesBeneath(path string) bool {
 	return false
 }
 
-// choice is one way to lock an open path: a tree, and the lock node its
+// bfChoice is one way to lock an open path: a tree, and the lock node its
 // inputs find their pins in (nil: the tree's own lock).
-type choice struct {
+type bfChoice struct {
 	label string
 	old   *lockfile.Node
 }
@@ -175,7 +175,7 @@ type choice struct {
 // takes the pin of the lock its parent locks through when that lock
 // recorded the same reference, else its rev or ref head; a versioned one
 // any matching version, or the existing lock's pin when it matches.
-func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string]bool) (cs []choice, external bool) {
+func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string]bool) (cs []bfChoice, external bool) {
 	f, ref, rev := w.flakeOf(d.Url)
 	var entry *lockfile.Node
 	if op.old != nil && !(op.existing && w.released(op.path)) {
@@ -190,8 +190,8 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 	if reqText == "" && w.req.UnversionedAny && rev == "" && f != nil {
 		reqText = "*"
 	}
-	keep := func(cs []choice) []choice {
-		var out []choice
+	keep := func(cs []bfChoice) []bfChoice {
+		var out []bfChoice
 		for _, c := range cs {
 			if set == nil || set[c.label] {
 				out = append(out, c)
@@ -200,7 +200,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 		return out
 	}
 	if reqText == "" && entry != nil {
-		return keep([]choice{{w.lockTree(entry).label, entry}}), false
+		return keep([]bfChoice{{w.lockTree(entry).label, entry}}), false
 	}
 	if f == nil {
 		return nil, true
@@ -209,7 +209,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 		if rev != "" {
 			for _, t := range w.trees {
 				if t.flake == f && !t.fake && w.lockedOf(t).Rev == rev && (t.ver != nil || len(cs) == 0) {
-					cs = []choice{{label: t.label}}
+					cs = []bfChoice{{label: t.label}}
 				}
 			}
 			return keep(cs), false
@@ -218,7 +218,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 			ref = f.DefaultRef
 		}
 		if f.Refs[strings.TrimPrefix(ref, "refs/heads/")] != nil && !strings.HasPrefix(ref, "refs/tags/") {
-			return keep([]choice{{label: f.Name + " ref:" + strings.TrimPrefix(ref, "refs/heads/")}}), false
+			return keep([]bfChoice{{label: f.Name + " ref:" + strings.TrimPrefix(ref, "refs/heads/")}}), false
 		}
 		return nil, false
 	}
@@ -229,9 +229,9 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 		}
 		l := f.Name + " " + v.String()
 		if entry != nil && op.existing && v.Locked.NarHash == entry.Locked.NarHash {
-			return keep([]choice{{l, entry}}), false
+			return keep([]bfChoice{{l, entry}}), false
 		}
-		cs = append(cs, choice{label: l})
+		cs = append(cs, bfChoice{label: l})
 	}
 	return keep(cs), false
 }

@@ -73,8 +73,12 @@ func (r *resolver) encode() {
 			case choose:
 				r.clause(g, append(append([]int{}, guard...), s.vars...)...)
 				for k, c := range s.cands {
-					r.clause(nil, -s.vars[k], r.xOf(c.node))
-					r.clause(nil, -s.vars[k], s.children[k].active)
+					if x := r.xOf(c.node); s.vars[k] != x {
+						r.clause(nil, -s.vars[k], x)
+					}
+					if a := s.children[k].active; s.vars[k] != a {
+						r.clause(nil, -s.vars[k], a)
+					}
 				}
 			case unpinned:
 				if s.req != nil {
@@ -88,7 +92,10 @@ func (r *resolver) encode() {
 				}
 			case follows:
 				for _, a := range s.alts {
-					base := append(append([]int{}, guard...), negate(a.conds)...)
+					base := append([]int{}, guard...)
+					for _, c := range a.conds {
+						base = append(base, -c.s.vars[c.k])
+					}
 					if a.self != nil {
 						// The flake itself: a version on the follows is
 						// checked against the flake's own version.
@@ -120,13 +127,6 @@ func relPath(scope *instance, s *slot) string {
 	return strings.TrimPrefix(s.path, scope.path+"/")
 }
 
-func negate(lits []int) []int {
-	out := make([]int, len(lits))
-	for i, l := range lits {
-		out[i] = -l
-	}
-	return out
-}
 
 func (r *resolver) xOf(n *node) int {
 	if n.x == 0 {

@@ -26,7 +26,9 @@ type instance struct {
 	id     int
 	cand   *candidate // nil for the root
 	ctx    map[string]override
-	active int // variable; 0 for the root, which is always active
+	// active is the instance's variable (0 for the root, which is always
+	// active); see assignVars.
+	active int
 	path   string
 	slots  map[string]*slot
 	parent *slot
@@ -80,8 +82,11 @@ type slot struct {
 	kind    slotKind
 
 	cands    []*candidate // newest first
-	vars     []int
 	children []*instance
+	// vars are the choice variables, one per candidate (see assignVars);
+	// referenced marks those a follows path is conditioned on.
+	vars       []int
+	referenced []bool
 
 	scope       *instance // where a follows path starts
 	followsPath []string
@@ -99,9 +104,15 @@ type slot struct {
 // to slot, or to the flake self itself (follows = "" and paths through
 // it); with neither, the path does not exist under those choices.
 type alt struct {
-	conds []int
+	conds []choice
 	slot  *slot
 	self  *instance
+}
+
+// choice is a slot choosing its k-th candidate.
+type choice struct {
+	s *slot
+	k int
 }
 
 // expand builds every instance and slot the request reaches.
@@ -123,6 +134,53 @@ func (r *resolver) expand() error {
 		}
 	}
 	return nil
+}
+
+// assignVars gives the expanded problem its variables: one per tree used
+// (x), one per instance (active: its inputs must be locked) and one per
+// choice. Most instances are the only one of their tree, and most choices
+// lead to such an instance and condition no follows: then the instance's
+// variable and the choice's are the tree's own, so that the problem has
+// one variable per (flake, version) where nothing tells instances apart.
+func (r *resolver) assignVars() {
+	instancesOf := map[*node]int{}
+	for _, in := range r.instances[1:] {
+		instancesOf[in.cand.node]++
+	}
+	for _, in := range r.instances {
+		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
+			s := in.slots[name]
+			for _, a := range s.alts {
+				for _, c := range a.conds {
+					if c.s.referenced == nil {
+						c.s.referenced = make([]bool, len(c.s.cands))
+					}
+					c.s.referenced[c.k] = true
+				}
+			}
+		}
+	}
+	for _, in := range r.instances[1:] {
+		if instancesOf[in.cand.node] == 1 {
+			in.active = r.xOf(in.cand.node)
+		} else {
+			in.active = r.newVar()
+		}
+	}
+	for _, in := range r.instances {
+		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
+			s := in.slots[name]
+			s.vars = make([]int, len(s.cands))
+			for k, c := range s.cands {
+				shared := in != r.root && (s.referenced == nil || !s.referenced[k]) && s.children[k].active == r.xOf(c.node)
+				if shared {
+					s.vars[k] = s.children[k].active
+				} else {
+					s.vars[k] = r.newVar()
+				}
+			}
+		}
+	}
 }
 
 // fieldOf names an input path as a request field: a/b is inputs.a.inputs.b.
@@ -229,9 +287,9 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.flake == nil && len(s.cands) > 0 {
 		s.flake = s.cands[0].flake
 	}
-	if r.nvars+len(s.cands) > r.lim.MaxClauses {
-		// Every variable comes with at least one clause.
-		return nil, r.limit("clauses", r.nvars+len(s.cands), r.lim.MaxClauses)
+	if r.choices += len(s.cands); r.choices > r.lim.MaxClauses {
+		// Every choice comes with at least one clause.
+		return nil, r.limit("clauses", r.choices, r.lim.MaxClauses)
 	}
 	childCtx := map[string]override{}
 	prefix := name + "/"
@@ -250,7 +308,6 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		if c.lockNode != nil {
 			lock = lockCtx{node: c.lockNode, root: in.lock.root, existing: in.lock.existing}
 		}
-		s.vars = append(s.vars, r.newVar())
 		s.children = append(s.children, r.instance(c, childCtx, key, s, notFlake, lock))
 	}
 	return s, nil
@@ -291,7 +348,7 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 	if in := r.byKey[full]; in != nil {
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake, lock: lock}
+	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake, lock: lock}
 	if in.lock.root == nil {
 		in.lock.root = in
 	}
@@ -330,7 +387,7 @@ func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, e
 				return nil, err
 			}
 			for _, b := range sub {
-				out = append(out, alt{conds: append(append([]int{}, a.conds...), b.conds...), slot: b.slot, self: b.self})
+				out = append(out, alt{conds: append(append([]choice{}, a.conds...), b.conds...), slot: b.slot, self: b.self})
 			}
 			continue
 		}
@@ -344,7 +401,7 @@ func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, e
 				return nil, err
 			}
 			for _, b := range sub {
-				conds := append(append(append([]int{}, a.conds...), a.slot.vars[k]), b.conds...)
+				conds := append(append(append([]choice{}, a.conds...), choice{a.slot, k}), b.conds...)
 				out = append(out, alt{conds: conds, slot: b.slot, self: b.self})
 			}
 		}

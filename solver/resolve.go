@@ -35,6 +35,7 @@ type resolver struct {
 	lockPinned map[*index.Version]bool
 
 	nvars     int
+	choices   int // candidates of every slot, counted against the clause limit
 	instances []*instance
 	byKey     map[string]*instance
 	root      *instance
@@ -65,6 +66,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	if err := r.expand(); err != nil {
 		return nil, r.wrap(err)
 	}
+	r.assignVars()
 	r.encode()
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	if len(r.cons) > r.lim.MaxClauses {
