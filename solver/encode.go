@@ -127,7 +127,6 @@ func relPath(scope *instance, s *slot) string {
 	return strings.TrimPrefix(s.path, scope.path+"/")
 }
 
-
 func (r *resolver) xOf(n *node) int {
 	if n.x == 0 {
 		n.x = r.newVar()

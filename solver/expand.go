@@ -23,9 +23,9 @@ type override struct {
 // instance is a version reached under a given set of overrides. Without
 // overrides there is one instance per version, shared by every path.
 type instance struct {
-	id     int
-	cand   *candidate // nil for the root
-	ctx    map[string]override
+	id   int
+	cand *candidate // nil for the root
+	ctx  map[string]override
 	// active is the instance's variable (0 for the root, which is always
 	// active); see assignVars.
 	active int
