@@ -241,7 +241,6 @@ type state struct {
 	assign    map[string]string // path -> tree label
 	follows   map[string]string // path -> absolute target path
 	reqs      map[string]string // follows path -> requirement to check, "" none
-	reqFlake  map[string]*index.Flake
 	overrides map[string]bfOverride
 	open      []openPath
 }
@@ -261,7 +260,7 @@ type openPath struct {
 }
 
 func (s *state) clone() *state {
-	c := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, reqFlake: map[string]*index.Flake{}, overrides: map[string]bfOverride{}}
+	c := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, overrides: map[string]bfOverride{}}
 	for k, v := range s.assign {
 		c.assign[k] = v
 	}
@@ -270,9 +269,6 @@ func (s *state) clone() *state {
 	}
 	for k, v := range s.reqs {
 		c.reqs[k] = v
-	}
-	for k, v := range s.reqFlake {
-		c.reqFlake[k] = v
 	}
 	for k, v := range s.overrides {
 		c.overrides[k] = v
@@ -315,7 +311,7 @@ func join(a, b string) string {
 // solutions calls yield with every complete valid assignment that uses only
 // trees in set (nil: any), until yield returns false.
 func (w *world) solutions(set map[string]bool, yield func(*state) bool) {
-	s := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, reqFlake: map[string]*index.Flake{}, overrides: map[string]bfOverride{}}
+	s := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, overrides: map[string]bfOverride{}}
 	s.openInputs("", w.req.Inputs, openPath{old: w.req.Lock, existing: true})
 	w.search(s, set, yield)
 }
@@ -345,9 +341,6 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 	if eff.Follows != nil {
 		s.follows[op.path] = strings.Trim(parent+"/"+*eff.Follows, "/")
 		s.reqs[op.path] = req
-		if op.decl.Url != "" {
-			s.reqFlake[op.path], _, _ = w.flakeOf(op.decl.Url)
-		}
 		return w.search(s, set, yield)
 	}
 	choices, external := w.allowed(op, eff, req, set)
@@ -404,13 +397,13 @@ func (s *state) target(path string, depth int) (string, bool) {
 func (w *world) followsHold(s *state) bool {
 	for p := range s.follows {
 		l, ok := s.target(p, 0)
+		req := s.reqs[p]
 		if !ok {
-			if _, unp := s.assign[s.follows[p]]; unp {
-				continue // follows an unpinned input: nothing to check
+			if _, unp := s.assign[s.follows[p]]; unp && req == "" {
+				continue // follows an unpinned input, and requires nothing of it
 			}
 			return false
 		}
-		req := s.reqs[p]
 		if l == "root" {
 			if req != "" {
 				return false // the root flake has no version to check
@@ -418,9 +411,10 @@ func (w *world) followsHold(s *state) bool {
 			continue
 		}
 		t := w.trees[l]
-		if req == "" || (s.reqFlake[p] != nil && s.reqFlake[p] != t.flake) {
+		if req == "" {
 			continue
 		}
+		// A version on a follows is checked against whatever it leads to.
 		if t.ver == nil || !versionreq.MustParse(req).Matches(t.ver.SemVer) {
 			return false
 		}

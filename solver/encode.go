@@ -108,7 +108,13 @@ func (r *resolver) encode() {
 						r.clause(g, base...)
 						continue
 					}
-					if s.req == nil || a.slot.kind != choose || (s.flake != nil && a.slot.flake != s.flake) {
+					if s.req == nil {
+						continue
+					}
+					if a.slot.kind != choose {
+						// A version on the follows, and nothing to check it
+						// against: it does not hold.
+						r.clause(g, base...)
 						continue
 					}
 					for k, c := range a.slot.cands {
