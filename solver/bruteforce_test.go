@@ -163,9 +163,9 @@ func (w *world) updatesBeneath(path string) bool {
 	return false
 }
 
-// choice is one way to lock an open path: a tree, and the lock node its
+// bfChoice is one way to lock an open path: a tree, and the lock node its
 // inputs find their pins in (nil: the tree's own lock).
-type choice struct {
+type bfChoice struct {
 	label string
 	old   *lockfile.Node
 }
@@ -175,7 +175,7 @@ type choice struct {
 // takes the pin of the lock its parent locks through when that lock
 // recorded the same reference, else its rev or ref head; a versioned one
 // any matching version, or the existing lock's pin when it matches.
-func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string]bool) (cs []choice, external bool) {
+func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string]bool) (cs []bfChoice, external bool) {
 	f, ref, rev := w.flakeOf(d.Url)
 	var entry *lockfile.Node
 	if op.old != nil && !(op.existing && w.released(op.path)) {
@@ -190,8 +190,8 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 	if reqText == "" && w.req.UnversionedAny && rev == "" && f != nil {
 		reqText = "*"
 	}
-	keep := func(cs []choice) []choice {
-		var out []choice
+	keep := func(cs []bfChoice) []bfChoice {
+		var out []bfChoice
 		for _, c := range cs {
 			if set == nil || set[c.label] {
 				out = append(out, c)
@@ -200,7 +200,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 		return out
 	}
 	if reqText == "" && entry != nil {
-		return keep([]choice{{w.lockTree(entry).label, entry}}), false
+		return keep([]bfChoice{{w.lockTree(entry).label, entry}}), false
 	}
 	if f == nil {
 		return nil, true
@@ -209,7 +209,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 		if rev != "" {
 			for _, t := range w.trees {
 				if t.flake == f && !t.fake && w.lockedOf(t).Rev == rev && (t.ver != nil || len(cs) == 0) {
-					cs = []choice{{label: t.label}}
+					cs = []bfChoice{{label: t.label}}
 				}
 			}
 			return keep(cs), false
@@ -218,7 +218,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 			ref = f.DefaultRef
 		}
 		if f.Refs[strings.TrimPrefix(ref, "refs/heads/")] != nil && !strings.HasPrefix(ref, "refs/tags/") {
-			return keep([]choice{{label: f.Name + " ref:" + strings.TrimPrefix(ref, "refs/heads/")}}), false
+			return keep([]bfChoice{{label: f.Name + " ref:" + strings.TrimPrefix(ref, "refs/heads/")}}), false
 		}
 		return nil, false
 	}
@@ -229,9 +229,9 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 		}
 		l := f.Name + " " + v.String()
 		if entry != nil && op.existing && v.Locked.NarHash == entry.Locked.NarHash {
-			return keep([]choice{{l, entry}}), false
+			return keep([]bfChoice{{l, entry}}), false
 		}
-		cs = append(cs, choice{label: l})
+		cs = append(cs, bfChoice{label: l})
 	}
 	return keep(cs), false
 }
@@ -241,7 +241,6 @@ type state struct {
 	assign    map[string]string // path -> tree label
 	follows   map[string]string // path -> absolute target path
 	reqs      map[string]string // follows path -> requirement to check, "" none
-	reqFlake  map[string]*index.Flake
 	overrides map[string]bfOverride
 	open      []openPath
 }
@@ -261,7 +260,7 @@ type openPath struct {
 }
 
 func (s *state) clone() *state {
-	c := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, reqFlake: map[string]*index.Flake{}, overrides: map[string]bfOverride{}}
+	c := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, overrides: map[string]bfOverride{}}
 	for k, v := range s.assign {
 		c.assign[k] = v
 	}
@@ -271,9 +270,6 @@ func (s *state) clone() *state {
 	for k, v := range s.reqs {
 		c.reqs[k] = v
 	}
-	for k, v := range s.reqFlake {
-		c.reqFlake[k] = v
-	}
 	for k, v := range s.overrides {
 		c.overrides[k] = v
 	}
@@ -281,21 +277,17 @@ func (s *state) clone() *state {
 	return c
 }
 
-// openInputs registers a flake's inputs at path: their nested overrides
+// openInputs registers a flake's inputs at path: the overrides they carry
 // first, then the inputs themselves as open paths, locking through lock.
 func (s *state) openInputs(path string, inputs map[string]*pb.Input, lock openPath) {
-	var register func(prefix string, decls map[string]*pb.Input)
-	register = func(prefix string, decls map[string]*pb.Input) {
-		for name, d := range decls {
-			p := prefix + "/" + name
-			if _, ok := s.overrides[p]; !ok && (d.Url != "" || d.Follows != nil || d.Version != "") {
-				s.overrides[p] = bfOverride{decl: d, parent: path}
-			}
-			register(p, d.Inputs)
-		}
-	}
+	// One level of overrides per declaration, as Nix registers them.
 	for name, d := range inputs {
-		register(join(path, name), d.Inputs)
+		for sub, o := range d.Inputs {
+			p := join(path, name) + "/" + sub
+			if _, ok := s.overrides[p]; !ok && (o.Url != "" || o.Follows != nil || o.Version != "") {
+				s.overrides[p] = bfOverride{decl: o, parent: path}
+			}
+		}
 	}
 	names := make([]string, 0, len(inputs))
 	for n := range inputs {
@@ -319,7 +311,7 @@ func join(a, b string) string {
 // solutions calls yield with every complete valid assignment that uses only
 // trees in set (nil: any), until yield returns false.
 func (w *world) solutions(set map[string]bool, yield func(*state) bool) {
-	s := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, reqFlake: map[string]*index.Flake{}, overrides: map[string]bfOverride{}}
+	s := &state{assign: map[string]string{}, follows: map[string]string{}, reqs: map[string]string{}, overrides: map[string]bfOverride{}}
 	s.openInputs("", w.req.Inputs, openPath{old: w.req.Lock, existing: true})
 	w.search(s, set, yield)
 }
@@ -349,9 +341,6 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 	if eff.Follows != nil {
 		s.follows[op.path] = strings.Trim(parent+"/"+*eff.Follows, "/")
 		s.reqs[op.path] = req
-		if op.decl.Url != "" {
-			s.reqFlake[op.path], _, _ = w.flakeOf(op.decl.Url)
-		}
 		return w.search(s, set, yield)
 	}
 	choices, external := w.allowed(op, eff, req, set)
@@ -408,13 +397,13 @@ func (s *state) target(path string, depth int) (string, bool) {
 func (w *world) followsHold(s *state) bool {
 	for p := range s.follows {
 		l, ok := s.target(p, 0)
+		req := s.reqs[p]
 		if !ok {
-			if _, unp := s.assign[s.follows[p]]; unp {
-				continue // follows an unpinned input: nothing to check
+			if _, unp := s.assign[s.follows[p]]; unp && req == "" {
+				continue // follows an unpinned input, and requires nothing of it
 			}
 			return false
 		}
-		req := s.reqs[p]
 		if l == "root" {
 			if req != "" {
 				return false // the root flake has no version to check
@@ -422,9 +411,10 @@ func (w *world) followsHold(s *state) bool {
 			continue
 		}
 		t := w.trees[l]
-		if req == "" || (s.reqFlake[p] != nil && s.reqFlake[p] != t.flake) {
+		if req == "" {
 			continue
 		}
+		// A version on a follows is checked against whatever it leads to.
 		if t.ver == nil || !versionreq.MustParse(req).Matches(t.ver.SemVer) {
 			return false
 		}
@@ -481,7 +471,13 @@ func usedTrees(s *state) map[string]bool {
 // checkValid checks an answer against the path-by-path semantics: the
 // answer's assignment must be one of the complete valid assignments.
 func checkValid(layers *index.Layers, req *Request, a *Answer) string {
-	w := newWorld(layers, req)
+	_, msg := matchAnswer(newWorld(layers, req), a)
+	return msg
+}
+
+// matchAnswer finds the valid assignment that is the answer, or says why
+// there is none.
+func matchAnswer(w *world, a *Answer) (*state, string) {
 	byPath := map[string]*PathPin{}
 	for _, p := range a.Paths {
 		byPath[p.Path] = p
@@ -491,7 +487,7 @@ func checkValid(layers *index.Layers, req *Request, a *Answer) string {
 		set[n.Label()] = true
 	}
 	var msg string
-	found := false
+	var found *state
 	w.solutions(set, func(s *state) bool {
 		for p, l := range s.assign {
 			pp := byPath[p]
@@ -508,84 +504,109 @@ func checkValid(layers *index.Layers, req *Request, a *Answer) string {
 			msg = fmt.Sprintf("answer has %d paths, the assignment %d", len(a.Paths), len(s.assign)+len(s.follows))
 			return true
 		}
-		found = true
+		found = s
 		return false
 	})
-	if !found {
-		if msg == "" {
-			msg = "no valid path-by-path assignment matches the answer"
-		}
-		return msg
+	if found == nil && msg == "" {
+		msg = "no valid path-by-path assignment matches the answer"
 	}
-	return ""
+	return found, msg
 }
 
-// minTrees is what exhaustive search finds: the fewest trees any valid
-// answer needs, or -1 when none exists.
-func (w *world) minTrees() int {
-	best := -1
-	w.solutions(nil, func(s *state) bool {
-		if n := len(usedTrees(s)); best < 0 || n < best {
-			best = n
+// newer counts the versions of a tree's flake newer than it; 0 for a tree
+// that is no version.
+func newer(t *tree) int {
+	n := 0
+	if t.ver != nil {
+		for _, v := range t.flake.Versions {
+			if v.SemVer.GreaterThan(t.ver.SemVer) {
+				n++
+			}
 		}
-		return true
-	})
-	return best
+	}
+	return n
 }
 
-// feasible says whether some valid answer uses only trees in set.
-func (w *world) feasible(set map[string]bool) bool {
-	ok := false
-	w.solutions(set, func(*state) bool { ok = true; return false })
-	return ok
+// objectiveOf is a complete assignment's value under the policy's
+// objective, from the criteria's definitions: root staleness over the root
+// inputs that are pinned, duplicates and staleness over the distinct trees.
+func (w *world) objectiveOf(s *state) []int {
+	used := usedTrees(s)
+	perFlake := map[string]int{}
+	var out []int
+	for _, c := range w.req.Strategy.Policy().Objective {
+		v := 0
+		switch c {
+		case RootStaleness:
+			for p, l := range s.assign {
+				if !strings.Contains(p, "/") && l != "unpinned" {
+					v += newer(w.trees[l])
+				}
+			}
+		case Duplicates:
+			for l := range used {
+				perFlake[w.trees[l].name]++
+			}
+			for _, n := range perFlake {
+				v += n - 1
+			}
+		case Staleness:
+			for l := range used {
+				v += newer(w.trees[l])
+			}
+		case Trees:
+			v = len(used)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// lexLess compares objective values, most important criterion first.
+func lexLess(a, b []int) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
 }
 
 // checkOptimal compares a resolution with exhaustive search: an error must
-// mean no answer exists; an answer must use the fewest trees, and no tree
-// of it may move to a newer version of its flake without leaving the valid
-// answers of that size.
+// mean no answer exists; an answer must reach the best objective value any
+// valid answer reaches, and report that value.
 func checkOptimal(t *testing.T, layers *index.Layers, req *Request, a *Answer, err error) {
 	t.Helper()
 	w := newWorld(layers, req)
-	best := w.minTrees()
+	var best []int
+	w.solutions(nil, func(s *state) bool {
+		if v := w.objectiveOf(s); best == nil || lexLess(v, best) {
+			best = v
+		}
+		return true
+	})
 	if err != nil {
-		if _, conflict := err.(*ConflictError); conflict && best >= 0 {
-			t.Errorf("resolver reports a conflict, but exhaustive search finds an answer with %d trees", best)
+		if _, conflict := err.(*ConflictError); conflict && best != nil {
+			t.Errorf("resolver reports a conflict, but exhaustive search finds an answer worth %v", best)
 		}
 		return
 	}
-	if best < 0 {
+	if best == nil {
 		t.Errorf("resolver answered, but exhaustive search finds no valid answer")
 		return
 	}
-	if len(a.Nodes) != best {
-		t.Errorf("answer uses %d trees, exhaustive search needs only %d", len(a.Nodes), best)
+	s, msg := matchAnswer(w, a)
+	if s == nil {
+		t.Errorf("answer is invalid: %s", msg)
 		return
 	}
-	set := map[string]bool{}
-	for _, n := range a.Nodes {
-		set[n.Label()] = true
+	got := w.objectiveOf(s)
+	if lexLess(best, got) {
+		t.Errorf("answer is worth %v (%v), exhaustive search finds %v", got, req.Strategy.Policy().Objective, best)
 	}
-	for _, n := range a.Nodes {
-		if n.Version == "" {
-			continue
-		}
-		f, _ := layers.Lookup(n.Flake)
-		cur := semverOf(n.Version)
-		for _, v := range f.Versions {
-			newer := f.Name + " " + v.String()
-			if !v.SemVer.GreaterThan(cur) || set[newer] {
-				continue
-			}
-			moved := map[string]bool{newer: true}
-			for l := range set {
-				if l != n.Label() {
-					moved[l] = true
-				}
-			}
-			if w.feasible(moved) {
-				t.Errorf("not newest: %s could move to %s", n.Label(), v)
-			}
+	for i, b := range a.Stats.Objective {
+		if b.Value != got[i] {
+			t.Errorf("stats say %s is %d, the answer's is %d", b.Criterion, b.Value, got[i])
 		}
 	}
 }

@@ -52,7 +52,6 @@ func (c *candidate) semver() *semver.Version {
 type node struct {
 	flake *index.Flake
 	cand  *candidate // names the node: a version if any candidate is one
-	rank  int        // 0 for the newest kept version of its flake
 	x     int        // variable: the tree is in the answer
 }
 
@@ -78,7 +77,12 @@ func (r *resolver) target(url string) *target {
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
 		t.src = src
 		t.flake = r.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo})
-		t.urlReq = req
+		if t.flake != nil {
+			// The requirement a FlakeHub URL spells is one on the index's
+			// flake; for a flake no index has, the URL is a reference like
+			// any other, which a lock pins.
+			t.urlReq = req
+		}
 		return t
 	}
 	if err != nil {

@@ -18,23 +18,13 @@ type decoder struct {
 	r      *resolver
 	model  []bool
 	chosen map[*slot]int
-	owner  map[int]*slot // y variable -> its slot
-	index  map[int]int   // y variable -> candidate index
 	ans    *Answer
 	nodes  map[*node]*Node
 	edges  map[*Node][]Edge
 }
 
 func (r *resolver) decode(model []bool) (*Answer, error) {
-	d := &decoder{r: r, model: model, chosen: map[*slot]int{}, owner: map[int]*slot{}, index: map[int]int{},
-		ans: &Answer{}, nodes: map[*node]*Node{}, edges: map[*Node][]Edge{}}
-	for _, in := range r.instances {
-		for _, s := range in.slots {
-			for k, v := range s.vars {
-				d.owner[v], d.index[v] = s, k
-			}
-		}
-	}
+	d := &decoder{r: r, model: model, chosen: map[*slot]int{}, ans: &Answer{}, nodes: map[*node]*Node{}, edges: map[*Node][]Edge{}}
 	if err := d.walk(r.root, "", map[*instance]string{r.root: ""}); err != nil {
 		return nil, err
 	}
@@ -83,10 +73,9 @@ func (d *decoder) choose(s *slot) int {
 	return k
 }
 
-func (d *decoder) holds(conds []int) bool {
-	for _, v := range conds {
-		s := d.owner[v]
-		if d.choose(s) != d.index[v] {
+func (d *decoder) holds(conds []choice) bool {
+	for _, c := range conds {
+		if d.choose(c.s) != c.k {
 			return false
 		}
 	}
@@ -103,7 +92,7 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 		if len(d.ans.Paths) >= d.r.lim.MaxPaths {
 			return d.r.limit("paths", len(d.ans.Paths)+1, d.r.lim.MaxPaths)
 		}
-		p := &PathPin{Path: path, URL: s.decl.Url, Requirement: s.reqText, NotFlake: s.decl.Flake != nil && !*s.decl.Flake}
+		p := &PathPin{Path: path, URL: s.decl.Url, DeclaredURL: s.declaredURL, Requirement: s.reqText, NotFlake: s.decl.Flake != nil && !*s.decl.Flake}
 		d.ans.Paths = append(d.ans.Paths, p)
 		switch s.kind {
 		case unpinned:

@@ -3,7 +3,6 @@ package solver
 import (
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/flakeresolve/flakeresolve/index"
@@ -74,8 +73,12 @@ func (r *resolver) encode() {
 			case choose:
 				r.clause(g, append(append([]int{}, guard...), s.vars...)...)
 				for k, c := range s.cands {
-					r.clause(nil, -s.vars[k], r.xOf(c.node))
-					r.clause(nil, -s.vars[k], s.children[k].active)
+					if x := r.xOf(c.node); s.vars[k] != x {
+						r.clause(nil, -s.vars[k], x)
+					}
+					if a := s.children[k].active; s.vars[k] != a {
+						r.clause(nil, -s.vars[k], a)
+					}
 				}
 			case unpinned:
 				if s.req != nil {
@@ -89,7 +92,10 @@ func (r *resolver) encode() {
 				}
 			case follows:
 				for _, a := range s.alts {
-					base := append(append([]int{}, guard...), negate(a.conds)...)
+					base := append([]int{}, guard...)
+					for _, c := range a.conds {
+						base = append(base, -c.s.vars[c.k])
+					}
 					if a.self != nil {
 						// The flake itself: a version on the follows is
 						// checked against the flake's own version.
@@ -102,7 +108,13 @@ func (r *resolver) encode() {
 						r.clause(g, base...)
 						continue
 					}
-					if s.req == nil || a.slot.kind != choose || (s.flake != nil && a.slot.flake != s.flake) {
+					if s.req == nil {
+						continue
+					}
+					if a.slot.kind != choose {
+						// A version on the follows, and nothing to check it
+						// against: it does not hold.
+						r.clause(g, base...)
 						continue
 					}
 					for k, c := range a.slot.cands {
@@ -121,14 +133,6 @@ func relPath(scope *instance, s *slot) string {
 	return strings.TrimPrefix(s.path, scope.path+"/")
 }
 
-func negate(lits []int) []int {
-	out := make([]int, len(lits))
-	for i, l := range lits {
-		out[i] = -l
-	}
-	return out
-}
-
 func (r *resolver) xOf(n *node) int {
 	if n.x == 0 {
 		n.x = r.newVar()
@@ -137,30 +141,30 @@ func (r *resolver) xOf(n *node) int {
 	return n.x
 }
 
-// encodeStrategy limits the versions per flake: one for the flakes named
-// single, one per compatible range under the cargo strategy.
+// encodeStrategy limits the trees per flake as the policy says (and to one
+// for the flakes the request names single), and writes the objective.
 func (r *resolver) encodeStrategy() {
 	byFlake := map[*index.Flake][]*node{}
 	for _, n := range r.xs {
 		byFlake[n.flake] = append(byFlake[n.flake], n)
 	}
-	flakes := make([]*index.Flake, 0, len(byFlake))
-	for f := range byFlake {
-		flakes = append(flakes, f)
-	}
-	sort.Slice(flakes, func(i, j int) bool { return flakes[i].Name < flakes[j].Name })
+	flakes := slices.SortedFunc(maps.Keys(byFlake), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) })
 	single := map[string]bool{}
 	for _, name := range r.req.Single {
 		single[name] = true
 	}
+	limit := r.req.Strategy.Policy().Limit
 	for _, f := range flakes {
 		ns := byFlake[f]
-		rankNewest(ns)
 		if single[f.Name] && len(ns) > 1 {
 			r.atMostOne(r.group("single", f, "", nil), ns)
 			continue
 		}
-		if r.req.Strategy != Cargo {
+		if limit == PerFlake && len(ns) > 1 {
+			r.atMostOne(r.group("one-per-flake", f, "", nil), ns)
+			continue
+		}
+		if limit != PerRange {
 			continue
 		}
 		classes := map[string][]*node{}
@@ -177,21 +181,76 @@ func (r *resolver) encodeStrategy() {
 			}
 		}
 	}
+	for _, c := range r.req.Strategy.Policy().Objective {
+		r.objective = append(r.objective, r.criterion(c, flakes, byFlake))
+	}
 }
 
-// rankNewest numbers the version trees of one flake from the newest (0), the
-// weights of the second objective. Ref heads are not versions and weigh 0.
-func rankNewest(ns []*node) {
-	var vs []*node
-	for _, n := range ns {
-		if n.cand.semver() != nil {
-			vs = append(vs, n)
+// sum is a weighted sum of literals, one criterion of the objective; the
+// criterion's value is the sum plus offset.
+type sum struct {
+	criterion Criterion
+	lits      []int
+	weights   []int
+	offset    int
+}
+
+// criterion writes one criterion as a sum over the encoding's variables.
+func (r *resolver) criterion(c Criterion, flakes []*index.Flake, byFlake map[*index.Flake][]*node) sum {
+	o := sum{criterion: c}
+	add := func(lit, w int) {
+		if w != 0 {
+			o.lits, o.weights = append(o.lits, lit), append(o.weights, w)
 		}
 	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i].cand.semver().GreaterThan(vs[j].cand.semver()) })
-	for i, n := range vs {
-		n.rank = i
+	switch c {
+	case RootStaleness:
+		for _, name := range slices.Sorted(maps.Keys(r.root.slots)) {
+			s := r.root.slots[name]
+			for k, cand := range s.cands {
+				add(s.vars[k], staleness(cand))
+			}
+		}
+	case Duplicates:
+		// trees(f) - 1 = sum of its tree variables + (1 - used(f)) - 1,
+		// where used(f) may hold only when some tree of f does.
+		for _, f := range flakes {
+			ns := byFlake[f]
+			if len(ns) < 2 {
+				continue
+			}
+			used := r.newVar()
+			clause := []int{-used}
+			for _, n := range ns {
+				add(n.x, 1)
+				clause = append(clause, n.x)
+			}
+			r.clause(nil, clause...)
+			add(-used, 1)
+			o.offset--
+		}
+	case Staleness:
+		for _, n := range r.xs {
+			add(n.x, staleness(n.cand))
+		}
+	case Trees:
+		for _, n := range r.xs {
+			add(n.x, 1)
+		}
 	}
+	return o
+}
+
+// staleness is how many versions of the candidate's flake are newer than
+// it: 0 for the newest, and for a tree that is no version (a ref head, a
+// pin of a tree no index has), which no requirement chose.
+func staleness(c *candidate) int {
+	if c.version == nil {
+		return 0
+	}
+	vs := c.flake.Versions
+	i, _ := slices.BinarySearchFunc(vs, c.version, func(a, b *index.Version) int { return a.SemVer.Compare(b.SemVer) })
+	return len(vs) - 1 - i
 }
 
 func (r *resolver) atMostOne(g *group, ns []*node) {

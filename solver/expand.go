@@ -23,10 +23,12 @@ type override struct {
 // instance is a version reached under a given set of overrides. Without
 // overrides there is one instance per version, shared by every path.
 type instance struct {
-	id     int
-	cand   *candidate // nil for the root
-	ctx    map[string]override
-	active int // variable; 0 for the root, which is always active
+	id   int
+	cand *candidate // nil for the root
+	ctx  map[string]override
+	// active is the instance's variable (0 for the root, which is always
+	// active); see assignVars.
+	active int
 	path   string
 	slots  map[string]*slot
 	parent *slot
@@ -80,25 +82,37 @@ type slot struct {
 	kind    slotKind
 
 	cands    []*candidate // newest first
-	vars     []int
 	children []*instance
+	// vars are the choice variables, one per candidate (see assignVars);
+	// referenced marks those a follows path is conditioned on.
+	vars       []int
+	referenced []bool
 
 	scope       *instance // where a follows path starts
 	followsPath []string
 	alts        []alt
 
-	why       string // for unpinned slots, and for choices with no candidate
-	group     *group
-	resolving bool
+	// declaredURL is the owner's own reference when an override replaced
+	// it by url.
+	declaredURL string
+	why         string // for unpinned slots, and for choices with no candidate
+	group       *group
+	resolving   bool
 }
 
 // alt is one way a follows path resolves: under the choices conds, it leads
 // to slot, or to the flake self itself (follows = "" and paths through
 // it); with neither, the path does not exist under those choices.
 type alt struct {
-	conds []int
+	conds []choice
 	slot  *slot
 	self  *instance
+}
+
+// choice is a slot choosing its k-th candidate.
+type choice struct {
+	s *slot
+	k int
 }
 
 // expand builds every instance and slot the request reaches.
@@ -120,6 +134,53 @@ func (r *resolver) expand() error {
 		}
 	}
 	return nil
+}
+
+// assignVars gives the expanded problem its variables: one per tree used
+// (x), one per instance (active: its inputs must be locked) and one per
+// choice. Most instances are the only one of their tree, and most choices
+// lead to such an instance and condition no follows: then the instance's
+// variable and the choice's are the tree's own, so that the problem has
+// one variable per (flake, version) where nothing tells instances apart.
+func (r *resolver) assignVars() {
+	instancesOf := map[*node]int{}
+	for _, in := range r.instances[1:] {
+		instancesOf[in.cand.node]++
+	}
+	for _, in := range r.instances {
+		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
+			s := in.slots[name]
+			for _, a := range s.alts {
+				for _, c := range a.conds {
+					if c.s.referenced == nil {
+						c.s.referenced = make([]bool, len(c.s.cands))
+					}
+					c.s.referenced[c.k] = true
+				}
+			}
+		}
+	}
+	for _, in := range r.instances[1:] {
+		if instancesOf[in.cand.node] == 1 {
+			in.active = r.xOf(in.cand.node)
+		} else {
+			in.active = r.newVar()
+		}
+	}
+	for _, in := range r.instances {
+		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
+			s := in.slots[name]
+			s.vars = make([]int, len(s.cands))
+			for k, c := range s.cands {
+				shared := in != r.root && (s.referenced == nil || !s.referenced[k]) && s.children[k].active == r.xOf(c.node)
+				if shared {
+					s.vars[k] = s.children[k].active
+				} else {
+					s.vars[k] = r.newVar()
+				}
+			}
+		}
+	}
 }
 
 // fieldOf names an input path as a request field: a/b is inputs.a.inputs.b.
@@ -169,6 +230,9 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			d := proto.Clone(ov.decl).(*pb.Input)
 			d.Flake = decl0.Flake // Nix keeps the input's flakeness under an override
 			s.decl, s.scope = d, ov.scope
+			if d.Url != "" {
+				s.declaredURL = decl0.Url
+			}
 		case ov.decl.Version != "":
 			d := proto.Clone(decl0).(*pb.Input)
 			d.Version = ov.decl.Version
@@ -223,9 +287,9 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.flake == nil && len(s.cands) > 0 {
 		s.flake = s.cands[0].flake
 	}
-	if r.nvars+len(s.cands) > r.lim.MaxClauses {
-		// Every variable comes with at least one clause.
-		return nil, r.limit("clauses", r.nvars+len(s.cands), r.lim.MaxClauses)
+	if r.choices += len(s.cands); r.choices > r.lim.MaxClauses {
+		// Every choice comes with at least one clause.
+		return nil, r.limit("clauses", r.choices, r.lim.MaxClauses)
 	}
 	childCtx := map[string]override{}
 	prefix := name + "/"
@@ -234,7 +298,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			childCtx[k[len(prefix):]] = ov
 		}
 	}
-	addOverrides(childCtx, "", decl0.Inputs, in)
+	addOverrides(childCtx, decl0.Inputs, in)
 	key := ctxKey(childCtx)
 	notFlake := s.decl.Flake != nil && !*s.decl.Flake
 	for _, c := range s.cands {
@@ -244,21 +308,21 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		if c.lockNode != nil {
 			lock = lockCtx{node: c.lockNode, root: in.lock.root, existing: in.lock.existing}
 		}
-		s.vars = append(s.vars, r.newVar())
 		s.children = append(s.children, r.instance(c, childCtx, key, s, notFlake, lock))
 	}
 	return s, nil
 }
 
-// addOverrides registers nested declarations as overrides, the ones already
-// registered (by flakes further up) winning, as in Nix.
-func addOverrides(ctx map[string]override, prefix string, decls map[string]*pb.Input, scope *instance) {
+// addOverrides registers the overrides an input's declaration carries
+// (inputs.X.inputs.Y), the ones already registered (by flakes further up)
+// winning. As in Nix, only that one level counts: an override's own nested
+// overrides are not registered.
+func addOverrides(ctx map[string]override, decls map[string]*pb.Input, scope *instance) {
 	for _, name := range slices.Sorted(maps.Keys(decls)) {
-		d, path := decls[name], prefix+name
-		if _, taken := ctx[path]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
-			ctx[path] = override{decl: d, scope: scope}
+		d := decls[name]
+		if _, taken := ctx[name]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
+			ctx[name] = override{decl: d, scope: scope}
 		}
-		addOverrides(ctx, path+"/", d.Inputs, scope)
 	}
 }
 
@@ -284,7 +348,7 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 	if in := r.byKey[full]; in != nil {
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake, lock: lock}
+	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake, lock: lock}
 	if in.lock.root == nil {
 		in.lock.root = in
 	}
@@ -323,7 +387,7 @@ func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, e
 				return nil, err
 			}
 			for _, b := range sub {
-				out = append(out, alt{conds: append(append([]int{}, a.conds...), b.conds...), slot: b.slot, self: b.self})
+				out = append(out, alt{conds: append(append([]choice{}, a.conds...), b.conds...), slot: b.slot, self: b.self})
 			}
 			continue
 		}
@@ -337,7 +401,7 @@ func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, e
 				return nil, err
 			}
 			for _, b := range sub {
-				conds := append(append(append([]int{}, a.conds...), a.slot.vars[k]), b.conds...)
+				conds := append(append(append([]choice{}, a.conds...), choice{a.slot, k}), b.conds...)
 				out = append(out, alt{conds: conds, slot: b.slot, self: b.self})
 			}
 		}

@@ -150,7 +150,7 @@ func TestProperty(t *testing.T) {
 				if msg := checkValid(layers, fx.req, a); msg != "" {
 					t.Errorf("answer is invalid: %s\n%s", msg, renderAnswer(a, nil))
 				}
-				if !a.Stats.ProvenMinimal || !a.Stats.ProvenNewest {
+				if !a.Stats.Proven() {
 					t.Errorf("optimum not proven: %+v", a.Stats)
 				}
 			case *ConflictError:

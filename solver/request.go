@@ -9,41 +9,11 @@ import (
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
-// Strategy says when a flake may appear in several versions.
-type Strategy int
-
-const (
-	// Minimal allows several versions of a flake only where requirements
-	// force them (Nix permits any number).
-	Minimal Strategy = iota
-	// Cargo allows at most one version per semver-compatible range
-	// (1.x.y, 0.2.x, 0.0.3), as Cargo does.
-	Cargo
-)
-
-func (s Strategy) String() string {
-	if s == Cargo {
-		return "cargo"
-	}
-	return "minimal"
-}
-
-// ParseStrategy reads a strategy name; "" is Minimal.
-func ParseStrategy(s string) (Strategy, error) {
-	switch s {
-	case "", "minimal":
-		return Minimal, nil
-	case "cargo":
-		return Cargo, nil
-	}
-	return 0, fmt.Errorf("strategy %q: expected minimal or cargo", s)
-}
-
 // Request is what to resolve: the root inputs, declared the way a flake.nix
 // declares them, and how.
 type Request struct {
 	Inputs map[string]*pb.Input
-	// Strategy defaults to Minimal.
+	// Strategy defaults to Newest.
 	Strategy Strategy
 	// Single names flakes that must resolve to exactly one tree.
 	Single []string
@@ -132,8 +102,9 @@ type PathPin struct {
 	// Unpinned says why the path has no pin (its flake is in no index and
 	// no lock pins it).
 	Unpinned string
-	// URL is the input's reference as declared.
-	URL string
+	// URL is the input's reference as declared; DeclaredURL, when an
+	// override from above replaced it by url, the owner's own.
+	URL, DeclaredURL string
 	// Requirement is the version requirement on this edge, if any.
 	Requirement string
 	// NotFlake marks a flake = false input: a plain source tree, which
@@ -238,12 +209,31 @@ type Stats struct {
 	Reachable, Candidates int
 	Variables, Clauses    int
 	SATCalls              int
-	// ProvenMinimal is true when no answer uses fewer trees;
-	// ProvenNewest when, in addition, none is newer.
-	ProvenMinimal, ProvenNewest bool
+	// Objective says, per criterion of the policy's objective, the value
+	// the answer reaches and the lower bound proven for it.
+	Objective []Bound
 	// FirstAnswer is when the first valid answer was found; Duration is
 	// the whole resolution.
 	FirstAnswer, Duration time.Duration
+}
+
+// Bound is what a resolution knows of one criterion: the answer's value,
+// and a lower bound no answer can beat (given the criteria before it).
+// Proven says Lower == Value: the criterion is optimal.
+type Bound struct {
+	Criterion    Criterion
+	Value, Lower int
+	Proven       bool
+}
+
+// Proven says whether every criterion of the objective is proven optimal.
+func (s Stats) Proven() bool {
+	for _, b := range s.Objective {
+		if !b.Proven {
+			return false
+		}
+	}
+	return true
 }
 
 // ConflictError says no answer exists, and why.

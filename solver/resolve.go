@@ -12,47 +12,72 @@ import (
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
-// resolver holds the state of one resolution.
+// resolver holds the state of one resolution, stage by stage: what the
+// indexes offer the request (universe), the inputs it reaches (graph), and
+// the problem handed to the optimiser (problem).
 type resolver struct {
-	ctx    context.Context
-	layers *index.Layers
-	req    *Request
-	lim    Limits
-	start  time.Time
-	stats  Stats
+	ctx   context.Context
+	req   *Request
+	lim   Limits
+	start time.Time
+	stats Stats
+	universe
+	graph
+	problem
+}
 
+// universe is what the indexes offer one request: the flakes references
+// point at, the candidates of each, the distinct trees they are, and what
+// shrinking kept.
+type universe struct {
+	layers    *index.Layers
 	targets   map[string]*target
 	reqs      map[string]*versionreq.Req
 	byVersion map[*index.Version]*candidate
 	byRef     map[*index.Ref]*candidate
-	nodes     map[string]*node
-	allowed   map[*index.Version]bool
 	// byLockNode caches the candidates lock nodes pin; standIns are the
-	// stand-in flakes of trees no index has, by source; lockPinned are the
-	// versions some reachable lock pins.
+	// stand-in flakes of trees no index has, by source.
 	byLockNode map[lockKey]*candidate
 	standIns   map[string]*index.Flake
+	nodes      map[string]*node
+	// allowed are the versions shrinking kept (nil before it); lockPinned
+	// the versions some reachable lock pins, which it keeps whole.
+	allowed    map[*index.Version]bool
 	lockPinned map[*index.Version]bool
+}
 
-	nvars     int
+// graph is the inputs the request reaches: instances of candidates under
+// their overrides and locks, and their slots.
+type graph struct {
 	instances []*instance
 	byKey     map[string]*instance
 	root      *instance
+	choices   int // candidates of every slot, counted against the clause limit
+}
+
+// problem is the pseudo-boolean encoding.
+type problem struct {
+	nvars     int
 	cons      []constraint
 	groups    []*group
 	groupKeys map[string]*group
 	xs        []*node // nodes with a variable, in variable order
+	// objective is the policy's criteria, most important first.
+	objective []sum
 }
 
 // Resolve finds the pins for a request against the layered indexes.
 func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, error) {
 	r := &resolver{
-		ctx: ctx, layers: layers, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
-		targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
-		byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
-		nodes:      map[string]*node{},
-		byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{}, lockPinned: map[*index.Version]bool{},
-		byKey: map[string]*instance{}, groupKeys: map[string]*group{},
+		ctx: ctx, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
+		universe: universe{
+			layers: layers, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
+			byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
+			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
+			nodes: map[string]*node{}, lockPinned: map[*index.Version]bool{},
+		},
+		graph:   graph{byKey: map[string]*instance{}},
+		problem: problem{groupKeys: map[string]*group{}},
 	}
 	if err := r.checkRequest(); err != nil {
 		return nil, err
@@ -63,6 +88,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	if err := r.expand(); err != nil {
 		return nil, r.wrap(err)
 	}
+	r.assignVars()
 	r.encode()
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	if len(r.cons) > r.lim.MaxClauses {

@@ -108,6 +108,9 @@ Exit codes (for CI):
 			if err := l.read(); err != nil {
 				return err
 			}
+			for _, w := range l.flake.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+			}
 			root, resp, err := l.lock(cmd.Context())
 			if err != nil {
 				return err
@@ -160,7 +163,7 @@ Exit codes (for CI):
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 5 if flake.lock would change")
 	cmd.Flags().BoolVar(&follows, "follows", false, "print the follows lines that would let Nix share duplicated nodes")
 	cmd.Flags().BoolVar(&writeFollows, "write-follows", false, "add those follows lines to flake.nix, then lock")
-	cmd.Flags().StringVar(&strat, "strategy", "", "minimal (several versions of a flake only where forced) or cargo (one per compatible range)")
+	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
 	return cmd

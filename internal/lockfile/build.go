@@ -45,8 +45,10 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse) (*Node, e
 		case len(segs) == 1 && decls[name] != nil:
 			original = decls[name].Source
 		default:
+			// Nix 2.8 records an input an override replaced as the
+			// dependency declared it (2.26 as the override says).
 			var err error
-			if original, err = flakeref.Parse(pin.Url); err != nil {
+			if original, err = flakeref.Parse(cmp.Or(pin.DeclaredUrl, pin.Url)); err != nil {
 				problems = append(problems, fmt.Sprintf("input '%s': %v", p, err))
 				continue
 			}

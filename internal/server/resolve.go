@@ -44,9 +44,11 @@ func (s *Service) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.Reso
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	if req.Strategy == pb.Strategy_STRATEGY_CARGO {
-		sreq.Strategy = solver.Cargo
+	strategy, err := solver.StrategyFromProto(req.Strategy)
+	if err != nil {
+		return nil, badRequest("strategy", err.Error())
 	}
+	sreq.Strategy = strategy
 	if req.LockFile != nil {
 		lock, err := lockfile.FromProto(req.LockFile)
 		if err != nil {
@@ -97,7 +99,7 @@ func withDetail(code codes.Code, err error, detail protoadapt.MessageV1) error {
 func answerProto(a *solver.Answer) *pb.ResolveResponse {
 	resp := &pb.ResolveResponse{Paths: map[string]*pb.PathPin{}, Stats: statsProto(a.Stats)}
 	for _, p := range a.Paths {
-		pp := &pb.PathPin{Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement, NotFlake: p.NotFlake}
+		pp := &pb.PathPin{Unpinned: p.Unpinned, Url: p.URL, DeclaredUrl: p.DeclaredURL, Requirement: p.Requirement, NotFlake: p.NotFlake}
 		switch p.Kind {
 		case solver.Follows:
 			pp.Follows = &pb.InputPath{Names: p.Follows}
@@ -128,7 +130,16 @@ func statsProto(s solver.Stats) *pb.ResolveStats {
 	return &pb.ResolveStats{
 		Reachable: uint32(s.Reachable), Candidates: uint32(s.Candidates), Variables: uint32(s.Variables),
 		Clauses: uint32(s.Clauses), SatCalls: uint32(s.SATCalls),
-		ProvenMinimal: s.ProvenMinimal, ProvenNewest: s.ProvenNewest, Duration: durationpb.New(s.Duration),
+		Objective: objectiveProto(s.Objective), Proven: s.Proven(), Duration: durationpb.New(s.Duration),
 		FirstAnswer: durationpb.New(s.FirstAnswer),
 	}
+}
+
+func objectiveProto(bs []solver.Bound) []*pb.ObjectiveBound {
+	out := make([]*pb.ObjectiveBound, len(bs))
+	for i, b := range bs {
+		// The proto enum numbers the criteria from 1, in the solver's order.
+		out[i] = &pb.ObjectiveBound{Criterion: pb.Criterion(b.Criterion + 1), Value: int64(b.Value), LowerBound: int64(b.Lower), Proven: b.Proven}
+	}
+	return out
 }

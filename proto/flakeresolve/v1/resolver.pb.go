@@ -22,28 +22,44 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Strategy is a resolution policy: which answers are allowed, and which
+// of them is best. The solver's policy table (solver.Policies) describes
+// each one.
 type Strategy int32
 
 const (
-	// The default: minimal.
+	// The default: newest.
 	Strategy_STRATEGY_UNSPECIFIED Strategy = 0
-	// Several versions of a flake only where requirements force them.
-	Strategy_STRATEGY_MINIMAL Strategy = 1
-	// At most one version per semver-compatible range, as Cargo does.
-	Strategy_STRATEGY_CARGO Strategy = 2
+	// What the user asked for, at its newest: every root input at the newest
+	// version a valid answer allows; then the fewest duplicate trees; then
+	// the newest trees beneath; then the fewest trees.
+	Strategy_STRATEGY_NEWEST Strategy = 1
+	// The fewest distinct trees, then the newest (the objective peers such as
+	// aspcud are compared on).
+	Strategy_STRATEGY_FEWEST Strategy = 2
+	// At most one version per semver-compatible range, as Cargo does; ranked
+	// as newest.
+	Strategy_STRATEGY_CARGO Strategy = 3
+	// At most one tree per flake, as most package managers allow; ranked as
+	// newest.
+	Strategy_STRATEGY_SINGLE Strategy = 4
 )
 
 // Enum value maps for Strategy.
 var (
 	Strategy_name = map[int32]string{
 		0: "STRATEGY_UNSPECIFIED",
-		1: "STRATEGY_MINIMAL",
-		2: "STRATEGY_CARGO",
+		1: "STRATEGY_NEWEST",
+		2: "STRATEGY_FEWEST",
+		3: "STRATEGY_CARGO",
+		4: "STRATEGY_SINGLE",
 	}
 	Strategy_value = map[string]int32{
 		"STRATEGY_UNSPECIFIED": 0,
-		"STRATEGY_MINIMAL":     1,
-		"STRATEGY_CARGO":       2,
+		"STRATEGY_NEWEST":      1,
+		"STRATEGY_FEWEST":      2,
+		"STRATEGY_CARGO":       3,
+		"STRATEGY_SINGLE":      4,
 	}
 )
 
@@ -137,6 +153,67 @@ func (x PinOrigin) Number() protoreflect.EnumNumber {
 // Deprecated: Use PinOrigin.Descriptor instead.
 func (PinOrigin) EnumDescriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{1}
+}
+
+// Criterion is one level of an objective, a sum over the answer.
+type Criterion int32
+
+const (
+	Criterion_CRITERION_UNSPECIFIED Criterion = 0
+	// Over the root inputs: how many versions of the flake are newer than
+	// the pin.
+	Criterion_CRITERION_ROOT_STALENESS Criterion = 1
+	// Over the flakes: trees beyond the first.
+	Criterion_CRITERION_DUPLICATES Criterion = 2
+	// Over the trees: how many versions of the flake are newer.
+	Criterion_CRITERION_STALENESS Criterion = 3
+	// The distinct trees.
+	Criterion_CRITERION_TREES Criterion = 4
+)
+
+// Enum value maps for Criterion.
+var (
+	Criterion_name = map[int32]string{
+		0: "CRITERION_UNSPECIFIED",
+		1: "CRITERION_ROOT_STALENESS",
+		2: "CRITERION_DUPLICATES",
+		3: "CRITERION_STALENESS",
+		4: "CRITERION_TREES",
+	}
+	Criterion_value = map[string]int32{
+		"CRITERION_UNSPECIFIED":    0,
+		"CRITERION_ROOT_STALENESS": 1,
+		"CRITERION_DUPLICATES":     2,
+		"CRITERION_STALENESS":      3,
+		"CRITERION_TREES":          4,
+	}
+)
+
+func (x Criterion) Enum() *Criterion {
+	p := new(Criterion)
+	*p = x
+	return p
+}
+
+func (x Criterion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Criterion) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[2].Descriptor()
+}
+
+func (Criterion) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[2]
+}
+
+func (x Criterion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Criterion.Descriptor instead.
+func (Criterion) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{2}
 }
 
 type QueryRequest struct {
@@ -528,7 +605,10 @@ type PathPin struct {
 	// a lock file rather than from the declaration.
 	Original *Source `protobuf:"bytes,11,opt,name=original,proto3" json:"original,omitempty"`
 	// Where the pin comes from.
-	Origin        PinOrigin `protobuf:"varint,12,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	Origin PinOrigin `protobuf:"varint,12,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	// The reference the declaring flake wrote, when an override from above
+	// replaced it by url (Nix 2.8 records it as the lock's original).
+	DeclaredUrl   string `protobuf:"bytes,13,opt,name=declared_url,json=declaredUrl,proto3" json:"declared_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -638,6 +718,13 @@ func (x *PathPin) GetOrigin() PinOrigin {
 		return x.Origin
 	}
 	return PinOrigin_PIN_ORIGIN_UNSPECIFIED
+}
+
+func (x *PathPin) GetDeclaredUrl() string {
+	if x != nil {
+		return x.DeclaredUrl
+	}
+	return ""
 }
 
 type ResolvedNode struct {
@@ -856,10 +943,12 @@ type ResolveStats struct {
 	Variables  uint32 `protobuf:"varint,3,opt,name=variables,proto3" json:"variables,omitempty"`
 	Clauses    uint32 `protobuf:"varint,4,opt,name=clauses,proto3" json:"clauses,omitempty"`
 	SatCalls   uint32 `protobuf:"varint,5,opt,name=sat_calls,json=satCalls,proto3" json:"sat_calls,omitempty"`
-	// No answer uses fewer trees / in addition, none is newer.
-	ProvenMinimal bool                 `protobuf:"varint,6,opt,name=proven_minimal,json=provenMinimal,proto3" json:"proven_minimal,omitempty"`
-	ProvenNewest  bool                 `protobuf:"varint,7,opt,name=proven_newest,json=provenNewest,proto3" json:"proven_newest,omitempty"`
-	Duration      *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	// The objective, criterion by criterion in the strategy's order: the
+	// answer's value and the lower bound proven for it.
+	Objective []*ObjectiveBound `protobuf:"bytes,10,rep,name=objective,proto3" json:"objective,omitempty"`
+	// Every criterion is proven optimal.
+	Proven   bool                 `protobuf:"varint,11,opt,name=proven,proto3" json:"proven,omitempty"`
+	Duration *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
 	// When the first valid answer was found.
 	FirstAnswer   *durationpb.Duration `protobuf:"bytes,9,opt,name=first_answer,json=firstAnswer,proto3" json:"first_answer,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -931,16 +1020,16 @@ func (x *ResolveStats) GetSatCalls() uint32 {
 	return 0
 }
 
-func (x *ResolveStats) GetProvenMinimal() bool {
+func (x *ResolveStats) GetObjective() []*ObjectiveBound {
 	if x != nil {
-		return x.ProvenMinimal
+		return x.Objective
 	}
-	return false
+	return nil
 }
 
-func (x *ResolveStats) GetProvenNewest() bool {
+func (x *ResolveStats) GetProven() bool {
 	if x != nil {
-		return x.ProvenNewest
+		return x.Proven
 	}
 	return false
 }
@@ -959,6 +1048,77 @@ func (x *ResolveStats) GetFirstAnswer() *durationpb.Duration {
 	return nil
 }
 
+// ObjectiveBound is what a resolution knows of one criterion of its
+// objective: no answer (with the criteria before it at their values) has a
+// value below lower_bound; proven says value == lower_bound.
+type ObjectiveBound struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Criterion     Criterion              `protobuf:"varint,1,opt,name=criterion,proto3,enum=flakeresolve.v1.Criterion" json:"criterion,omitempty"`
+	Value         int64                  `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	LowerBound    int64                  `protobuf:"varint,3,opt,name=lower_bound,json=lowerBound,proto3" json:"lower_bound,omitempty"`
+	Proven        bool                   `protobuf:"varint,4,opt,name=proven,proto3" json:"proven,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectiveBound) Reset() {
+	*x = ObjectiveBound{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectiveBound) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectiveBound) ProtoMessage() {}
+
+func (x *ObjectiveBound) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectiveBound.ProtoReflect.Descriptor instead.
+func (*ObjectiveBound) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ObjectiveBound) GetCriterion() Criterion {
+	if x != nil {
+		return x.Criterion
+	}
+	return Criterion_CRITERION_UNSPECIFIED
+}
+
+func (x *ObjectiveBound) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ObjectiveBound) GetLowerBound() int64 {
+	if x != nil {
+		return x.LowerBound
+	}
+	return 0
+}
+
+func (x *ObjectiveBound) GetProven() bool {
+	if x != nil {
+		return x.Proven
+	}
+	return false
+}
+
 // Conflict is the detail of a FAILED_PRECONDITION from Resolve.
 type Conflict struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -972,7 +1132,7 @@ type Conflict struct {
 
 func (x *Conflict) Reset() {
 	*x = Conflict{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1144,7 @@ func (x *Conflict) String() string {
 func (*Conflict) ProtoMessage() {}
 
 func (x *Conflict) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1157,7 @@ func (x *Conflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Conflict.ProtoReflect.Descriptor instead.
 func (*Conflict) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Conflict) GetCauses() []string {
@@ -1028,7 +1188,7 @@ type LimitExceeded struct {
 
 func (x *LimitExceeded) Reset() {
 	*x = LimitExceeded{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1200,7 @@ func (x *LimitExceeded) String() string {
 func (*LimitExceeded) ProtoMessage() {}
 
 func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1213,7 @@ func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitExceeded.ProtoReflect.Descriptor instead.
 func (*LimitExceeded) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{11}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LimitExceeded) GetLimit() string {
@@ -1122,7 +1282,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
 	"PathsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\x8e\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xb1\x03\n" +
 	"\aPathPin\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
@@ -1135,7 +1295,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\vrequirement\x18\b \x01(\tR\vrequirement\x12\x1b\n" +
 	"\tnot_flake\x18\t \x01(\bR\bnotFlake\x123\n" +
 	"\boriginal\x18\v \x01(\v2\x17.flakeresolve.v1.SourceR\boriginal\x122\n" +
-	"\x06origin\x18\f \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06originJ\x04\b\x05\x10\x06\"\x97\x01\n" +
+	"\x06origin\x18\f \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x12!\n" +
+	"\fdeclared_url\x18\r \x01(\tR\vdeclaredUrlJ\x04\b\x05\x10\x06\"\x97\x01\n" +
 	"\fResolvedNode\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
@@ -1151,7 +1312,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"declaredBy\x12 \n" +
 	"\vrequirement\x18\x03 \x01(\tR\vrequirement\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x05 \x01(\tR\x03ref\"\xe2\x02\n" +
+	"\x03ref\x18\x05 \x01(\tR\x03ref\"\x98\x03\n" +
 	"\fResolveStats\x12\x1c\n" +
 	"\treachable\x18\x01 \x01(\rR\treachable\x12\x1e\n" +
 	"\n" +
@@ -1159,11 +1320,18 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"candidates\x12\x1c\n" +
 	"\tvariables\x18\x03 \x01(\rR\tvariables\x12\x18\n" +
 	"\aclauses\x18\x04 \x01(\rR\aclauses\x12\x1b\n" +
-	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12%\n" +
-	"\x0eproven_minimal\x18\x06 \x01(\bR\rprovenMinimal\x12#\n" +
-	"\rproven_newest\x18\a \x01(\bR\fprovenNewest\x125\n" +
+	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12=\n" +
+	"\tobjective\x18\n" +
+	" \x03(\v2\x1f.flakeresolve.v1.ObjectiveBoundR\tobjective\x12\x16\n" +
+	"\x06proven\x18\v \x01(\bR\x06proven\x125\n" +
 	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12<\n" +
-	"\ffirst_answer\x18\t \x01(\v2\x19.google.protobuf.DurationR\vfirstAnswer\"D\n" +
+	"\ffirst_answer\x18\t \x01(\v2\x19.google.protobuf.DurationR\vfirstAnswerJ\x04\b\x06\x10\aJ\x04\b\a\x10\bR\x0eproven_minimalR\rproven_newest\"\x99\x01\n" +
+	"\x0eObjectiveBound\x128\n" +
+	"\tcriterion\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.CriterionR\tcriterion\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1f\n" +
+	"\vlower_bound\x18\x03 \x01(\x03R\n" +
+	"lowerBound\x12\x16\n" +
+	"\x06proven\x18\x04 \x01(\bR\x06proven\"D\n" +
 	"\bConflict\x12\x16\n" +
 	"\x06causes\x18\x01 \x03(\tR\x06causes\x12 \n" +
 	"\vsuggestions\x18\x02 \x03(\tR\vsuggestions\"\x82\x01\n" +
@@ -1171,18 +1339,26 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value\x12\x10\n" +
 	"\x03max\x18\x03 \x01(\x04R\x03max\x123\n" +
-	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*N\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*w\n" +
 	"\bStrategy\x12\x18\n" +
-	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x14\n" +
-	"\x10STRATEGY_MINIMAL\x10\x01\x12\x12\n" +
-	"\x0eSTRATEGY_CARGO\x10\x02*\xae\x01\n" +
+	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
+	"\x0fSTRATEGY_FEWEST\x10\x02\x12\x12\n" +
+	"\x0eSTRATEGY_CARGO\x10\x03\x12\x13\n" +
+	"\x0fSTRATEGY_SINGLE\x10\x04*\xae\x01\n" +
 	"\tPinOrigin\x12\x1a\n" +
 	"\x16PIN_ORIGIN_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PIN_ORIGIN_REQUIREMENT\x10\x01\x12\x17\n" +
 	"\x13PIN_ORIGIN_REF_HEAD\x10\x02\x12\x12\n" +
 	"\x0ePIN_ORIGIN_REV\x10\x03\x12\x1e\n" +
 	"\x1aPIN_ORIGIN_DEPENDENCY_LOCK\x10\x04\x12\x1c\n" +
-	"\x18PIN_ORIGIN_EXISTING_LOCK\x10\x052\xa7\x01\n" +
+	"\x18PIN_ORIGIN_EXISTING_LOCK\x10\x05*\x8c\x01\n" +
+	"\tCriterion\x12\x19\n" +
+	"\x15CRITERION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CRITERION_ROOT_STALENESS\x10\x01\x12\x18\n" +
+	"\x14CRITERION_DUPLICATES\x10\x02\x12\x17\n" +
+	"\x13CRITERION_STALENESS\x10\x03\x12\x13\n" +
+	"\x0fCRITERION_TREES\x10\x042\xa7\x01\n" +
 	"\x0fResolverService\x12F\n" +
 	"\x05Query\x12\x1d.flakeresolve.v1.QueryRequest\x1a\x1e.flakeresolve.v1.QueryResponse\x12L\n" +
 	"\aResolve\x12\x1f.flakeresolve.v1.ResolveRequest\x1a .flakeresolve.v1.ResolveResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
@@ -1199,63 +1375,67 @@ func file_flakeresolve_v1_resolver_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_resolver_proto_rawDescData
 }
 
-var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_flakeresolve_v1_resolver_proto_goTypes = []any{
 	(Strategy)(0),               // 0: flakeresolve.v1.Strategy
 	(PinOrigin)(0),              // 1: flakeresolve.v1.PinOrigin
-	(*QueryRequest)(nil),        // 2: flakeresolve.v1.QueryRequest
-	(*QueryResponse)(nil),       // 3: flakeresolve.v1.QueryResponse
-	(*MatchingVersion)(nil),     // 4: flakeresolve.v1.MatchingVersion
-	(*ResolveRequest)(nil),      // 5: flakeresolve.v1.ResolveRequest
-	(*ResolveResponse)(nil),     // 6: flakeresolve.v1.ResolveResponse
-	(*PathPin)(nil),             // 7: flakeresolve.v1.PathPin
-	(*ResolvedNode)(nil),        // 8: flakeresolve.v1.ResolvedNode
-	(*Duplicate)(nil),           // 9: flakeresolve.v1.Duplicate
-	(*DuplicateEdge)(nil),       // 10: flakeresolve.v1.DuplicateEdge
-	(*ResolveStats)(nil),        // 11: flakeresolve.v1.ResolveStats
-	(*Conflict)(nil),            // 12: flakeresolve.v1.Conflict
-	(*LimitExceeded)(nil),       // 13: flakeresolve.v1.LimitExceeded
-	nil,                         // 14: flakeresolve.v1.ResolveRequest.InputsEntry
-	nil,                         // 15: flakeresolve.v1.ResolveResponse.PathsEntry
-	(*Source)(nil),              // 16: flakeresolve.v1.Source
-	(*LockFile)(nil),            // 17: flakeresolve.v1.LockFile
-	(*durationpb.Duration)(nil), // 18: google.protobuf.Duration
-	(*InputPath)(nil),           // 19: flakeresolve.v1.InputPath
-	(*Input)(nil),               // 20: flakeresolve.v1.Input
+	(Criterion)(0),              // 2: flakeresolve.v1.Criterion
+	(*QueryRequest)(nil),        // 3: flakeresolve.v1.QueryRequest
+	(*QueryResponse)(nil),       // 4: flakeresolve.v1.QueryResponse
+	(*MatchingVersion)(nil),     // 5: flakeresolve.v1.MatchingVersion
+	(*ResolveRequest)(nil),      // 6: flakeresolve.v1.ResolveRequest
+	(*ResolveResponse)(nil),     // 7: flakeresolve.v1.ResolveResponse
+	(*PathPin)(nil),             // 8: flakeresolve.v1.PathPin
+	(*ResolvedNode)(nil),        // 9: flakeresolve.v1.ResolvedNode
+	(*Duplicate)(nil),           // 10: flakeresolve.v1.Duplicate
+	(*DuplicateEdge)(nil),       // 11: flakeresolve.v1.DuplicateEdge
+	(*ResolveStats)(nil),        // 12: flakeresolve.v1.ResolveStats
+	(*ObjectiveBound)(nil),      // 13: flakeresolve.v1.ObjectiveBound
+	(*Conflict)(nil),            // 14: flakeresolve.v1.Conflict
+	(*LimitExceeded)(nil),       // 15: flakeresolve.v1.LimitExceeded
+	nil,                         // 16: flakeresolve.v1.ResolveRequest.InputsEntry
+	nil,                         // 17: flakeresolve.v1.ResolveResponse.PathsEntry
+	(*Source)(nil),              // 18: flakeresolve.v1.Source
+	(*LockFile)(nil),            // 19: flakeresolve.v1.LockFile
+	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
+	(*InputPath)(nil),           // 21: flakeresolve.v1.InputPath
+	(*Input)(nil),               // 22: flakeresolve.v1.Input
 }
 var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
-	4,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
-	16, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
-	14, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
+	5,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
+	18, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
+	16, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
 	0,  // 3: flakeresolve.v1.ResolveRequest.strategy:type_name -> flakeresolve.v1.Strategy
-	17, // 4: flakeresolve.v1.ResolveRequest.lock_file:type_name -> flakeresolve.v1.LockFile
-	18, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
-	18, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
-	15, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
-	8,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
-	9,  // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
-	11, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
-	16, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
-	19, // 12: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
-	16, // 13: flakeresolve.v1.PathPin.original:type_name -> flakeresolve.v1.Source
+	19, // 4: flakeresolve.v1.ResolveRequest.lock_file:type_name -> flakeresolve.v1.LockFile
+	20, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
+	20, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
+	17, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
+	9,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
+	10, // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
+	12, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
+	18, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
+	21, // 12: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
+	18, // 13: flakeresolve.v1.PathPin.original:type_name -> flakeresolve.v1.Source
 	1,  // 14: flakeresolve.v1.PathPin.origin:type_name -> flakeresolve.v1.PinOrigin
-	16, // 15: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
-	10, // 16: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
-	18, // 17: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
-	18, // 18: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
-	11, // 19: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	20, // 20: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	7,  // 21: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	2,  // 22: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
-	5,  // 23: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
-	3,  // 24: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
-	6,  // 25: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
-	24, // [24:26] is the sub-list for method output_type
-	22, // [22:24] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	18, // 15: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
+	11, // 16: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
+	13, // 17: flakeresolve.v1.ResolveStats.objective:type_name -> flakeresolve.v1.ObjectiveBound
+	20, // 18: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	20, // 19: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
+	2,  // 20: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
+	12, // 21: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	22, // 22: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	8,  // 23: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	3,  // 24: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
+	6,  // 25: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
+	4,  // 26: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
+	7,  // 27: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
+	26, // [26:28] is the sub-list for method output_type
+	24, // [24:26] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
@@ -1269,8 +1449,8 @@ func file_flakeresolve_v1_resolver_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_resolver_proto_rawDesc), len(file_flakeresolve_v1_resolver_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   14,
+			NumEnums:      3,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
