@@ -58,8 +58,10 @@ func (n *Node) Lookup(path []string) *Node {
 }
 
 // Marshal renders a lock file byte for byte as Nix writes it.
-func Marshal(root *Node) ([]byte, error) {
-	m := ToProto(root)
+func Marshal(root *Node) ([]byte, error) { return marshalFile(ToProto(root)) }
+
+// marshalFile renders a lock file message as Nix writes lock files.
+func marshalFile(m *pb.LockFile) ([]byte, error) {
 	nodes := map[string]any{}
 	for key, n := range m.Nodes {
 		obj := map[string]any{}
@@ -115,42 +117,9 @@ func Parse(name string, data []byte) (*Node, error) {
 	}
 	m := &pb.LockFile{Version: uint32(f.Version), Root: f.Root, Nodes: map[string]*pb.LockNode{}}
 	for _, key := range slices.Sorted(maps.Keys(f.Nodes)) {
-		var jn struct {
-			Inputs   map[string]json.RawMessage `json:"inputs"`
-			Original map[string]any             `json:"original"`
-			Locked   map[string]any             `json:"locked"`
-			Info     map[string]any             `json:"info"` // version 5 kept some locked attributes here
-			Flake    *bool                      `json:"flake"`
-		}
-		d := json.NewDecoder(bytes.NewReader(f.Nodes[key]))
-		d.UseNumber()
-		if err := d.Decode(&jn); err != nil {
+		n, err := decodeNode(f.Nodes[key], flakeref.FromAttrs)
+		if err != nil {
 			return nil, fmt.Errorf("%s: node %q: %v", name, key, err)
-		}
-		n := &pb.LockNode{Flake: jn.Flake, Inputs: map[string]*pb.LockInput{}}
-		if jn.Locked != nil {
-			for k, v := range jn.Info {
-				jn.Locked[k] = v
-			}
-			var err error
-			if n.Locked, err = flakeref.FromAttrs(numbers(jn.Locked)); err != nil {
-				return nil, fmt.Errorf("%s: node %q: locked: %v", name, key, err)
-			}
-			if n.Original, err = flakeref.FromAttrs(numbers(jn.Original)); err != nil {
-				return nil, fmt.Errorf("%s: node %q: original: %v", name, key, err)
-			}
-		}
-		for in, r := range jn.Inputs {
-			var k string
-			var follows []string
-			switch {
-			case json.Unmarshal(r, &k) == nil:
-				n.Inputs[in] = &pb.LockInput{Target: &pb.LockInput_Node{Node: k}}
-			case json.Unmarshal(r, &follows) == nil:
-				n.Inputs[in] = &pb.LockInput{Target: &pb.LockInput_Follows{Follows: &pb.InputPath{Names: follows}}}
-			default:
-				return nil, fmt.Errorf("%s: node %q: input %q is %s; expected a node name or a follows path (a list of input names)", name, key, in, r)
-			}
 		}
 		m.Nodes[key] = n
 	}
@@ -184,59 +153,58 @@ func numbers(m map[string]any) map[string]any {
 }
 
 // LockedFor renders the locked attributes of a tree for an input declared
-// as original, with the attributes Nix 2.8 records for the type: forges
-// (github, gitlab, sourcehut) owner, repo, rev, lastModified and narHash
-// (and host); git url, ref, rev, revCount, lastModified and narHash; a
-// tarball only url and narHash; a path only path and narHash. A "dir" in
-// the declaration carries over, as Nix keeps the subdirectory.
+// as original: what flakeref.Types says Nix 2.8 records for the type,
+// no more and no less. That is the location (a forge's owner, repo and
+// host; a url; a path), the type's pin (forges: rev, lastModified, narHash;
+// git: ref, rev, revCount, lastModified, narHash; a tarball only its
+// narHash, as Nix 2.8 rejects rev and lastModified there; a path its
+// narHash), and what the declaration carries over: its "dir", which Nix
+// keeps, and git's submodules and shallow. A git or hg ref is the one the
+// pin was fetched through (a branch, or for a rev the default branch),
+// else the one the declaration names, else the tree's own (a version's
+// tag).
 func LockedFor(original, tree *pb.Source, ref string) (*pb.Source, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("no locked source")
 	}
-	l := &pb.Source{Type: tree.Type, NarHash: tree.NarHash, Dir: original.Dir}
+	t, known := flakeref.LookupType(tree.Type)
+	if !known || len(t.Pin) == 0 || !t.Nix28 {
+		var lockable []string
+		for _, t := range flakeref.Types {
+			if len(t.Pin) > 0 && t.Nix28 {
+				lockable = append(lockable, t.Name)
+			}
+		}
+		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected %s)", tree.Type, strings.Join(lockable, ", "))
+	}
+	from := flakeref.Attrs(tree)
+	if slices.Contains(t.Pin, "ref") {
+		if r := cmp.Or(ref, original.Ref, tree.Ref); r != "" {
+			from["ref"] = r
+		}
+	}
+	attrs := map[string]any{"type": t.Name}
 	var missing []string
-	need := func(field, v string) {
-		if v == "" {
-			missing = append(missing, field)
+	for _, a := range slices.Concat(t.Location, t.Pin) {
+		if v, ok := from[a]; ok {
+			attrs[a] = v
+		} else {
+			missing = append(missing, a)
 		}
 	}
-	switch tree.Type {
-	case "github", "gitlab", "sourcehut":
-		l.Owner, l.Repo, l.Host, l.Rev, l.LastModified = tree.Owner, tree.Repo, tree.Host, tree.Rev, tree.LastModified
-		need("owner", l.Owner)
-		need("repo", l.Repo)
-		need("rev", l.Rev)
-		if l.LastModified == 0 {
-			missing = append(missing, "lastModified")
+	for _, a := range t.OptionalLocation {
+		if v, ok := from[a]; ok {
+			attrs[a] = v
 		}
-	case "git":
-		l.Url, l.Rev, l.RevCount, l.LastModified = tree.Url, tree.Rev, tree.RevCount, tree.LastModified
-		l.Submodules, l.Shallow = original.Submodules, original.Shallow
-		// The ref Nix fetched: the one the pin was fetched through (a
-		// branch, or for a rev the default branch), else the one the
-		// declaration names, else the tree's own (a version's tag).
-		l.Ref = cmp.Or(ref, original.Ref, tree.Ref)
-		need("url", l.Url)
-		need("ref", l.Ref)
-		need("rev", l.Rev)
-		if l.RevCount == 0 {
-			missing = append(missing, "revCount")
-		}
-		if l.LastModified == 0 {
-			missing = append(missing, "lastModified")
-		}
-	case "tarball":
-		l.Url = tree.Url
-		need("url", l.Url)
-	case "path":
-		l.Path = tree.Path
-		need("path", l.Path)
-	default:
-		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected github, gitlab, sourcehut, git, tarball or path)", tree.Type)
 	}
-	need("narHash", l.NarHash)
+	declared := flakeref.Attrs(original)
+	for _, a := range append([]string{"dir"}, t.Declared...) {
+		if v, ok := declared[a]; ok {
+			attrs[a] = v
+		}
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the index's %s source lacks %s, which Nix 2.8 needs to fetch and verify it", tree.Type, strings.Join(missing, ", "))
 	}
-	return l, nil
+	return flakeref.SourceOf(attrs)
 }
