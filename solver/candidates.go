@@ -73,7 +73,7 @@ func (r *resolver) target(url string) *target {
 	}
 	t := &target{}
 	r.targets[url] = t
-	src, err := flakeref.Parse(url)
+	src, err := flakeref.ParseAny(url)
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
 		t.src = src
 		t.flake = r.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo})
@@ -426,10 +426,14 @@ func (r *resolver) fixedCands(t *target) ([]*candidate, string) {
 		// ?ref=v1.2.0 does.
 		return []*candidate{r.versionCand(v, f)}, ""
 	}
+	why := fmt.Sprintf("the index records no head for ref %q of %s", name, f.Name)
 	if name == "" {
-		return nil, fmt.Sprintf("the index records no default branch for %s, and the input is unversioned", f.Name)
+		why = fmt.Sprintf("the index records no default branch for %s, and the input is unversioned", f.Name)
 	}
-	return nil, fmt.Sprintf("the index records no head for ref %q of %s", name, f.Name)
+	if len(f.Versions) > 0 {
+		why += fmt.Sprintf("; give it a version requirement (the index has %s)", versionList(f.Versions))
+	}
+	return nil, why
 }
 
 // noMatch says that no version of f matches req, and what there is.

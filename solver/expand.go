@@ -239,7 +239,13 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			s.decl = d
 		}
 	}
-	s.reqText = r.declReq(s.decl)
+	if s.decl == decl0 && in.cand != nil && in.cand.fake {
+		// An input read from a lock node: the lock pins it, whatever
+		// requirement its URL might spell.
+		s.reqText = decl0.Version
+	} else {
+		s.reqText = r.declReq(s.decl)
+	}
 	if s.reqText != "" {
 		q, err := r.requirement(s.reqText)
 		if err != nil {

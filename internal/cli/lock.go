@@ -143,6 +143,9 @@ Exit codes (for CI):
 				changed = err != nil || !bytes.Equal(data, was)
 			}
 			summarize(cmd.ErrOrStderr(), resp, root, l.old, len(lines))
+			if beyond := lockfile.BeyondNix28(root); len(beyond) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: Nix 2.8 cannot fetch %d input(s) the locks of dependencies pin: %s; this lock needs Nix 2.9 or later\n", len(beyond), strings.Join(beyond, ", "))
+			}
 			switch {
 			case !changed:
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date\n", l.lockPath())

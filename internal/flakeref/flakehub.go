@@ -1,8 +1,12 @@
 package flakeref
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
+
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)
@@ -42,4 +46,37 @@ func ReleaseLine(branch, defaultBranch string) (line uint64, ok bool) {
 		return 1, true
 	}
 	return 0, false
+}
+
+// ParseAny reads a reference as Nix 2.8 does and, where 2.8 cannot, as the
+// Nix versions after it read the references real flakes carry: a FlakeHub
+// URL without an archive suffix (https://flakehub.com/f/NixOS/nixpkgs/0) is
+// a tarball, its last segment percent-encoded as those versions write it in
+// a lock's original ("*" as "%2A"). Dependencies locked by a newer Nix
+// record such originals, and a declaration must compare equal to them.
+func ParseAny(ref string) (*pb.Source, error) {
+	s, err := Parse(ref)
+	if err == nil {
+		return s, nil
+	}
+	if m := flakehubRE.FindStringSubmatch(ref); m != nil {
+		i := strings.LastIndexByte(ref, '/')
+		return &pb.Source{Type: "tarball", Url: ref[:i+1] + encodeSegment(percentDecode(ref[i+1:]))}, nil
+	}
+	return nil, err
+}
+
+// encodeSegment percent-encodes all but RFC 3986's unreserved characters,
+// with upper-case hex digits, as Nix after 2.8 encodes a URL's path.
+func encodeSegment(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }

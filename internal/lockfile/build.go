@@ -48,13 +48,18 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse) (*Node, e
 			// Nix 2.8 records an input an override replaced as the
 			// dependency declared it (2.26 as the override says).
 			var err error
-			if original, err = flakeref.Parse(cmp.Or(pin.DeclaredUrl, pin.Url)); err != nil {
+			if original, err = flakeref.ParseAny(cmp.Or(pin.DeclaredUrl, pin.Url)); err != nil {
 				problems = append(problems, fmt.Sprintf("input '%s': %v", p, err))
 				continue
 			}
 		}
 		locked := pin.Locked
-		if pin.Origin != pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK && pin.Origin != pb.PinOrigin_PIN_ORIGIN_EXISTING_LOCK {
+		switch pin.Origin {
+		case pb.PinOrigin_PIN_ORIGIN_EXISTING_LOCK:
+			// Kept as the lock holds it.
+		case pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK:
+			locked = Trim(locked)
+		default:
 			var err error
 			if locked, err = LockedFor(original, pin.Locked, pin.Ref); err != nil {
 				problems = append(problems, fmt.Sprintf("input '%s' (%s %s): %v", p, pin.Flake, orRef(pin), err))

@@ -95,8 +95,11 @@ func marshalFile(m *pb.LockFile) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Parse reads a flake.lock of version 5 to 7, as Nix 2.8 does. Nodes that
-// several inputs name by one key become one Node, as Nix reads them.
+// Parse reads a flake.lock of version 5 to 7, as Nix 2.8 and later read
+// one, keeping every attribute whichever Nix wrote it (Nix 2.26 records a
+// tarball's lastModified, which 2.8 refuses): a lock is the user's, and
+// stays as it is where nothing moves. Nodes that several inputs name by
+// one key become one Node, as Nix reads them.
 func Parse(name string, data []byte) (*Node, error) {
 	var f struct {
 		Nodes   map[string]json.RawMessage `json:"nodes"`
@@ -117,7 +120,7 @@ func Parse(name string, data []byte) (*Node, error) {
 	}
 	m := &pb.LockFile{Version: uint32(f.Version), Root: f.Root, Nodes: map[string]*pb.LockNode{}}
 	for _, key := range slices.Sorted(maps.Keys(f.Nodes)) {
-		n, err := decodeNode(f.Nodes[key], flakeref.FromAttrs)
+		n, err := decodeNode(f.Nodes[key], flakeref.SourceOf)
 		if err != nil {
 			return nil, fmt.Errorf("%s: node %q: %v", name, key, err)
 		}
@@ -150,6 +153,58 @@ func numbers(m map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// BeyondNix28 lists the input paths whose pin is of a type Nix 2.8 cannot
+// fetch (a file download, which newer Nix writes into the locks of flakes
+// that use it), sorted: a lock holding one needs a newer Nix.
+func BeyondNix28(root *Node) []string {
+	var out []string
+	var walk func(n *Node, prefix string)
+	walk = func(n *Node, prefix string) {
+		for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
+			e := n.Inputs[name]
+			if e.Node == nil {
+				continue
+			}
+			path := name
+			if prefix != "" {
+				path = prefix + "/" + name
+			}
+			if t, ok := flakeref.LookupType(e.Node.Locked.GetType()); ok && !t.Nix28 {
+				out = append(out, path+" ("+t.Name+")")
+			}
+			walk(e.Node, path)
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+// Trim keeps of a locked source what Nix 2.8 records for its type (its
+// location, its pin, and the declaration's attributes it repeats), so that
+// a pin copied from a lock a newer Nix wrote (a FlakeHub tarball's rev and
+// lastModified, say) reads in Nix 2.8; Nix 2.26 reads that form too. A
+// type Nix 2.8 cannot fetch is kept as it is.
+func Trim(locked *pb.Source) *pb.Source {
+	t, ok := flakeref.LookupType(locked.Type)
+	if !ok || !t.Nix28 {
+		return locked
+	}
+	attrs := flakeref.Attrs(locked)
+	keep := map[string]any{"type": locked.Type}
+	for _, names := range [][]string{t.Location, t.OptionalLocation, t.Pin, t.Declared, {"dir"}} {
+		for _, k := range names {
+			if v, ok := attrs[k]; ok {
+				keep[k] = v
+			}
+		}
+	}
+	trimmed, err := flakeref.SourceOf(keep)
+	if err != nil {
+		return locked // cannot happen: the attributes came from a source
+	}
+	return trimmed
 }
 
 // LockedFor renders the locked attributes of a tree for an input declared
