@@ -70,6 +70,9 @@ func (w *world) lockedOf(t *tree) *pb.Source {
 }
 
 func (w *world) flakeOf(url string) (*index.Flake, string, string) {
+	if owner, repo, _, ok := flakeref.FlakeHub(url); ok {
+		return w.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo}), "", ""
+	}
 	src, err := flakeref.Parse(url)
 	if err != nil {
 		return nil, "", ""
@@ -112,7 +115,10 @@ func (w *world) lockTree(n *lockfile.Node) *tree {
 		loc := &pb.Source{Type: n.Locked.Type, Owner: n.Locked.Owner, Repo: n.Locked.Repo, Host: n.Locked.Host, Url: n.Locked.Url, Path: n.Locked.Path, Dir: n.Locked.Dir}
 		name = flakeref.String(loc)
 	}
-	label := name + " rev:" + n.Locked.Rev[:12]
+	label := name + " " + n.Locked.NarHash
+	if rev := n.Locked.Rev; rev != "" {
+		label = name + " rev:" + rev[:min(12, len(rev))]
+	}
 	if t := w.trees[label]; t != nil {
 		return t
 	}
@@ -181,7 +187,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 	if op.old != nil && !(op.existing && w.released(op.path)) {
 		name := op.path[strings.LastIndex(op.path, "/")+1:]
 		if e := op.old.Inputs[name]; e != nil && e.Node != nil {
-			src, err := flakeref.Parse(d.Url)
+			src, err := flakeref.ParseAny(d.Url)
 			if op.fake || (err == nil && flakeref.Equal(src, e.Node.Original)) {
 				entry = e.Node
 			}
@@ -338,6 +344,12 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		op.fake = false // an override is compared with the lock like any declaration
 	}
 	req := eff.Version
+	if _, _, spelled, ok := flakeref.FlakeHub(eff.Url); ok && req == "" && !op.fake {
+		// A FlakeHub URL spells a requirement on the flake the index has.
+		if f, _, _ := w.flakeOf(eff.Url); f != nil {
+			req = spelled
+		}
+	}
 	if eff.Follows != nil {
 		s.follows[op.path] = strings.Trim(parent+"/"+*eff.Follows, "/")
 		s.reqs[op.path] = req

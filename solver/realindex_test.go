@@ -11,6 +11,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -198,5 +199,40 @@ func TestDeadline(t *testing.T) {
 	le, ok := err.(*LimitError)
 	if !ok || le.Limit != "deadline" || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
 		t.Fatalf("got %v, want a canceled LimitError", err)
+	}
+}
+
+// TestRealIndexEveryFlake asks for every flake of the embedded index alone,
+// beside nixpkgs: at "*" when it has versions, unversioned (its default
+// branch) when it has none. Every one resolves, and under the default
+// strategy comes back at its newest version.
+func TestRealIndexEveryFlake(t *testing.T) {
+	layers := defaultLayers(t)
+	for _, f := range layers.Indexes()[0].Flakes() {
+		if f.Name == "nixpkgs" {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			in := &pb.Input{Url: flakeref.String(f.Source)}
+			if len(f.Versions) > 0 {
+				in.Version = "*"
+			}
+			req := &Request{Inputs: map[string]*pb.Input{
+				"it":      in,
+				"nixpkgs": {Url: "github:NixOS/nixpkgs", Version: "^0.1"},
+			}}
+			a, err := Resolve(context.Background(), layers, req)
+			if err != nil {
+				t.Fatalf("%s: %v", f.Name, err)
+			}
+			if msg := checkValid(layers, req, a); msg != "" {
+				t.Fatalf("invalid answer: %s", msg)
+			}
+			if len(f.Versions) > 0 {
+				if got, want := pinOf(t, a, "it").Node.Version, f.Versions[len(f.Versions)-1].String(); got != want {
+					t.Errorf("%s = %s, want its newest, %s", f.Name, got, want)
+				}
+			}
+		})
 	}
 }
