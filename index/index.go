@@ -225,6 +225,28 @@ func keyOf(s *pb.Source) sourceKey {
 	switch s.Type {
 	case "github", "gitlab", "sourcehut":
 		k.host, k.owner, k.repo = strings.ToLower(k.host), strings.ToLower(k.owner), strings.ToLower(k.repo)
+	case "git", "hg":
+		// Nix 2.8 keeps ?dir= in a git URL as well as in dir; the
+		// repository is the URL without it.
+		k.url = withoutDir(k.url)
 	}
 	return k
+}
+
+// withoutDir drops a dir query parameter from a URL.
+func withoutDir(url string) string {
+	base, query, ok := strings.Cut(url, "?")
+	if !ok {
+		return url
+	}
+	var keep []string
+	for _, p := range strings.Split(query, "&") {
+		if !strings.HasPrefix(p, "dir=") {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return base
+	}
+	return base + "?" + strings.Join(keep, "&")
 }

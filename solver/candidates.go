@@ -60,7 +60,8 @@ type target struct {
 	flake    *index.Flake // nil: not in any index
 	src      *pb.Source   // the reference, parsed
 	ref, rev string
-	urlReq   string // a requirement the URL spells (FlakeHub)
+	version  *index.Version // the version a download's URL names
+	urlReq   string         // a requirement the URL spells (FlakeHub)
 	err      error
 }
 
@@ -95,6 +96,11 @@ func (r *resolver) target(url string) *target {
 		return t
 	}
 	t.flake = r.layers.LookupSource(src)
+	if tree, ok := r.layers.LookupURL(src); ok && t.flake == nil {
+		// The URL of one version's download names that version, as a rev
+		// does.
+		t.flake, t.version = tree.Flake, tree.Version
+	}
 	return t
 }
 
@@ -358,7 +364,7 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 	if in.lock.existing {
 		origin = OriginExistingLock
 	}
-	if req == nil && r.req.UnversionedAny && t.flake != nil && t.rev == "" {
+	if req == nil && r.req.UnversionedAny && t.flake != nil && t.rev == "" && t.version == nil {
 		req = anyVersion
 	}
 	if req == nil {
@@ -373,7 +379,7 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 	if t.flake == nil {
 		return nil, ""
 	}
-	if t.rev != "" {
+	if t.rev != "" || t.version != nil {
 		cs, why := r.fixedCands(t)
 		if len(cs) == 1 && (cs[0].version == nil || !req.Matches(cs[0].version.SemVer)) {
 			return nil, fmt.Sprintf("%s at rev %s is not a version matching %s", t.flake.Name, t.rev, req)
@@ -404,6 +410,9 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 // its rev, or the head of its ref (the default branch when it names none).
 func (r *resolver) fixedCands(t *target) ([]*candidate, string) {
 	f := t.flake
+	if t.version != nil {
+		return []*candidate{r.versionCand(t.version, f)}, ""
+	}
 	if t.rev != "" {
 		c := r.byRevision(f, t.rev)
 		if c == nil {

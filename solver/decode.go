@@ -158,6 +158,8 @@ func (r *resolver) origin(s *slot, c *candidate) (Origin, string) {
 	}
 	t := r.target(s.decl.Url)
 	switch {
+	case t.version != nil:
+		return OriginRev, ""
 	case t.rev != "":
 		if t.ref != "" {
 			return OriginRev, t.ref

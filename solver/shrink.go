@@ -177,7 +177,7 @@ func (w *reachWalk) drain() {
 				}
 				w.cutText[t.flake][req.String()] = req
 			}
-			if t.rev != "" || (req == nil && !w.r.req.UnversionedAny) {
+			if t.rev != "" || t.version != nil || (req == nil && !w.r.req.UnversionedAny) {
 				// One tree, whichever path reaches it. Pins that locks hold
 				// instead are reached through the locks themselves.
 				cs, _ := w.r.fixedCands(t)

@@ -233,6 +233,11 @@ func LockedFor(original, tree *pb.Source, ref string) (*pb.Source, error) {
 		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected %s)", tree.Type, strings.Join(lockable, ", "))
 	}
 	from := flakeref.Attrs(tree)
+	if t.Kind == flakeref.KindRepository && original.Type == tree.Type && strings.HasPrefix(original.Url, tree.Url+"?") {
+		// Nix 2.8 keeps the query a repository URL was declared with
+		// (?dir=sub) in the url it locks.
+		from["url"] = original.Url
+	}
 	if slices.Contains(t.Pin, "ref") {
 		if r := cmp.Or(ref, original.Ref, tree.Ref); r != "" {
 			from["ref"] = r

@@ -29,7 +29,9 @@
 //	                            last commit of REPO)
 //	tarball NAME LABEL          serve the files of NAME@LABEL/PATH as
 //	                            $SERVER/NAME/LABEL.tar.gz, under one
-//	                            top-level directory as forges do
+//	                            top-level directory as forges do; when
+//	                            NAME@LABEL is a commit, its tree (as a
+//	                            forge publishes a tag's)
 //
 // Files of root/PATH make the root flake, a plain directory. Every other
 // section is the caller's (golden files, say). Placeholders in files are
@@ -189,7 +191,8 @@ func (w *World) do(t testing.TB, fields []string, files map[string][]txtar.File,
 		return err
 	case "tarball":
 		key := name + "@" + label
-		if w.objects[key] != nil {
+		published := w.objects[key]
+		if published != nil && published.rev == "" {
 			return fmt.Errorf("%s is made twice", key)
 		}
 		served, bare, err := w.tarball(name+"-"+label, files[key])
@@ -201,6 +204,12 @@ func (w *World) do(t testing.TB, fields []string, files map[string][]txtar.File,
 			return err
 		}
 		tarballs["/"+name+"/"+label+".tar.gz"] = served
+		if published != nil {
+			if published.narHash != narHash {
+				return fmt.Errorf("the tarball of %s hashes to %s, its commit to %s", key, narHash, published.narHash)
+			}
+			return nil
+		}
 		w.add(key, &object{narHash: narHash})
 	}
 	return nil
