@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,11 +34,7 @@ const AspcudCriteria = "-count(solution),-sum(solution,staleness)"
 // whole would take gigabytes. aspcud's time therefore leaves out reading
 // the unreached part of the ecosystem, which flakeresolve and testsolv read.
 func (e *Ecosystem) WriteCUDF(w io.Writer, request map[string]*pb.Input) error {
-	u, err := e.universe()
-	if err != nil {
-		return err
-	}
-	roots, err := u.roots(request)
+	u, roots, err := e.problem(request)
 	if err != nil {
 		return err
 	}
@@ -105,8 +102,15 @@ type AspcudAnswer struct {
 	LowerBound []int
 }
 
+// TreesProven reports whether no answer has fewer trees: the whole optimum
+// is proven, or clasp stopped with its bound on the first criterion met.
+func (a *AspcudAnswer) TreesProven() bool {
+	return a.Proven || len(a.LowerBound) > 0 && len(a.Cost) > 0 && a.LowerBound[0] == a.Cost[0]
+}
+
 // ReadAspcud reads aspcud's solution (standard output, CUDF) and clasp's
-// verdict (standard error at AspcudArgs' verbosity).
+// verdict (standard error at AspcudArgs' verbosity), and refuses a cost
+// that is not the solution's.
 func (e *Ecosystem) ReadAspcud(stdout, stderr []byte) (*AspcudAnswer, error) {
 	u, err := e.universe()
 	if err != nil {
@@ -177,6 +181,15 @@ func (e *Ecosystem) ReadAspcud(stdout, stderr []byte) (*AspcudAnswer, error) {
 	}
 	if !root {
 		return nil, fmt.Errorf("aspcud solution does not install %s (%d bytes of output)", cudfRoot, len(stdout))
+	}
+	// clasp's cost must be the answer's own: the trees and the root, then
+	// the staleness.
+	stale := 0
+	for _, t := range a.Trees {
+		stale += u.version(t).staleness
+	}
+	if want := []int{len(a.Trees) + 1, stale}; !slices.Equal(a.Cost, want) {
+		return nil, fmt.Errorf("aspcud: clasp reports the cost %v (standard error, Optimization), but its solution costs %v", a.Cost, want)
 	}
 	return a, nil
 }

@@ -169,18 +169,32 @@ Solving...
 SATISFIABLE
 TIME LIMIT   : 1
 Models       : 1+
-Optimization : 6 4
-Bounds       : [3;6] [0;4]
+Optimization : 3 2
+Bounds       : [2;3] [0;2]
 `
 	stdout := "package: (root)\nversion: 1\ninstalled: true\n\npackage: a\nversion: 2\ninstalled: true\n\npackage: c\nversion: 1\ninstalled: true\n"
 	a, err := tiny().ReadAspcud([]byte(stdout), []byte(stderr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Proven || !slices.Equal(a.Cost, []int{6, 4}) || !slices.Equal(a.LowerBound, []int{3, 0}) || len(a.Trees) != 2 || a.Trees[0].Version != "1.1.0" {
-		t.Errorf("got %+v, want trees a 1.1.0 and c 1.0.0, not proven, cost [6 4], lower bound [3 0]", a)
+	want := []ecosystem.Tree{{Flake: "a", Version: "1.1.0"}, {Flake: "c", Version: "1.0.0"}}
+	if a.Proven || a.TreesProven() || !slices.Equal(a.Trees, want) || !slices.Equal(a.Cost, []int{3, 2}) || !slices.Equal(a.LowerBound, []int{2, 0}) {
+		t.Errorf("got %+v, want trees %v, not proven, cost [3 2], lower bound [2 0]", a, want)
 	}
-	if _, err := tiny().ReadAspcud([]byte("package: a\nversion: 7\ninstalled: true\n"), nil); err == nil || !strings.Contains(err.Error(), `version "7" is not in the problem`) {
-		t.Errorf("a version beyond the problem: %v", err)
+	// A bound that meets the tree count proves the count, not the staleness.
+	a, err = tiny().ReadAspcud([]byte(stdout), []byte(strings.Replace(stderr, "[2;3]", "[3;3]", 1)))
+	if err != nil || a.Proven || !a.TreesProven() {
+		t.Errorf("bound [3;3]: %+v, %v; want the tree count proven, not the whole optimum", a, err)
+	}
+	for _, c := range []struct{ stdout, stderr, want string }{
+		{"package: a\nversion: 7\ninstalled: true\n", "", `version "7" is not in the problem`},
+		{stdout, strings.Replace(stderr, "3 2", "3 1", 1), "clasp reports the cost [3 1] (standard error, Optimization), but its solution costs [3 2]"},
+		{stdout, "", "clasp reports the cost [] (standard error, Optimization), but its solution costs [3 2]"},
+		{"package: a\nversion: 2\ninstalled: true\n", stderr, "does not install (root)"},
+		{"FAIL\n", "UNKNOWN\n", "without proving that no answer exists"},
+	} {
+		if _, err := tiny().ReadAspcud([]byte(c.stdout), []byte(c.stderr)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ReadAspcud(%q, %q) = %v, want an error saying %q", c.stdout, c.stderr, err, c.want)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,11 +207,10 @@ func peer(t *testing.T, name, pkg string) string {
 
 // TestPeersAgree gives small generated problems to testsolv, aspcud and
 // the resolver. Every answer must pass Check; aspcud must prove its answer
-// optimal at the cost it reports; no answer may use fewer trees than
+// optimal (ReadAspcud checks the cost it reports); no answer may use fewer trees than
 // aspcud's optimum, and a minimum the resolver proves must be aspcud's.
 func TestPeersAgree(t *testing.T) {
 	testsolv := peer(t, "testsolv", "libsolv-tools")
-	aspcud := peer(t, "aspcud", "aspcud")
 	for _, c := range []struct {
 		gen             string
 		flakes, request int
@@ -221,19 +219,14 @@ func TestPeersAgree(t *testing.T) {
 			g, _ := ecosystem.Lookup(c.gen)
 			e := g.Generate(c.flakes, 1)
 			req := e.Request(8, uint64(c.request))
-			dir := t.TempDir()
 
-			var tc, cudf bytes.Buffer
+			var tc bytes.Buffer
 			if err := e.WriteTestcase(&tc, req); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.WriteCUDF(&cudf, req); err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(filepath.Join(dir, "p.t"), tc.Bytes(), 0o644)
-			os.WriteFile(filepath.Join(dir, "p.cudf"), cudf.Bytes(), 0o644)
-
-			out, _ := exec.Command(testsolv, filepath.Join(dir, "p.t")).CombinedOutput() // exits 1: the testcase has no expected result
+			file := filepath.Join(t.TempDir(), "p.t")
+			os.WriteFile(file, tc.Bytes(), 0o644)
+			out, _ := exec.Command(testsolv, file).CombinedOutput() // exits 1: the testcase has no expected result
 			libsolv := ecosystem.ParseTestsolv(string(out))
 			if len(libsolv) == 0 {
 				t.Fatalf("testsolv installed nothing:\n%s", out)
@@ -242,26 +235,15 @@ func TestPeersAgree(t *testing.T) {
 				t.Errorf("testsolv: %v", err)
 			}
 
-			cmd := exec.Command(aspcud, ecosystem.AspcudArgs(filepath.Join(dir, "p.cudf"), time.Minute)...)
-			cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("aspcud: %v\n%s", err, stderr.Bytes())
-			}
-			asp, err := e.ReadAspcud(stdout.Bytes(), stderr.Bytes())
+			asp, err := runAspcud(t, e, req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !asp.Proven {
-				t.Fatalf("aspcud did not prove its answer optimal within a minute:\n%s", stderr.Bytes())
+				t.Fatalf("aspcud did not prove its answer optimal within a minute (lower bound %v)", asp.LowerBound)
 			}
 			if err := e.Check(req, asp.Trees); err != nil {
 				t.Errorf("aspcud: %v", err)
-			}
-			stale, _ := e.Staleness(asp.Trees)
-			if want := []int{len(asp.Trees) + 1, stale}; !slices.Equal(asp.Cost, want) {
-				t.Errorf("clasp reports the cost %v, the answer costs %v (trees and the root, staleness)", asp.Cost, want)
 			}
 			if len(libsolv) < len(asp.Trees) {
 				t.Errorf("testsolv found %d trees, below aspcud's optimum %d", len(libsolv), len(asp.Trees))

@@ -21,11 +21,7 @@ import (
 // (multiversion), as Nix allows. libsolv then answers with its own policy:
 // the newest version satisfying each requirement, with no attempt to share.
 func (e *Ecosystem) WriteTestcase(w io.Writer, request map[string]*pb.Input) error {
-	u, err := e.universe()
-	if err != nil {
-		return err
-	}
-	roots, err := u.roots(request)
+	u, roots, err := e.problem(request)
 	if err != nil {
 		return err
 	}

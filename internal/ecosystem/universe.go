@@ -122,6 +122,16 @@ func (u *universe) require(in *pb.Input, keep bool) (*ureq, error) {
 	return r, nil
 }
 
+// problem is the universe and a request's root requirements.
+func (e *Ecosystem) problem(request map[string]*pb.Input) (*universe, []*ureq, error) {
+	u, err := e.universe()
+	if err != nil {
+		return nil, nil, err
+	}
+	roots, err := u.roots(request)
+	return u, roots, err
+}
+
 // roots are a request's requirements, by input name.
 func (u *universe) roots(request map[string]*pb.Input) ([]*ureq, error) {
 	var rs []*ureq
@@ -171,11 +181,7 @@ func (u *universe) reachable(roots []*ureq) []*uversion {
 // met by a tree of the answer. Several versions of a flake may be
 // installed. The error lists the first violations and how many there are.
 func (e *Ecosystem) Check(request map[string]*pb.Input, trees []Tree) error {
-	u, err := e.universe()
-	if err != nil {
-		return err
-	}
-	roots, err := u.roots(request)
+	u, roots, err := e.problem(request)
 	if err != nil {
 		return err
 	}
@@ -250,11 +256,7 @@ func (u *universe) version(t Tree) *uversion {
 // Reachable counts the versions a request reaches through requirements:
 // the part of the ecosystem a solver has to consider.
 func (e *Ecosystem) Reachable(request map[string]*pb.Input) (int, error) {
-	u, err := e.universe()
-	if err != nil {
-		return 0, err
-	}
-	roots, err := u.roots(request)
+	u, roots, err := e.problem(request)
 	if err != nil {
 		return 0, err
 	}
