@@ -28,6 +28,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -67,7 +68,28 @@ type Version struct {
 	// name; unversioned inputs have none.
 	Requirements map[string]*versionreq.Req
 	inputsKey    atomic.Pointer[string]
+	lock         ownLock
 }
+
+// ownLock is a tree's own committed flake.lock, turned into a graph on
+// first use: only resolutions that lock through it need it.
+type ownLock struct {
+	file *pb.LockFile
+	once sync.Once
+	root *lockfile.Node
+}
+
+func (l *ownLock) graph() *lockfile.Node {
+	l.once.Do(func() {
+		// Loading validated the lock file, so it builds.
+		l.root, _ = lockfile.FromProto(l.file)
+	})
+	return l.root
+}
+
+// Lock is the version's own committed flake.lock, nil when the tree has
+// none. Nix locks the version's unversioned inputs to its pins.
+func (v *Version) Lock() *lockfile.Node { return v.lock.graph() }
 
 // InputsKey identifies the version's input declarations: two versions
 // with equal keys declare identical inputs. It is computed on first use,
@@ -96,7 +118,11 @@ type Ref struct {
 	// Locked is the flake's source pinned to the ref's tree.
 	Locked *pb.Source
 	Inputs map[string]*pb.Input
+	lock   ownLock
 }
+
+// Lock is the ref head's own committed flake.lock, nil when it has none.
+func (r *Ref) Lock() *lockfile.Node { return r.lock.graph() }
 
 func (v *Version) String() string { return v.SemVer.Original() }
 
@@ -160,10 +186,10 @@ func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
 		Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
 	}
 	for name, r := range pf.Refs {
-		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs}
+		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
 	}
 	for _, pv := range pf.Versions {
-		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs}
+		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs, lock: ownLock{file: pv.LockFile}}
 		for name, in := range pv.Inputs {
 			if in.Version == "" {
 				continue

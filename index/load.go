@@ -3,7 +3,6 @@ package index
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flakeresolve/flakeresolve/internal/stablejson"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -113,21 +113,7 @@ func Decode(origin string, data []byte) (*pb.Index, error) {
 // MarshalJSON renders an index message as indented protojson. protojson
 // varies its whitespace on purpose; re-indenting makes the bytes stable, so
 // a regenerated index diffs cleanly.
-func MarshalJSON(m *pb.Index) ([]byte, error) {
-	raw, err := protojson.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var compact, out bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, err
-	}
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
-}
+func MarshalJSON(m *pb.Index) ([]byte, error) { return stablejson.Marshal(m) }
 
 // MarshalBinary renders an index message in the binary form,
 // deterministically, so the same index always gives the same bytes.

@@ -61,7 +61,7 @@ func BenchmarkResolve(b *testing.B) {
 					}
 					answers++
 					nodes += len(a.Nodes)
-					if a.Stats.ProvenMinimal && a.Stats.ProvenNewest {
+					if a.Stats.Proven() {
 						proven++
 					}
 				}

@@ -60,36 +60,57 @@ func pinOf(t *testing.T, a *Answer, path string) *PathPin {
 	return nil
 }
 
+// TestRealIndexHyprland resolves the desktop under the default objective,
+// where every root input is at the newest version a valid answer allows,
+// and under fewest, where no library is doubled.
 func TestRealIndexHyprland(t *testing.T) {
 	layers := defaultLayers(t)
-	req := hyprlandRequest()
-	a, err := Resolve(context.Background(), layers, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg := checkValid(layers, req, a); msg != "" {
-		t.Fatalf("invalid answer: %s\n%s", msg, renderAnswer(a, nil))
-	}
-	if !a.Stats.ProvenMinimal || !a.Stats.ProvenNewest {
-		t.Errorf("optimum not proven: %+v", a.Stats)
-	}
-	// Six root inputs and their dependencies reach nixpkgs through 14
-	// paths; every one of them shares one tree, and no library is doubled.
-	if len(a.Duplicates) != 0 {
-		t.Errorf("duplicates: %+v\n%s", a.Duplicates, renderAnswer(a, nil))
-	}
-	np := nodesOfFlake(a, "nixpkgs")
-	if len(np) != 1 || len(np[0].Paths) < 5 {
-		t.Errorf("nixpkgs nodes: %+v", np)
-	}
-	if got := pinOf(t, a, "hyprland").Node.Version; got != "0.34.0" {
-		t.Errorf("hyprland = %s, want the newest ^0.34, 0.34.0", got)
-	}
-	if p := pinOf(t, a, "hyprland/wlroots"); p.Node != nil || !strings.Contains(p.Unpinned, "not in the index") {
-		t.Errorf("hyprland/wlroots (a gitlab input the index lacks) = %+v", p)
-	}
-	if got := pinOf(t, a, "hyprland/xdph/hyprlang").Node; got == nil || got != pinOf(t, a, "hyprlang").Node {
-		t.Errorf("xdph's hyprlang and the root's should share one tree")
+	for _, strategy := range []Strategy{Newest, Fewest} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			req := hyprlandRequest()
+			req.Strategy = strategy
+			a, err := Resolve(context.Background(), layers, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := checkValid(layers, req, a); msg != "" {
+				t.Fatalf("invalid answer: %s\n%s", msg, renderAnswer(a, nil))
+			}
+			if !a.Stats.Proven() {
+				t.Errorf("optimum not proven: %+v", a.Stats)
+			}
+			// The root inputs and their dependencies reach nixpkgs through
+			// many paths, all ^0.1: they share one tree.
+			np := nodesOfFlake(a, "nixpkgs")
+			if len(np) != 1 || len(np[0].Paths) < 5 {
+				t.Errorf("nixpkgs nodes: %+v", np)
+			}
+			if got := pinOf(t, a, "hyprland").Node.Version; got != "0.34.0" {
+				t.Errorf("hyprland = %s, want the newest ^0.34, 0.34.0", got)
+			}
+			if p := pinOf(t, a, "hyprland/wlroots"); p.Node != nil || !strings.Contains(p.Unpinned, "not in the index") {
+				t.Errorf("hyprland/wlroots (a gitlab input the index lacks) = %+v", p)
+			}
+			switch strategy {
+			case Newest:
+				// Nothing holds a root input back here: each is its flake's
+				// newest version, and duplicates appear only beneath.
+				for name, decl := range req.Inputs {
+					f, _ := layers.Lookup(pinOf(t, a, name).Node.Flake)
+					vs := f.Select(mustReq(decl.Version))
+					if got, want := pinOf(t, a, name).Node.Version, vs[len(vs)-1].String(); got != want {
+						t.Errorf("root input %s = %s, want the newest matching %s, %s", name, got, decl.Version, want)
+					}
+				}
+			case Fewest:
+				if len(a.Duplicates) != 0 {
+					t.Errorf("duplicates: %+v\n%s", a.Duplicates, renderAnswer(a, nil))
+				}
+				if got := pinOf(t, a, "hyprland/xdph/hyprlang").Node; got == nil || got != pinOf(t, a, "hyprlang").Node {
+					t.Errorf("xdph's hyprlang and the root's should share one tree")
+				}
+			}
+		})
 	}
 }
 
@@ -120,7 +141,7 @@ func TestRealIndexReleaseLine(t *testing.T) {
 		t.Errorf("nixpkgs %s is not the newest 0.2505", np[0].Version)
 	}
 	for path, want := range map[string]string{"stylix/nixpkgs": "nixpkgs", "stylix/home-manager": "home-manager", "nixvim/nixpkgs": "nixpkgs"} {
-		if got := pinOf(t, a, path).Follows; got != want {
+		if got := strings.Join(pinOf(t, a, path).Follows, "/"); got != want {
 			t.Errorf("%s follows %q, want %q", path, got, want)
 		}
 	}

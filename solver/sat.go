@@ -81,15 +81,15 @@ func (s *satSolver) atMost(lits, w []int, k int) {
 	s.s.AppendClause(c.Clause())
 }
 
-// optimize finds the answer with the fewest trees, then the newest versions,
-// by descending search. It returns nil when no answer exists. The search
-// stops improving when the effort budget is spent, and stops altogether at
-// the deadline; stats say what was proven.
+// optimize finds the best answer under the policy's objective, one
+// criterion after another, by descending search. It returns nil when no
+// answer exists. The search stops improving when the effort budget is
+// spent, and stops altogether at the deadline; stats say, per criterion,
+// the value reached and whether it is proven.
 func (r *resolver) optimize() ([]bool, error) {
 	xs := make([]int, len(r.xs))
-	ones := make([]int, len(r.xs))
 	for i, n := range r.xs {
-		xs[i], ones[i] = n.x, 1
+		xs[i] = n.x
 	}
 	hard := func() bool { return r.ctx.Err() != nil }
 	effort := time.Now().Add(r.lim.Effort)
@@ -104,30 +104,25 @@ func (r *resolver) optimize() ([]bool, error) {
 		return nil, r.ctx.Err()
 	}
 	r.stats.FirstAnswer = time.Since(r.start)
-	s.s.Stop = soft
-	s.provePB()
-	best, proven := s.descend(best, xs, ones, soft)
-	if !proven {
-		return best, nil
+	proven := true
+	for i, o := range r.objective {
+		if proven && countTrue(best, o.lits, o.weights) > 0 {
+			s = newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls, soft)
+			s.provePB()
+			for _, fixed := range r.objective[:i] {
+				s.atMost(fixed.lits, fixed.weights, countTrue(best, fixed.lits, fixed.weights))
+			}
+			best, proven = s.descend(best, o.lits, o.weights, soft)
+		}
+		r.stats.Objective = append(r.stats.Objective, Bound{Criterion: o.criterion, Proven: proven})
 	}
-	r.stats.ProvenMinimal = true
-
-	var ranked, ranks []int
-	for _, n := range r.xs {
-		if n.rank > 0 {
-			ranked = append(ranked, n.x)
-			ranks = append(ranks, n.rank)
+	for i, o := range r.objective {
+		b := &r.stats.Objective[i]
+		b.Value = countTrue(best, o.lits, o.weights) + o.offset
+		if b.Proven {
+			b.Lower = b.Value
 		}
 	}
-	if countTrue(best, ranked, ranks) > 0 {
-		s = newSAT(r.nvars, r.cons, nil, xs, &r.stats.SATCalls, soft)
-		s.provePB()
-		s.atMost(xs, ones, countTrue(best, xs, ones))
-		if best, proven = s.descend(best, ranked, ranks, soft); !proven {
-			return best, nil
-		}
-	}
-	r.stats.ProvenNewest = true
 	return best, nil
 }
 
@@ -151,12 +146,21 @@ func (s *satSolver) descend(best []bool, lits, w []int, stop func() bool) ([]boo
 	return best, true
 }
 
+// countTrue is sum(w·lits) in a model; a negative literal is true when its
+// variable is false.
 func countTrue(model []bool, lits, w []int) int {
 	n := 0
-	for i, v := range lits {
-		if v <= len(model) && model[v-1] {
+	for i, l := range lits {
+		if v := abs(l); v <= len(model) && model[v-1] == (l > 0) {
 			n += w[i]
 		}
 	}
 	return n
+}
+
+func abs(l int) int {
+	if l < 0 {
+		return -l
+	}
+	return l
 }

@@ -206,9 +206,11 @@ func peer(t *testing.T, name, pkg string) string {
 }
 
 // TestPeersAgree gives small generated problems to testsolv, aspcud and
-// the resolver. Every answer must pass Check; aspcud must prove its answer
-// optimal (ReadAspcud checks the cost it reports); no answer may use fewer trees than
-// aspcud's optimum, and a minimum the resolver proves must be aspcud's.
+// the resolver (strategy fewest, aspcud's objective). Every answer must
+// pass Check; aspcud must prove its answer optimal (ReadAspcud checks the
+// cost it reports); no answer may beat aspcud's optimum, the resolver must
+// report its own answer's trees and staleness, and what it proves must be
+// aspcud's optimum.
 func TestPeersAgree(t *testing.T) {
 	testsolv := peer(t, "testsolv", "libsolv-tools")
 	for _, c := range []struct {
@@ -249,8 +251,8 @@ func TestPeersAgree(t *testing.T) {
 				t.Errorf("testsolv found %d trees, below aspcud's optimum %d", len(libsolv), len(asp.Trees))
 			}
 
-			layers := load(t, e)
-			a, err := solver.Resolve(context.Background(), layers, &solver.Request{Inputs: req, Limits: solver.Limits{Effort: time.Second}})
+			// fewest's objective is aspcud's: the trees, then the staleness.
+			a, err := solver.Resolve(context.Background(), load(t, e), &solver.Request{Inputs: req, Strategy: solver.Fewest, Limits: solver.Limits{Effort: time.Second}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,13 +263,20 @@ func TestPeersAgree(t *testing.T) {
 			if err := e.Check(req, ours); err != nil {
 				t.Errorf("resolver: %v", err)
 			}
-			switch {
-			case len(ours) < len(asp.Trees):
-				t.Errorf("resolver found %d trees, below aspcud's proven optimum %d", len(ours), len(asp.Trees))
-			case a.Stats.ProvenMinimal && len(ours) != len(asp.Trees):
-				t.Errorf("resolver proved %d trees minimal, aspcud found %d", len(ours), len(asp.Trees))
+			ourStale, _ := e.Staleness(ours)
+			trees, stale := a.Stats.Objective[0], a.Stats.Objective[1]
+			if trees.Criterion != solver.Trees || trees.Value != len(ours) || stale.Criterion != solver.Staleness || stale.Value != ourStale {
+				t.Errorf("resolver reports the objective %+v, its answer has %d trees and staleness %d", a.Stats.Objective, len(ours), ourStale)
 			}
-			t.Logf("trees: resolver %d (proven %v), aspcud %d (proven), testsolv %d", len(ours), a.Stats.ProvenMinimal, len(asp.Trees), len(libsolv))
+			switch {
+			case len(ours) < len(asp.Trees) || len(ours) == len(asp.Trees) && ourStale < asp.Cost[1]:
+				t.Errorf("resolver found %d trees and staleness %d, better than aspcud's proven optimum %v", len(ours), ourStale, asp.Cost)
+			case trees.Proven && len(ours) != len(asp.Trees):
+				t.Errorf("resolver proved %d trees minimal, aspcud found %d", len(ours), len(asp.Trees))
+			case a.Stats.Proven() && ourStale != asp.Cost[1]:
+				t.Errorf("resolver proved staleness %d optimal for %d trees, aspcud found %d", ourStale, len(ours), asp.Cost[1])
+			}
+			t.Logf("trees, staleness: resolver %d, %d (proven %v, %v), aspcud %d, %d (proven), testsolv %d", len(ours), ourStale, trees.Proven, stale.Proven, len(asp.Trees), asp.Cost[1], len(libsolv))
 		})
 	}
 }

@@ -14,7 +14,9 @@ package lockfile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -57,66 +59,42 @@ func (n *Node) Lookup(path []string) *Node {
 
 // Marshal renders a lock file byte for byte as Nix writes it.
 func Marshal(root *Node) ([]byte, error) {
+	m := ToProto(root)
 	nodes := map[string]any{}
-	keys := map[string]bool{}
-	done := map[*Node]string{}
-	var dump func(key string, n *Node) (string, error)
-	dump = func(key string, n *Node) (string, error) {
-		if k, ok := done[n]; ok {
-			return k, nil
-		}
-		if keys[key] {
-			for i := 2; ; i++ {
-				if k := fmt.Sprintf("%s_%d", key, i); !keys[k] {
-					key = k
-					break
-				}
-			}
-		}
-		keys[key] = true
-		done[n] = key
+	for key, n := range m.Nodes {
 		obj := map[string]any{}
 		if len(n.Inputs) > 0 {
 			inputs := map[string]any{}
-			for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
-				e := n.Inputs[name]
-				if e.Node == nil {
-					inputs[name] = append([]string{}, e.Follows...)
-					continue
+			for name, in := range n.Inputs {
+				if f := in.GetFollows(); f != nil {
+					inputs[name] = append([]string{}, f.Names...)
+				} else {
+					inputs[name] = in.GetNode()
 				}
-				k, err := dump(name, e.Node)
-				if err != nil {
-					return "", err
-				}
-				inputs[name] = k
 			}
 			obj["inputs"] = inputs
 		}
 		if n.Locked != nil {
 			obj["original"] = flakeref.Attrs(n.Original)
 			obj["locked"] = flakeref.Attrs(n.Locked)
-			if n.NotFlake {
+			if n.Flake != nil && !*n.Flake {
 				obj["flake"] = false
 			}
 		}
 		nodes[key] = obj
-		return key, nil
-	}
-	if _, err := dump("root", root); err != nil {
-		return nil, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"nodes": nodes, "root": "root", "version": 7}); err != nil {
+	if err := enc.Encode(map[string]any{"nodes": nodes, "root": m.Root, "version": m.Version}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// Parse reads a flake.lock. Nodes that several inputs name by one key
-// become one Node, as Nix reads them.
+// Parse reads a flake.lock of version 5 to 7, as Nix 2.8 does. Nodes that
+// several inputs name by one key become one Node, as Nix reads them.
 func Parse(name string, data []byte) (*Node, error) {
 	var f struct {
 		Nodes   map[string]json.RawMessage `json:"nodes"`
@@ -126,39 +104,35 @@ func Parse(name string, data []byte) (*Node, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&f); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("%s: %s is a JSON %s; expected an object with nodes, root and version", name, orTop(typeErr.Field), typeErr.Value)
+		}
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	if f.Version < 5 || f.Version > 7 {
-		return nil, fmt.Errorf("%s: lock file version %d is not supported (expected 7)", name, f.Version)
+		return nil, fmt.Errorf("%s: lock file version %d is not supported (expected 5 to 7)", name, f.Version)
 	}
-	built := map[string]*Node{}
-	var build func(key string, depth int) (*Node, error)
-	build = func(key string, depth int) (*Node, error) {
-		if n, ok := built[key]; ok {
-			return n, nil
-		}
-		raw, ok := f.Nodes[key]
-		if !ok {
-			return nil, fmt.Errorf("%s: node %q is named but not defined", name, key)
-		}
-		if depth > 1000 {
-			return nil, fmt.Errorf("%s: node %q: inputs nest too deeply", name, key)
-		}
+	m := &pb.LockFile{Version: uint32(f.Version), Root: f.Root, Nodes: map[string]*pb.LockNode{}}
+	for _, key := range slices.Sorted(maps.Keys(f.Nodes)) {
 		var jn struct {
 			Inputs   map[string]json.RawMessage `json:"inputs"`
 			Original map[string]any             `json:"original"`
 			Locked   map[string]any             `json:"locked"`
+			Info     map[string]any             `json:"info"` // version 5 kept some locked attributes here
 			Flake    *bool                      `json:"flake"`
 		}
-		d := json.NewDecoder(bytes.NewReader(raw))
+		d := json.NewDecoder(bytes.NewReader(f.Nodes[key]))
 		d.UseNumber()
 		if err := d.Decode(&jn); err != nil {
 			return nil, fmt.Errorf("%s: node %q: %v", name, key, err)
 		}
-		n := &Node{Inputs: map[string]*Edge{}, NotFlake: jn.Flake != nil && !*jn.Flake}
-		built[key] = n
-		var err error
+		n := &pb.LockNode{Flake: jn.Flake, Inputs: map[string]*pb.LockInput{}}
 		if jn.Locked != nil {
+			for k, v := range jn.Info {
+				jn.Locked[k] = v
+			}
+			var err error
 			if n.Locked, err = flakeref.FromAttrs(numbers(jn.Locked)); err != nil {
 				return nil, fmt.Errorf("%s: node %q: locked: %v", name, key, err)
 			}
@@ -171,20 +145,27 @@ func Parse(name string, data []byte) (*Node, error) {
 			var follows []string
 			switch {
 			case json.Unmarshal(r, &k) == nil:
-				child, err := build(k, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				n.Inputs[in] = &Edge{Node: child}
+				n.Inputs[in] = &pb.LockInput{Target: &pb.LockInput_Node{Node: k}}
 			case json.Unmarshal(r, &follows) == nil:
-				n.Inputs[in] = &Edge{Follows: follows}
+				n.Inputs[in] = &pb.LockInput{Target: &pb.LockInput_Follows{Follows: &pb.InputPath{Names: follows}}}
 			default:
 				return nil, fmt.Errorf("%s: node %q: input %q is %s; expected a node name or a follows path (a list of input names)", name, key, in, r)
 			}
 		}
-		return n, nil
+		m.Nodes[key] = n
 	}
-	return build(f.Root, 0)
+	root, err := FromProto(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return root, nil
+}
+
+func orTop(field string) string {
+	if field == "" {
+		return "the file"
+	}
+	return "field " + field
 }
 
 // numbers turns json.Number values into int64, as attributes hold them.
@@ -231,15 +212,10 @@ func LockedFor(original, tree *pb.Source, ref string) (*pb.Source, error) {
 	case "git":
 		l.Url, l.Rev, l.RevCount, l.LastModified = tree.Url, tree.Rev, tree.RevCount, tree.LastModified
 		l.Submodules, l.Shallow = original.Submodules, original.Shallow
-		// The ref Nix fetched: the tree's own (a version's tag), the ref
-		// head it is, or the one the declaration names.
-		l.Ref = tree.Ref
-		if l.Ref == "" {
-			l.Ref = ref
-		}
-		if l.Ref == "" {
-			l.Ref = original.Ref
-		}
+		// The ref Nix fetched: the one the pin was fetched through (a
+		// branch, or for a rev the default branch), else the one the
+		// declaration names, else the tree's own (a version's tag).
+		l.Ref = cmp.Or(ref, original.Ref, tree.Ref)
 		need("url", l.Url)
 		need("ref", l.Ref)
 		need("rev", l.Rev)
