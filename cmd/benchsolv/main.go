@@ -5,11 +5,14 @@
 // run as a whole process (loading its input included), timed (median of
 // -runs), and its answer is checked against the problem by this command
 // before its size counts: trees (distinct flake versions), staleness (how
-// many newer versions the trees' flakes have, summed) and whether the tool
-// proved it optimal: "yes" (aspcud: fewest trees, then least staleness;
-// flakeresolve: fewest trees), "trees" (aspcud proved the tree count but
-// not yet the staleness), "no (≥ N)" (aspcud's time limit came with a
-// lower bound of N trees), "no", or "–" (testsolv does not try).
+// many newer versions the trees' flakes have, summed) and what the tool
+// proved of it: "yes" (optimal for its own objective: aspcud's is the
+// fewest trees, then the least staleness, as flakeresolve's strategy
+// fewest), "trees" (the tree count is proven, the rest not yet), "no (≥ N)"
+// (stopped with a lower bound of N trees), "no", or "–" (no answer, or
+// testsolv, which does not try). The objective flakeresolve reports is
+// checked against its answer too, and a proof one solver makes that the
+// other's answer contradicts is printed as a disagreement.
 //
 // It prints one Markdown table per problem, then a summary table; progress
 // goes to standard error.
@@ -60,7 +63,7 @@ func main() {
 		seed     = flag.Uint64("seed", 1, "ecosystem seed")
 	)
 	flag.StringVar(&c.bin, "bin", "", "the flakeresolve binary to measure (required)")
-	flag.StringVar(&c.strategy, "strategy", "minimal", "flakeresolve --strategy, passed through")
+	flag.StringVar(&c.strategy, "strategy", "fewest", "flakeresolve --strategy, passed through (fewest minimises what aspcud does)")
 	flag.DurationVar(&c.effort, "effort", 2*time.Second, "flakeresolve --effort")
 	flag.DurationVar(&c.timeout, "timeout", 60*time.Second, "time limit of each run: clasp's --time-limit for aspcud, --timeout for flakeresolve; a process still running 10s later is killed")
 	flag.IntVar(&c.runs, "runs", 3, "runs of each command; the median time counts")
@@ -98,7 +101,7 @@ func main() {
 			summary = append(summary, c.bench(p))
 		}
 	}
-	fmt.Println("| generator | flakes | request | trees: flakeresolve / aspcud / testsolv | proven: flakeresolve / aspcud | s: flakeresolve / aspcud / testsolv |")
+	fmt.Println("\n| generator | flakes | request | trees: flakeresolve / aspcud / testsolv | proven: flakeresolve / aspcud | s: flakeresolve / aspcud / testsolv |")
 	fmt.Println("|---|---:|---:|---|---|---|")
 	for _, row := range summary {
 		fmt.Println(row)
@@ -117,14 +120,17 @@ type problem struct {
 
 // outcome is one tool's answer to a problem.
 type outcome struct {
-	tool    string
-	trees   []ecosystem.Tree
-	proven  string // yes; trees (aspcud: the count, not the staleness); no; – when the tool does not try
-	atLeast int    // trees every answer has, as far as the tool proved
-	invalid error  // the answer breaks the problem
-	failed  error  // no answer at all
-	time    time.Duration
-	note    string
+	tool  string
+	trees []ecosystem.Tree
+	// objective is what the tool minimises, criteria in order ("trees,
+	// staleness"); empty for testsolv, which minimises nothing.
+	objective string
+	proven    string // yes; trees; no (≥ N); no; – (see the package documentation)
+	atLeast   int    // trees every answer has, as far as the tool proved
+	invalid   error  // the answer breaks the problem
+	misreport error  // the objective the tool reports is not its answer's
+	failed    error  // no answer at all
+	time      time.Duration
 }
 
 // bench runs the three tools on a request, prints its table and returns
@@ -154,9 +160,7 @@ func (c *config) bench(p *problem) string {
 	for _, o := range outs {
 		trees, stale, valid := "–", "–", "–"
 		if o.failed == nil {
-			n, err := p.eco.Staleness(o.trees)
-			check(err)
-			trees, stale, valid = strconv.Itoa(len(o.trees)), strconv.Itoa(n), "yes"
+			trees, stale, valid = strconv.Itoa(len(o.trees)), strconv.Itoa(staleness(p, o)), "yes"
 			if o.invalid != nil {
 				valid = "**no**"
 			}
@@ -164,16 +168,13 @@ func (c *config) bench(p *problem) string {
 		fmt.Printf("| %s | %s | %s | %s | %s | %.2f |\n", o.tool, trees, stale, o.proven, valid, o.time.Seconds())
 	}
 	for _, o := range outs {
-		for _, err := range []error{o.failed, o.invalid} {
+		for _, err := range []error{o.failed, o.invalid, o.misreport} {
 			if err != nil {
 				fmt.Printf("\n- %s: %v\n", o.tool, err)
 			}
 		}
-		if o.note != "" {
-			fmt.Printf("\n- %s: %s\n", o.tool, o.note)
-		}
 	}
-	for _, d := range disagreements(ours, peer) {
+	for _, d := range disagreements(p, ours, peer) {
 		fmt.Printf("\n- **disagreement**: %s\n", d)
 	}
 	cell := func(f func(o *outcome) string) string {
@@ -198,19 +199,31 @@ func (c *config) bench(p *problem) string {
 }
 
 // disagreements are the places where one solver's proof contradicts the
-// other's answer: a proven minimum or lower bound that the other beats.
-func disagreements(ours, peer *outcome) []string {
+// other's answer: a lower bound on the trees that the other beats, or two
+// optima of the same objective that differ.
+func disagreements(p *problem, ours, peer *outcome) []string {
 	if ours.failed != nil || peer.failed != nil || ours.invalid != nil || peer.invalid != nil {
 		return nil
 	}
 	var out []string
-	if ours.proven == "yes" && len(peer.trees) < len(ours.trees) {
-		out = append(out, fmt.Sprintf("flakeresolve proved %d trees minimal, aspcud found %d", len(ours.trees), len(peer.trees)))
+	for _, c := range [][2]*outcome{{ours, peer}, {peer, ours}} {
+		prover, other := c[0], c[1]
+		if len(other.trees) < prover.atLeast {
+			out = append(out, fmt.Sprintf("%s proved at least %d trees, %s found %d", prover.tool, prover.atLeast, other.tool, len(other.trees)))
+		}
 	}
-	if len(ours.trees) < peer.atLeast {
-		out = append(out, fmt.Sprintf("aspcud proved at least %d trees, flakeresolve found %d", peer.atLeast, len(ours.trees)))
+	if ours.proven == "yes" && peer.proven == "yes" && ours.objective == peer.objective &&
+		(len(ours.trees) != len(peer.trees) || staleness(p, ours) != staleness(p, peer)) {
+		out = append(out, fmt.Sprintf("both proved their answers optimal (%s), but flakeresolve's has %d trees and staleness %d, aspcud's %d and %d",
+			ours.objective, len(ours.trees), staleness(p, ours), len(peer.trees), staleness(p, peer)))
 	}
 	return out
+}
+
+func staleness(p *problem, o *outcome) int {
+	n, err := p.eco.Staleness(o.trees)
+	check(err)
+	return n
 }
 
 func (c *config) flakeresolve(p *problem, reqFile string) *outcome {
@@ -222,14 +235,21 @@ func (c *config) flakeresolve(p *problem, reqFile string) *outcome {
 		o.failed = res.err
 		return o
 	}
+	// The service's answer in protojson: 64-bit integers are strings,
+	// and zero values are left out.
 	var ans struct {
 		Nodes []struct {
 			Flake   string `json:"flake"`
 			Version string `json:"version"`
 		} `json:"nodes"`
 		Stats struct {
-			ProvenMinimal bool `json:"provenMinimal"`
-			ProvenNewest  bool `json:"provenNewest"`
+			Objective []struct {
+				Criterion  string `json:"criterion"`
+				Value      int    `json:"value,string"`
+				LowerBound int    `json:"lowerBound,string"`
+				Proven     bool   `json:"proven"`
+			} `json:"objective"`
+			Proven bool `json:"proven"`
 		} `json:"stats"`
 	}
 	if err := json.Unmarshal(res.stdout, &ans); err != nil {
@@ -239,16 +259,33 @@ func (c *config) flakeresolve(p *problem, reqFile string) *outcome {
 	for _, n := range ans.Nodes {
 		o.trees = append(o.trees, ecosystem.Tree{Flake: n.Flake, Version: n.Version})
 	}
-	o.proven = yesNo(ans.Stats.ProvenMinimal)
-	if ans.Stats.ProvenMinimal {
-		o.note = "proven newest: " + yesNo(ans.Stats.ProvenNewest)
-	}
 	o.invalid = p.eco.Check(p.inputs, o.trees)
+	// The objective it reports must be its answer's, where this command
+	// can count it too.
+	counted := map[string]int{"CRITERION_TREES": len(o.trees), "CRITERION_STALENESS": staleness(p, o)}
+	var criteria, wrong []string
+	for _, b := range ans.Stats.Objective {
+		name := strings.ToLower(strings.TrimPrefix(b.Criterion, "CRITERION_"))
+		criteria = append(criteria, name)
+		if want, ok := counted[b.Criterion]; ok && b.Value != want {
+			wrong = append(wrong, fmt.Sprintf("it reports %s %d, its answer has %d", name, b.Value, want))
+		}
+	}
+	o.objective = strings.Join(criteria, ", ")
+	if len(wrong) > 0 {
+		o.misreport = errors.New(strings.Join(wrong, "; "))
+	}
+	if len(ans.Stats.Objective) == 0 {
+		o.failed = fmt.Errorf("its --json output has no stats.objective")
+		return o
+	}
+	first := ans.Stats.Objective[0]
+	o.proof(ans.Stats.Proven, first.Criterion == "CRITERION_TREES", first.Proven, first.LowerBound)
 	return o
 }
 
 func (c *config) runAspcud(p *problem, cudfFile string) *outcome {
-	o := &outcome{tool: "aspcud", proven: "–"}
+	o := &outcome{tool: "aspcud", proven: "–", objective: "trees, staleness"}
 	res := c.run("aspcud", c.aspcud, ecosystem.AspcudArgs(cudfFile, c.timeout)...)
 	o.time = res.time
 	if res.err != nil {
@@ -261,20 +298,34 @@ func (c *config) runAspcud(p *problem, cudfFile string) *outcome {
 		return o
 	}
 	o.trees = ans.Trees
+	o.invalid = p.eco.Check(p.inputs, o.trees)
+	lower := 0
+	if len(ans.LowerBound) > 0 {
+		lower = ans.LowerBound[0] - 1 // the bound counts the root package
+	}
+	o.proof(ans.Proven, true, ans.TreesProven(), lower)
+	return o
+}
+
+// proof records what a tool proved of its answer: its whole objective, or,
+// when the tree count comes first in it, the count or a lower bound on it.
+func (o *outcome) proof(whole, treesFirst, treesProven bool, treesLower int) {
 	switch {
-	case ans.Proven:
-		o.proven, o.atLeast = "yes", len(o.trees)
-	case ans.TreesProven():
-		o.proven, o.atLeast = "trees", len(o.trees)
-	case len(ans.LowerBound) > 0:
-		// The bound counts the root package.
-		o.atLeast = ans.LowerBound[0] - 1
-		o.proven = fmt.Sprintf("no (≥ %d)", o.atLeast)
+	case whole:
+		o.proven = "yes"
+	case treesFirst && treesProven:
+		o.proven = "trees"
+	case treesFirst && treesLower > 0:
+		o.proven = fmt.Sprintf("no (≥ %d)", treesLower)
 	default:
 		o.proven = "no"
 	}
-	o.invalid = p.eco.Check(p.inputs, o.trees)
-	return o
+	switch {
+	case treesFirst && (whole || treesProven):
+		o.atLeast = len(o.trees)
+	case treesFirst:
+		o.atLeast = treesLower
+	}
 }
 
 func (c *config) runTestsolv(p *problem, testcase string) *outcome {
@@ -354,13 +405,6 @@ func generatorNames() string {
 		names = append(names, fmt.Sprintf("%s (%s)", g.Name, g.Shape))
 	}
 	return strings.Join(names, "; ")
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 func check(err error) {
