@@ -26,6 +26,10 @@
 package ecosystem
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -99,6 +103,24 @@ type release struct {
 
 func flake(name, owner, repo string) *pb.Flake {
 	return &pb.Flake{Name: name, Source: &pb.Source{Type: "github", Owner: owner, Repo: repo}}
+}
+
+// addVersions adds a version for each release, locked to a rev and narHash made
+// from its name, with the inputs the generator gives it.
+func addVersions(f *pb.Flake, rs []release, inputs func(release) map[string]*pb.Input) {
+	for _, r := range rs {
+		key := f.Name + "@" + r.version
+		rev := sha1.Sum([]byte(key))
+		nar := sha256.Sum256([]byte(key))
+		v := &pb.Version{Version: r.version, Locked: &pb.Source{
+			Rev: hex.EncodeToString(rev[:]), NarHash: "sha256-" + base64.StdEncoding.EncodeToString(nar[:]),
+			LastModified: int64(1_600_000_000 + r.epoch*1_000_000),
+		}}
+		if inputs != nil {
+			v.Inputs = inputs(r)
+		}
+		f.Versions = append(f.Versions, v)
+	}
 }
 
 func githubURL(f *pb.Flake) string { return "github:" + f.Source.Owner + "/" + f.Source.Repo }

@@ -1,10 +1,6 @@
 package ecosystem
 
 import (
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 
@@ -114,22 +110,6 @@ func Generate(n int, seed uint64) *Ecosystem {
 	}
 	e.request = func(rng *rand.Rand, n int) map[string]*pb.Input { return hubRequest(rng, libs, n) }
 	return e
-}
-
-func addVersions(f *pb.Flake, rs []release, inputs func(release) map[string]*pb.Input) {
-	for _, r := range rs {
-		key := f.Name + "@" + r.version
-		rev := sha1.Sum([]byte(key))
-		nar := sha256.Sum256([]byte(key))
-		v := &pb.Version{Version: r.version, Locked: &pb.Source{
-			Rev: hex.EncodeToString(rev[:]), NarHash: "sha256-" + base64.StdEncoding.EncodeToString(nar[:]),
-			LastModified: int64(1_600_000_000 + r.epoch*1_000_000),
-		}}
-		if inputs != nil {
-			v.Inputs = inputs(r)
-		}
-		f.Versions = append(f.Versions, v)
-	}
 }
 
 // hubReq is the hub requirement of a release at epoch: the stable line

@@ -49,7 +49,7 @@ func GenerateLayered(n int, seed uint64) *Ecosystem {
 		for range rng.IntN(min(i, 2) + 1) {
 			below = append(below, hubs[rng.IntN(i)])
 		}
-		f.addVersions(rng, func(r release) map[string]*pb.Input {
+		addVersions(f.Flake, f.releases, func(r release) map[string]*pb.Input {
 			in := map[string]*pb.Input{}
 			for _, d := range below {
 				d.require(rng, in, r.epoch)
@@ -85,7 +85,7 @@ func GenerateLayered(n int, seed uint64) *Ecosystem {
 			start := d*epochs/(3*nLayers) + rng.IntN(epochs/3)
 			f.releases = semverReleases(rng, v/2+rng.IntN(v+1), start, 2, 6)
 			var last map[string]*pb.Input
-			f.addVersions(rng, func(r release) map[string]*pb.Input {
+			addVersions(f.Flake, f.releases, func(r release) map[string]*pb.Input {
 				if last != nil && rng.IntN(4) != 0 {
 					return last
 				}
@@ -157,10 +157,6 @@ func versionsPerFlake(n int) int {
 type layeredFlake struct {
 	*pb.Flake
 	releases []release
-}
-
-func (f *layeredFlake) addVersions(rng *rand.Rand, inputs func(release) map[string]*pb.Input) {
-	addVersions(f.Flake, f.releases, inputs)
 }
 
 // require adds to in a caret requirement on the release of f that was
