@@ -1,0 +1,2 @@
+// Package pbopt is an anytime lexicographic pseudo-boolean optimiser.
+package pbopt
