@@ -39,47 +39,41 @@ func (p *Problem) check() error {
 	if p.NumVars < 0 {
 		return fmt.Errorf("NumVars: %d, expected at least 0", p.NumVars)
 	}
-	lit := func(field string, l int) error {
-		if l == 0 || l > p.NumVars || -l > p.NumVars {
-			return fmt.Errorf("%s: literal %d, expected ±1..±%d", field, l, p.NumVars)
-		}
-		return nil
-	}
 	for i, c := range p.Constraints {
-		field := fmt.Sprintf("Constraints[%d]", i)
-		if c.Weights != nil && len(c.Weights) != len(c.Lits) {
-			return fmt.Errorf("%s: %d weights for %d literals", field, len(c.Weights), len(c.Lits))
+		ws := make([]int64, len(c.Weights))
+		for j, w := range c.Weights {
+			ws[j] = int64(w)
 		}
-		var sum int64
-		for j, l := range c.Lits {
-			if err := lit(fmt.Sprintf("%s.Lits[%d]", field, j), l); err != nil {
-				return err
-			}
-			if c.Weights != nil {
-				sum += abs64(int64(c.Weights[j]))
-			}
-		}
-		if sum+abs64(int64(c.AtLeast)) > maxWeight {
-			return fmt.Errorf("%s: weights sum to more than %d", field, int64(maxWeight))
+		if err := p.checkTerms(c.Lits, c.Weights != nil, ws, abs64(int64(c.AtLeast))); err != nil {
+			return fmt.Errorf("Constraints[%d]%w", i, err)
 		}
 	}
 	for i, o := range p.Levels {
-		field := fmt.Sprintf("Levels[%d]", i)
-		if o.Weights != nil && len(o.Weights) != len(o.Lits) {
-			return fmt.Errorf("%s: %d weights for %d literals", field, len(o.Weights), len(o.Lits))
+		if err := p.checkTerms(o.Lits, o.Weights != nil, o.Weights, 0); err != nil {
+			return fmt.Errorf("Levels[%d]%w", i, err)
 		}
-		var sum int64
-		for j, l := range o.Lits {
-			if err := lit(fmt.Sprintf("%s.Lits[%d]", field, j), l); err != nil {
-				return err
-			}
-			if o.Weights != nil {
-				if w := abs64(o.Weights[j]); w > maxWeight || sum+w > maxWeight {
-					return fmt.Errorf("%s: weights sum to more than %d", field, int64(maxWeight))
-				}
-				sum += abs64(o.Weights[j])
-			}
+	}
+	return nil
+}
+
+// checkTerms checks literals and their weights (when weighted), whose
+// magnitudes plus extra must stay within maxWeight. Its errors start with
+// the field within the constraint or objective.
+func (p *Problem) checkTerms(lits []int, weighted bool, weights []int64, extra int64) error {
+	if weighted && len(weights) != len(lits) {
+		return fmt.Errorf(": %d weights for %d literals", len(weights), len(lits))
+	}
+	for j, l := range lits {
+		if l == 0 || l > p.NumVars || -l > p.NumVars {
+			return fmt.Errorf(".Lits[%d]: literal %d, expected ±1..±%d", j, l, p.NumVars)
 		}
+	}
+	sum := extra
+	for _, w := range weights {
+		if w = abs64(w); w > maxWeight || sum > maxWeight-w {
+			return fmt.Errorf(".Weights: magnitudes sum to more than %d", int64(maxWeight))
+		}
+		sum += w
 	}
 	return nil
 }

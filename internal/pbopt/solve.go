@@ -108,37 +108,45 @@ type optimiser struct {
 func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
 	opt := &optimiser{p: p, nVars: p.NumVars, best: slices.Clone(o.Seed)}
 	opt.stop = func() bool { return ctx.Err() != nil || o.Stop != nil && o.Stop() }
-	cs := make([]gs.PBConstr, 0, len(p.Constraints)+1)
-	for _, c := range p.Constraints {
-		n, ok := normalise(c)
-		switch {
-		case !ok:
-			opt.unsat = true
-			return opt
-		case n.AtLeast > 0:
-			cs = append(cs, n)
-		}
-	}
-	// Name every variable, so the solver knows them all.
-	all := make([]int, p.NumVars)
-	for i := range all {
-		all[i] = i + 1
-	}
-	cs = append(cs, gs.PBConstr{Lits: all, AtLeast: 0})
-	prob := gs.ParsePBConstrs(cs)
-	if prob.Status == gs.Unsat {
-		opt.unsat = true
-		return opt
-	}
-	opt.s = gs.New(prob)
+	opt.s = gs.New(gs.ParseSliceNb(nil, p.NumVars))
 	opt.s.Stop = opt.stop
 	opt.s.WorkLimit = o.Work
+	for _, c := range p.Constraints {
+		n, ok := normalise(c)
+		if !ok {
+			opt.unsat = true
+			return opt
+		}
+		if n.AtLeast > 0 {
+			opt.s.AppendClause(gsClause(n))
+		}
+	}
 	return opt
 }
 
+// gsClause makes n a clause or a cardinality constraint when it is one:
+// gophersat watches those as such, but propagates every PB constraint by
+// summing all its weights, which a long clause cannot afford.
+func gsClause(n gs.PBConstr) *gs.Clause {
+	lits := make([]gs.Lit, len(n.Lits))
+	for i, l := range n.Lits {
+		lits[i] = gs.IntToLit(int32(l))
+	}
+	w := n.Weights[0]
+	for _, wi := range n.Weights {
+		if wi != w {
+			return gs.NewPBClause(lits, n.Weights, n.AtLeast)
+		}
+	}
+	if k := (n.AtLeast + w - 1) / w; k > 1 {
+		return gs.NewCardClause(lits, k)
+	}
+	return gs.NewClause(lits)
+}
+
 // normalise rewrites c with one positive weight per variable (merging
-// repeated variables, moving negative weights to the negated literal) as
-// gophersat expects. ok is false when c cannot hold.
+// repeated variables, moving negative weights to the negated literal), none
+// above AtLeast, as gophersat expects. ok is false when c cannot hold.
 func normalise(c Constraint) (gs.PBConstr, bool) {
 	coef := map[int]int{} // variable -> weight of its positive literal
 	var order []int
@@ -155,7 +163,6 @@ func normalise(c Constraint) (gs.PBConstr, bool) {
 		coef[v] += w
 	}
 	n := gs.PBConstr{AtLeast: atLeast}
-	sum := 0
 	for _, v := range order {
 		w := coef[v]
 		switch {
@@ -167,7 +174,15 @@ func normalise(c Constraint) (gs.PBConstr, bool) {
 			n.Weights = append(n.Weights, -w)
 			n.AtLeast -= w
 		}
-		sum += abs(w)
+	}
+	if n.AtLeast <= 0 {
+		return n, true
+	}
+	sum := 0
+	for i, w := range n.Weights {
+		// A weight above AtLeast counts no more than AtLeast.
+		n.Weights[i] = min(w, n.AtLeast)
+		sum += n.Weights[i]
 	}
 	return n, sum >= n.AtLeast
 }

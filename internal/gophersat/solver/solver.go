@@ -164,7 +164,12 @@ func (s *Solver) newVar(v Var) {
 			s.pbSetBuf = append(s.pbSetBuf, 0)
 			s.pbSetBuf2 = append(s.pbSetBuf2, 0)
 		}
-		s.varQueue = newQueue(s.activity)
+		// Upstream rebuilt the whole queue here, which made adding
+		// variables one at a time quadratic; only the new ones go in.
+		s.varQueue.activity = s.activity
+		for i := s.nbVars; i < cnfVar; i++ {
+			s.varQueue.insert(i)
+		}
 		s.addVarWatcherList(v)
 		s.nbVars = cnfVar
 	}
@@ -311,9 +316,14 @@ func min[T number](a, b T) T {
 // TODO: check this method as it has a weird behavior regarding performance.
 // TODO: clean-up commented-out code and understand underlying performance pattern.
 func (s *Solver) cleanupBindings(lvl decLevel) {
-	i := 0
-	for i < len(s.trail) && abs(s.model[s.trail[i].Var()]) <= lvl {
-		i++
+	// The trail is ordered by level: find the cut from its end, so that the
+	// cost is what is undone, not the whole trail (upstream scanned from
+	// the start, which made appending clauses one at a time quadratic).
+	// Cutting planes unassigns literals it leaves at the end of the trail
+	// (level 0): they go too.
+	i := len(s.trail)
+	for i > 0 && (abs(s.model[s.trail[i-1].Var()]) > lvl || s.model[s.trail[i-1].Var()] == 0) {
+		i--
 	}
 	/*
 		for j := len(s.trail) - 1; j >= i; j-- {
@@ -820,17 +830,26 @@ func (s *Solver) decisionLits() []Lit {
 	return lits
 }
 
+// Upstream rebuilt the order heap after each unit, which costs a pass over
+// every variable per unit; choosing a literal skips assigned variables
+// anyway. It also assigned units that earlier ones had already propagated.
 func (s *Solver) propagateUnits(units []Lit) {
 	for _, unit := range units {
 		s.lbdStats.addLbd(1)
 		s.Stats.NbUnitLearned++
 		s.cleanupBindings(1)
+		switch s.litStatus(unit) {
+		case Sat:
+			continue
+		case Unsat:
+			s.status = Unsat
+			return
+		}
 		s.model[unit.Var()] = lvlToSignedLvl(unit, 1)
 		if s.unifyLiteral(unit, 1) != nil {
 			s.status = Unsat
 			return
 		}
-		s.rebuildOrderHeap()
 	}
 }
 
