@@ -3,6 +3,7 @@ package pbopt
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -176,4 +177,84 @@ func TestBruteForce(t *testing.T) {
 	if unsat < 300 || optimal < 3000 {
 		t.Fatalf("the generator drew %d unsatisfiable and %d satisfiable problems; want both kinds in number", unsat, optimal)
 	}
+}
+
+// TestBruteForceBudgets cuts Solve short with small work budgets and checks
+// what it reports then: a valid model never worse than the seed, and
+// bounds that hold: on each level, Upper is the model's cost and Lower is
+// at most the least cost of any model that costs no more than the model on
+// every level before.
+func TestBruteForceBudgets(t *testing.T) {
+	cut := 0
+	for seed := range uint64(4000) {
+		rng := rand.New(rand.NewPCG(seed, 5))
+		p := randProblem(rng)
+		ms := models(p)
+		o := Options{Work: 1 + rng.Int64N(60)}
+		if len(ms) > 0 && rng.IntN(2) == 0 {
+			o.Seed = ms[rng.IntN(len(ms))]
+		}
+		r, err := Solve(context.Background(), p, o)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		where := fmt.Sprintf("seed %d: problem %+v, options %+v: result %+v", seed, p, o, r)
+		switch {
+		case r.Status == Unsat:
+			if len(ms) > 0 {
+				t.Fatalf("%s: the problem has models", where)
+			}
+			continue
+		case r.Status == Unknown:
+			if r.Model != nil || o.Seed != nil {
+				t.Fatalf("%s: unknown with a model or a seed", where)
+			}
+			cut++
+			continue
+		case !satisfies(p, r.Model):
+			t.Fatalf("%s: invalid model", where)
+		case o.Seed != nil && slices.Compare(costs(p, r.Model), costs(p, o.Seed)) > 0:
+			t.Fatalf("%s: worse than the seed", where)
+		}
+		got := costs(p, r.Model)
+		allProven := true
+		for l, b := range r.Levels {
+			if b.Upper != got[l] || b.Proven != (b.Lower == b.Upper) || b.Lower > b.Upper {
+				t.Fatalf("%s: level %d bounds %+v for a model costing %d", where, l, b, got[l])
+			}
+			allProven = allProven && b.Proven
+			// The least cost on level l among models no costlier than
+			// r.Model on the levels before.
+			least := int64(math.MaxInt64)
+			for _, m := range ms {
+				c := costs(p, m)
+				if lessEach(c[:l], got[:l]) {
+					least = min(least, c[l])
+				}
+			}
+			if b.Lower > least {
+				t.Fatalf("%s: level %d lower bound %d above %d, a model's cost", where, l, b.Lower, least)
+			}
+		}
+		if allProven != (r.Status == Optimal) {
+			t.Fatalf("%s: status %v with every level proven: %v", where, r.Status, allProven)
+		}
+		if !allProven {
+			cut++
+		}
+	}
+	t.Logf("%d of 4000 solves cut short", cut)
+	if cut < 500 {
+		t.Fatalf("only %d solves were cut short; want budgets small enough to cut many", cut)
+	}
+}
+
+// lessEach reports whether a[i] <= b[i] for every i.
+func lessEach(a, b []int64) bool {
+	for i := range a {
+		if a[i] > b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 
-	"github.com/flakeresolve/flakeresolve/internal/ecosystem"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -42,14 +42,15 @@ type flakeReq struct {
 	matches []int // variables
 }
 
-func newFlakeInstance(e *ecosystem.Ecosystem, request map[string]*pb.Input) (*flakeInstance, error) {
+func newFlakeInstance(idx *pb.Index, request map[string]*pb.Input) (*flakeInstance, error) {
 	byURL := map[string]*pb.Flake{}
-	for _, f := range e.Index.Flakes {
+	for _, f := range idx.Flakes {
 		byURL["github:"+f.Source.Owner+"/"+f.Source.Repo] = f
 	}
 	in := &flakeInstance{}
 	reqIndex := map[string]int{}
 	varOf := map[*pb.Version]int{}
+	parsed := map[*pb.Version]*semver.Version{}
 	var queue []int // variables whose inputs are still to read
 	require := func(input *pb.Input) (int, error) {
 		f := byURL[input.Url]
@@ -66,7 +67,12 @@ func newFlakeInstance(e *ecosystem.Ecosystem, request map[string]*pb.Input) (*fl
 		}
 		r := flakeReq{flake: f, text: input.Version}
 		for _, v := range f.Versions {
-			if !q.Matches(semver.MustParse(v.Version)) {
+			sv, ok := parsed[v]
+			if !ok {
+				sv = semver.MustParse(v.Version)
+				parsed[v] = sv
+			}
+			if !q.Matches(sv) {
 				continue
 			}
 			x, ok := varOf[v]
@@ -108,7 +114,7 @@ func newFlakeInstance(e *ecosystem.Ecosystem, request map[string]*pb.Input) (*fl
 	}
 	for _, xs := range byFlake {
 		slices.SortFunc(xs, func(a, b int) int {
-			return semver.MustParse(in.vars[b].version.Version).Compare(semver.MustParse(in.vars[a].version.Version))
+			return parsed[in.vars[b].version].Compare(parsed[in.vars[a].version])
 		})
 		for rank, x := range xs {
 			in.vars[x].staleness = rank
@@ -134,6 +140,36 @@ func newFlakeInstance(e *ecosystem.Ecosystem, request map[string]*pb.Input) (*fl
 	p.Levels = []Objective{count, stale}
 	in.p = p
 	return in, nil
+}
+
+// hubIndex is the shape that makes versions hard to share: a hub with
+// many versions and libraries whose versions each require a range of it.
+// Every library is a root input ("*"): an answer picks a version of each
+// and as few hub versions as hit all their ranges. The ranges of a
+// library's versions move up with its releases, as real ones do.
+func hubIndex(rng *rand.Rand, hubVersions, libs, libVersions, width int) (*pb.Index, map[string]*pb.Input) {
+	idx := &pb.Index{Schema: 1}
+	src := func(name string) *pb.Source { return &pb.Source{Type: "github", Owner: "eco", Repo: name} }
+	hub := &pb.Flake{Name: "hub", Source: src("hub")}
+	for v := range hubVersions {
+		hub.Versions = append(hub.Versions, &pb.Version{Version: fmt.Sprintf("1.0.%d", v)})
+	}
+	idx.Flakes = append(idx.Flakes, hub)
+	request := map[string]*pb.Input{}
+	for l := range libs {
+		name := fmt.Sprintf("lib-%03d", l)
+		f := &pb.Flake{Name: name, Source: src(name)}
+		start := rng.IntN(hubVersions - width)
+		for v := range libVersions {
+			lo := min(hubVersions-width, start+v*width/4+rng.IntN(width/4+1))
+			req := fmt.Sprintf(">=1.0.%d, <=1.0.%d", lo, lo+width/2+rng.IntN(width/2))
+			f.Versions = append(f.Versions, &pb.Version{Version: fmt.Sprintf("1.0.%d", v),
+				Inputs: map[string]*pb.Input{"hub": {Url: "github:eco/hub", Version: req}}})
+		}
+		idx.Flakes = append(idx.Flakes, f)
+		request[name] = &pb.Input{Url: "github:eco/" + name, Version: "*"}
+	}
+	return idx, request
 }
 
 // writeCUDF writes the instance as a CUDF document for aspcud: a package per

@@ -179,16 +179,18 @@ func (lv *level) relax(core []gs.Lit) {
 		lits[i] = s.lit
 		if s.sum != nil && s.k < len(s.sum.inputs) {
 			// "At least k" is now paid for w: "at least k+1" costs w more.
-			lv.addSoft(s.sum.output(lv.o, s.k+1), w, s.sum, s.k+1)
+			if out, ok := s.sum.output(lv.o, s.k+1); ok {
+				lv.addSoft(out, w, s.sum, s.k+1)
+			}
 		}
 	}
-	if len(lits) == 1 {
-		lv.o.addClause(lits)
-		return
-	}
 	lv.o.addClause(lits)
-	t := newTotalizer(lits)
-	lv.addSoft(t.output(lv.o, 2), w, t, 2)
+	if len(lits) > 1 {
+		t := newTotalizer(lits)
+		if out, ok := t.output(lv.o, 2); ok {
+			lv.addSoft(out, w, t, 2)
+		}
+	}
 }
 
 // harden forces false every soft literal whose weight alone would take a

@@ -103,6 +103,7 @@ type optimiser struct {
 	best    []bool
 	levels  []Bounds
 	stopped bool
+	polls   int
 }
 
 func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
@@ -111,8 +112,17 @@ func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
 	opt.s = gs.New(gs.ParseSliceNb(nil, p.NumVars))
 	opt.s.Stop = opt.stop
 	opt.s.WorkLimit = o.Work
+	opt.levels = make([]Bounds, len(p.Levels))
+	for l := range p.Levels {
+		offset, _, _ := p.Levels[l].normalised()
+		opt.levels[l] = Bounds{Lower: offset, Upper: math.MaxInt64}
+	}
+	nz := newNormaliser(p.NumVars)
 	for _, c := range p.Constraints {
-		n, ok := normalise(c)
+		if opt.poll() {
+			return opt
+		}
+		n, ok := nz.normalise(c)
 		if !ok {
 			opt.unsat = true
 			return opt
@@ -122,6 +132,21 @@ func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
 		}
 	}
 	return opt
+}
+
+// pollEvery is how many clauses the optimiser adds between two calls to
+// stop: building a large problem or count takes long enough to miss a
+// deadline otherwise.
+const pollEvery = 64
+
+// poll reports whether the search must stop, calling stop once every
+// pollEvery calls.
+func (o *optimiser) poll() bool {
+	o.polls++
+	if !o.stopped && o.polls%pollEvery == 0 && o.stop() {
+		o.stopped = true
+	}
+	return o.stopped
 }
 
 // gsClause makes n a clause or a cardinality constraint when it is one:
@@ -144,27 +169,40 @@ func gsClause(n gs.PBConstr) *gs.Clause {
 	return gs.NewClause(lits)
 }
 
-// normalise rewrites c with one positive weight per variable (merging
-// repeated variables, moving negative weights to the negated literal), none
-// above AtLeast, as gophersat expects. ok is false when c cannot hold.
-func normalise(c Constraint) (gs.PBConstr, bool) {
-	coef := map[int]int{} // variable -> weight of its positive literal
-	var order []int
+// normaliser rewrites constraints with one positive weight per variable
+// (merging repeated variables, moving negative weights to the negated
+// literal), none above AtLeast, as gophersat expects. Its scratch space,
+// indexed by variable, spares a map per constraint.
+type normaliser struct {
+	coef  []int // variable -> weight of its positive literal so far
+	seen  []bool
+	order []int
+}
+
+func newNormaliser(nVars int) *normaliser {
+	return &normaliser{coef: make([]int, nVars+1), seen: make([]bool, nVars+1)}
+}
+
+// normalise returns c rewritten; ok is false when c cannot hold.
+func (nz *normaliser) normalise(c Constraint) (n gs.PBConstr, ok bool) {
 	atLeast := c.AtLeast
+	nz.order = nz.order[:0]
 	for i, l := range c.Lits {
 		w := c.weight(i)
 		v := l
 		if l < 0 { // w·¬x = w - w·x
 			v, atLeast, w = -l, atLeast-w, -w
 		}
-		if _, ok := coef[v]; !ok {
-			order = append(order, v)
+		if !nz.seen[v] {
+			nz.seen[v] = true
+			nz.order = append(nz.order, v)
 		}
-		coef[v] += w
+		nz.coef[v] += w
 	}
-	n := gs.PBConstr{AtLeast: atLeast}
-	for _, v := range order {
-		w := coef[v]
+	n = gs.PBConstr{AtLeast: atLeast, Lits: make([]int, 0, len(nz.order)), Weights: make([]int, 0, len(nz.order))}
+	for _, v := range nz.order {
+		w := nz.coef[v]
+		nz.coef[v], nz.seen[v] = 0, false
 		switch {
 		case w > 0:
 			n.Lits = append(n.Lits, v)
@@ -200,6 +238,7 @@ func (o *optimiser) newVar() gs.Lit {
 }
 
 func (o *optimiser) addClause(lits []gs.Lit) {
+	o.poll()
 	o.s.AppendClause(gs.NewClause(lits))
 }
 
@@ -263,20 +302,15 @@ func (o *optimiser) run() *Result {
 	if o.unsat {
 		return &Result{Status: Unsat}
 	}
-	if o.best == nil {
+	if o.best == nil && !o.stopped {
 		switch o.solve(nil) {
 		case gs.Unsat:
 			return &Result{Status: Unsat, Work: o.s.Work()}
 		case gs.Sat:
 			o.offer(0, o.model())
 		}
-	} else {
+	} else if !o.stopped {
 		o.steer()
-	}
-	o.levels = make([]Bounds, len(o.p.Levels))
-	for l := range o.p.Levels {
-		offset, _, _ := o.p.Levels[l].normalised()
-		o.levels[l] = Bounds{Lower: offset, Upper: math.MaxInt64}
 	}
 	for l := range o.p.Levels {
 		if o.best == nil || o.stopped {

@@ -35,13 +35,18 @@ func newTotalizer(inputs []gs.Lit) *totalizer {
 }
 
 // output returns the literal "at least k inputs are true" (2 <= k <= number
-// of inputs), adding the variables and clauses it needs through o.
-func (t *totalizer) output(o *optimiser, k int) gs.Lit {
+// of inputs), adding the variables and clauses it needs through o; ok is
+// false when the search had to stop before it was built.
+func (t *totalizer) output(o *optimiser, k int) (out gs.Lit, ok bool) {
 	t.root.extend(o, k)
-	return t.root.outs[k-1]
+	if len(t.root.outs) < k {
+		return 0, false
+	}
+	return t.root.outs[k-1], true
 }
 
-// extend builds the node's outputs up to k (or its size).
+// extend builds the node's outputs up to k (or its size). When the search
+// must stop it may leave them short: no solve follows then.
 func (n *totNode) extend(o *optimiser, k int) {
 	k = min(k, n.size)
 	if n.left == nil || len(n.outs) >= k {
@@ -49,7 +54,7 @@ func (n *totNode) extend(o *optimiser, k int) {
 	}
 	n.left.extend(o, k)
 	n.right.extend(o, k)
-	for m := len(n.outs) + 1; m <= k; m++ {
+	for m := len(n.outs) + 1; m <= k && !o.stopped; m++ {
 		r := o.newVar()
 		n.outs = append(n.outs, r)
 		// i inputs true on the left and m-i on the right give m here.

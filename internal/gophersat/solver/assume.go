@@ -16,10 +16,13 @@ package solver
 // the top level, plus conflicts); it is the same from run to run, so a
 // WorkLimit cuts a solve at the same point every time, which a clock cannot.
 
-// pollEvery is how many units of work pass between two calls to Stop: a few
-// thousand propagations take well under a millisecond, and Stop may read the
-// clock.
-const pollEvery = 2048
+// pollEvery is how many propagations pass between two calls to Stop, which
+// may read the clock: a propagation visits every clause watching the
+// literal, and a literal in hundreds of long clauses takes tens of
+// microseconds, so a few hundred of them may take ten milliseconds.
+// Conflicts cost more (analysis walks the trail), so Stop is also polled at
+// each one.
+const pollEvery = 128
 
 // SolveAssuming solves the problem under the given assumptions: literals
 // that must hold in this solve only. It returns Sat (Model gives the model),
@@ -144,15 +147,16 @@ func (s *Solver) analyzeFinal(a Lit) {
 	}
 }
 
-// tick spends one unit of work and reports whether the solve must stop:
-// the work limit is reached, or Stop, polled every pollEvery units, says so.
-func (s *Solver) tick() bool {
+// tick spends one unit of work, a propagation or a conflict, and reports
+// whether the solve must stop: the work limit is reached, or Stop, polled at
+// conflicts and every pollEvery units, says so.
+func (s *Solver) tick(conflict bool) bool {
 	if s.halted {
 		return true
 	}
 	s.work++
 	if s.WorkLimit > 0 && s.work >= s.WorkLimit ||
-		s.Stop != nil && s.work%pollEvery == 0 && s.Stop() {
+		s.Stop != nil && (conflict || s.work%pollEvery == 0) && s.Stop() {
 		s.halted = true
 	}
 	return s.halted

@@ -85,8 +85,11 @@ type Solver struct {
 	pbSetBuf        []int   // A buffer to reduce allocation when performing cutting planes
 	pbSetBuf2       []int   // A buffer to reduce allocation when performing cutting planes
 	bufLits         []Lit   // A buffer for lits in learnClause, per solver so solvers can run in parallel
-	// Stop, when set, is polled every pollEvery units of work (see
-	// Work); when it returns true, the solve gives up and returns Indet.
+	metBuf          []bool  // learnClause's met and metLvl, kept from conflict to conflict
+	marked          []Var   // the variables learnClause marked in metBuf
+	// Stop, when set, is polled at each conflict and every pollEvery
+	// propagations; when it returns true, the solve gives up and returns
+	// Indet.
 	Stop func() bool
 	// WorkLimit, when positive, interrupts a solve (Indet) once Work()
 	// reaches it: a bound on effort that is the same from run to run.
@@ -353,10 +356,11 @@ func (s *Solver) cleanupBindings(lvl decLevel) {
 		s.polarity[v] = lit2.IsPositive()
 		if !s.varQueue.contains(int(v)) {
 			toInsert = append(toInsert, int(v))
-			s.varQueue.insert(int(v))
 		}
 	}
 	s.trail = s.trail[:i]
+	// Upstream inserted each variable here and once more in the loop above,
+	// so the heap filled with copies of the variables.
 	for i := len(toInsert) - 1; i >= 0; i-- {
 		s.varQueue.insert(toInsert[i])
 	}
@@ -438,7 +442,7 @@ func (s *Solver) propagateAndSearch(lit Lit, lvl decLevel) Status {
 			lit = s.chooseLit(lvl)
 		} else { // Deal with conflict
 			s.Stats.NbConflicts++
-			if s.tick() {
+			if s.tick(true) {
 				s.cleanupBindings(1)
 				return Indet
 			}
@@ -504,7 +508,7 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 			for conflict != nil {
 				// log.Printf("conflict: %s", conflict.PBString())
 				s.Stats.NbConflicts++
-				if s.tick() {
+				if s.tick(true) {
 					s.cleanupBindings(1)
 					return Indet
 				}

@@ -290,7 +290,7 @@ func removeFrom(lst []*Clause, c *Clause) []*Clause {
 // must stop (see tick); what it leaves undone is undone by backtracking.
 func (s *Solver) propagate(ptr int, lvl decLevel) *Clause {
 	for ptr < len(s.trail) {
-		if lvl > 1 && s.tick() {
+		if lvl > 1 && s.tick(false) {
 			return nil
 		}
 		lit := s.trail[ptr]
