@@ -138,23 +138,35 @@ func lexMin(p *Problem, ms [][]bool) []int64 {
 	return best
 }
 
+// solveDrawn draws problem number seed of a stream, with its models and,
+// half the time, one of them as the seed, and solves it, with a work budget
+// of 1 to maxWork when maxWork is positive. where describes the case for a
+// failure message.
+func solveDrawn(t *testing.T, seed, stream uint64, maxWork int64) (p *Problem, ms [][]bool, seedModel []bool, r *Result, where string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, stream))
+	p = randProblem(rng)
+	ms = models(p)
+	var o Options
+	if maxWork > 0 {
+		o.Work = 1 + rng.Int64N(maxWork)
+	}
+	if len(ms) > 0 && rng.IntN(2) == 0 {
+		o.Seed = ms[rng.IntN(len(ms))]
+	}
+	r, err := Solve(context.Background(), p, o)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	return p, ms, o.Seed, r, fmt.Sprintf("seed %d: problem %+v, options %+v: result %+v", seed, p, o, r)
+}
+
 // TestBruteForce checks Solve against enumeration on thousands of small
 // problems, some unsatisfiable, with and without a seed.
 func TestBruteForce(t *testing.T) {
 	unsat, optimal := 0, 0
 	for seed := range uint64(6000) {
-		rng := rand.New(rand.NewPCG(seed, 3))
-		p := randProblem(rng)
-		ms := models(p)
-		var o Options
-		if len(ms) > 0 && rng.IntN(2) == 0 {
-			o.Seed = ms[rng.IntN(len(ms))]
-		}
-		r, err := Solve(context.Background(), p, o)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		where := fmt.Sprintf("seed %d: problem %+v, options %+v: result %+v", seed, p, o, r)
+		p, ms, _, r, where := solveDrawn(t, seed, 3, 0)
 		if len(ms) == 0 {
 			if r.Status != Unsat || r.Model != nil {
 				t.Fatalf("%s: want unsat", where)
@@ -187,18 +199,7 @@ func TestBruteForce(t *testing.T) {
 func TestBruteForceBudgets(t *testing.T) {
 	cut := 0
 	for seed := range uint64(4000) {
-		rng := rand.New(rand.NewPCG(seed, 5))
-		p := randProblem(rng)
-		ms := models(p)
-		o := Options{Work: 1 + rng.Int64N(60)}
-		if len(ms) > 0 && rng.IntN(2) == 0 {
-			o.Seed = ms[rng.IntN(len(ms))]
-		}
-		r, err := Solve(context.Background(), p, o)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		where := fmt.Sprintf("seed %d: problem %+v, options %+v: result %+v", seed, p, o, r)
+		p, ms, seedModel, r, where := solveDrawn(t, seed, 5, 60)
 		switch {
 		case r.Status == Unsat:
 			if len(ms) > 0 {
@@ -206,14 +207,14 @@ func TestBruteForceBudgets(t *testing.T) {
 			}
 			continue
 		case r.Status == Unknown:
-			if r.Model != nil || o.Seed != nil {
+			if r.Model != nil || seedModel != nil {
 				t.Fatalf("%s: unknown with a model or a seed", where)
 			}
 			cut++
 			continue
 		case !satisfies(p, r.Model):
 			t.Fatalf("%s: invalid model", where)
-		case o.Seed != nil && slices.Compare(costs(p, r.Model), costs(p, o.Seed)) > 0:
+		case seedModel != nil && slices.Compare(costs(p, r.Model), costs(p, seedModel)) > 0:
 			t.Fatalf("%s: worse than the seed", where)
 		}
 		got := costs(p, r.Model)

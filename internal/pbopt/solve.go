@@ -64,9 +64,9 @@ type Bounds struct {
 // Result is what a Solve found when it ended.
 type Result struct {
 	Status Status
-	Model  []bool // Model[v-1] is variable v; nil unless Feasible or Optimal
-	Levels []Bounds
-	Work   int64 // the units of work spent
+	Model  []bool   // Model[v-1] is variable v; nil unless Feasible or Optimal
+	Levels []Bounds // one per level of the problem; nil when Unsat
+	Work   int64    // the units of work spent
 }
 
 // Solve minimises p's levels in lexicographic order. It ends when every
