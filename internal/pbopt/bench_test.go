@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +34,7 @@ var (
 // ecosystems of 100, 2,000 and 20,000 flakes, and hub-shaped problems of
 // growing size (see hubIndex), the last beyond what either tool proves in
 // a minute.
-func instances(b *testing.B) []benchInstance {
+func instances(b testing.TB) []benchInstance {
 	benchOnce.Do(func() {
 		for _, n := range []int{100, 2000, 20000} {
 			e := ecosystem.Generate(n, 1)
@@ -142,38 +141,6 @@ func BenchmarkAspcud(b *testing.B) {
 			b.ReportMetric(float64(got[0]), "versions")
 			b.ReportMetric(float64(got[1]), "staleness")
 			b.ReportMetric(1, "proven")
-		})
-	}
-}
-
-// BenchmarkStopLatency: how long Solve takes to return once Stop starts
-// returning true, the stop coming at one of eight moments from 5 ms to
-// 1.3 s into the search. Reports the worst and the median.
-//
-//	go test -run '^$' -bench StopLatency -benchtime 1x ./internal/pbopt
-func BenchmarkStopLatency(b *testing.B) {
-	for _, bi := range instances(b) {
-		b.Run(bi.name, func(b *testing.B) {
-			var lat []time.Duration
-			for b.Loop() {
-				for _, after := range []time.Duration{5, 10, 20, 40, 80, 160, 320, 1280} {
-					var stopAt atomic.Int64
-					timer := time.AfterFunc(after*time.Millisecond, func() { stopAt.Store(time.Now().UnixNano()) })
-					Solve(context.Background(), bi.in.p, Options{Stop: func() bool { return stopAt.Load() != 0 }})
-					end := time.Now()
-					if !timer.Stop() {
-						for stopAt.Load() == 0 { // the timer fired: wait for its store
-						}
-						lat = append(lat, end.Sub(time.Unix(0, stopAt.Load())))
-					}
-				}
-			}
-			if len(lat) == 0 {
-				return // solved before the first stop
-			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		})
 	}
 }
