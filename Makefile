@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint default-index fuzz bench lock-example
+.PHONY: run test build proto proto-lint default-index fuzz bench lock-example gophersat-patch
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -30,6 +30,11 @@ proto:
 
 proto-lint:
 	go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION) lint
+
+# Records the patched gophersat (internal/gophersat) as a diff against
+# upstream v1.4.0, so every change to it is visible in one file.
+gophersat-patch:
+	internal/gophersat/diff.sh > internal/gophersat/PATCH.diff
 
 # Rebuilds the embedded default index from the real-flake snapshot.
 default-index:

@@ -3,7 +3,7 @@ package solver
 import (
 	"time"
 
-	"github.com/crillab/gophersat/solver"
+	"github.com/flakeresolve/flakeresolve/internal/gophersat/solver"
 )
 
 type satSolver struct {
