@@ -22,7 +22,7 @@ func (r *resolver) explain() error {
 	}
 	unsat := func() bool {
 		keep := func(c *constraint) bool { return c.group == nil || set[c.group] }
-		_, out := newSAT(r.nvars, r.cons, keep, nil, &r.stats.SATCalls, func() bool { return r.ctx.Err() != nil }).solve()
+		_, out := newSAT(r.nvars, r.cons, keep, &r.stats.SATCalls, func() bool { return r.ctx.Err() != nil }).solve()
 		return out == unsat
 	}
 	for i := len(r.groups) - 1; i >= 0; i-- {

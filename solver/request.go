@@ -45,6 +45,10 @@ type Limits struct {
 	// Effort bounds the time spent improving on the first answer and
 	// proving it optimal; the answer's stats say what was proven.
 	Effort time.Duration
+	// Work, when positive, bounds the whole solve in units of solver work
+	// (propagations and conflicts): unlike a time, a search it cuts short
+	// ends at the same answer on every run.
+	Work int64
 }
 
 // DefaultLimits are generous enough for a 20,000-flake ecosystem and small
@@ -209,6 +213,8 @@ type Stats struct {
 	Reachable, Candidates int
 	Variables, Clauses    int
 	SATCalls              int
+	// Work is the solver work spent (propagations and conflicts).
+	Work int64
 	// Objective says, per criterion of the policy's objective, the value
 	// the answer reaches and the lower bound proven for it.
 	Objective []Bound
