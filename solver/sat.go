@@ -53,4 +53,3 @@ func (s *satSolver) solve() ([]bool, outcome) {
 	}
 	return nil, interrupted
 }
-
