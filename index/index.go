@@ -50,7 +50,10 @@ type Flake struct {
 	Description string
 	Source      *pb.Source
 	Refs        map[string]*Ref
-	DefaultRef  string
+	// Revs are trees at revs that inputs name by rev, keyed by rev: no
+	// version or ref head is them.
+	Revs       map[string]*Ref
+	DefaultRef string
 	// Origin is the Origin of the index the flake came from.
 	Origin string
 	// Versions ascending by SemVer precedence.
@@ -187,6 +190,12 @@ func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
 	}
 	for name, r := range pf.Refs {
 		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
+	}
+	for rev, r := range pf.Revs {
+		if f.Revs == nil {
+			f.Revs = make(map[string]*Ref, len(pf.Revs))
+		}
+		f.Revs[rev] = &Ref{Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
 	}
 	for _, pv := range pf.Versions {
 		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs, lock: ownLock{file: pv.LockFile}}

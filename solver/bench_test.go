@@ -2,6 +2,7 @@ package solver
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"runtime"
 	"slices"
@@ -13,12 +14,25 @@ import (
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
+var benchGen = flag.String("gen", ecosystem.Generators[0].Name, "ecosystem generator for the benchmarks (internal/ecosystem.Generators)")
+
+// generate makes the benchmark ecosystem of n flakes with the -gen
+// generator.
+func generate(b testing.TB, n int) *ecosystem.Ecosystem {
+	b.Helper()
+	g, err := ecosystem.Lookup(*benchGen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g.Generate(n, 1)
+}
+
 // benchSizes are the ecosystem sizes of BENCHMARKS.md.
 var benchSizes = []int{100, 1000, 5000, 20000}
 
 func loadEcosystem(b testing.TB, n int) (*ecosystem.Ecosystem, *index.Layers) {
 	b.Helper()
-	e := ecosystem.Generate(n, 1)
+	e := generate(b, n)
 	data, err := index.MarshalBinary(e.Index)
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +97,7 @@ func BenchmarkResolve(b *testing.B) {
 func BenchmarkEcosystemLoad(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("flakes=%d", n), func(b *testing.B) {
-			data, err := index.MarshalBinary(ecosystem.Generate(n, 1).Index)
+			data, err := index.MarshalBinary(generate(b, n).Index)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -116,13 +116,6 @@ func (r *resolver) optimize() ([]bool, error) {
 		}
 		r.stats.Objective = append(r.stats.Objective, Bound{Criterion: o.criterion, Proven: proven})
 	}
-	for i, o := range r.objective {
-		b := &r.stats.Objective[i]
-		b.Value = countTrue(best, o.lits, o.weights) + o.offset
-		if b.Proven {
-			b.Lower = b.Value
-		}
-	}
 	return best, nil
 }
 
