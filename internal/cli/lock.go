@@ -138,7 +138,7 @@ Exit codes (for CI):
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
-	cmd.Flags().StringVar(&summary, "summary", "nix", "how to tell what changed: `nix` (Nix's own text, on standard error) or markdown (a table, the input graph and Nix's text, on standard output)")
+	cmd.Flags().StringVar(&summary, "summary", "nix", "how to tell what changed, as `FORMAT`: nix (Nix's own text, on standard error) or markdown (a table, the input graph and Nix's text, on standard output)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print the changes as {"dir", "changed", "added", "removed", "updated", "duplicates"} (the LockChanges message; one document per directory)`)
 	cmd.Flags().StringVar(&graph, "graph", "", graphUsage)
 	return cmd
