@@ -114,6 +114,60 @@ func BenchmarkResolve(b *testing.B) {
 	}
 }
 
+// BenchmarkLimits measures how far past its limits a resolution runs: with
+// an effort budget (the time to improve and prove) and with a deadline
+// that stops everything, on problems whose proofs do not finish in time.
+// It reports the largest and median overshoot; limits hold when both stay
+// within a few milliseconds whatever the instance.
+func BenchmarkLimits(b *testing.B) {
+	for _, n := range benchSizes {
+		e, layers := loadEcosystem(b, n)
+		var inputs []map[string]*pb.Input
+		for s := range 16 {
+			inputs = append(inputs, e.Request(20, uint64(s)))
+		}
+		for _, budget := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
+			for _, kind := range []string{"effort", "deadline"} {
+				b.Run(fmt.Sprintf("flakes=%d/%s=%s", n, kind, budget), func(b *testing.B) {
+					var over []time.Duration
+					for i := 0; b.Loop(); i++ {
+						req := &Request{Inputs: inputs[i%len(inputs)], Strategy: Fewest, Limits: Limits{Effort: time.Hour}}
+						ctx := context.Background()
+						if kind == "effort" {
+							req.Limits.Effort = budget
+						} else {
+							var cancel context.CancelFunc
+							ctx, cancel = context.WithTimeout(ctx, budget)
+							defer cancel()
+						}
+						start := time.Now()
+						a, err := Resolve(ctx, layers, req)
+						took := time.Since(start)
+						var limit time.Duration
+						switch {
+						case kind == "deadline":
+							limit = budget
+						case err == nil:
+							// The effort starts with the first answer.
+							limit = a.Stats.FirstAnswer + budget
+						default:
+							continue
+						}
+						over = append(over, max(0, took-limit))
+					}
+					if len(over) == 0 {
+						return
+					}
+					slices.Sort(over)
+					ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+					b.ReportMetric(ms(over[len(over)/2]), "p50-over-ms")
+					b.ReportMetric(ms(over[len(over)-1]), "max-over-ms")
+				})
+			}
+		}
+	}
+}
+
 // BenchmarkEcosystemLoad loads each ecosystem's index from its binary form,
 // as a server does at start, and reports the heap the loaded index keeps
 // live.

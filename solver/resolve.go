@@ -90,6 +90,9 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	}
 	r.assignVars()
 	r.encode()
+	if err := r.ctx.Err(); err != nil {
+		return nil, r.wrap(err)
+	}
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	if len(r.cons) > r.lim.MaxClauses {
 		return nil, r.limit(LimitClauses, len(r.cons), r.lim.MaxClauses)
