@@ -14,9 +14,9 @@ type Options struct {
 	// Seed, when set, is a model of the constraints (Seed[v-1] is variable
 	// v): the first upper bound. The answer is never worse than it.
 	Seed []bool
-	// Stop, when set, is polled during the search (every few thousand
-	// propagations); when it returns true the search ends, as when ctx is
-	// done.
+	// Stop, when set, is polled during the search (at each conflict, and
+	// every few hundred propagations or clauses added); when it returns
+	// true the search ends, as when ctx is done.
 	Stop func() bool
 	// Work, when positive, bounds the search effort in units of solver
 	// work (propagations and conflicts). A search cut by it ends at the
