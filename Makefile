@@ -50,10 +50,12 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
 
 # The benchmarks of BENCHMARKS.md: warm resolves on generated ecosystems of
-# 100 to 20,000 flakes, then whole processes against libsolv's testsolv.
+# 100 to 20,000 flakes, then whole processes against testsolv and aspcud on
+# both generators' problems.
 bench: build
 	./.ci/deps
 	go test -run '^$$' -bench 'Resolve/flakes=/effort=first' -benchtime 200x ./solver
 	go test -run '^$$' -bench 'Resolve/flakes=/effort=200ms' -benchtime 32x ./solver
 	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./solver
-	go run ./cmd/benchsolv -bin bin/flakeresolve -sizes 100,1000,5000,20000 -requests 3 -runs 3 -effort 200ms
+	go run ./cmd/benchsolv -bin bin/flakeresolve -gen hub -sizes 100,1000,5000,20000 -requests 3 -runs 3 -effort 200ms
+	go run ./cmd/benchsolv -bin bin/flakeresolve -gen layered -sizes 100,2000 -requests 3 -runs 3

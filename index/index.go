@@ -28,6 +28,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -49,7 +50,10 @@ type Flake struct {
 	Description string
 	Source      *pb.Source
 	Refs        map[string]*Ref
-	DefaultRef  string
+	// Revs are trees at revs that inputs name by rev, keyed by rev: no
+	// version or ref head is them.
+	Revs       map[string]*Ref
+	DefaultRef string
 	// Origin is the Origin of the index the flake came from.
 	Origin string
 	// Versions ascending by SemVer precedence.
@@ -67,7 +71,28 @@ type Version struct {
 	// name; unversioned inputs have none.
 	Requirements map[string]*versionreq.Req
 	inputsKey    atomic.Pointer[string]
+	lock         ownLock
 }
+
+// ownLock is a tree's own committed flake.lock, turned into a graph on
+// first use: only resolutions that lock through it need it.
+type ownLock struct {
+	file *pb.LockFile
+	once sync.Once
+	root *lockfile.Node
+}
+
+func (l *ownLock) graph() *lockfile.Node {
+	l.once.Do(func() {
+		// Loading validated the lock file, so it builds.
+		l.root, _ = lockfile.FromProto(l.file)
+	})
+	return l.root
+}
+
+// Lock is the version's own committed flake.lock, nil when the tree has
+// none. Nix locks the version's unversioned inputs to its pins.
+func (v *Version) Lock() *lockfile.Node { return v.lock.graph() }
 
 // InputsKey identifies the version's input declarations: two versions
 // with equal keys declare identical inputs. It is computed on first use,
@@ -96,7 +121,11 @@ type Ref struct {
 	// Locked is the flake's source pinned to the ref's tree.
 	Locked *pb.Source
 	Inputs map[string]*pb.Input
+	lock   ownLock
 }
+
+// Lock is the ref head's own committed flake.lock, nil when it has none.
+func (r *Ref) Lock() *lockfile.Node { return r.lock.graph() }
 
 func (v *Version) String() string { return v.SemVer.Original() }
 
@@ -160,10 +189,16 @@ func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
 		Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
 	}
 	for name, r := range pf.Refs {
-		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs}
+		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
+	}
+	for rev, r := range pf.Revs {
+		if f.Revs == nil {
+			f.Revs = make(map[string]*Ref, len(pf.Revs))
+		}
+		f.Revs[rev] = &Ref{Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
 	}
 	for _, pv := range pf.Versions {
-		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs}
+		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs, lock: ownLock{file: pv.LockFile}}
 		for name, in := range pv.Inputs {
 			if in.Version == "" {
 				continue
@@ -199,6 +234,28 @@ func keyOf(s *pb.Source) sourceKey {
 	switch s.Type {
 	case "github", "gitlab", "sourcehut":
 		k.host, k.owner, k.repo = strings.ToLower(k.host), strings.ToLower(k.owner), strings.ToLower(k.repo)
+	case "git", "hg":
+		// Nix 2.8 keeps ?dir= in a git URL as well as in dir; the
+		// repository is the URL without it.
+		k.url = withoutDir(k.url)
 	}
 	return k
+}
+
+// withoutDir drops a dir query parameter from a URL.
+func withoutDir(url string) string {
+	base, query, ok := strings.Cut(url, "?")
+	if !ok {
+		return url
+	}
+	var keep []string
+	for _, p := range strings.Split(query, "&") {
+		if !strings.HasPrefix(p, "dir=") {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return base
+	}
+	return base + "?" + strings.Join(keep, "&")
 }

@@ -105,7 +105,7 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		"flake hyprutils: field source.repo: missing, github sources need owner and repo",
 		`flake hyprutils version v0.8.1: field version: "v0.8.1" is not strict SemVer 2.0.0 (MAJOR.MINOR.PATCH[-PRE][+BUILD], no "v", no leading zeros)`,
 		`flake hyprutils version 0.8.0: field locked.rev: "ABC" is not a 40-digit lowercase hex commit`,
-		"flake hyprutils version 0.8.0: field locked.narHash: missing, locked sources need the SRI sha256 hash of their tree",
+		"flake hyprutils version 0.8.0: field locked.narHash: missing, github sources need the SRI sha256 hash of their tree",
 		`flake hyprutils version 0.8.0: field inputs.hyprlang.inputs.hyprutils.follows: "hyprutil" names no input of this flake (inputs: hyprlang, nixpkgs)`,
 		`flake hyprutils version 0.8.0: field inputs.nixpkgs.version: invalid version requirement "^0.1 || ^0.2" at column 6: expected comma after minor version number, found '|' (Cargo requirements have no "||": write one range, for example ">=1.2, <3")`,
 		"flake hyprutils version 0.8.0: field version: duplicate version",
@@ -115,9 +115,9 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 		"flake hyprutils version 1.0.0+build.2: field locked: missing, expected the exact tree of this version (type, rev, narHash, ...)",
 		`flake hyprutils: field defaultRef: "master" is not one of the flake's refs`,
 		"flake hyprutils: field name: duplicate: flake #0 has the same name",
-		`flake hyprutils: field source.type: "svn" is not a flake reference type Nix knows`,
+		`flake hyprutils: field source.type: "svn" is not a flake reference type Nix knows (github, gitlab, sourcehut, indirect, git, hg, tarball, file or path)`,
 		"flake #2: field name: missing, expected the flake's short name",
-		"flake #2: field source.url: missing, tarball sources need a url",
+		"flake #2: field source.url: missing, tarball sources need url",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -176,7 +176,7 @@ func TestLayersHideWholeFlakes(t *testing.T) {
 	private, err := Parse("private", []byte(`{"schema": 1, "flakes": [
 	  {"name": "hyprutils", "source": {"type": "git", "url": "https://git.corp.example/hyprutils"},
 	   "versions": [{"version": "9.0.0", "locked": {"type": "git", "url": "https://git.corp.example/hyprutils",
-	     "rev": "7777777777777777777777777777777777777777", "narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU=", "lastModified": 1}}]}]}`))
+	     "rev": "7777777777777777777777777777777777777777", "narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU=", "lastModified": 1, "revCount": 1}}]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

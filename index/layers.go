@@ -13,7 +13,16 @@ type Layers struct {
 	layers   []*Index
 	byName   map[string]*Flake
 	bySource map[sourceKey]*Flake
-	names    []string
+	// byURL finds versions that are downloads of their own (a tarball
+	// flake's versions are one URL each, not its source's).
+	byURL map[sourceKey]Tree
+	names []string
+}
+
+// Tree is one version of a flake.
+type Tree struct {
+	Flake   *Flake
+	Version *Version
 }
 
 // NewLayers layers indexes, the first winning. A name in an earlier index
@@ -21,7 +30,7 @@ type Layers struct {
 // mixed with the later index's. A hidden flake is not found by source
 // either, so a private flake cannot be bypassed through the public one's URL.
 func NewLayers(indexes ...*Index) *Layers {
-	l := &Layers{layers: indexes, byName: map[string]*Flake{}, bySource: map[sourceKey]*Flake{}}
+	l := &Layers{layers: indexes, byName: map[string]*Flake{}, bySource: map[sourceKey]*Flake{}, byURL: map[sourceKey]Tree{}}
 	for _, ix := range indexes {
 		for _, f := range ix.flakes {
 			if _, hidden := l.byName[f.Name]; hidden {
@@ -32,6 +41,13 @@ func NewLayers(indexes ...*Index) *Layers {
 			if k := keyOf(f.Source); k != (sourceKey{}) {
 				if _, taken := l.bySource[k]; !taken {
 					l.bySource[k] = f
+				}
+			}
+			for _, v := range f.Versions {
+				if v.Locked.Url != "" && v.Locked.Url != f.Source.GetUrl() && (v.Locked.Type == "tarball" || v.Locked.Type == "file") {
+					if k := keyOf(locationOf(v.Locked)); l.byURL[k] == (Tree{}) {
+						l.byURL[k] = Tree{f, v}
+					}
 				}
 			}
 		}
@@ -75,6 +91,18 @@ func (l *Layers) Lookup(name string) (*Flake, error) {
 func (l *Layers) LookupSource(s *pb.Source) *Flake {
 	k := keyOf(s)
 	return l.bySource[k]
+}
+
+// LookupURL finds the version a download's URL publishes, for references
+// that name one version of a tarball flake by its URL.
+func (l *Layers) LookupURL(s *pb.Source) (Tree, bool) {
+	t, ok := l.byURL[keyOf(locationOf(s))]
+	return t, ok
+}
+
+// locationOf is where a download lives, without what pins it.
+func locationOf(s *pb.Source) *pb.Source {
+	return &pb.Source{Type: s.Type, Url: s.Url, Dir: s.Dir}
 }
 
 // closest returns up to n names nearest to name: case-insensitive edit

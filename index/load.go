@@ -2,8 +2,6 @@ package index
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -17,6 +15,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/stablejson"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -113,21 +113,7 @@ func Decode(origin string, data []byte) (*pb.Index, error) {
 // MarshalJSON renders an index message as indented protojson. protojson
 // varies its whitespace on purpose; re-indenting makes the bytes stable, so
 // a regenerated index diffs cleanly.
-func MarshalJSON(m *pb.Index) ([]byte, error) {
-	raw, err := protojson.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var compact, out bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, err
-	}
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
-}
+func MarshalJSON(m *pb.Index) ([]byte, error) { return stablejson.Marshal(m) }
 
 // MarshalBinary renders an index message in the binary form,
 // deterministically, so the same index always gives the same bytes.
@@ -136,9 +122,7 @@ func MarshalBinary(m *pb.Index) ([]byte, error) {
 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	revRE   = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	knownTy = map[string]bool{"github": true, "gitlab": true, "sourcehut": true, "git": true, "mercurial": true, "tarball": true, "file": true, "path": true, "indirect": true}
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
 // Validate checks a decoded index and returns every problem found, in a
@@ -267,7 +251,26 @@ func shareFlakes(flakes []*pb.Flake, n int) [][]int {
 	return shares
 }
 
-// validateFlake checks one flake's source, versions and refs.
+// namedTree is a ref head or a pinned rev, with its field in the index.
+type namedTree struct {
+	field string
+	ref   *pb.Ref
+}
+
+// namedTrees lists a flake's ref heads and pinned revs, which the index
+// records alike.
+func namedTrees(f *pb.Flake) []namedTree {
+	var out []namedTree
+	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
+		out = append(out, namedTree{"refs." + r, f.Refs[r]})
+	}
+	for _, rev := range slices.Sorted(maps.Keys(f.Revs)) {
+		out = append(out, namedTree{"revs." + rev, f.Revs[rev]})
+	}
+	return out
+}
+
+// validateFlake checks one flake's source, versions, refs and revs.
 func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 	var probs []Problem
 	add := func(field, format string, args ...any) {
@@ -281,17 +284,23 @@ func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 		})
 	}
 	probs = append(probs, validateVersions(reqs, fname, f)...)
-	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
-		ref := f.Refs[r]
+	probs = append(probs, validateLockFiles(fname, f)...)
+	for _, nt := range namedTrees(f) {
+		ref := nt.ref
 		if f.Source != nil {
 			checkSource(pinTo(f.Source, refPin(ref)), true, false, func(field, format string, args ...any) {
-				add("refs."+r+"."+field, format, args...)
+				add(nt.field+"."+field, format, args...)
 			})
 		}
 		for _, name := range slices.Sorted(maps.Keys(ref.Inputs)) {
 			checkInput(reqs, ref.Inputs, ref.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
-				add("refs."+r+"."+field, format, args...)
+				add(nt.field+"."+field, format, args...)
 			})
+		}
+	}
+	for _, rev := range slices.Sorted(maps.Keys(f.Revs)) {
+		if f.Revs[rev].Rev != rev {
+			add("revs."+rev+".rev", "%q, expected the rev it is keyed by", f.Revs[rev].Rev)
 		}
 	}
 	if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {
@@ -391,39 +400,21 @@ func refPin(r *pb.Ref) *pb.Source {
 	return &pb.Source{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount}
 }
 
-// checkSource validates a source's fields for its type. A locked source must
-// carry what Nix needs to fetch and verify the tree without network lookups.
-// ownLocation is false when the location was inherited from the flake's
-// source, whose problems are reported there once.
+// checkSource validates a source's fields for its type, as flakeref.Types
+// describes it. A locked source must carry what Nix needs to fetch and
+// verify the tree without network lookups. ownLocation is false when the
+// location was inherited from the flake's source, whose problems are
+// reported there once.
 func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format string, args ...any)) {
-	need := func(field, value, what string) {
-		if value == "" {
-			add(field, "missing, %s sources need %s", s.Type, what)
-		}
-	}
-	switch {
-	case s.Type == "":
-		add("type", "missing, expected one of github, gitlab, sourcehut, git, tarball, path")
-		return
-	case !knownTy[s.Type]:
-		add("type", "%q is not a flake reference type Nix knows", s.Type)
+	t := sourceType(s, add)
+	if t == nil {
 		return
 	}
 	if ownLocation {
-		switch s.Type {
-		case "github", "gitlab", "sourcehut":
-			need("owner", s.Owner, "owner and repo")
-			need("repo", s.Repo, "owner and repo")
-		case "git", "mercurial", "tarball", "file":
-			need("url", s.Url, "a url")
-		case "path":
-			need("path", s.Path, "a path")
-		case "indirect":
-			need("id", s.Id, "an id")
-		}
+		checkLocation(t, s, add)
 	}
-	if locked && s.Type == "indirect" {
-		add("type", "indirect references cannot be locked; expected the reference they resolve to")
+	if locked && len(t.Pin) == 0 {
+		add("type", "%s references cannot be locked; expected the reference they resolve to", t.Name)
 	}
 	if !locked {
 		if s.Rev != "" || s.NarHash != "" {
@@ -431,28 +422,82 @@ func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format 
 		}
 		return
 	}
-	if s.Rev != "" && !revRE.MatchString(s.Rev) {
-		add("rev", "%q is not a 40-digit lowercase hex commit", s.Rev)
-	}
-	switch s.Type {
-	case "github", "gitlab", "sourcehut", "git", "mercurial":
-		need("rev", s.Rev, "a rev")
-		if s.LastModified <= 0 {
-			add("lastModified", "missing, %s sources need the commit time in Unix seconds", s.Type)
+	checkPinFormat(s, add)
+	for _, a := range t.Pin {
+		// The ref is how a tree was reached (the version's tag, the ref
+		// head's name), which the lock writer supplies; the rest
+		// describes the tree itself.
+		if a != "ref" && !flakeref.Has(s, a) {
+			add(a, "missing, %s sources need %s", t.Name, pinNeeds[a])
 		}
-	}
-	if s.NarHash == "" {
-		add("narHash", "missing, locked sources need the SRI sha256 hash of their tree")
-	} else if !validNarHash(s.NarHash) {
-		add("narHash", "%q is not an SRI sha256 hash (sha256- and 44 base64 characters)", s.NarHash)
 	}
 }
 
-func validNarHash(h string) bool {
-	b64, ok := strings.CutPrefix(h, "sha256-")
-	if !ok {
+// sourceType is the table's entry for a source's type; nil, with the
+// problem reported, when the type is missing or unknown.
+func sourceType(s *pb.Source, add func(field, format string, args ...any)) *flakeref.Type {
+	t, known := flakeref.LookupType(s.Type)
+	switch {
+	case s.Type == "":
+		add("type", "missing, expected one of %s", flakeref.TypeNames())
+	case !known:
+		add("type", "%q is not a flake reference type Nix knows (%s)", s.Type, flakeref.TypeNames())
+	}
+	return t
+}
+
+func checkLocation(t *flakeref.Type, s *pb.Source, add func(field, format string, args ...any)) {
+	for _, a := range t.Location {
+		if !flakeref.Has(s, a) {
+			add(a, "missing, %s sources need %s", t.Name, strings.Join(t.Location, " and "))
+		}
+	}
+}
+
+// pinNeeds says what each attribute of a pin is, for messages.
+var pinNeeds = map[string]string{
+	"rev":          "a rev",
+	"lastModified": "the commit time in Unix seconds",
+	"revCount":     "the commit count",
+	"narHash":      "the SRI sha256 hash of their tree",
+}
+
+// checkPinFormat checks the rev and narHash a pin sets.
+func checkPinFormat(s *pb.Source, add func(field, format string, args ...any)) {
+	checkRev(s.Rev, add)
+	checkNarHash(s.NarHash, add)
+}
+
+func checkRev(rev string, add func(field, format string, args ...any)) {
+	if rev != "" && !isRev(rev) {
+		add("rev", "%q is not a 40-digit lowercase hex commit", rev)
+	}
+}
+
+// isRev is ^[0-9a-f]{40}$ without a regular expression: loading checks
+// every rev of every lock file an index carries (over 6,000 in the
+// default index).
+func isRev(s string) bool {
+	if len(s) != 40 {
 		return false
 	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	return err == nil && len(raw) == 32
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkNarHash reports a narHash that is set but not SRI SHA-256, and
+// says whether it is well formed.
+func checkNarHash(h string, add func(field, format string, args ...any)) bool {
+	if h == "" {
+		return true
+	}
+	if _, err := flakeref.ParseNarHash(h); err != nil {
+		add("narHash", "%q is not an SRI sha256 hash (sha256- and 44 base64 characters)", h)
+		return false
+	}
+	return true
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/flakeresolve/flakeresolve/index"
 )
 
 // decoder reads an answer out of a model. Where a model leaves a choice
@@ -18,23 +19,13 @@ type decoder struct {
 	r      *resolver
 	model  []bool
 	chosen map[*slot]int
-	owner  map[int]*slot // y variable -> its slot
-	index  map[int]int   // y variable -> candidate index
 	ans    *Answer
 	nodes  map[*node]*Node
 	edges  map[*Node][]Edge
 }
 
 func (r *resolver) decode(model []bool) (*Answer, error) {
-	d := &decoder{r: r, model: model, chosen: map[*slot]int{}, owner: map[int]*slot{}, index: map[int]int{},
-		ans: &Answer{}, nodes: map[*node]*Node{}, edges: map[*Node][]Edge{}}
-	for _, in := range r.instances {
-		for _, s := range in.slots {
-			for k, v := range s.vars {
-				d.owner[v], d.index[v] = s, k
-			}
-		}
-	}
+	d := &decoder{r: r, model: model, chosen: map[*slot]int{}, ans: &Answer{}, nodes: map[*node]*Node{}, edges: map[*Node][]Edge{}}
 	if err := d.walk(r.root, "", map[*instance]string{r.root: ""}); err != nil {
 		return nil, err
 	}
@@ -45,6 +36,15 @@ func (r *resolver) decode(model []bool) (*Answer, error) {
 	}
 	sort.Slice(d.ans.Nodes, func(i, j int) bool { return nodeLess(d.ans.Nodes[i], d.ans.Nodes[j]) })
 	d.duplicates()
+	// The answer's own value: a model may hold trees the answer does not
+	// use, where a criterion was not driven down.
+	for i, c := range r.stats.Objective {
+		b := &r.stats.Objective[i]
+		b.Value = d.value(c.Criterion)
+		if b.Proven {
+			b.Lower = b.Value
+		}
+	}
 	r.stats.Duration = time.Since(r.start)
 	d.ans.Stats = r.stats
 	return d.ans, nil
@@ -83,10 +83,9 @@ func (d *decoder) choose(s *slot) int {
 	return k
 }
 
-func (d *decoder) holds(conds []int) bool {
-	for _, v := range conds {
-		s := d.owner[v]
-		if d.choose(s) != d.index[v] {
+func (d *decoder) holds(conds []choice) bool {
+	for _, c := range conds {
+		if d.choose(c.s) != c.k {
 			return false
 		}
 	}
@@ -103,16 +102,17 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 		if len(d.ans.Paths) >= d.r.lim.MaxPaths {
 			return d.r.limit("paths", len(d.ans.Paths)+1, d.r.lim.MaxPaths)
 		}
-		p := &PathPin{Path: path, URL: s.decl.Url, Requirement: s.reqText, NotFlake: s.decl.Flake != nil && !*s.decl.Flake}
+		p := &PathPin{Path: path, URL: s.decl.Url, DeclaredURL: s.declaredURL, Requirement: s.reqText, NotFlake: s.decl.Flake != nil && !*s.decl.Flake}
 		d.ans.Paths = append(d.ans.Paths, p)
 		switch s.kind {
 		case unpinned:
-			p.Unpinned = s.why
+			p.Kind, p.Unpinned = Unpinned, s.why
 		case follows:
-			p.Follows = strings.Join(append(splitPath(stack[s.scope]), s.followsPath...), "/")
+			p.Kind = Follows
+			p.Follows = append(splitPath(stack[s.scope]), s.followsPath...)
 			for _, a := range s.alts {
-				if d.holds(a.conds) && a.slot == nil {
-					return fmt.Errorf("internal error: %s follows %s, which does not exist in the answer", path, p.Follows)
+				if d.holds(a.conds) && a.slot == nil && a.self == nil {
+					return fmt.Errorf("internal error: %s follows %s, which does not exist in the answer", path, strings.Join(p.Follows, "/"))
 				}
 			}
 		case choose:
@@ -122,7 +122,8 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 			}
 			c := s.cands[k]
 			n := d.node(c)
-			p.Node = n
+			p.Node, p.Locked, p.Original = n, c.locked, c.original
+			p.Origin, p.Ref = d.r.origin(s, c)
 			n.Paths = append(n.Paths, path)
 			declaredBy := "root"
 			if in.cand != nil {
@@ -131,7 +132,7 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 			d.edges[n] = append(d.edges[n], Edge{Path: path, DeclaredBy: declaredBy, Requirement: s.reqText, Node: n})
 			child := s.children[k]
 			if at, loop := stack[child]; loop {
-				return &RequestError{Field: path, Msg: fmt.Sprintf("inputs form a cycle: %s is %s again, which %s already pins", path, candLabel(c), at)}
+				return &RequestError{Field: fieldOf(path), Msg: fmt.Sprintf("inputs form a cycle: %s is %s again, which %s already pins", path, candLabel(c), orRoot(at))}
 			}
 			stack[child] = path
 			err := d.walk(child, path, stack)
@@ -144,17 +145,70 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 	return nil
 }
 
+// value is a criterion of the decoded answer, as criterion encodes it.
+func (d *decoder) value(c Criterion) int {
+	v := 0
+	switch c {
+	case RootStaleness:
+		for _, k := range slices.Sorted(maps.Keys(d.r.root.slots)) {
+			if s := d.r.root.slots[k]; s.kind == choose {
+				v += staleness(s.cands[d.choose(s)])
+			}
+		}
+	case Duplicates:
+		perFlake := map[*index.Flake]int{}
+		for n := range d.nodes {
+			perFlake[n.flake]++
+		}
+		for _, k := range perFlake {
+			v += k - 1
+		}
+	case Staleness:
+		for n := range d.nodes {
+			v += staleness(n.cand)
+		}
+	case Trees:
+		v = len(d.nodes)
+	}
+	return v
+}
+
 func (d *decoder) node(c *candidate) *Node {
 	if n := d.nodes[c.node]; n != nil {
 		return n
 	}
-	n := &Node{Flake: c.flake.Name, Ref: c.ref, Locked: c.locked}
-	if c.version != nil {
-		n.Version = c.version.String()
+	rep := c.node.cand
+	n := &Node{Flake: rep.flake.Name, Ref: rep.ref, Locked: rep.locked, External: d.r.standIns[rep.flake.Name] == rep.flake}
+	if rep.version != nil {
+		n.Version = rep.version.String()
 		n.Ref = ""
 	}
 	d.nodes[c.node] = n
 	return n
+}
+
+// origin says where a slot's pin c comes from, and the ref it was fetched
+// through: the one the reference names, else for a ref head its branch and
+// for a rev the default branch, as Nix records them for git.
+func (r *resolver) origin(s *slot, c *candidate) (Origin, string) {
+	if c.lockNode != nil {
+		return c.origin, ""
+	}
+	t := r.target(s.decl.Url)
+	switch {
+	case t.version != nil:
+		return OriginRev, ""
+	case t.rev != "":
+		if t.ref != "" {
+			return OriginRev, t.ref
+		}
+		return OriginRev, c.flake.DefaultRef
+	case c.version != nil && s.req != nil:
+		return OriginRequirement, ""
+	case t.ref != "":
+		return OriginRefHead, t.ref
+	}
+	return OriginRefHead, c.ref
 }
 
 // duplicates explains each flake pinned to several trees by the edges that

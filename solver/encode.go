@@ -1,446 +1,18 @@
 package solver
 
 import (
-	"context"
-	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
-	"time"
-
-	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/index"
-	"github.com/flakeresolve/flakeresolve/internal/versionreq"
-	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
-
-// resolver holds the state of one resolution.
-type resolver struct {
-	ctx    context.Context
-	layers *index.Layers
-	req    *Request
-	lim    Limits
-	start  time.Time
-	stats  Stats
-
-	targets   map[string]*target
-	reqs      map[string]*versionreq.Req
-	byVersion map[*index.Version]*candidate
-	byRef     map[*index.Ref]*candidate
-	nodes     map[string]*node
-	allowed   map[*index.Version]bool
-	pinned    map[string]bool
-	pinByPath map[string]Pin
-
-	nvars     int
-	instances []*instance
-	byKey     map[string]*instance
-	root      *instance
-	cons      []constraint
-	groups    []*group
-	groupKeys map[string]*group
-	xs        []*node // nodes with a variable, in variable order
-}
-
-// override is a declaration that replaces an input beneath the flake that
-// declared it, as Nix's computeLocks collects them.
-type override struct {
-	decl  *pb.Input
-	scope *instance // follows paths start at the declaring flake
-}
-
-// instance is a version reached under a given set of overrides. Without
-// overrides there is one instance per version, shared by every path.
-type instance struct {
-	id     int
-	cand   *candidate // nil for the root
-	ctx    map[string]override
-	active int // variable; 0 for the root, which is always active
-	path   string
-	slots  map[string]*slot
-	parent *slot
-	// notFlake marks a flake = false input: Nix reads no flake.nix from
-	// the tree, so it has no inputs.
-	notFlake bool
-}
-
-func (in *instance) inputs(r *resolver) map[string]*pb.Input {
-	switch {
-	case in.cand == nil:
-		return r.req.Inputs
-	case in.notFlake:
-		return nil
-	}
-	return in.cand.inputs
-}
-
-func candLabel(c *candidate) string {
-	if c.version != nil {
-		return c.flake.Name + " " + c.version.String()
-	}
-	return c.flake.Name + " ref:" + c.ref
-}
-
-type slotKind int
-
-const (
-	choose slotKind = iota
-	follows
-	unpinned
-)
-
-// slot is one choice: the input of an instance. Every path through the
-// instance shares it.
-type slot struct {
-	owner   *instance
-	name    string
-	path    string
-	decl    *pb.Input // the declaration in force (an override, or the flake's own)
-	reqText string
-	req     *versionreq.Req
-	flake   *index.Flake
-	kind    slotKind
-
-	cands    []*candidate // newest first
-	vars     []int
-	children []*instance
-
-	scope       *instance // where a follows path starts
-	followsPath []string
-	alts        []alt
-
-	why       string // for unpinned slots, and for choices with no candidate
-	group     *group
-	resolving bool
-}
-
-// alt is one way a follows path resolves: under the choices conds, it leads
-// to slot (nil: the path does not exist under those choices).
-type alt struct {
-	conds []int
-	slot  *slot
-}
 
 type constraint struct {
 	lits    []int
 	weights []int
 	atLeast int
 	group   *group // nil: structural, never blamed
-}
-
-// Resolve finds the pins for a request against the layered indexes.
-func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, error) {
-	r := &resolver{
-		ctx: ctx, layers: layers, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
-		targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
-		byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
-		nodes:  map[string]*node{},
-		pinned: map[string]bool{}, pinByPath: map[string]Pin{},
-		byKey: map[string]*instance{}, groupKeys: map[string]*group{},
-	}
-	if err := r.checkRequest(); err != nil {
-		return nil, err
-	}
-	if err := r.shrink(); err != nil {
-		return nil, r.wrap(err)
-	}
-	if err := r.expand(); err != nil {
-		return nil, r.wrap(err)
-	}
-	r.encode()
-	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
-	if len(r.cons) > r.lim.MaxClauses {
-		return nil, r.limit("clauses", len(r.cons), r.lim.MaxClauses)
-	}
-	model, err := r.optimize()
-	if err != nil {
-		return nil, r.wrap(err)
-	}
-	if model == nil {
-		return nil, r.explain()
-	}
-	return r.decode(model)
-}
-
-// checkRequest validates what the caller wrote, naming the field.
-func (r *resolver) checkRequest() error {
-	if len(r.req.Inputs) == 0 {
-		return &RequestError{Field: "inputs", Msg: "empty; expected at least one input such as {\"nixpkgs\": {\"url\": \"github:NixOS/nixpkgs\", \"version\": \"^0.2505\"}}"}
-	}
-	var check func(prefix string, decls map[string]*pb.Input) error
-	check = func(prefix string, decls map[string]*pb.Input) error {
-		for _, name := range slices.Sorted(maps.Keys(decls)) {
-			d, field := decls[name], prefix+"."+name
-			switch {
-			case d == nil:
-				return &RequestError{Field: field, Msg: "empty input"}
-			case d.Follows != nil && d.Url != "":
-				return &RequestError{Field: field, Msg: "has both url and follows; an input either has a reference or follows another"}
-			case d.Url != "":
-				if t := r.target(d.Url); t.err != nil {
-					return &RequestError{Field: field + ".url", Msg: t.err.Error()}
-				}
-			case d.Follows == nil && d.Version == "" && len(d.Inputs) == 0:
-				return &RequestError{Field: field, Msg: "has neither url nor follows"}
-			}
-			if d.Version != "" {
-				if _, err := r.requirement(d.Version); err != nil {
-					return &RequestError{Field: field + ".version", Msg: err.Error()}
-				}
-			}
-			if err := check(field+".inputs", d.Inputs); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := check("inputs", r.req.Inputs); err != nil {
-		return err
-	}
-	for i, name := range r.req.Single {
-		if _, err := r.layers.Lookup(name); err != nil {
-			return &RequestError{Field: fmt.Sprintf("single[%d]", i), Msg: err.Error()}
-		}
-	}
-	updated := func(path string) bool {
-		for _, u := range r.req.Update {
-			if path == u || strings.HasPrefix(path, u+"/") {
-				return true
-			}
-		}
-		return false
-	}
-	for i, p := range r.req.Pins {
-		if p.NarHash == "" && p.Rev == "" {
-			return &RequestError{Field: fmt.Sprintf("pins[%d]", i), Msg: "has neither narHash nor rev"}
-		}
-		if updated(p.Path) {
-			continue
-		}
-		r.pinByPath[p.Path] = p
-		if p.NarHash != "" {
-			r.pinned[p.NarHash] = true
-		}
-		if p.Rev != "" {
-			r.pinned["rev:"+p.Rev] = true
-		}
-	}
-	return nil
-}
-
-func (r *resolver) wrap(err error) error {
-	if err == context.DeadlineExceeded || err == context.Canceled {
-		r.stats.Duration = time.Since(r.start)
-		return &LimitError{Limit: "deadline", Stats: r.stats, Canceled: err == context.Canceled}
-	}
-	return err
-}
-
-func (r *resolver) limit(what string, value, max int) error {
-	r.stats.Duration = time.Since(r.start)
-	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
-	return &LimitError{Limit: what, Value: value, Max: max, Stats: r.stats}
-}
-
-func (r *resolver) newVar() int {
-	r.nvars++
-	return r.nvars
-}
-
-// expand builds every instance and slot the request reaches.
-func (r *resolver) expand() error {
-	r.root = &instance{slots: map[string]*slot{}}
-	r.instances = append(r.instances, r.root)
-	for i := 0; i < len(r.instances); i++ {
-		in := r.instances[i]
-		for _, name := range slices.Sorted(maps.Keys(in.inputs(r))) {
-			if _, err := r.slot(in, name); err != nil {
-				return err
-			}
-		}
-		if i%256 == 0 {
-			if err := r.ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func joinPath(prefix, name string) string {
-	if prefix == "" {
-		return name
-	}
-	return prefix + "/" + name
-}
-
-// slot builds (once) the choice for input name of in. It returns nil when
-// in declares no such input.
-func (r *resolver) slot(in *instance, name string) (*slot, error) {
-	if s := in.slots[name]; s != nil {
-		if s.resolving {
-			return nil, &RequestError{Field: s.path, Msg: "follows leads back to itself"}
-		}
-		return s, nil
-	}
-	decl0 := in.inputs(r)[name]
-	if decl0 == nil {
-		return nil, nil
-	}
-	s := &slot{owner: in, name: name, path: joinPath(in.path, name), decl: decl0, scope: in, resolving: true}
-	in.slots[name] = s
-	defer func() { s.resolving = false }()
-
-	if ov, ok := in.ctx[name]; ok {
-		switch {
-		case ov.decl.Follows != nil || ov.decl.Url != "":
-			d := proto.Clone(ov.decl).(*pb.Input)
-			d.Flake = decl0.Flake // Nix keeps the input's flakeness under an override
-			s.decl, s.scope = d, ov.scope
-		case ov.decl.Version != "":
-			d := proto.Clone(decl0).(*pb.Input)
-			d.Version = ov.decl.Version
-			s.decl = d
-		}
-	}
-	s.reqText = r.declReq(s.decl)
-	if s.reqText != "" {
-		q, err := r.requirement(s.reqText)
-		if err != nil {
-			return nil, &RequestError{Field: s.path + ".version", Msg: err.Error()}
-		}
-		s.req = q
-	}
-	if decl0.Url != "" {
-		s.flake = r.target(decl0.Url).flake
-	}
-
-	if s.decl.Follows != nil {
-		s.kind = follows
-		s.followsPath = splitPath(*s.decl.Follows)
-		alts, err := r.follow(s.scope, s.followsPath, s.path)
-		if err != nil {
-			return nil, err
-		}
-		s.alts = alts
-		return s, nil
-	}
-
-	t := r.target(s.decl.Url)
-	if s.decl.Url != decl0.Url {
-		s.flake = t.flake
-	}
-	if t.flake == nil {
-		s.kind = unpinned
-		if t.err != nil {
-			s.why = t.err.Error()
-		} else {
-			s.why = fmt.Sprintf("%s is not in the index", s.decl.Url)
-		}
-		return s, nil
-	}
-	s.cands, s.why = r.candidates(t, s.req, s.path, r.allowed)
-	if r.nvars+len(s.cands) > r.lim.MaxClauses {
-		// Every variable comes with at least one clause.
-		return nil, r.limit("clauses", r.nvars+len(s.cands), r.lim.MaxClauses)
-	}
-	childCtx := map[string]override{}
-	prefix := name + "/"
-	for k, ov := range in.ctx {
-		if strings.HasPrefix(k, prefix) {
-			childCtx[k[len(prefix):]] = ov
-		}
-	}
-	addOverrides(childCtx, "", decl0.Inputs, in)
-	key := ctxKey(childCtx)
-	notFlake := s.decl.Flake != nil && !*s.decl.Flake
-	for _, c := range s.cands {
-		s.vars = append(s.vars, r.newVar())
-		s.children = append(s.children, r.instance(c, childCtx, key, s, notFlake))
-	}
-	return s, nil
-}
-
-// addOverrides registers nested declarations as overrides, the ones already
-// registered (by flakes further up) winning, as in Nix.
-func addOverrides(ctx map[string]override, prefix string, decls map[string]*pb.Input, scope *instance) {
-	for _, name := range slices.Sorted(maps.Keys(decls)) {
-		d, path := decls[name], prefix+name
-		if _, taken := ctx[path]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
-			ctx[path] = override{decl: d, scope: scope}
-		}
-		addOverrides(ctx, path+"/", d.Inputs, scope)
-	}
-}
-
-func ctxKey(ctx map[string]override) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(ctx)) {
-		fmt.Fprintf(&b, "%s=%p@%p;", k, ctx[k].decl, ctx[k].scope)
-	}
-	return b.String()
-}
-
-func splitPath(p string) []string {
-	if p == "" {
-		return nil
-	}
-	return strings.Split(p, "/")
-}
-
-// instance finds or creates the instance of c under ctx.
-func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool) *instance {
-	full := fmt.Sprintf("%p|%s|%t", c, key, notFlake)
-	if in := r.byKey[full]; in != nil {
-		return in
-	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, active: r.newVar(), path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake}
-	r.byKey[full] = in
-	r.instances = append(r.instances, in)
-	return in
-}
-
-// follow resolves a follows path from the flake that declared it.
-func (r *resolver) follow(scope *instance, segs []string, from string) ([]alt, error) {
-	if len(segs) == 0 {
-		return nil, &RequestError{Field: from + ".follows", Msg: "following the root flake itself (\"\") is not supported"}
-	}
-	s, err := r.slot(scope, segs[0])
-	if err != nil {
-		return nil, err
-	}
-	var base []alt
-	switch {
-	case s == nil:
-		base = []alt{{}}
-	case s.kind == follows:
-		base = s.alts
-	default:
-		base = []alt{{slot: s}}
-	}
-	if len(segs) == 1 {
-		return base, nil
-	}
-	var out []alt
-	for _, a := range base {
-		if a.slot == nil || a.slot.kind != choose {
-			out = append(out, alt{conds: a.conds})
-			continue
-		}
-		for k, child := range a.slot.children {
-			sub, err := r.follow(child, segs[1:], from)
-			if err != nil {
-				return nil, err
-			}
-			for _, b := range sub {
-				conds := append(append(append([]int{}, a.conds...), a.slot.vars[k]), b.conds...)
-				out = append(out, alt{conds: conds, slot: b.slot})
-			}
-		}
-	}
-	return out, nil
 }
 
 // group is a set of clauses that stand for one declaration, the unit in
@@ -501,8 +73,12 @@ func (r *resolver) encode() {
 			case choose:
 				r.clause(g, append(append([]int{}, guard...), s.vars...)...)
 				for k, c := range s.cands {
-					r.clause(nil, -s.vars[k], r.xOf(c.node))
-					r.clause(nil, -s.vars[k], s.children[k].active)
+					if x := r.xOf(c.node); s.vars[k] != x {
+						r.clause(nil, -s.vars[k], x)
+					}
+					if a := s.children[k].active; s.vars[k] != a {
+						r.clause(nil, -s.vars[k], a)
+					}
 				}
 			case unpinned:
 				if s.req != nil {
@@ -516,12 +92,29 @@ func (r *resolver) encode() {
 				}
 			case follows:
 				for _, a := range s.alts {
-					base := append(append([]int{}, guard...), negate(a.conds)...)
+					base := append([]int{}, guard...)
+					for _, c := range a.conds {
+						base = append(base, -c.s.vars[c.k])
+					}
+					if a.self != nil {
+						// The flake itself: a version on the follows is
+						// checked against the flake's own version.
+						if s.req != nil && (a.self.cand == nil || a.self.cand.version == nil || !s.req.Matches(a.self.cand.version.SemVer)) {
+							r.clause(g, base...)
+						}
+						continue
+					}
 					if a.slot == nil {
 						r.clause(g, base...)
 						continue
 					}
-					if s.req == nil || a.slot.kind != choose || (s.flake != nil && a.slot.flake != s.flake) {
+					if s.req == nil {
+						continue
+					}
+					if a.slot.kind != choose {
+						// A version on the follows, and nothing to check it
+						// against: it does not hold.
+						r.clause(g, base...)
 						continue
 					}
 					for k, c := range a.slot.cands {
@@ -540,14 +133,6 @@ func relPath(scope *instance, s *slot) string {
 	return strings.TrimPrefix(s.path, scope.path+"/")
 }
 
-func negate(lits []int) []int {
-	out := make([]int, len(lits))
-	for i, l := range lits {
-		out[i] = -l
-	}
-	return out
-}
-
 func (r *resolver) xOf(n *node) int {
 	if n.x == 0 {
 		n.x = r.newVar()
@@ -556,30 +141,30 @@ func (r *resolver) xOf(n *node) int {
 	return n.x
 }
 
-// encodeStrategy limits the versions per flake: one for the flakes named
-// single, one per compatible range under the cargo strategy.
+// encodeStrategy limits the trees per flake as the policy says (and to one
+// for the flakes the request names single), and writes the objective.
 func (r *resolver) encodeStrategy() {
 	byFlake := map[*index.Flake][]*node{}
 	for _, n := range r.xs {
 		byFlake[n.flake] = append(byFlake[n.flake], n)
 	}
-	flakes := make([]*index.Flake, 0, len(byFlake))
-	for f := range byFlake {
-		flakes = append(flakes, f)
-	}
-	sort.Slice(flakes, func(i, j int) bool { return flakes[i].Name < flakes[j].Name })
+	flakes := slices.SortedFunc(maps.Keys(byFlake), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) })
 	single := map[string]bool{}
 	for _, name := range r.req.Single {
 		single[name] = true
 	}
+	limit := r.req.Strategy.Policy().Limit
 	for _, f := range flakes {
 		ns := byFlake[f]
-		rankNewest(ns)
 		if single[f.Name] && len(ns) > 1 {
 			r.atMostOne(r.group("single", f, "", nil), ns)
 			continue
 		}
-		if r.req.Strategy != Cargo {
+		if limit == PerFlake && len(ns) > 1 {
+			r.atMostOne(r.group("one-per-flake", f, "", nil), ns)
+			continue
+		}
+		if limit != PerRange {
 			continue
 		}
 		classes := map[string][]*node{}
@@ -596,21 +181,76 @@ func (r *resolver) encodeStrategy() {
 			}
 		}
 	}
+	for _, c := range r.req.Strategy.Policy().Objective {
+		r.objective = append(r.objective, r.criterion(c, flakes, byFlake))
+	}
 }
 
-// rankNewest numbers the version trees of one flake from the newest (0), the
-// weights of the second objective. Ref heads are not versions and weigh 0.
-func rankNewest(ns []*node) {
-	var vs []*node
-	for _, n := range ns {
-		if n.cand.semver() != nil {
-			vs = append(vs, n)
+// sum is a weighted sum of literals, one criterion of the objective; the
+// criterion's value is the sum plus offset.
+type sum struct {
+	criterion Criterion
+	lits      []int
+	weights   []int
+	offset    int
+}
+
+// criterion writes one criterion as a sum over the encoding's variables.
+func (r *resolver) criterion(c Criterion, flakes []*index.Flake, byFlake map[*index.Flake][]*node) sum {
+	o := sum{criterion: c}
+	add := func(lit, w int) {
+		if w != 0 {
+			o.lits, o.weights = append(o.lits, lit), append(o.weights, w)
 		}
 	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i].cand.semver().GreaterThan(vs[j].cand.semver()) })
-	for i, n := range vs {
-		n.rank = i
+	switch c {
+	case RootStaleness:
+		for _, name := range slices.Sorted(maps.Keys(r.root.slots)) {
+			s := r.root.slots[name]
+			for k, cand := range s.cands {
+				add(s.vars[k], staleness(cand))
+			}
+		}
+	case Duplicates:
+		// trees(f) - 1 = sum of its tree variables + (1 - used(f)) - 1,
+		// where used(f) may hold only when some tree of f does.
+		for _, f := range flakes {
+			ns := byFlake[f]
+			if len(ns) < 2 {
+				continue
+			}
+			used := r.newVar()
+			clause := []int{-used}
+			for _, n := range ns {
+				add(n.x, 1)
+				clause = append(clause, n.x)
+			}
+			r.clause(nil, clause...)
+			add(-used, 1)
+			o.offset--
+		}
+	case Staleness:
+		for _, n := range r.xs {
+			add(n.x, staleness(n.cand))
+		}
+	case Trees:
+		for _, n := range r.xs {
+			add(n.x, 1)
+		}
 	}
+	return o
+}
+
+// staleness is how many versions of the candidate's flake are newer than
+// it: 0 for the newest, and for a tree that is no version (a ref head, a
+// pin of a tree no index has), which no requirement chose.
+func staleness(c *candidate) int {
+	if c.version == nil {
+		return 0
+	}
+	vs := c.flake.Versions
+	i, _ := slices.BinarySearchFunc(vs, c.version, func(a, b *index.Version) int { return a.SemVer.Compare(b.SemVer) })
+	return len(vs) - 1 - i
 }
 
 func (r *resolver) atMostOne(g *group, ns []*node) {

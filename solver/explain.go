@@ -22,7 +22,7 @@ func (r *resolver) explain() error {
 	}
 	unsat := func() bool {
 		keep := func(c *constraint) bool { return c.group == nil || set[c.group] }
-		_, out := newSAT(r.nvars, r.cons, keep, nil, &r.stats.SATCalls, func() bool { return r.ctx.Err() != nil }).solve()
+		_, out := newSAT(r.nvars, r.cons, keep, &r.stats.SATCalls, func() bool { return r.ctx.Err() != nil }).solve()
 		return out == unsat
 	}
 	for i := len(r.groups) - 1; i >= 0; i-- {
@@ -74,6 +74,8 @@ func (r *resolver) describe(g *group) []string {
 		return []string{fmt.Sprintf("%s must resolve to a single version (it is listed in single)", g.flake.Name)}
 	case "cargo":
 		return []string{fmt.Sprintf("the cargo strategy allows one version of %s in the range %s", g.flake.Name, g.class)}
+	case "one-per-flake":
+		return []string{fmt.Sprintf("the single strategy allows one tree of %s", g.flake.Name)}
 	}
 	return nil
 }
@@ -223,8 +225,8 @@ func (r *resolver) suggest(g *group) string {
 		}
 	case "single":
 		return fmt.Sprintf("allow several versions of %s (remove it from single)", g.flake.Name)
-	case "cargo":
-		return "use the minimal strategy, which allows several versions where requirements force them"
+	case "cargo", "one-per-flake":
+		return "use the newest strategy, which allows several versions where requirements force them"
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package solver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -60,36 +62,59 @@ func pinOf(t *testing.T, a *Answer, path string) *PathPin {
 	return nil
 }
 
+// TestRealIndexHyprland resolves the desktop under the default objective,
+// where every root input is at the newest version a valid answer allows,
+// and under fewest, where no library is doubled.
 func TestRealIndexHyprland(t *testing.T) {
 	layers := defaultLayers(t)
-	req := hyprlandRequest()
-	a, err := Resolve(context.Background(), layers, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg := checkValid(layers, req, a); msg != "" {
-		t.Fatalf("invalid answer: %s\n%s", msg, renderAnswer(a, nil))
-	}
-	if !a.Stats.ProvenMinimal || !a.Stats.ProvenNewest {
-		t.Errorf("optimum not proven: %+v", a.Stats)
-	}
-	// Six root inputs and their dependencies reach nixpkgs through 14
-	// paths; every one of them shares one tree, and no library is doubled.
-	if len(a.Duplicates) != 0 {
-		t.Errorf("duplicates: %+v\n%s", a.Duplicates, renderAnswer(a, nil))
-	}
-	np := nodesOfFlake(a, "nixpkgs")
-	if len(np) != 1 || len(np[0].Paths) < 5 {
-		t.Errorf("nixpkgs nodes: %+v", np)
-	}
-	if got := pinOf(t, a, "hyprland").Node.Version; got != "0.34.0" {
-		t.Errorf("hyprland = %s, want the newest ^0.34, 0.34.0", got)
-	}
-	if p := pinOf(t, a, "hyprland/wlroots"); p.Node != nil || !strings.Contains(p.Unpinned, "not in the index") {
-		t.Errorf("hyprland/wlroots (a gitlab input the index lacks) = %+v", p)
-	}
-	if got := pinOf(t, a, "hyprland/xdph/hyprlang").Node; got == nil || got != pinOf(t, a, "hyprlang").Node {
-		t.Errorf("xdph's hyprlang and the root's should share one tree")
+	for _, strategy := range []Strategy{Newest, Fewest} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			req := hyprlandRequest()
+			req.Strategy, req.Limits = strategy, proving
+			a, err := Resolve(context.Background(), layers, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := checkValid(layers, req, a); msg != "" {
+				t.Fatalf("invalid answer: %s\n%s", msg, renderAnswer(a, nil))
+			}
+			if !a.Stats.Proven() {
+				t.Errorf("optimum not proven: %+v", a.Stats)
+			}
+			// The root inputs and their dependencies reach nixpkgs through
+			// many paths, all ^0.1: they share one tree.
+			np := nodesOfFlake(a, "nixpkgs")
+			if len(np) != 1 || len(np[0].Paths) < 5 {
+				t.Errorf("nixpkgs nodes: %+v", np)
+			}
+			if got := pinOf(t, a, "hyprland").Node.Version; got != "0.34.0" {
+				t.Errorf("hyprland = %s, want the newest ^0.34, 0.34.0", got)
+			}
+			// A gitlab flake no index has: locked as Nix locks it, to the
+			// pin of hyprland 0.34.0's own flake.lock.
+			if p := pinOf(t, a, "hyprland/wlroots"); p.Node == nil || !p.Node.External || p.Origin != OriginDependencyLock || !strings.HasPrefix(p.Locked.Rev, "5d639394f3e8") {
+				t.Errorf("hyprland/wlroots = %+v, want the pin of hyprland's flake.lock", p)
+			}
+			switch strategy {
+			case Newest:
+				// Nothing holds a root input back here: each is its flake's
+				// newest version, and duplicates appear only beneath.
+				for name, decl := range req.Inputs {
+					f, _ := layers.Lookup(pinOf(t, a, name).Node.Flake)
+					vs := f.Select(mustReq(decl.Version))
+					if got, want := pinOf(t, a, name).Node.Version, vs[len(vs)-1].String(); got != want {
+						t.Errorf("root input %s = %s, want the newest matching %s, %s", name, got, decl.Version, want)
+					}
+				}
+			case Fewest:
+				if len(a.Duplicates) != 0 {
+					t.Errorf("duplicates: %+v\n%s", a.Duplicates, renderAnswer(a, nil))
+				}
+				if got := pinOf(t, a, "hyprland/xdph/hyprlang").Node; got == nil || got != pinOf(t, a, "hyprlang").Node {
+					t.Errorf("xdph's hyprlang and the root's should share one tree")
+				}
+			}
+		})
 	}
 }
 
@@ -104,6 +129,7 @@ func TestRealIndexReleaseLine(t *testing.T) {
 		"stylix": {Url: "github:danth/stylix", Version: "^0.2505", Inputs: map[string]*pb.Input{
 			"nixpkgs": followsDecl("nixpkgs"), "home-manager": followsDecl("home-manager")}},
 	}}
+	req.Limits = proving
 	a, err := Resolve(context.Background(), layers, req)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +146,7 @@ func TestRealIndexReleaseLine(t *testing.T) {
 		t.Errorf("nixpkgs %s is not the newest 0.2505", np[0].Version)
 	}
 	for path, want := range map[string]string{"stylix/nixpkgs": "nixpkgs", "stylix/home-manager": "home-manager", "nixvim/nixpkgs": "nixpkgs"} {
-		if got := pinOf(t, a, path).Follows; got != want {
+		if got := strings.Join(pinOf(t, a, path).Follows, "/"); got != want {
 			t.Errorf("%s follows %q, want %q", path, got, want)
 		}
 	}
@@ -143,28 +169,42 @@ to resolve it, relax the requirement ^0.50 on root input "hyprland" (the newest 
 
 // TestDeterministic resolves one request many times at once: every answer
 // must be byte-identical, which also shows the solvers share no state (run
-// with -race). The effort budget is generous so every proof completes even
-// under the race detector: an answer cut short by its budget depends on
-// timing.
+// with -race). Budgets are in work, not time: with one that lets the proofs
+// finish and with one that cuts them short, which must not depend on timing
+// either.
 func TestDeterministic(t *testing.T) {
 	layers := defaultLayers(t)
-	var wg sync.WaitGroup
-	out := make([]string, 16)
-	for i := range out {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := hyprlandRequest()
-			req.Limits.Effort = time.Minute
-			a, err := Resolve(context.Background(), layers, req)
-			out[i] = renderAnswer(a, err)
-		}()
-	}
-	wg.Wait()
-	for i := range out {
-		if out[i] != out[0] {
-			t.Fatalf("answer %d differs:\n%s\nfirst:\n%s", i, out[i], out[0])
-		}
+	// A budget that ends the search before its proofs: the answer must not
+	// depend on timing either.
+	for _, work := range []int64{proving.Work, 1500} {
+		t.Run(fmt.Sprint(work), func(t *testing.T) {
+			var wg sync.WaitGroup
+			out := make([]string, 16)
+			var proven [16]bool
+			for i := range out {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req := hyprlandRequest()
+					req.Limits = Limits{Effort: time.Hour, Work: work}
+					a, err := Resolve(context.Background(), layers, req)
+					out[i] = renderAnswer(a, err)
+					if err == nil {
+						out[i] += fmt.Sprint(a.Stats.Objective, a.Stats.Work)
+						proven[i] = a.Stats.Proven()
+					}
+				}()
+			}
+			wg.Wait()
+			for i := range out {
+				if out[i] != out[0] {
+					t.Fatalf("answer %d differs:\n%s\nfirst:\n%s", i, out[i], out[0])
+				}
+			}
+			if proven[0] != (work == proving.Work) {
+				t.Errorf("work %d: proven %v", work, proven[0])
+			}
+		})
 	}
 }
 
@@ -175,5 +215,40 @@ func TestDeadline(t *testing.T) {
 	le, ok := err.(*LimitError)
 	if !ok || le.Limit != "deadline" || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
 		t.Fatalf("got %v, want a canceled LimitError", err)
+	}
+}
+
+// TestRealIndexEveryFlake asks for every flake of the embedded index alone,
+// beside nixpkgs: at "*" when it has versions, unversioned (its default
+// branch) when it has none. Every one resolves, and under the default
+// strategy comes back at its newest version.
+func TestRealIndexEveryFlake(t *testing.T) {
+	layers := defaultLayers(t)
+	for _, f := range layers.Indexes()[0].Flakes() {
+		if f.Name == "nixpkgs" {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			in := &pb.Input{Url: flakeref.String(f.Source)}
+			if len(f.Versions) > 0 {
+				in.Version = "*"
+			}
+			req := &Request{Inputs: map[string]*pb.Input{
+				"it":      in,
+				"nixpkgs": {Url: "github:NixOS/nixpkgs", Version: "^0.1"},
+			}, Limits: proving}
+			a, err := Resolve(context.Background(), layers, req)
+			if err != nil {
+				t.Fatalf("%s: %v", f.Name, err)
+			}
+			if msg := checkValid(layers, req, a); msg != "" {
+				t.Fatalf("invalid answer: %s", msg)
+			}
+			if len(f.Versions) > 0 {
+				if got, want := pinOf(t, a, "it").Node.Version, f.Versions[len(f.Versions)-1].String(); got != want {
+					t.Errorf("%s = %s, want its newest, %s", f.Name, got, want)
+				}
+			}
+		})
 	}
 }

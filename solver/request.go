@@ -5,65 +5,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
-
-// Strategy says when a flake may appear in several versions.
-type Strategy int
-
-const (
-	// Minimal allows several versions of a flake only where requirements
-	// force them (Nix permits any number).
-	Minimal Strategy = iota
-	// Cargo allows at most one version per semver-compatible range
-	// (1.x.y, 0.2.x, 0.0.3), as Cargo does.
-	Cargo
-)
-
-func (s Strategy) String() string {
-	if s == Cargo {
-		return "cargo"
-	}
-	return "minimal"
-}
-
-// ParseStrategy reads a strategy name; "" is Minimal.
-func ParseStrategy(s string) (Strategy, error) {
-	switch s {
-	case "", "minimal":
-		return Minimal, nil
-	case "cargo":
-		return Cargo, nil
-	}
-	return 0, fmt.Errorf("strategy %q: expected minimal or cargo", s)
-}
 
 // Request is what to resolve: the root inputs, declared the way a flake.nix
 // declares them, and how.
 type Request struct {
 	Inputs map[string]*pb.Input
-	// Strategy defaults to Minimal.
+	// Strategy defaults to Newest.
 	Strategy Strategy
 	// Single names flakes that must resolve to exactly one tree.
 	Single []string
 	// UnversionedAny treats inputs without a version requirement as "*"
 	// instead of locking them to their ref like Nix does.
 	UnversionedAny bool
-	// Pins are the existing lock: a pin that still satisfies the
-	// requirement on an edge is kept (like Cargo.lock).
-	Pins []Pin
-	// Update names input paths whose pins (and the pins beneath them) are
-	// released, like cargo update -p.
+	// Lock is the existing flake.lock, if any: an unversioned input keeps
+	// its pin when its declaration is unchanged (as Nix keeps it), a
+	// versioned one when the pin still satisfies the requirement (like
+	// Cargo.lock).
+	Lock *lockfile.Node
+	// Update names input paths whose pins in Lock (and the pins beneath
+	// them) are released, like cargo update -p.
 	Update []string
 	// Limits bound the work.
 	Limits Limits
-}
-
-// Pin is an existing lock entry for an input path.
-type Pin struct {
-	Path    string
-	NarHash string
-	Rev     string
 }
 
 // Limits bound one resolution. Zero fields take the defaults.
@@ -79,6 +45,10 @@ type Limits struct {
 	// Effort bounds the time spent improving on the first answer and
 	// proving it optimal; the answer's stats say what was proven.
 	Effort time.Duration
+	// Work, when positive, bounds the whole solve in units of solver work
+	// (propagations and conflicts): unlike a time, a search it cuts short
+	// ends at the same answer on every run.
+	Work int64
 }
 
 // DefaultLimits are generous enough for a 20,000-flake ecosystem and small
@@ -115,22 +85,79 @@ type Answer struct {
 	Stats      Stats
 }
 
-// PathPin is the resolution of one input path. Exactly one of Node, Follows
-// and Unpinned is set.
+// PathPin is the resolution of one input path: pinned to Node, following
+// the path Follows, or Unpinned.
 type PathPin struct {
 	Path string
+	Kind PinKind
 	Node *Node
-	// Follows is the input path this one follows ("" with Node set).
-	Follows string
-	// Unpinned says why the path has no pin (its flake is not in the index).
+	// Locked is the tree as the lock records it at this path, which may
+	// differ from Node.Locked in what the lock says of it (the ref it was
+	// fetched through); Original, for a pin taken from a lock, is what
+	// that lock recorded as the input (nil: the declaration is).
+	Locked, Original *pb.Source
+	// Origin says where the pin comes from; Ref is the ref it was fetched
+	// through, for a ref head or a rev.
+	Origin Origin
+	Ref    string
+	// Follows is the input path this one follows; empty is the root flake
+	// itself.
+	Follows []string
+	// Unpinned says why the path has no pin (its flake is in no index and
+	// no lock pins it).
 	Unpinned string
-	// URL is the input's reference as declared.
-	URL string
+	// URL is the input's reference as declared; DeclaredURL, when an
+	// override from above replaced it by url, the owner's own.
+	URL, DeclaredURL string
 	// Requirement is the version requirement on this edge, if any.
 	Requirement string
 	// NotFlake marks a flake = false input: a plain source tree, which
 	// Nix locks without reading inputs from it.
 	NotFlake bool
+}
+
+// PinKind says how an input path is resolved.
+type PinKind int
+
+const (
+	Pinned PinKind = iota
+	Follows
+	Unpinned
+)
+
+// Origin says where a path's pin comes from.
+type Origin int
+
+const (
+	// OriginRequirement is a version the edge's requirement admits,
+	// chosen by the resolver.
+	OriginRequirement Origin = iota + 1
+	// OriginRefHead is the head of the ref the reference names, or of
+	// the default branch: an unversioned input, locked as Nix locks it.
+	OriginRefHead
+	// OriginRev is the tree the reference's rev names.
+	OriginRev
+	// OriginDependencyLock is the pin of the declaring flake's own
+	// committed flake.lock.
+	OriginDependencyLock
+	// OriginExistingLock is the pin of the existing flake.lock, kept.
+	OriginExistingLock
+)
+
+func (o Origin) String() string {
+	switch o {
+	case OriginRequirement:
+		return "requirement"
+	case OriginRefHead:
+		return "ref head"
+	case OriginRev:
+		return "rev"
+	case OriginDependencyLock:
+		return "dependency lock"
+	case OriginExistingLock:
+		return "existing lock"
+	}
+	return fmt.Sprintf("Origin(%d)", int(o))
 }
 
 // Node is one distinct tree that one or more paths pin.
@@ -141,16 +168,26 @@ type Node struct {
 	// Ref is the ref whose head this is, for unversioned inputs.
 	Ref    string
 	Locked *pb.Source
+	// External marks a tree no index has, pinned by a lock file; Flake
+	// then names its source.
+	External bool
 	// Paths that pin this tree (follows excluded), sorted.
 	Paths []string
 }
 
-// Label is "flake version" or "flake ref:branch".
+// Label is "flake version", "flake ref:branch", or for a tree that is
+// neither, "flake rev:REV" (abbreviated).
 func (n *Node) Label() string {
-	if n.Version != "" {
+	switch {
+	case n.Version != "":
 		return n.Flake + " " + n.Version
+	case n.Ref != "":
+		return n.Flake + " ref:" + n.Ref
 	}
-	return n.Flake + " ref:" + n.Ref
+	if n.Locked.Rev == "" {
+		return n.Flake + " " + n.Locked.NarHash
+	}
+	return n.Flake + " rev:" + shortRev(n.Locked.Rev)
 }
 
 // Duplicate says why a flake appears in several versions: for each of its
@@ -176,12 +213,33 @@ type Stats struct {
 	Reachable, Candidates int
 	Variables, Clauses    int
 	SATCalls              int
-	// ProvenMinimal is true when no answer uses fewer trees;
-	// ProvenNewest when, in addition, none is newer.
-	ProvenMinimal, ProvenNewest bool
+	// Work is the solver work spent (propagations and conflicts).
+	Work int64
+	// Objective says, per criterion of the policy's objective, the value
+	// the answer reaches and the lower bound proven for it.
+	Objective []Bound
 	// FirstAnswer is when the first valid answer was found; Duration is
 	// the whole resolution.
 	FirstAnswer, Duration time.Duration
+}
+
+// Bound is what a resolution knows of one criterion: the answer's value,
+// and a lower bound no answer can beat (given the criteria before it).
+// Proven says Lower == Value: the criterion is optimal.
+type Bound struct {
+	Criterion    Criterion
+	Value, Lower int
+	Proven       bool
+}
+
+// Proven says whether every criterion of the objective is proven optimal.
+func (s Stats) Proven() bool {
+	for _, b := range s.Objective {
+		if !b.Proven {
+			return false
+		}
+	}
+	return true
 }
 
 // ConflictError says no answer exists, and why.

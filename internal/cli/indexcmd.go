@@ -35,8 +35,9 @@ func newIndexValidateCmd() *cobra.Command {
 		Long: `validate loads each index file (JSON or binary) and checks every flake,
 version and input: versions are strict SemVer, no two versions share a
 precedence, locked sources have the fields Nix needs for their type,
-requirements parse, follows point at declared inputs. Every problem is
-listed with its flake, version and field. Exit 1 if any file is invalid.`,
+requirements parse, follows point at declared inputs, and each version's
+and ref's own flake.lock reads as Nix reads one. Every problem is listed
+with its flake, version and field. Exit 1 if any file is invalid.`,
 		Example: `  flakeresolve index validate index.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -120,11 +121,12 @@ func newIndexImportCmd() *cobra.Command {
 		Use:   "import SNAPSHOT -o FILE",
 		Short: "Build a versioned index from a real-flake snapshot",
 		Long: `import reads a snapshot of real flakes (the real-flakes.json format: tags,
-release branches, revs, narHashes, declared inputs and lock pins) and writes
-a versioned index, inferring versions and input requirements by the rules
-in the README ("The default index"). The output is JSON when FILE ends in
-.json, binary otherwise; it is validated before it is written, and written
-atomically.`,
+release branches, revs, narHashes, commit counts, declared inputs and each
+tree's committed flake.lock) and writes a versioned index, inferring
+versions and input requirements by the rules in the README ("The default
+index"); every version and ref carries its flake.lock as committed. The
+output is JSON when FILE ends in .json, binary otherwise; it is validated
+before it is written, and written atomically.`,
 		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
   flakeresolve index import real-flakes.json -o default.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -145,10 +147,10 @@ atomically.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions (%d from nixpkgs pins), %d refs, %d bytes\n",
-				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, size)
-			fmt.Fprintf(cmd.ErrOrStderr(), "dropped: %d tags without narHash, %d tags equal in precedence to a preferred tag\n",
-				rep.DroppedNoNarHash, rep.DroppedSamePrecedence)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions (%d from nixpkgs pins), %d refs, %d lock files, %d bytes\n",
+				out, rep.Flakes, rep.Versions, rep.NixpkgsPins, rep.Refs, rep.LockFiles, size)
+			fmt.Fprintf(cmd.ErrOrStderr(), "dropped: %d tags without narHash, %d tags equal in precedence to a preferred tag, %d branch heads without a commit count\n",
+				rep.DroppedNoNarHash, rep.DroppedSamePrecedence, rep.DroppedNoRevCount)
 			var rules []string
 			for r, n := range rep.Inferred {
 				rules = append(rules, fmt.Sprintf("%s %d", r, n))
@@ -168,23 +170,40 @@ func newIndexBuildCmd() *cobra.Command {
 		sources []string
 	)
 	cmd := &cobra.Command{
-		Use:   "build -o FILE [NAME=]DIR...",
+		Use:   "build -o FILE [NAME=]DIR[?dir=SUBDIR]...",
 		Short: "Pre-evaluate local git repositories of flakes into an index",
 		Long: `build reads each DIR, a git repository holding a flake, and writes an index
 of it: one version per SemVer tag (v1.2.0 or 1.2.0; a tag that is not SemVer
 uses the version its flake.nix declares), with the tagged commit's rev,
 committer time, commit count, and the narHash of exactly what git archive
 gives for it, which is the tree Nix fetches. Each version's inputs come from
-the tagged flake.nix and flake.versions.nix. Branch heads become refs, and
-the checked-out branch is the default, so unversioned inputs lock as today.
+the tagged flake.nix and flake.versions.nix, and its flake.lock is recorded
+as committed. Branch heads become refs, and the checked-out branch is the
+default, so unversioned inputs lock as today.
+
+A repository without version tags is numbered as FlakeHub numbers rolling
+releases: the default branch's head is 0.1.N and a release branch's head
+(release-24.05, nixos-24.05, ...) 0.2405.N, N its commit count. A repository
+with no flake.nix at all is indexed as a plain source tree for flake = false
+inputs (versions from its SemVer tags, no inputs). DIR?dir=SUBDIR indexes
+the flake in a subdirectory, as a reference's ?dir= names it; the narHash
+is still that of the whole repository.
 
 The flake is named after DIR unless NAME= is given, and is found at
 git+file://DIR unless --source NAME=FLAKEREF says where it is published (a
-github: source then records what Nix's GitHub fetcher expects). Tags that
-are skipped are listed with the reason. The output is JSON when FILE ends
-in .json, binary otherwise; it is validated, then written atomically.`,
+github: source then records what Nix's GitHub fetcher expects). A tarball
+source is one URL per version: its URL holds {version}, {tag} (the tag, or
+the branch of a rolling version) or {rev}, which each version fills in;
+serve at each URL the output of git archive --prefix=NAME/ of that rev.
+Tags that are skipped (a tag of a tag, a second tag of one version, a
+flake.nix or flake.lock that cannot be read) are listed with the reason,
+and the run goes on. The output is JSON when FILE ends in .json, binary
+otherwise; it is validated, then written atomically.`,
 		Example: `  flakeresolve index build -o local.json ~/src/mylib ~/src/myapp
-  flakeresolve index build -o registry.json hypr=./hyprland --source hypr=github:hyprwm/Hyprland`,
+  flakeresolve index build -o registry.json hypr=./hyprland --source hypr=github:hyprwm/Hyprland
+  flakeresolve index build -o registry.json 'tools=./monorepo?dir=nix/tools'
+  flakeresolve index build -o registry.json ./greeting \
+    --source 'greeting=https://example.org/greeting-{version}.tar.gz'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErr("build takes one or more repository directories")
@@ -212,9 +231,17 @@ in .json, binary otherwise; it is validated, then written atomically.`,
 			}
 			var repos []gitindex.Repo
 			for _, a := range args {
-				r := gitindex.Repo{Dir: a}
-				if name, dir, ok := strings.Cut(a, "="); ok {
+				body, query, hasQuery := strings.Cut(a, "?")
+				r := gitindex.Repo{Dir: body}
+				if name, dir, ok := strings.Cut(body, "="); ok {
 					r.Name, r.Dir = name, dir
+				}
+				if hasQuery {
+					sub, ok := strings.CutPrefix(query, "dir=")
+					if !ok || sub == "" {
+						return usageErr("%s: expected DIR?dir=SUBDIR", a)
+					}
+					r.Subdir = sub
 				}
 				key := r.Name
 				if key == "" {
@@ -232,7 +259,7 @@ in .json, binary otherwise; it is validated, then written atomically.`,
 				return &exitErr{exitError, err}
 			}
 			for _, s := range skipped {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s tag %s: %s\n", s.Repo, s.Tag, s.Reason)
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s %s: %s\n", s.Repo, s.Ref, s.Reason)
 			}
 			if _, err := writeIndex(m, out, "built index"); err != nil {
 				return err
@@ -263,7 +290,7 @@ func progressPrinter(w io.Writer) func(gitindex.Event) {
 	return func(e gitindex.Event) {
 		switch {
 		case tty:
-			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %d/%d refs %s", e.RepoN, e.RepoMax, e.Repo, e.Done, e.Total, e.Version)
+			fmt.Fprintf(w, "\r\033[K[%d/%d] %s: %d/%d refs %s", e.RepoN, e.RepoMax, e.Repo, e.Done, e.Total, e.Ref)
 			if e.Done == e.Total && e.RepoN == e.RepoMax {
 				fmt.Fprintln(w)
 			}

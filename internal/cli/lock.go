@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
@@ -105,6 +108,9 @@ Exit codes (for CI):
 			if err := l.read(); err != nil {
 				return err
 			}
+			for _, w := range l.flake.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+			}
 			root, resp, err := l.lock(cmd.Context())
 			if err != nil {
 				return err
@@ -129,8 +135,17 @@ Exit codes (for CI):
 			if err != nil {
 				return &exitErr{exitError, err}
 			}
-			changed := !bytes.Equal(data, l.oldBytes)
+			// Nix compares lock files as it would write them, so a file it
+			// reads the same (another key order, an older version) stays.
+			changed := l.old == nil
+			if !changed {
+				was, err := lockfile.Marshal(l.old)
+				changed = err != nil || !bytes.Equal(data, was)
+			}
 			summarize(cmd.ErrOrStderr(), resp, root, l.old, len(lines))
+			if beyond := lockfile.BeyondNix28(root); len(beyond) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: Nix 2.8 cannot fetch %d input(s) the locks of dependencies pin: %s; this lock needs Nix 2.9 or later\n", len(beyond), strings.Join(beyond, ", "))
+			}
 			switch {
 			case !changed:
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date\n", l.lockPath())
@@ -151,7 +166,7 @@ Exit codes (for CI):
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 5 if flake.lock would change")
 	cmd.Flags().BoolVar(&follows, "follows", false, "print the follows lines that would let Nix share duplicated nodes")
 	cmd.Flags().BoolVar(&writeFollows, "write-follows", false, "add those follows lines to flake.nix, then lock")
-	cmd.Flags().StringVar(&strat, "strategy", "", "minimal (several versions of a flake only where forced) or cargo (one per compatible range)")
+	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
 	return cmd
@@ -208,7 +223,7 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 	req := &pb.ResolveRequest{
 		Inputs:   flakenix.ToProto(l.flake.Inputs),
 		Strategy: l.strategy,
-		Pins:     lockfile.Pins(l.old, l.flake.Inputs),
+		LockFile: l.oldProto(),
 		Update:   l.update,
 		Timeout:  durationpb.New(l.timeout),
 	}
@@ -217,15 +232,45 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.timeout+5*time.Second)
 	defer cancel()
-	resp, err := l.client.resolve(ctx, req)
+	resp, err := l.client.call(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, l.placed(err)
 	}
-	root, err := lockfile.Build(l.flake.Inputs, resp, l.old)
+	root, err := lockfile.Build(l.flake.Inputs, resp)
 	if err != nil {
 		return nil, nil, &exitErr{exitError, err}
 	}
 	return root, resp, nil
+}
+
+// placed turns the service's complaint about a request field into an
+// error at the declaration it comes from: the request was built from
+// flake.nix and flake.versions.nix, so a bad field is a bad file (exit 1).
+func (l *locker) placed(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return statusErr(err)
+	}
+	for _, d := range st.Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok || len(br.FieldViolations) == 0 {
+			continue
+		}
+		v := br.FieldViolations[0]
+		if pos, ok := l.flake.FieldPos(v.Field); ok {
+			return &exitErr{exitError, fmt.Errorf("%s: %s", pos, v.Description)}
+		}
+	}
+	return &exitErr{exitError, fmt.Errorf("%s: %s", filepath.Join(l.dir, "flake.nix"), st.Message())}
+}
+
+// oldProto is the existing lock as the request carries it, nil when there
+// is none.
+func (l *locker) oldProto() *pb.LockFile {
+	if l.old == nil {
+		return nil
+	}
+	return lockfile.ToProto(l.old)
 }
 
 func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
@@ -264,12 +309,12 @@ func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, 
 		segs := strings.Split(p, "/")
 		var what string
 		switch {
-		case pin.Follows != "":
-			what = "follows " + pin.Follows
+		case pin.Follows != nil:
+			what = "follows " + followsText(pin.Follows)
 		case pin.Unpinned != "":
-			what = "kept from flake.lock (" + pin.Unpinned + ")"
+			what = "unpinned (" + pin.Unpinned + ")"
 		default:
-			what = nodeLabel(pin.Flake, pin.Version, pin.Ref)
+			what = pinLabel(pin)
 		}
 		mark := ""
 		if n := root.Lookup(segs); n != nil && n.Locked != nil {

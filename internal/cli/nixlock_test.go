@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +79,7 @@ func TestLockAcceptedByNix(t *testing.T) {
 			// A second run changes nothing, and --check agrees.
 			mustRun(t, 0, "lock", "--check", "--index", idx, root)
 
-			store := nixStore(t)
+			store := nixtest.Store(t)
 			nixArgs := func(args ...string) []string {
 				return append(args, "--store", store, "--option", "substituters", "", "--offline")
 			}
@@ -187,21 +186,4 @@ func mustRun(t *testing.T, code int, args ...string) string {
 		t.Fatalf("flakeresolve %s: exit %d, want %d\n%s%s", strings.Join(args, " "), got, code, stdout.String(), stderr.String())
 	}
 	return stdout.String()
-}
-
-// nixStore is an empty Nix store, so that every locked tree is fetched
-// and its narHash checked: Nix uses a store path that matches a narHash
-// without fetching anything.
-func nixStore(t *testing.T) string {
-	store := filepath.Join(t.TempDir(), "store")
-	// Store paths are read-only; make them removable for the cleanup.
-	t.Cleanup(func() {
-		filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o755)
-			}
-			return nil
-		})
-	})
-	return store
 }

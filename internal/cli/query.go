@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -77,7 +76,7 @@ running server with --server.`,
 				return statusErr(err)
 			}
 			if asJSON {
-				return printQueryJSON(cmd.OutOrStdout(), resp)
+				return printJSON(cmd.OutOrStdout(), resp)
 			}
 			printQuery(cmd.OutOrStdout(), resp)
 			return nil
@@ -136,28 +135,6 @@ func printQuery(w io.Writer, resp *pb.QueryResponse) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Version, date, flakeref.String(v.Locked), v.Locked.NarHash)
 	}
 	tw.Flush()
-}
-
-type queryJSON struct {
-	Name        string        `json:"name"`
-	Requirement string        `json:"requirement"`
-	Versions    []versionJSON `json:"versions"`
-}
-
-type versionJSON struct {
-	Version string         `json:"version"`
-	Locked  map[string]any `json:"locked"`
-}
-
-func printQueryJSON(w io.Writer, resp *pb.QueryResponse) error {
-	out := queryJSON{Name: resp.Name, Requirement: resp.Requirement, Versions: []versionJSON{}}
-	for _, v := range resp.Versions {
-		out.Versions = append(out.Versions, versionJSON{Version: v.Version, Locked: flakeref.Attrs(v.Locked)})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }
 
 // limitDetail finds the LimitExceeded detail a Resolve attaches when it

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -18,12 +17,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/server"
+	"github.com/flakeresolve/flakeresolve/internal/stablejson"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/solver"
 )
 
 func newResolveCmd() *cobra.Command {
@@ -51,17 +53,17 @@ REQUEST.json ("-" reads standard input):
      "nixpkgs":  {"url": "github:NixOS/nixpkgs/nixos-unstable", "version": "^0.1"},
      "hm": {"url": "github:nix-community/home-manager",
             "inputs": {"nixpkgs": {"follows": "nixpkgs"}}}},
-   "strategy": "minimal"}
+   "strategy": "newest"}
 
 Inputs take url, version (a Cargo requirement), follows, flake and nested
 inputs (overrides). Inputs without a version lock like today's Nix: to the
 ref the URL names or the default branch head the index records. A follows
 replaces the input, requirement included, as in Nix; a version on the
-follows itself is checked. Optional fields: "strategy" ("minimal", or
-"cargo": one version per semver-compatible range), "single" (flakes that
-must have one version), "unversionedAny", "pins" ([{"path", "narHash"}], an
-existing lock whose still-valid pins stay) and "update" (input paths whose
-pins are released). Flags add to the file.
+follows itself is checked. Optional fields: "strategy" (newest, fewest,
+cargo or single; see --strategy), "single" (flakes that must have one
+version), "unversionedAny", "lockFile" (an existing flake.lock as the
+LockFile message, whose still-valid pins stay) and "update" (input paths
+whose pins are released). Flags add to the file.
 
 When no answer exists, resolve prints the clashing requirements, the chain
 of inputs that brought each in and what to relax, and exits 4.`,
@@ -105,7 +107,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 				return err
 			}
 			if asJSON {
-				return printResolveJSON(cmd.OutOrStdout(), resp)
+				return printJSON(cmd.OutOrStdout(), resp)
 			}
 			printResolve(cmd.OutOrStdout(), resp)
 			return nil
@@ -116,7 +118,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"flake", "version", "locked"}}, "nodes": [...], ...}`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower)")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
-	cmd.Flags().StringVar(&strat, "strategy", "", "minimal (several versions of a flake only where forced) or cargo (one per compatible range)")
+	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().StringArrayVar(&opts.Single, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Update, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
 	cmd.Flags().BoolVar(&opts.UnversionedAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
@@ -124,15 +126,11 @@ of inputs that brought each in and what to relax, and exits 4.`,
 }
 
 func parseStrategy(s string) (pb.Strategy, error) {
-	switch s {
-	case "":
-		return pb.Strategy_STRATEGY_UNSPECIFIED, nil
-	case "minimal":
-		return pb.Strategy_STRATEGY_MINIMAL, nil
-	case "cargo":
-		return pb.Strategy_STRATEGY_CARGO, nil
+	strategy, err := solver.ParseStrategy(s)
+	if err != nil {
+		return 0, usageErr("--%v", err)
 	}
-	return 0, usageErr("--strategy %q: expected minimal or cargo", s)
+	return strategy.Policy().Proto, nil
 }
 
 // oneShotGC trades memory for time in a process that loads an index,
@@ -145,9 +143,24 @@ func oneShotGC() {
 }
 
 // strategyRE finds the friendly spellings of the strategy, which become the
-// enum names protojson reads; the replacement keeps every line in place, so
+// enum names protojson reads; everything else is protojson's, so its
 // parse errors still point into the user's file.
-var strategyRE = regexp.MustCompile(`("strategy"\s*:\s*)"(minimal|cargo)"`)
+var strategyRE = regexp.MustCompile(`("strategy"\s*:\s*)"(` + strings.ReplaceAll(strings.ReplaceAll(solver.StrategyNames(), ", ", "|"), " or ", "|") + `)"`)
+
+// strategyUsage documents --strategy from the policy table.
+func strategyUsage() string {
+	var b strings.Builder
+	for i, p := range solver.Policies {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Name + ": " + p.Doc)
+		if i == 0 {
+			b.WriteString(" (the default)")
+		}
+	}
+	return b.String()
+}
 
 func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error) {
 	var data []byte
@@ -163,7 +176,8 @@ func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error
 	}
 	data = strategyRE.ReplaceAllFunc(data, func(m []byte) []byte {
 		sub := strategyRE.FindSubmatch(m)
-		return []byte(string(sub[1]) + `"STRATEGY_` + strings.ToUpper(string(sub[2])) + `"`)
+		strategy, _ := solver.ParseStrategy(string(sub[2]))
+		return []byte(string(sub[1]) + `"` + strategy.Policy().Proto.String() + `"`)
 	})
 	req := &pb.ResolveRequest{}
 	if err := protojson.Unmarshal(data, req); err != nil {
@@ -185,25 +199,27 @@ type resolveClient struct {
 
 // resolve returns the answer, or an error carrying the exit code.
 func (c *resolveClient) resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
-	var resp *pb.ResolveResponse
-	var err error
-	if c.addr != "" {
-		resp, err = resolveRemote(ctx, c.addr, req)
-	} else {
-		if c.svc == nil {
-			oneShotGC()
-			layers, lerr := server.LoadLayers(c.indexes, defaultindex.Load)
-			if lerr != nil {
-				return nil, &exitErr{exitError, lerr}
-			}
-			c.svc = server.NewService(layers)
-		}
-		resp, err = c.svc.Resolve(ctx, req)
-	}
+	resp, err := c.call(ctx, req)
 	if err != nil {
 		return nil, statusErr(err)
 	}
 	return resp, nil
+}
+
+// call returns the answer or the service's status error as it is.
+func (c *resolveClient) call(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
+	if c.addr != "" {
+		return resolveRemote(ctx, c.addr, req)
+	}
+	if c.svc == nil {
+		oneShotGC()
+		layers, err := server.LoadLayers(c.indexes, defaultindex.Load)
+		if err != nil {
+			return nil, &exitErr{exitError, err}
+		}
+		c.svc = server.NewService(layers)
+	}
+	return c.svc.Resolve(ctx, req)
 }
 
 func resolveRemote(ctx context.Context, addr string, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
@@ -221,24 +237,27 @@ func printResolve(w io.Writer, resp *pb.ResolveResponse) {
 	for _, path := range slices.Sorted(maps.Keys(resp.Paths)) {
 		p := resp.Paths[path]
 		switch {
-		case p.Follows != "":
+		case p.Follows != nil:
 			nfollows++
-			fmt.Fprintf(tw, "%s\t-> %s\n", path, p.Follows)
+			fmt.Fprintf(tw, "%s\t-> %s\n", path, followsText(p.Follows))
 		case p.Unpinned != "":
 			nunpinned++
 			fmt.Fprintf(tw, "%s\tunpinned\t%s\n", path, p.Unpinned)
 		default:
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, nodeLabel(p.Flake, p.Version, p.Ref), flakeref.String(p.Locked))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, pinLabel(p), flakeref.String(p.Locked))
 		}
 	}
 	tw.Flush()
 	st := resp.Stats
-	proven := "proven minimal and newest"
-	switch {
-	case !st.ProvenMinimal:
-		proven = "not proven minimal (the deadline came first)"
-	case !st.ProvenNewest:
-		proven = "proven minimal, not proven newest (the deadline came first)"
+	proven := "proven optimal"
+	if !st.Proven {
+		var open []string
+		for _, b := range st.Objective {
+			if !b.Proven {
+				open = append(open, fmt.Sprintf("%s %d, at least %d", criterionName(b.Criterion), b.Value, b.LowerBound))
+			}
+		}
+		proven = "not proven optimal before the effort ran out (" + strings.Join(open, "; ") + ")"
 	}
 	fmt.Fprintf(w, "\n%d trees for %d paths (%d follow, %d unpinned); %s\n", len(resp.Nodes), len(resp.Paths), nfollows, nunpinned, proven)
 	fmt.Fprintf(w, "%d reachable versions, %d candidates, %d variables, %d clauses, %d SAT calls, %s\n",
@@ -258,6 +277,32 @@ func nodeLabel(flake, version, ref string) string {
 	return flake + " ref:" + ref
 }
 
+// pinLabel names a path's tree: its flake and version or ref, else (a tree
+// pinned by a lock file) its source and rev.
+func pinLabel(p *pb.PathPin) string {
+	flake := p.Flake
+	if flake == "" {
+		loc := proto.Clone(p.Locked).(*pb.Source)
+		loc.Rev, loc.Ref, loc.NarHash, loc.LastModified, loc.RevCount = "", "", "", 0, 0
+		flake = flakeref.String(loc)
+	}
+	switch {
+	case p.Version != "":
+		return flake + " " + p.Version
+	case p.Ref != "" && p.Origin == pb.PinOrigin_PIN_ORIGIN_REF_HEAD:
+		return flake + " ref:" + p.Ref
+	}
+	return flake + " rev:" + short(p.Locked.GetRev())
+}
+
+// followsText renders a follows path; the empty path is the root flake.
+func followsText(f *pb.InputPath) string {
+	if len(f.Names) == 0 {
+		return `"" (the root flake)`
+	}
+	return strings.Join(f.Names, "/")
+}
+
 func orUnversioned(req string) string {
 	if req == "" {
 		return "it (unversioned)"
@@ -265,79 +310,18 @@ func orUnversioned(req string) string {
 	return req
 }
 
-type resolveJSON struct {
-	Paths      map[string]pathJSON `json:"paths"`
-	Nodes      []nodeJSON          `json:"nodes"`
-	Duplicates []dupJSON           `json:"duplicates,omitempty"`
-	Stats      statsJSON           `json:"stats"`
-}
-
-type pathJSON struct {
-	Flake       string         `json:"flake,omitempty"`
-	Version     string         `json:"version,omitempty"`
-	Ref         string         `json:"ref,omitempty"`
-	Locked      map[string]any `json:"locked,omitempty"`
-	Follows     string         `json:"follows,omitempty"`
-	Unpinned    string         `json:"unpinned,omitempty"`
-	Requirement string         `json:"requirement,omitempty"`
-}
-
-type nodeJSON struct {
-	Flake   string         `json:"flake"`
-	Version string         `json:"version,omitempty"`
-	Ref     string         `json:"ref,omitempty"`
-	Locked  map[string]any `json:"locked"`
-	Paths   []string       `json:"paths"`
-}
-
-type dupJSON struct {
-	Flake string     `json:"flake"`
-	Edges []edgeJSON `json:"edges"`
-}
-
-type edgeJSON struct {
-	Path        string `json:"path"`
-	DeclaredBy  string `json:"declaredBy"`
-	Requirement string `json:"requirement,omitempty"`
-	Version     string `json:"version,omitempty"`
-	Ref         string `json:"ref,omitempty"`
-}
-
-type statsJSON struct {
-	Reachable     uint32  `json:"reachable"`
-	Candidates    uint32  `json:"candidates"`
-	Variables     uint32  `json:"variables"`
-	Clauses       uint32  `json:"clauses"`
-	SATCalls      uint32  `json:"satCalls"`
-	ProvenMinimal bool    `json:"provenMinimal"`
-	ProvenNewest  bool    `json:"provenNewest"`
-	Seconds       float64 `json:"seconds"`
-	FirstAnswer   float64 `json:"firstAnswerSeconds"`
-}
-
-func printResolveJSON(w io.Writer, resp *pb.ResolveResponse) error {
-	out := resolveJSON{Paths: map[string]pathJSON{}, Nodes: []nodeJSON{}}
-	for _, d := range resp.Duplicates {
-		dj := dupJSON{Flake: d.Flake}
-		for _, e := range d.Edges {
-			dj.Edges = append(dj.Edges, edgeJSON{e.Path, e.DeclaredBy, e.Requirement, e.Version, e.Ref})
-		}
-		out.Duplicates = append(out.Duplicates, dj)
+// printJSON writes a message as the command's --json output: exactly the
+// service's answer in protojson, versioned with the API (flakeresolve.v1).
+func printJSON(w io.Writer, m proto.Message) error {
+	data, err := stablejson.Marshal(m)
+	if err != nil {
+		return err
 	}
-	for path, p := range resp.Paths {
-		pj := pathJSON{Flake: p.Flake, Version: p.Version, Ref: p.Ref, Follows: p.Follows, Unpinned: p.Unpinned, Requirement: p.Requirement}
-		if p.Locked != nil {
-			pj.Locked = flakeref.Attrs(p.Locked)
-		}
-		out.Paths[path] = pj
-	}
-	for _, n := range resp.Nodes {
-		out.Nodes = append(out.Nodes, nodeJSON{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: flakeref.Attrs(n.Locked), Paths: n.Paths})
-	}
-	st := resp.Stats
-	out.Stats = statsJSON{st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.ProvenMinimal, st.ProvenNewest, st.Duration.AsDuration().Seconds(), st.FirstAnswer.AsDuration().Seconds()}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	_, err = w.Write(data)
+	return err
+}
+
+// criterionName is the criterion as people read it: "root staleness".
+func criterionName(c pb.Criterion) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(c.String(), "CRITERION_")), "_", " ")
 }

@@ -21,9 +21,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,6 +48,9 @@ type Flake struct {
 	Inputs     map[string]*Input
 	// NixConfig holds nixConfig's literal values.
 	NixConfig map[string]any
+
+	// Warnings are declarations Nix reads but ignores, each at its place.
+	Warnings []string
 
 	// OutputsPos is where the outputs binding starts, the place to add
 	// bindings before it.
@@ -74,6 +79,62 @@ type Input struct {
 	Inputs map[string]*Input
 	// Implicit marks an input declared only as an argument of outputs.
 	Implicit bool
+}
+
+// FieldPos is where a request field built from this flake is declared:
+// inputs.a.inputs.b names input a's override of b, and a final .version,
+// .url or .follows the attribute (the version where it was written, which
+// may be flake.versions.nix). A path beyond what the file declares (an
+// input of a dependency) is placed at the deepest declaration on it.
+func (f *Flake) FieldPos(field string) (Pos, bool) {
+	parts := strings.Split(field, ".")
+	if len(parts) < 2 || parts[0] != "inputs" {
+		return Pos{}, false
+	}
+	decls := f.Inputs
+	var in *Input
+	for i := 1; i < len(parts); i += 2 {
+		next := decls[parts[i]]
+		if next == nil {
+			break
+		}
+		in, decls = next, next.Inputs
+		if i+1 < len(parts) && parts[i+1] == "version" && in.Version != "" {
+			return in.VersionPos, true
+		}
+		if i+1 >= len(parts) || parts[i+1] != "inputs" {
+			break
+		}
+	}
+	if in == nil {
+		return Pos{}, false
+	}
+	return in.Pos, true
+}
+
+// checkOverrides holds the overrides of a flake.nix to what Nix does with
+// them: it registers one level (inputs.a.inputs.b), and an override with
+// neither url nor follows becomes the registry flake named like it, which
+// replaces the input. Declarations beneath an override are ignored (a
+// warning says so); an override that would become a registry flake while
+// it declares more beneath it is refused, since it cannot mean that.
+func checkOverrides(inputs map[string]*Input) ([]string, error) {
+	var warnings []string
+	for _, a := range slices.Sorted(maps.Keys(inputs)) {
+		for _, b := range slices.Sorted(maps.Keys(inputs[a].Inputs)) {
+			o := inputs[a].Inputs[b]
+			if len(o.Inputs) == 0 {
+				continue
+			}
+			if o.URL == "" && o.Follows == nil && (o.Source == nil || o.Source.Type == "indirect" && o.Source.Id == b) {
+				return nil, fmt.Errorf("%s: inputs.%s.inputs.%s declares inputs of its own but no url or follows: Nix replaces %s's input %s by the registry flake '%s' and ignores what is beneath it (it applies one level of overrides); give it a url, or declare the override in %s's own flake.nix", o.Pos, a, b, a, b, b, a)
+			}
+			for _, c := range slices.Sorted(maps.Keys(o.Inputs)) {
+				warnings = append(warnings, fmt.Sprintf("%s: inputs.%s.inputs.%s.inputs.%s is ignored: Nix applies one level of overrides; declare it in %s's own flake.nix", o.Inputs[c].Pos, a, b, c, b))
+			}
+		}
+	}
+	return warnings, nil
 }
 
 // IsFlake reports whether the input is a flake (the default) rather than
@@ -107,6 +168,9 @@ func Parse(name string, src []byte) (*Flake, error) {
 			}
 			var err error
 			if f.Inputs, err = parseInputs(v); err != nil {
+				return nil, err
+			}
+			if f.Warnings, err = checkOverrides(f.Inputs); err != nil {
 				return nil, err
 			}
 		case "outputs":
@@ -233,6 +297,9 @@ func parseInput(name string, v *node) (*Input, error) {
 	var err error
 	switch {
 	case attrs["type"] != nil:
+		// The attribute form: url is one attribute among others, not a
+		// flake reference.
+		in.URL = ""
 		in.Source, err = flakeref.FromAttrs(attrs)
 	case len(attrNames) > 0:
 		return nil, fmt.Errorf("%s: unexpected flake input attribute '%s' (without a type, an input takes url, flake, follows, inputs and version)", v.attrs[attrNames[0]].pos, attrNames[0])

@@ -16,16 +16,18 @@
 package flakeref
 
 import (
-	"encoding/base64"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
-	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 // The regular expressions of Nix 2.8's url-parts.hh and fetchers.
@@ -172,26 +174,28 @@ func Parse(ref string) (*pb.Source, error) {
 }
 
 func parseParsed(ref string, u *parsedURL) (*pb.Source, error) {
+	t, ok := typeOfScheme(u.scheme)
+	if !ok {
+		return nil, fmt.Errorf("input '%s' is unsupported", ref)
+	}
 	var s *pb.Source
 	var err error
-	switch u.scheme {
-	case "github", "gitlab", "sourcehut":
+	switch t.Kind {
+	case KindForge:
 		s, err = parseForge(ref, u)
-	case "flake":
+	case KindRegistry:
 		s, err = parseFlakeScheme(ref, u)
-	case "path":
+	case KindPath:
 		s, err = parsePath(ref, u)
-	case "git+http", "git+https", "git+ssh", "git+file", "hg+http", "hg+https", "hg+ssh", "hg+file":
+	case KindRepository:
 		s, err = parseRepo(ref, u)
-	case "file", "http", "https":
+	case KindDownload:
 		s, err = parseTarball(ref, u)
-	default:
-		err = fmt.Errorf("input '%s' is unsupported", ref)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if u.scheme != "path" {
+	if t.Kind != KindPath {
 		s.Dir = u.query["dir"]
 	}
 	return s, nil
@@ -304,7 +308,7 @@ func parsePath(ref string, u *parsedURL) (*pb.Source, error) {
 		case "rev":
 			s.Rev = v
 		case "narHash":
-			if err := checkSRI(v); err != nil {
+			if _, err := ParseNarHash(v); err != nil {
 				return nil, err
 			}
 			s.NarHash = v
@@ -323,23 +327,6 @@ func parsePath(ref string, u *parsedURL) (*pb.Source, error) {
 		}
 	}
 	return s, nil
-}
-
-// checkSRI accepts what Nix's Hash::parseSRI does: a known algorithm and
-// the base64 of a digest of its size.
-func checkSRI(v string) error {
-	algo, b64, ok := strings.Cut(v, "-")
-	if !ok {
-		return fmt.Errorf("hash '%s' is not SRI", v)
-	}
-	size, known := map[string]int{"md5": 16, "sha1": 20, "sha256": 32, "sha512": 64}[algo]
-	if !known {
-		return fmt.Errorf("unknown hash algorithm '%s'", algo)
-	}
-	if d, err := base64.StdEncoding.DecodeString(b64); err != nil || len(d) != size {
-		return fmt.Errorf("invalid SRI hash '%s'", b64)
-	}
-	return nil
 }
 
 // parseRepo reads git+ and hg+ URLs: Nix consumes ref, rev, submodules and
@@ -382,7 +369,7 @@ func parseTarball(ref string, u *parsedURL) (*pb.Source, error) {
 	}
 	s := &pb.Source{Type: "tarball", Url: u.String()}
 	if h, ok := u.query["narHash"]; ok {
-		if err := checkSRI(h); err != nil {
+		if _, err := ParseNarHash(h); err != nil {
 			return nil, err
 		}
 		s.NarHash = h
@@ -399,52 +386,29 @@ func hasTarballSuffix(p string) bool {
 	return false
 }
 
-// The attributes each input type accepts in attribute form (Nix 2.8's
-// inputFromAttrs), besides "type" and "dir".
-var allowedAttrs = map[string][]string{
-	"github":    {"owner", "repo", "ref", "rev", "narHash", "lastModified", "host"},
-	"gitlab":    {"owner", "repo", "ref", "rev", "narHash", "lastModified", "host"},
-	"sourcehut": {"owner", "repo", "ref", "rev", "narHash", "lastModified", "host"},
-	"indirect":  {"id", "ref", "rev", "narHash"},
-	"git":       {"url", "ref", "rev", "shallow", "submodules", "lastModified", "revCount", "narHash", "allRefs", "name"},
-	"hg":        {"url", "ref", "rev", "revCount", "narHash", "name"},
-	"path":      {"path", "rev", "revCount", "lastModified", "narHash"},
-	"tarball":   {"url", "narHash", "name"},
-}
-
-// FromAttrs reads a flake reference in attribute form: a flake.nix input
-// written as {type = "github"; owner = ...;}, or a lock file's original or
-// locked set. Values are strings, bools or integers (int64 or float64, as
-// JSON decodes them).
+// FromAttrs reads a flake reference in attribute form as Nix 2.8 does: a
+// flake.nix input written as {type = "github"; owner = ...;}, or a lock
+// file's original or locked set. Values are strings, bools or integers
+// (int64 or float64, as JSON decodes them).
 func FromAttrs(attrs map[string]any) (*pb.Source, error) {
 	typ, ok := attrs["type"].(string)
 	if !ok {
 		return nil, fmt.Errorf("attribute 'type' is missing or not a string")
 	}
-	allowed, known := allowedAttrs[typ]
+	t, known := LookupType(typ)
 	if !known {
-		return nil, fmt.Errorf("input type '%s' is unsupported (expected github, gitlab, sourcehut, indirect, git, hg, path or tarball)", typ)
+		return nil, fmt.Errorf("input type '%s' is unsupported (expected %s)", typ, TypeNames())
 	}
-	s := &pb.Source{Type: typ}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		v := attrs[k]
-		if k == "type" {
-			continue
-		}
-		if k != "dir" && !contains(allowed, k) {
-			if typ == "path" {
-				return nil, fmt.Errorf("unsupported path input attribute '%s'", k)
-			}
-			if typ == "tarball" {
-				return nil, fmt.Errorf("unsupported tarball input attribute '%s'", k)
-			}
-			return nil, fmt.Errorf("unsupported input attribute '%s'", k)
-		}
-		if err := setAttr(s, k, v); err != nil {
-			return nil, err
+		if k != "type" && k != "dir" && !slices.Contains(t.Attrs, k) {
+			return nil, t.unsupportedAttr(k)
 		}
 	}
-	for _, k := range map[string][]string{"github": {"owner", "repo"}, "gitlab": {"owner", "repo"}, "sourcehut": {"owner", "repo"}, "indirect": {"id"}, "git": {"url"}, "hg": {"url"}, "path": {"path"}, "tarball": {"url"}}[typ] {
+	s, err := SourceOf(attrs)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range t.Location {
 		if _, ok := attrs[k]; !ok {
 			return nil, fmt.Errorf("attribute '%s' missing", k)
 		}
@@ -458,30 +422,51 @@ func FromAttrs(attrs map[string]any) (*pb.Source, error) {
 	return s, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// SourceOf reads any attribute set into a source, keeping every attribute
+// and judging none: it is for recording what a lock file holds exactly,
+// whichever Nix wrote it (a FlakeHub tarball's rev and lastModified,
+// which Nix 2.8 refuses, included). Only an attribute that a source
+// cannot hold is an error, so that nothing is dropped unsaid. FromAttrs
+// is the reading that applies Nix 2.8's rules.
+func SourceOf(attrs map[string]any) (*pb.Source, error) {
+	typ, ok := attrs["type"].(string)
+	if !ok {
+		return nil, fmt.Errorf("attribute 'type' is missing or not a string")
+	}
+	s := &pb.Source{Type: typ}
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		if k == "type" {
+			continue
+		}
+		if err := setAttr(s, k, attrs[k]); err != nil {
+			return nil, err
 		}
 	}
-	return false
+	return s, nil
 }
 
+// sourceFields are the fields of a source by attribute name: the attribute
+// form's names are the message's JSON names, so the message is the one
+// table of which attribute is held where.
+var sourceFields = (&pb.Source{}).ProtoReflect().Descriptor().Fields()
+
 func setAttr(s *pb.Source, k string, v any) error {
-	switch k {
-	case "shallow", "submodules", "allRefs":
+	fd := sourceFields.ByJSONName(k)
+	if fd == nil {
+		// Nix 2.8 also takes git's allRefs and a store path's name;
+		// sources have no field for them, so they are refused rather
+		// than dropped unsaid.
+		return fmt.Errorf("attribute '%s' is not one flakeresolve records", k)
+	}
+	var val protoreflect.Value
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
 		b, ok := v.(bool)
 		if !ok {
 			return fmt.Errorf("attribute '%s' is %s while a Boolean is expected", k, kind(v))
 		}
-		switch k {
-		case "shallow":
-			s.Shallow = &b
-		case "submodules":
-			s.Submodules = &b
-		}
-		return nil
-	case "lastModified", "revCount":
+		val = protoreflect.ValueOfBool(b)
+	case protoreflect.Int64Kind:
 		var n int64
 		switch x := v.(type) {
 		case int64:
@@ -489,32 +474,23 @@ func setAttr(s *pb.Source, k string, v any) error {
 		case int:
 			n = int64(x)
 		case float64:
+			if x != math.Trunc(x) {
+				return fmt.Errorf("attribute '%s' is %v while an integer is expected", k, x)
+			}
 			n = int64(x)
 		default:
 			return fmt.Errorf("attribute '%s' is %s while an integer is expected", k, kind(v))
 		}
-		if k == "lastModified" {
-			s.LastModified = n
-		} else {
-			s.RevCount = n
+		val = protoreflect.ValueOfInt64(n)
+	default:
+		str, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("attribute '%s' is %s while a string is expected", k, kind(v))
 		}
-		return nil
+		val = protoreflect.ValueOfString(str)
 	}
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("attribute '%s' is %s while a string is expected", k, kind(v))
-	}
-	if p, ok := stringFields(s)[k]; ok {
-		*p = str
-	}
+	s.ProtoReflect().Set(fd, val)
 	return nil
-}
-
-// stringFields maps the string attributes of the attribute form, type
-// aside, to the fields of s that hold them.
-func stringFields(s *pb.Source) map[string]*string {
-	return map[string]*string{"owner": &s.Owner, "repo": &s.Repo, "host": &s.Host, "url": &s.Url, "ref": &s.Ref, "rev": &s.Rev,
-		"narHash": &s.NarHash, "dir": &s.Dir, "path": &s.Path, "id": &s.Id}
 }
 
 func kind(v any) string {
@@ -530,27 +506,21 @@ func kind(v any) string {
 }
 
 // Attrs renders a source in attribute form, exactly the attributes Nix
-// writes for it: set fields only, plus "dir".
+// writes for it: "type" and the fields that are set.
 func Attrs(s *pb.Source) map[string]any {
 	m := map[string]any{"type": s.Type}
-	for k, p := range stringFields(s) {
-		if *p != "" {
-			m[k] = *p
-		}
-	}
-	if s.LastModified != 0 {
-		m["lastModified"] = s.LastModified
-	}
-	if s.RevCount != 0 {
-		m["revCount"] = s.RevCount
-	}
-	if s.Submodules != nil {
-		m["submodules"] = *s.Submodules
-	}
-	if s.Shallow != nil {
-		m["shallow"] = *s.Shallow
-	}
+	s.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		m[fd.JSONName()] = v.Interface()
+		return true
+	})
 	return m
+}
+
+// Has reports whether a source sets an attribute, without building the
+// attribute set: validation asks it of every pin of an index.
+func Has(s *pb.Source, attr string) bool {
+	fd := sourceFields.ByJSONName(attr)
+	return fd != nil && s.ProtoReflect().Has(fd)
 }
 
 // Equal reports whether two sources have the same attribute form, which is
@@ -567,9 +537,13 @@ func String(s *pb.Source) string {
 			q[k] = v
 		}
 	}
+	t, _ := LookupType(s.Type)
+	if t == nil {
+		t = &Type{Kind: KindDownload}
+	}
 	var u *parsedURL
-	switch s.Type {
-	case "github", "gitlab", "sourcehut":
+	switch t.Kind {
+	case KindForge:
 		u = &parsedURL{scheme: s.Type, path: s.Owner + "/" + s.Repo}
 		if s.Rev != "" {
 			u.path += "/" + s.Rev
@@ -577,7 +551,7 @@ func String(s *pb.Source) string {
 			u.path += "/" + s.Ref
 		}
 		set("host", s.Host)
-	case "indirect":
+	case KindRegistry:
 		u = &parsedURL{scheme: "flake", path: s.Id}
 		if s.Ref != "" {
 			u.path += "/" + s.Ref
@@ -585,7 +559,7 @@ func String(s *pb.Source) string {
 		if s.Rev != "" {
 			u.path += "/" + s.Rev
 		}
-	case "git", "hg":
+	case KindRepository:
 		if base, _, err := parseURL(s.Url); err == nil {
 			u = base
 			u.scheme = s.Type + "+" + u.scheme
@@ -602,7 +576,7 @@ func String(s *pb.Source) string {
 				q[k] = map[bool]string{true: "1", false: "0"}[*b]
 			}
 		}
-	case "path":
+	case KindPath:
 		u = &parsedURL{scheme: "path", path: s.Path}
 		set("rev", s.Rev)
 	default:
@@ -616,7 +590,7 @@ func String(s *pb.Source) string {
 		}
 	}
 	set("dir", s.Dir)
-	if s.Type == "path" {
+	if t.Kind == KindPath {
 		set("narHash", s.NarHash)
 		if s.LastModified != 0 {
 			q["lastModified"] = strconv.FormatInt(s.LastModified, 10)
@@ -627,18 +601,4 @@ func String(s *pb.Source) string {
 	}
 	u.query = q
 	return u.String()
-}
-
-var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)
-
-// FlakeHub splits a FlakeHub URL (https://flakehub.com/f/OWNER/REPO/REQ.tar.gz)
-// into the GitHub repository it publishes and the version requirement its
-// last segment spells. FlakeHub names flakes after their GitHub repositories,
-// which is how an index that knows the repository finds the flake.
-func FlakeHub(url string) (owner, repo, req string, ok bool) {
-	m := flakehubRE.FindStringSubmatch(url)
-	if m == nil {
-		return "", "", "", false
-	}
-	return m[1], m[2], m[3], true
 }

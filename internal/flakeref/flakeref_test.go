@@ -159,7 +159,52 @@ func TestFlakeHub(t *testing.T) {
 	if !ok || owner != "NixOS" || repo != "nixpkgs" || req != "0.2405.*" {
 		t.Errorf("FlakeHub = %q %q %q %v", owner, repo, req, ok)
 	}
+	// fh writes requirements percent-encoded.
+	if _, _, req, _ := FlakeHub("https://flakehub.com/f/NixOS/nixpkgs/%3D0.1.793735"); req != "=0.1.793735" {
+		t.Errorf("FlakeHub(%%3D0.1.793735) requirement = %q, want =0.1.793735", req)
+	}
 	if _, _, _, ok := FlakeHub("https://example.org/f/a/b/1.tar.gz"); ok {
 		t.Error("a non-FlakeHub URL was taken for FlakeHub")
+	}
+}
+
+func TestReleaseLine(t *testing.T) {
+	for branch, want := range map[string]uint64{
+		"nixos-24.05": 2405, "nixos-24.05-small": 2405, "nixpkgs-24.05-darwin": 2405, "release-23.11": 2311,
+		"nix-darwin-24.11": 2411, "25.05": 2505, "nixos-unstable": 1, "master": 1, "": 1, "trunk": 1,
+		"release-0.3.x": 0, "feature": 0, "2.18-maintenance": 0,
+	} {
+		line, ok := ReleaseLine(branch, "trunk")
+		if line != want || ok != (want != 0) {
+			t.Errorf("ReleaseLine(%q) = %d, %v; want %d", branch, line, ok, want)
+		}
+	}
+}
+
+// TestParseSRI: the one SRI reading, with Nix's messages.
+func TestParseSRI(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{"sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU=", ""},
+		{"sha512-" + strings.Repeat("A", 86) + "==", ""},
+		{"sha1-AAAAAAAAAAAAAAAAAAAAAAAAAAA=", ""},
+		{"x", "hash 'x' is not SRI"},
+		{"sha3-AAAA", "unknown hash algorithm 'sha3'"},
+		{"sha256-AA", "invalid SRI hash 'AA'"},
+		// The hex and Nix base32 spellings are hashes, but not SRI.
+		{"sha256-" + strings.Repeat("0", 64), "invalid SRI hash"},
+		{"sha256-" + strings.Repeat("0", 52), "invalid SRI hash"},
+		// Stray bits in the padding are ignored, as Nix ignores them.
+		{"sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAV=", ""},
+	} {
+		_, err := ParseSRI(tc.in)
+		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("ParseSRI(%q) = %v, want %q", tc.in, err, tc.err)
+		}
+	}
+	// A narHash is SHA-256; Nix 2.8 says so in these words when a
+	// reference carries another (the message is a usage error there, two
+	// lines, which refs.txt cannot record).
+	if _, err := ParseNarHash("sha1-AAAAAAAAAAAAAAAAAAAAAAAAAAA="); err == nil || err.Error() != "narHash must use SHA-256" {
+		t.Errorf("ParseNarHash(sha1) = %v", err)
 	}
 }

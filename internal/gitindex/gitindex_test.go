@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flakeresolve/flakeresolve/internal/nixtest"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 // gitRepo makes a repository in a temporary directory and returns a
@@ -123,9 +124,12 @@ func TestBuild(t *testing.T) {
 		t.Errorf("skipped %v, want not-a-version and v9.9.9", skipped)
 	}
 	for _, s := range skipped {
-		if s.Tag == "v9.9.9" && !strings.Contains(s.Reason, `the tag says 9.9.9 but its flake.nix says version "1.2.0"`) {
+		if s.Ref == "tag v9.9.9" && !strings.Contains(s.Reason, `the tag says 9.9.9 but its flake.nix says version "1.2.0"`) {
 			t.Errorf("v9.9.9 skipped because %q", s.Reason)
 		}
+	}
+	if f.Numbering != pb.Numbering_NUMBERING_TAGS || f.Flake != nil || f.Versions[0].LockFile != nil {
+		t.Errorf("numbering %v, flake %v, lock %v; want tags, a flake, no flake.lock", f.Numbering, f.Flake, f.Versions[0].LockFile)
 	}
 	v := f.Versions[0]
 	if v.Locked.LastModified != 1714521600 || v.Locked.RevCount != 1 || !strings.HasPrefix(v.Locked.NarHash, "sha256-") || len(v.Locked.Rev) != 40 {
@@ -146,14 +150,31 @@ func TestBuildErrors(t *testing.T) {
 	if _, _, err := Build(context.Background(), []Repo{{Dir: t.TempDir()}}, nil); err == nil || !strings.Contains(err.Error(), "not a git repository") {
 		t.Errorf("a plain directory: %v", err)
 	}
+	// Every tree's flake.nix is broken: each is skipped, and a repository
+	// left with nothing is an error that says why.
 	dir, run := gitRepo(t)
 	write(t, dir, "flake.nix", `{ inputs.a.url = "github:o"; outputs = _: {}; }`, 0o644)
 	run("add", "-A")
 	run("commit", "-qm", "bad")
 	run("tag", "v1.0.0")
 	_, _, err := Build(context.Background(), []Repo{{Dir: dir}}, nil)
-	if err == nil || !strings.Contains(err.Error(), "flake.nix (") || !strings.Contains(err.Error(), "URL 'github:o' is invalid") {
+	if err == nil || !strings.Contains(err.Error(), "tag v1.0.0: "+dir+":flake.nix (") || !strings.Contains(err.Error(), "URL 'github:o' is invalid") {
 		t.Errorf("a bad flake.nix: %v", err)
+	}
+	for _, tc := range []struct {
+		src  *pb.Source
+		want string
+	}{
+		{&pb.Source{Type: "tarball", Url: "https://example.org/x.tar.gz"}, "has no {version}, {tag} or {rev}: one URL serves one tree"},
+		{&pb.Source{Type: "tarball", Url: "https://example.org/x-{ver}.tar.gz"}, "unknown placeholder {ver}"},
+		{&pb.Source{Type: "indirect", Id: "x"}, "indirect sources cannot publish a git repository"},
+	} {
+		if _, _, err := Build(context.Background(), []Repo{{Dir: dir, Source: tc.src}}, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("source %v: %v, want %q", tc.src, err, tc.want)
+		}
+	}
+	if _, _, err := Build(context.Background(), []Repo{{Dir: dir, Subdir: "../up"}}, nil); err == nil || !strings.Contains(err.Error(), `dir "../up" is not a directory within the repository`) {
+		t.Errorf("dir ../up: %v", err)
 	}
 }
 
@@ -179,7 +200,7 @@ func TestBuildSkipsCommitsWithoutFlake(t *testing.T) {
 	}
 	for _, s := range skipped {
 		if !strings.HasPrefix(s.Reason, "no flake.nix at ") {
-			t.Errorf("%s skipped because %q", s.Tag, s.Reason)
+			t.Errorf("%s skipped because %q", s.Ref, s.Reason)
 		}
 	}
 }

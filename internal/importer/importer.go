@@ -1,7 +1,12 @@
 // Package importer builds a versioned index from a snapshot of real flakes
 // (the real-flakes.json format: GitHub repositories, their tags and release
-// branches, each with rev, narHash, lastModified, the inputs flake.nix
-// declares and the root inputs of its own flake.lock).
+// branches, each with rev, narHash, lastModified, revCount, the inputs
+// flake.nix declares, and its committed flake.lock).
+//
+// Every version and ref carries its tree's own flake.lock, recorded exactly
+// as committed (lockfile.Record): Nix locks a dependency's input that has
+// no requirement, and that no override or follows touches, to that lock's
+// pin, so the resolver needs it to lock as Nix does.
 //
 // No published flake declares versions on its inputs yet, so the importer
 // infers them. The rules, applied in this order, are:
@@ -13,49 +18,75 @@
 //     version, unless its narHash could not be computed (it could not be
 //     locked). When tags normalise to the same precedence, a tag that was
 //     SemVer as written beats a coerced or date tag, then the newer commit
-//     wins; the others are dropped and counted.
+//     wins; the others are dropped and counted. The flake is numbered
+//     NUMBERING_TAGS.
 //  3. Release lines of untagged flakes. A flake with no usable tag is
-//     numbered as FlakeHub numbers nixpkgs: a release branch
-//     (release-YY.MM, nixos-YY.MM, nix-darwin-YY.MM, YY.MM) gives version
-//     0.YYMM.N and the default branch gives 0.1.N, where N is the commit
-//     time of the branch head (FlakeHub uses the commit count, which the
-//     snapshot lacks; commit time orders the same way along a branch).
+//     numbered as FlakeHub numbers it (NUMBERING_COMMIT_COUNT): a release
+//     branch (release-YY.MM, nixos-YY.MM, nix-darwin-YY.MM, YY.MM; see
+//     flakeref.ReleaseLine) gives version 0.YYMM.N and the default branch
+//     gives 0.1.N, where N is the commit count (revCount) of the branch
+//     head, exactly FlakeHub's number, so that a FlakeHub URL that fh wrote
+//     (https://flakehub.com/f/OWNER/REPO/0.1.941) means the same tree here.
+//     A head whose commit count the snapshot lacks is dropped and counted.
 //  4. nixpkgs. nixpkgs is not in the snapshot, but its locks pin it hundreds
-//     of times. Each distinct GitHub pin of NixOS/nixpkgs becomes a version
-//     by the branch it was locked from: nixos-YY.MM, nixos-YY.MM-small,
-//     nixpkgs-YY.MM-darwin and release-YY.MM give 0.YYMM.N; nixos-unstable,
-//     nixos-unstable-small, nixpkgs-unstable, master and no branch give
-//     0.1.N; N is the pin's commit time. Pins of other branches are dropped.
-//     The newest pin of each branch becomes a ref.
+//     of times. Each distinct GitHub pin of NixOS/nixpkgs (a root input of a
+//     lock) becomes a version by the branch it was locked from: nixos-YY.MM,
+//     nixos-YY.MM-small, nixpkgs-YY.MM-darwin and release-YY.MM give
+//     0.YYMM.N; nixos-unstable, nixos-unstable-small, nixpkgs-unstable,
+//     master and no branch give 0.1.N. A pin has no commit count, so N is
+//     its commit time, and the flake says so: NUMBERING_COMMIT_TIME. Pins of
+//     other branches are dropped. The newest pin of each branch becomes a
+//     ref.
 //  5. Refs. Every branch head with a narHash is a ref, with the inputs its
 //     flake.nix declares; the default branch is the default ref.
 //  6. Input requirements, for inputs that name a flake of the index:
 //     - a FlakeHub URL (https://flakehub.com/f/OWNER/REPO/REQ.tar.gz) keeps
-//     REQ as the requirement when it is a Cargo requirement;
+//     REQ, percent-decoded, as the requirement when it is a Cargo
+//     requirement, even where its patch counts commits of a flake numbered
+//     by time (see below);
 //     - a branch of nixpkgs or of a release-line flake gives "^0.YYMM", or
 //     "^0.1" for unstable and default branches;
 //     - a tag gives "=VERSION" of that tag;
 //     - an input with no ref or rev takes the version that the flake's own
 //     flake.lock pinned: the tagged version at that rev, else the newest
 //     tagged version no newer than the pin (the pin had at least that
-//     release); for release-line and nixpkgs targets, the pin's own number.
-//     The requirement is a caret requirement on that version.
+//     release). For a release-line target the pin's own number: its
+//     0.1.N version when the pin is the default branch's head the index
+//     has, else no patch bound at all ("^0.1", counted as
+//     lock-pin-count-unknown), since a pin's commit time must not stand in
+//     for a count; for nixpkgs, numbered by time, "^0.1.TIME". The
+//     requirement is a caret requirement on that version.
 //     Inputs pinned to a rev, and inputs of flakes the index lacks, stay
 //     unversioned and lock as today's Nix locks them.
+//
+// Reading a FlakeHub requirement against Flake.numbering. A FlakeHub
+// requirement's patch counts commits. Against a flake numbered by tags or
+// by commit count it means what it says. Against a flake numbered by
+// commit time (nixpkgs here) a patch bound means nothing, and a reader
+// drops it explicitly rather than compare a count with a time: each
+// comparator that names a patch keeps its major and minor only, "^", "~"
+// and "=" keeping their operator (^0.2305.490449 becomes ^0.2305,
+// =0.1.793735 becomes =0.1, which is 0.1.x), ">" and ">=" becoming ">="
+// (>0.1.5 becomes >=0.1) and "<" and "<=" becoming "<=" (<0.2305.5
+// becomes <=0.2305), so the bound widens to the whole MAJOR.MINOR series
+// and never narrows; comparators without a patch, and wildcards, stay.
+// The resolver applies this rule; the importer records the requirement as
+// written.
 package importer
 
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"regexp"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -78,6 +109,7 @@ type tree struct {
 	VersionScheme string                     `json:"versionScheme"`
 	Rev           string                     `json:"rev"`
 	LastModified  int64                      `json:"lastModified"`
+	RevCount      *int64                     `json:"revCount"`
 	NarHash       string                     `json:"narHash"`
 	Inputs        map[string]json.RawMessage `json:"inputs"`
 	InputsError   string                     `json:"inputsError"`
@@ -87,6 +119,7 @@ type tree struct {
 			Locked   map[string]any `json:"locked"`
 		} `json:"inputs"`
 	} `json:"lock"`
+	LockFile json.RawMessage `json:"lockFile"`
 }
 
 // Report counts what the import kept and dropped, and why.
@@ -94,6 +127,8 @@ type Report struct {
 	Flakes, Versions, Refs, NixpkgsPins     int
 	DroppedNoNarHash, DroppedSamePrecedence int
 	DroppedInputsError, DroppedInputs       int
+	DroppedNoRevCount                       int // branch heads of untagged flakes
+	LockFiles                               int
 	Inferred                                map[string]int // requirement rule -> inputs
 }
 
@@ -113,7 +148,11 @@ func Import(path string) (*pb.Index, *Report, error) {
 	im.collect(&snap)
 	out := &pb.Index{Schema: 1}
 	for _, t := range im.targets {
-		out.Flakes = append(out.Flakes, im.build(t))
+		f, err := im.build(t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out.Flakes = append(out.Flakes, f)
 	}
 	sort.Slice(out.Flakes, func(i, j int) bool { return out.Flakes[i].Name < out.Flakes[j].Name })
 	im.rep.Flakes = len(out.Flakes)
@@ -128,7 +167,7 @@ func Import(path string) (*pb.Index, *Report, error) {
 // converted (conversion needs every target's versions).
 type target struct {
 	name, owner, repo, description, defaultBranch string
-	releaseLines                                  bool // numbered 0.YYMM.N / 0.1.N
+	numbering                                     pb.Numbering
 	versions                                      []*candidate
 	refs                                          map[string]tree
 }
@@ -144,23 +183,9 @@ type importer struct {
 	byRepo  map[string]*target // lowercase owner/repo
 }
 
-var (
-	releaseBranchRE = regexp.MustCompile(`^(?:(?:release|nixos|nix-darwin|nixpkgs)-)?(\d\d)\.(\d\d)(?:-small|-darwin)?$`)
-	unstableRE      = regexp.MustCompile(`^(?:nixos-unstable|nixos-unstable-small|nixpkgs-unstable|master|main)$`)
-)
-
-// lineOf maps a branch name to its FlakeHub-style minor number: 2405 for
-// nixos-24.05, 1 for unstable and default branches; ok is false otherwise.
-func lineOf(branch, defaultBranch string) (uint64, bool) {
-	if m := releaseBranchRE.FindStringSubmatch(branch); m != nil {
-		n, _ := strconv.ParseUint(m[1]+m[2], 10, 64)
-		return n, true
-	}
-	if branch == "" || branch == defaultBranch || unstableRE.MatchString(branch) {
-		return 1, true
-	}
-	return 0, false
-}
+// releaseLines reports whether a flake's versions are FlakeHub's
+// 0.YYMM.N and 0.1.N rather than its own releases.
+func (t *target) releaseLines() bool { return t.numbering != pb.Numbering_NUMBERING_TAGS }
 
 func (im *importer) collect(snap *snapshot) {
 	for _, sf := range snap.Flakes {
@@ -169,7 +194,8 @@ func (im *importer) collect(snap *snapshot) {
 		if name == "" {
 			name = strings.ToLower(sf.Repo)
 		}
-		t := &target{name: name, owner: sf.Owner, repo: sf.Repo, description: sf.Description, defaultBranch: sf.DefaultBranch, refs: map[string]tree{}}
+		t := &target{name: name, owner: sf.Owner, repo: sf.Repo, description: sf.Description, defaultBranch: sf.DefaultBranch,
+			numbering: pb.Numbering_NUMBERING_TAGS, refs: map[string]tree{}}
 		for _, tr := range sf.Versions {
 			if tr.Version == nil {
 				continue
@@ -194,11 +220,17 @@ func (im *importer) collect(snap *snapshot) {
 			}
 		}
 		if len(t.versions) == 0 {
-			t.releaseLines = true
+			t.numbering = pb.Numbering_NUMBERING_COMMIT_COUNT
 			for b, tr := range t.refs {
-				if line, ok := lineOf(b, sf.DefaultBranch); ok && (line != 1 || b == sf.DefaultBranch) {
-					t.versions = append(t.versions, &candidate{semver.New(0, line, uint64(tr.LastModified), "", ""), tr})
+				line, ok := flakeref.ReleaseLine(b, sf.DefaultBranch)
+				if !ok || line == 1 && b != sf.DefaultBranch {
+					continue
 				}
+				if tr.RevCount == nil {
+					im.rep.DroppedNoRevCount++
+					continue
+				}
+				t.versions = append(t.versions, &candidate{semver.New(0, line, uint64(*tr.RevCount), "", ""), tr})
 			}
 		}
 		t.versions = im.dedupe(t.versions)
@@ -238,7 +270,8 @@ func (im *importer) dedupe(cs []*candidate) []*candidate {
 }
 
 func (im *importer) collectNixpkgs(snap *snapshot) {
-	t := &target{name: "nixpkgs", owner: "NixOS", repo: "nixpkgs", description: "Nix Packages collection (versions inferred from lock pins)", defaultBranch: "master", releaseLines: true, refs: map[string]tree{}}
+	t := &target{name: "nixpkgs", owner: "NixOS", repo: "nixpkgs", description: "Nix Packages collection (versions inferred from lock pins)", defaultBranch: "master",
+		numbering: pb.Numbering_NUMBERING_COMMIT_TIME, refs: map[string]tree{}}
 	seen := map[string]bool{}
 	visit := func(tr tree) {
 		if tr.Lock == nil {
@@ -250,7 +283,7 @@ func (im *importer) collectNixpkgs(snap *snapshot) {
 				continue
 			}
 			branch := str(o["ref"])
-			line, ok := lineOf(branch, "master")
+			line, ok := flakeref.ReleaseLine(branch, "master")
 			if !ok || str(l["narHash"]) == "" {
 				continue
 			}
@@ -293,26 +326,49 @@ func num(v any) float64 {
 	return f
 }
 
-func (im *importer) build(t *target) *pb.Flake {
+func (im *importer) build(t *target) (*pb.Flake, error) {
 	f := &pb.Flake{
-		Name: t.name, Description: t.description,
+		Name: t.name, Description: t.description, Numbering: t.numbering,
 		Source: &pb.Source{Type: "github", Owner: t.owner, Repo: t.repo},
 		Refs:   map[string]*pb.Ref{},
 	}
 	for _, c := range t.versions {
+		lf, err := im.lockFile(c.tree)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s version %s (%s): %w", t.owner, t.repo, c.v, c.tree.Tag, err)
+		}
 		f.Versions = append(f.Versions, &pb.Version{
-			Version: c.v.String(),
-			Locked:  &pb.Source{Type: "github", Owner: t.owner, Repo: t.repo, Rev: c.tree.Rev, NarHash: c.tree.NarHash, LastModified: c.tree.LastModified},
-			Inputs:  im.inputs(c.tree),
+			Version:  c.v.String(),
+			Locked:   &pb.Source{Type: "github", Owner: t.owner, Repo: t.repo, Rev: c.tree.Rev, NarHash: c.tree.NarHash, LastModified: c.tree.LastModified},
+			Inputs:   im.inputs(c.tree),
+			LockFile: lf,
 		})
 	}
-	for name, tr := range t.refs {
-		f.Refs[name] = &pb.Ref{Rev: tr.Rev, NarHash: tr.NarHash, LastModified: tr.LastModified, Inputs: im.inputs(tr)}
+	for _, name := range slices.Sorted(maps.Keys(t.refs)) {
+		tr := t.refs[name]
+		lf, err := im.lockFile(tr)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s branch %s: %w", t.owner, t.repo, name, err)
+		}
+		f.Refs[name] = &pb.Ref{Rev: tr.Rev, NarHash: tr.NarHash, LastModified: tr.LastModified, Inputs: im.inputs(tr), LockFile: lf}
 	}
 	if _, ok := f.Refs[t.defaultBranch]; ok {
 		f.DefaultRef = t.defaultBranch
 	}
-	return f
+	return f, nil
+}
+
+// lockFile records a tree's committed flake.lock; nil when it has none.
+func (im *importer) lockFile(tr tree) (*pb.LockFile, error) {
+	if len(tr.LockFile) == 0 || string(tr.LockFile) == "null" {
+		return nil, nil
+	}
+	lf, err := lockfile.Record("lockFile", tr.LockFile)
+	if err != nil {
+		return nil, err
+	}
+	im.rep.LockFiles++
+	return lf, nil
 }
 
 // rawInput is an input as nix-instantiate printed it: a reference in URL or
@@ -404,8 +460,8 @@ func (im *importer) inferRule(name, url string, tr tree) (string, string) {
 		return "", ""
 	}
 	if src.Ref != "" {
-		if t.releaseLines {
-			if line, ok := lineOf(src.Ref, t.defaultBranch); ok {
+		if t.releaseLines() {
+			if line, ok := flakeref.ReleaseLine(src.Ref, t.defaultBranch); ok {
 				return fmt.Sprintf("^0.%d", line), "branch"
 			}
 			return "", ""
@@ -421,8 +477,20 @@ func (im *importer) inferRule(name, url string, tr tree) (string, string) {
 	if !ok {
 		return "", ""
 	}
-	if t.releaseLines {
+	switch t.numbering {
+	case pb.Numbering_NUMBERING_COMMIT_TIME:
 		return fmt.Sprintf("^0.1.%d", pin.LastModified), "lock-pin"
+	case pb.Numbering_NUMBERING_COMMIT_COUNT:
+		// The pin (of the default branch: the input names no ref) has a
+		// known commit count only when it is one of the flake's own
+		// trees; otherwise any rolling release will do, as a commit time
+		// must not stand in for a count.
+		for _, c := range t.versions {
+			if c.tree.Rev == pin.Rev && c.v.Minor() == 1 {
+				return "^" + c.v.String(), "lock-pin"
+			}
+		}
+		return "^0.1", "lock-pin-count-unknown"
 	}
 	var best *candidate
 	for _, c := range t.versions {

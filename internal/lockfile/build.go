@@ -10,20 +10,16 @@ import (
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
-	"google.golang.org/protobuf/proto"
 )
 
-// Build turns a resolution of a flake's inputs into a lock file tree.
-// Inputs the resolver left unpinned (their flake is in no index) keep
-// their pin, and everything beneath it, from the old lock when its
-// declaration is unchanged, as Nix itself would; without one they are an
-// error that says how to get one.
-func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse, old *Node) (*Node, error) {
+// Build turns a resolution of a flake's inputs into a lock file tree: one
+// node per input path, as Nix writes it. A pin taken from a lock file (the
+// existing one, or a dependency's own) keeps that lock's attributes, as Nix
+// copies them; any other records what Nix 2.8 records for its type. A path
+// the resolution left unpinned cannot be locked.
+func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse) (*Node, error) {
 	root := &Node{Inputs: map[string]*Edge{}}
-	paths := make([]string, 0, len(resp.Paths))
-	for p := range resp.Paths {
-		paths = append(paths, p)
-	}
+	paths := slices.Collect(maps.Keys(resp.Paths))
 	slices.SortFunc(paths, shallowFirst) // parents before children
 	nodes := map[string]*Node{"": root}
 	var problems []string
@@ -32,36 +28,43 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse, old *Node
 		segs := strings.Split(p, "/")
 		parent := nodes[strings.Join(segs[:len(segs)-1], "/")]
 		if parent == nil {
-			continue // beneath a pin kept whole from the old lock
+			continue // beneath a path that could not be locked
 		}
 		name := segs[len(segs)-1]
-		if pin.Follows != "" {
-			parent.Inputs[name] = &Edge{Follows: strings.Split(pin.Follows, "/")}
+		if pin.Follows != nil {
+			parent.Inputs[name] = &Edge{Follows: append([]string{}, pin.Follows.Names...)}
 			continue
 		}
-		var original *pb.Source
-		if len(segs) == 1 && decls[name] != nil {
+		if pin.Unpinned != "" {
+			problems = append(problems, fmt.Sprintf("input '%s' (%s): %s; lock it once with nix flake lock, and the pin stays from then on", p, pin.Url, pin.Unpinned))
+			continue
+		}
+		original := pin.Original
+		switch {
+		case original != nil:
+		case len(segs) == 1 && decls[name] != nil:
 			original = decls[name].Source
-		} else {
+		default:
+			// Nix 2.8 records an input an override replaced as the
+			// dependency declared it (2.26 as the override says).
 			var err error
-			if original, err = flakeref.Parse(pin.Url); err != nil {
+			if original, err = flakeref.ParseAny(cmp.Or(pin.DeclaredUrl, pin.Url)); err != nil {
 				problems = append(problems, fmt.Sprintf("input '%s': %v", p, err))
 				continue
 			}
 		}
-		if pin.Unpinned != "" {
-			prev := old.Lookup(segs)
-			if prev == nil || prev.Locked == nil || !flakeref.Equal(prev.Original, original) {
-				problems = append(problems, fmt.Sprintf("input '%s' (%s): %s, and flake.lock has no pin for it to keep; lock it once with nix flake lock, and flakeresolve keeps that pin from then on", p, pin.Url, pin.Unpinned))
+		locked := pin.Locked
+		switch pin.Origin {
+		case pb.PinOrigin_PIN_ORIGIN_EXISTING_LOCK:
+			// Kept as the lock holds it.
+		case pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK:
+			locked = Trim(locked)
+		default:
+			var err error
+			if locked, err = LockedFor(original, pin.Locked, pin.Ref); err != nil {
+				problems = append(problems, fmt.Sprintf("input '%s' (%s %s): %v", p, pin.Flake, orRef(pin), err))
 				continue
 			}
-			parent.Inputs[name] = &Edge{Node: copyTree(prev)}
-			continue
-		}
-		locked, err := LockedFor(original, pin.Locked, pin.Ref)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("input '%s' (%s %s): %v", p, pin.Flake, orRef(pin), err))
-			continue
 		}
 		n := &Node{Inputs: map[string]*Edge{}, Original: original, Locked: locked, NotFlake: pin.NotFlake}
 		parent.Inputs[name] = &Edge{Node: n}
@@ -82,56 +85,13 @@ func shallowFirst(a, b string) int {
 }
 
 func orRef(pin *pb.PathPin) string {
-	if pin.Version != "" {
+	switch {
+	case pin.Version != "":
 		return pin.Version
+	case pin.Ref != "":
+		return "ref:" + pin.Ref
 	}
-	return "ref:" + pin.Ref
-}
-
-// copyTree copies a subtree so that it is one node per path even when the
-// old lock shared nodes between paths.
-func copyTree(n *Node) *Node {
-	c := &Node{Inputs: map[string]*Edge{}, NotFlake: n.NotFlake}
-	if n.Locked != nil {
-		c.Original, c.Locked = proto.Clone(n.Original).(*pb.Source), proto.Clone(n.Locked).(*pb.Source)
-	}
-	for name, e := range n.Inputs {
-		if e.Node != nil {
-			c.Inputs[name] = &Edge{Node: copyTree(e.Node)}
-		} else {
-			c.Inputs[name] = &Edge{Follows: append([]string{}, e.Follows...)}
-		}
-	}
-	return c
-}
-
-// Pins lists the trees an old lock pins, for a stable re-resolution: every
-// node at its path, except beneath root inputs whose declaration changed,
-// which Nix would lock afresh too.
-func Pins(old *Node, decls map[string]*flakenix.Input) []*pb.ExistingPin {
-	if old == nil {
-		return nil
-	}
-	var pins []*pb.ExistingPin
-	var walk func(n *Node, prefix string)
-	walk = func(n *Node, prefix string) {
-		for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
-			e := n.Inputs[name]
-			if e.Node == nil || e.Node.Locked == nil {
-				continue
-			}
-			path := name
-			if prefix != "" {
-				path = prefix + "/" + name
-			} else if d := decls[name]; d == nil || d.Source == nil || !flakeref.Equal(d.Source, e.Node.Original) {
-				continue
-			}
-			pins = append(pins, &pb.ExistingPin{Path: path, NarHash: e.Node.Locked.NarHash, Rev: e.Node.Locked.Rev})
-			walk(e.Node, path)
-		}
-	}
-	walk(old, "")
-	return pins
+	return "rev:" + pin.Locked.GetRev()
 }
 
 // FollowsLine is a follows declaration that lets Nix share one node where

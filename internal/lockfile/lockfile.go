@@ -14,7 +14,9 @@ package lockfile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -56,67 +58,48 @@ func (n *Node) Lookup(path []string) *Node {
 }
 
 // Marshal renders a lock file byte for byte as Nix writes it.
-func Marshal(root *Node) ([]byte, error) {
+func Marshal(root *Node) ([]byte, error) { return marshalFile(ToProto(root)) }
+
+// marshalFile renders a lock file message as Nix writes lock files.
+func marshalFile(m *pb.LockFile) ([]byte, error) {
 	nodes := map[string]any{}
-	keys := map[string]bool{}
-	done := map[*Node]string{}
-	var dump func(key string, n *Node) (string, error)
-	dump = func(key string, n *Node) (string, error) {
-		if k, ok := done[n]; ok {
-			return k, nil
-		}
-		if keys[key] {
-			for i := 2; ; i++ {
-				if k := fmt.Sprintf("%s_%d", key, i); !keys[k] {
-					key = k
-					break
-				}
-			}
-		}
-		keys[key] = true
-		done[n] = key
+	for key, n := range m.Nodes {
 		obj := map[string]any{}
 		if len(n.Inputs) > 0 {
 			inputs := map[string]any{}
-			for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
-				e := n.Inputs[name]
-				if e.Node == nil {
-					inputs[name] = append([]string{}, e.Follows...)
-					continue
+			for name, in := range n.Inputs {
+				if f := in.GetFollows(); f != nil {
+					inputs[name] = append([]string{}, f.Names...)
+				} else {
+					inputs[name] = in.GetNode()
 				}
-				k, err := dump(name, e.Node)
-				if err != nil {
-					return "", err
-				}
-				inputs[name] = k
 			}
 			obj["inputs"] = inputs
 		}
 		if n.Locked != nil {
 			obj["original"] = flakeref.Attrs(n.Original)
 			obj["locked"] = flakeref.Attrs(n.Locked)
-			if n.NotFlake {
+			if n.Flake != nil && !*n.Flake {
 				obj["flake"] = false
 			}
 		}
 		nodes[key] = obj
-		return key, nil
-	}
-	if _, err := dump("root", root); err != nil {
-		return nil, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"nodes": nodes, "root": "root", "version": 7}); err != nil {
+	if err := enc.Encode(map[string]any{"nodes": nodes, "root": m.Root, "version": m.Version}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// Parse reads a flake.lock. Nodes that several inputs name by one key
-// become one Node, as Nix reads them.
+// Parse reads a flake.lock of version 5 to 7, as Nix 2.8 and later read
+// one, keeping every attribute whichever Nix wrote it (Nix 2.26 records a
+// tarball's lastModified, which 2.8 refuses): a lock is the user's, and
+// stays as it is where nothing moves. Nodes that several inputs name by
+// one key become one Node, as Nix reads them.
 func Parse(name string, data []byte) (*Node, error) {
 	var f struct {
 		Nodes   map[string]json.RawMessage `json:"nodes"`
@@ -126,65 +109,35 @@ func Parse(name string, data []byte) (*Node, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&f); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("%s: %s is a JSON %s; expected an object with nodes, root and version", name, orTop(typeErr.Field), typeErr.Value)
+		}
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	if f.Version < 5 || f.Version > 7 {
-		return nil, fmt.Errorf("%s: lock file version %d is not supported (expected 7)", name, f.Version)
+		return nil, fmt.Errorf("%s: lock file version %d is not supported (expected 5 to 7)", name, f.Version)
 	}
-	built := map[string]*Node{}
-	var build func(key string, depth int) (*Node, error)
-	build = func(key string, depth int) (*Node, error) {
-		if n, ok := built[key]; ok {
-			return n, nil
-		}
-		raw, ok := f.Nodes[key]
-		if !ok {
-			return nil, fmt.Errorf("%s: node %q is named but not defined", name, key)
-		}
-		if depth > 1000 {
-			return nil, fmt.Errorf("%s: node %q: inputs nest too deeply", name, key)
-		}
-		var jn struct {
-			Inputs   map[string]json.RawMessage `json:"inputs"`
-			Original map[string]any             `json:"original"`
-			Locked   map[string]any             `json:"locked"`
-			Flake    *bool                      `json:"flake"`
-		}
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&jn); err != nil {
+	m := &pb.LockFile{Version: uint32(f.Version), Root: f.Root, Nodes: map[string]*pb.LockNode{}}
+	for _, key := range slices.Sorted(maps.Keys(f.Nodes)) {
+		n, err := decodeNode(f.Nodes[key], flakeref.SourceOf)
+		if err != nil {
 			return nil, fmt.Errorf("%s: node %q: %v", name, key, err)
 		}
-		n := &Node{Inputs: map[string]*Edge{}, NotFlake: jn.Flake != nil && !*jn.Flake}
-		built[key] = n
-		var err error
-		if jn.Locked != nil {
-			if n.Locked, err = flakeref.FromAttrs(numbers(jn.Locked)); err != nil {
-				return nil, fmt.Errorf("%s: node %q: locked: %v", name, key, err)
-			}
-			if n.Original, err = flakeref.FromAttrs(numbers(jn.Original)); err != nil {
-				return nil, fmt.Errorf("%s: node %q: original: %v", name, key, err)
-			}
-		}
-		for in, r := range jn.Inputs {
-			var k string
-			var follows []string
-			switch {
-			case json.Unmarshal(r, &k) == nil:
-				child, err := build(k, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				n.Inputs[in] = &Edge{Node: child}
-			case json.Unmarshal(r, &follows) == nil:
-				n.Inputs[in] = &Edge{Follows: follows}
-			default:
-				return nil, fmt.Errorf("%s: node %q: input %q is %s; expected a node name or a follows path (a list of input names)", name, key, in, r)
-			}
-		}
-		return n, nil
+		m.Nodes[key] = n
 	}
-	return build(f.Root, 0)
+	root, err := FromProto(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return root, nil
+}
+
+func orTop(field string) string {
+	if field == "" {
+		return "the file"
+	}
+	return "field " + field
 }
 
 // numbers turns json.Number values into int64, as attributes hold them.
@@ -202,65 +155,116 @@ func numbers(m map[string]any) map[string]any {
 	return out
 }
 
+// BeyondNix28 lists the input paths whose pin is of a type Nix 2.8 cannot
+// fetch (a file download, which newer Nix writes into the locks of flakes
+// that use it), sorted: a lock holding one needs a newer Nix.
+func BeyondNix28(root *Node) []string {
+	var out []string
+	var walk func(n *Node, prefix string)
+	walk = func(n *Node, prefix string) {
+		for _, name := range slices.Sorted(maps.Keys(n.Inputs)) {
+			e := n.Inputs[name]
+			if e.Node == nil {
+				continue
+			}
+			path := name
+			if prefix != "" {
+				path = prefix + "/" + name
+			}
+			if t, ok := flakeref.LookupType(e.Node.Locked.GetType()); ok && !t.Nix28 {
+				out = append(out, path+" ("+t.Name+")")
+			}
+			walk(e.Node, path)
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+// Trim keeps of a locked source what Nix 2.8 records for its type (its
+// location, its pin, and the declaration's attributes it repeats), so that
+// a pin copied from a lock a newer Nix wrote (a FlakeHub tarball's rev and
+// lastModified, say) reads in Nix 2.8; Nix 2.26 reads that form too. A
+// type Nix 2.8 cannot fetch is kept as it is.
+func Trim(locked *pb.Source) *pb.Source {
+	t, ok := flakeref.LookupType(locked.Type)
+	if !ok || !t.Nix28 {
+		return locked
+	}
+	attrs := flakeref.Attrs(locked)
+	keep := map[string]any{"type": locked.Type}
+	for _, names := range [][]string{t.Location, t.OptionalLocation, t.Pin, t.Declared, {"dir"}} {
+		for _, k := range names {
+			if v, ok := attrs[k]; ok {
+				keep[k] = v
+			}
+		}
+	}
+	trimmed, err := flakeref.SourceOf(keep)
+	if err != nil {
+		return locked // cannot happen: the attributes came from a source
+	}
+	return trimmed
+}
+
 // LockedFor renders the locked attributes of a tree for an input declared
-// as original, with the attributes Nix 2.8 records for the type: forges
-// (github, gitlab, sourcehut) owner, repo, rev, lastModified and narHash
-// (and host); git url, ref, rev, revCount, lastModified and narHash; a
-// tarball only url and narHash; a path only path and narHash. A "dir" in
-// the declaration carries over, as Nix keeps the subdirectory.
+// as original: what flakeref.Types says Nix 2.8 records for the type,
+// no more and no less. That is the location (a forge's owner, repo and
+// host; a url; a path), the type's pin (forges: rev, lastModified, narHash;
+// git: ref, rev, revCount, lastModified, narHash; a tarball only its
+// narHash, as Nix 2.8 rejects rev and lastModified there; a path its
+// narHash), and what the declaration carries over: its "dir", which Nix
+// keeps, and git's submodules and shallow. A git or hg ref is the one the
+// pin was fetched through (a branch, or for a rev the default branch),
+// else the one the declaration names, else the tree's own (a version's
+// tag).
 func LockedFor(original, tree *pb.Source, ref string) (*pb.Source, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("no locked source")
 	}
-	l := &pb.Source{Type: tree.Type, NarHash: tree.NarHash, Dir: original.Dir}
+	t, known := flakeref.LookupType(tree.Type)
+	if !known || len(t.Pin) == 0 || !t.Nix28 {
+		var lockable []string
+		for _, t := range flakeref.Types {
+			if len(t.Pin) > 0 && t.Nix28 {
+				lockable = append(lockable, t.Name)
+			}
+		}
+		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected %s)", tree.Type, strings.Join(lockable, ", "))
+	}
+	from := flakeref.Attrs(tree)
+	if t.Kind == flakeref.KindRepository && original.Type == tree.Type && strings.HasPrefix(original.Url, tree.Url+"?") {
+		// Nix 2.8 keeps the query a repository URL was declared with
+		// (?dir=sub) in the url it locks.
+		from["url"] = original.Url
+	}
+	if slices.Contains(t.Pin, "ref") {
+		if r := cmp.Or(ref, original.Ref, tree.Ref); r != "" {
+			from["ref"] = r
+		}
+	}
+	attrs := map[string]any{"type": t.Name}
 	var missing []string
-	need := func(field, v string) {
-		if v == "" {
-			missing = append(missing, field)
+	for _, a := range slices.Concat(t.Location, t.Pin) {
+		if v, ok := from[a]; ok {
+			attrs[a] = v
+		} else {
+			missing = append(missing, a)
 		}
 	}
-	switch tree.Type {
-	case "github", "gitlab", "sourcehut":
-		l.Owner, l.Repo, l.Host, l.Rev, l.LastModified = tree.Owner, tree.Repo, tree.Host, tree.Rev, tree.LastModified
-		need("owner", l.Owner)
-		need("repo", l.Repo)
-		need("rev", l.Rev)
-		if l.LastModified == 0 {
-			missing = append(missing, "lastModified")
+	for _, a := range t.OptionalLocation {
+		if v, ok := from[a]; ok {
+			attrs[a] = v
 		}
-	case "git":
-		l.Url, l.Rev, l.RevCount, l.LastModified = tree.Url, tree.Rev, tree.RevCount, tree.LastModified
-		l.Submodules, l.Shallow = original.Submodules, original.Shallow
-		// The ref Nix fetched: the tree's own (a version's tag), the ref
-		// head it is, or the one the declaration names.
-		l.Ref = tree.Ref
-		if l.Ref == "" {
-			l.Ref = ref
-		}
-		if l.Ref == "" {
-			l.Ref = original.Ref
-		}
-		need("url", l.Url)
-		need("ref", l.Ref)
-		need("rev", l.Rev)
-		if l.RevCount == 0 {
-			missing = append(missing, "revCount")
-		}
-		if l.LastModified == 0 {
-			missing = append(missing, "lastModified")
-		}
-	case "tarball":
-		l.Url = tree.Url
-		need("url", l.Url)
-	case "path":
-		l.Path = tree.Path
-		need("path", l.Path)
-	default:
-		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected github, gitlab, sourcehut, git, tarball or path)", tree.Type)
 	}
-	need("narHash", l.NarHash)
+	declared := flakeref.Attrs(original)
+	for _, a := range append([]string{"dir"}, t.Declared...) {
+		if v, ok := declared[a]; ok {
+			attrs[a] = v
+		}
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the index's %s source lacks %s, which Nix 2.8 needs to fetch and verify it", tree.Type, strings.Join(missing, ", "))
 	}
-	return l, nil
+	return flakeref.SourceOf(attrs)
 }

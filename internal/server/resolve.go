@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
@@ -43,11 +44,17 @@ func (s *Service) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.Reso
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	if req.Strategy == pb.Strategy_STRATEGY_CARGO {
-		sreq.Strategy = solver.Cargo
+	strategy, err := solver.StrategyFromProto(req.Strategy)
+	if err != nil {
+		return nil, badRequest("strategy", err.Error())
 	}
-	for _, p := range req.Pins {
-		sreq.Pins = append(sreq.Pins, solver.Pin{Path: p.Path, NarHash: p.NarHash, Rev: p.Rev})
+	sreq.Strategy = strategy
+	if req.LockFile != nil {
+		lock, err := lockfile.FromProto(req.LockFile)
+		if err != nil {
+			return nil, badRequest("lock_file", err.Error())
+		}
+		sreq.Lock = lock
 	}
 	a, err := solver.Resolve(ctx, s.layers.Load(), sreq)
 	if err != nil {
@@ -92,9 +99,17 @@ func withDetail(code codes.Code, err error, detail protoadapt.MessageV1) error {
 func answerProto(a *solver.Answer) *pb.ResolveResponse {
 	resp := &pb.ResolveResponse{Paths: map[string]*pb.PathPin{}, Stats: statsProto(a.Stats)}
 	for _, p := range a.Paths {
-		pp := &pb.PathPin{Follows: p.Follows, Unpinned: p.Unpinned, Url: p.URL, Requirement: p.Requirement, NotFlake: p.NotFlake}
-		if n := p.Node; n != nil {
-			pp.Flake, pp.Version, pp.Ref, pp.Locked = n.Flake, n.Version, n.Ref, n.Locked
+		pp := &pb.PathPin{Unpinned: p.Unpinned, Url: p.URL, DeclaredUrl: p.DeclaredURL, Requirement: p.Requirement, NotFlake: p.NotFlake}
+		switch p.Kind {
+		case solver.Follows:
+			pp.Follows = &pb.InputPath{Names: p.Follows}
+		case solver.Pinned:
+			n := p.Node
+			pp.Flake, pp.Version, pp.Ref, pp.Locked, pp.Original = n.Flake, n.Version, p.Ref, p.Locked, p.Original
+			pp.Origin = pb.PinOrigin(p.Origin)
+			if n.External {
+				pp.Flake = ""
+			}
 		}
 		resp.Paths[p.Path] = pp
 	}
@@ -115,7 +130,16 @@ func statsProto(s solver.Stats) *pb.ResolveStats {
 	return &pb.ResolveStats{
 		Reachable: uint32(s.Reachable), Candidates: uint32(s.Candidates), Variables: uint32(s.Variables),
 		Clauses: uint32(s.Clauses), SatCalls: uint32(s.SATCalls),
-		ProvenMinimal: s.ProvenMinimal, ProvenNewest: s.ProvenNewest, Duration: durationpb.New(s.Duration),
+		Objective: objectiveProto(s.Objective), Proven: s.Proven(), Duration: durationpb.New(s.Duration),
 		FirstAnswer: durationpb.New(s.FirstAnswer),
 	}
+}
+
+func objectiveProto(bs []solver.Bound) []*pb.ObjectiveBound {
+	out := make([]*pb.ObjectiveBound, len(bs))
+	for i, b := range bs {
+		// The proto enum numbers the criteria from 1, in the solver's order.
+		out[i] = &pb.ObjectiveBound{Criterion: pb.Criterion(b.Criterion + 1), Value: int64(b.Value), LowerBound: int64(b.Lower), Proven: b.Proven}
+	}
+	return out
 }

@@ -21,6 +21,69 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Numbering says what a flake's version numbers count.
+type Numbering int32
+
+const (
+	// Not said: read as NUMBERING_TAGS.
+	Numbering_NUMBERING_UNSPECIFIED Numbering = 0
+	// The flake's own releases (its tags, or the versions its flake.nix
+	// declares).
+	Numbering_NUMBERING_TAGS Numbering = 1
+	// FlakeHub's numbering of untagged flakes: 0.YYMM.N for a release branch
+	// (nixos-24.05, release-24.05, ...), 0.1.N for the default branch, N the
+	// commit count of the rev (git rev-list --count).
+	Numbering_NUMBERING_COMMIT_COUNT Numbering = 2
+	// As NUMBERING_COMMIT_COUNT, but N is the committer time of the rev in
+	// Unix seconds, because the commit count is unknown (nixpkgs versions
+	// taken from other flakes' lock pins). A FlakeHub patch number counts
+	// commits and means nothing here.
+	Numbering_NUMBERING_COMMIT_TIME Numbering = 3
+)
+
+// Enum value maps for Numbering.
+var (
+	Numbering_name = map[int32]string{
+		0: "NUMBERING_UNSPECIFIED",
+		1: "NUMBERING_TAGS",
+		2: "NUMBERING_COMMIT_COUNT",
+		3: "NUMBERING_COMMIT_TIME",
+	}
+	Numbering_value = map[string]int32{
+		"NUMBERING_UNSPECIFIED":  0,
+		"NUMBERING_TAGS":         1,
+		"NUMBERING_COMMIT_COUNT": 2,
+		"NUMBERING_COMMIT_TIME":  3,
+	}
+)
+
+func (x Numbering) Enum() *Numbering {
+	p := new(Numbering)
+	*p = x
+	return p
+}
+
+func (x Numbering) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Numbering) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_index_proto_enumTypes[0].Descriptor()
+}
+
+func (Numbering) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_index_proto_enumTypes[0]
+}
+
+func (x Numbering) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Numbering.Descriptor instead.
+func (Numbering) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{0}
+}
+
 // Index is a pre-evaluated snapshot of versioned flakes, as a registry
 // publishes it: which versions of each flake exist, what each one pins to,
 // and what each one requires. Its JSON form (protojson) is for people and
@@ -96,7 +159,20 @@ type Flake struct {
 	// branch); it must be a key of refs when set.
 	DefaultRef string `protobuf:"bytes,5,opt,name=default_ref,json=defaultRef,proto3" json:"default_ref,omitempty"`
 	// One line saying what the flake is.
-	Description   string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// How the versions are numbered. FlakeHub numbers rolling releases
+	// 0.1.N and release lines 0.YYMM.N with N the commit count, and real
+	// flake.nix files carry such numbers in FlakeHub URLs; a reader translates
+	// a requirement by this field rather than compare a commit count with
+	// another number.
+	Numbering Numbering `protobuf:"varint,7,opt,name=numbering,proto3,enum=flakeresolve.v1.Numbering" json:"numbering,omitempty"`
+	// False when the flake's trees are not flakes (no flake.nix): plain source
+	// trees, for "flake = false" inputs. Unset for flakes.
+	Flake *bool `protobuf:"varint,8,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
+	// Trees at revs that inputs name by rev (?rev=, github:OWNER/REPO/REV)
+	// and that are neither a version nor a ref head, keyed by rev, so that
+	// such inputs lock: their location is the flake's source.
+	Revs          map[string]*Ref `protobuf:"bytes,9,rep,name=revs,proto3" json:"revs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +247,27 @@ func (x *Flake) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *Flake) GetNumbering() Numbering {
+	if x != nil {
+		return x.Numbering
+	}
+	return Numbering_NUMBERING_UNSPECIFIED
+}
+
+func (x *Flake) GetFlake() bool {
+	if x != nil && x.Flake != nil {
+		return *x.Flake
+	}
+	return false
+}
+
+func (x *Flake) GetRevs() map[string]*Ref {
+	if x != nil {
+		return x.Revs
+	}
+	return nil
 }
 
 // Source is a flake reference in Nix's attribute form: the names are those
@@ -864,7 +961,7 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x1bflakeresolve/v1/index.proto\x12\x0fflakeresolve.v1\"O\n" +
 	"\x05Index\x12\x16\n" +
 	"\x06schema\x18\x01 \x01(\rR\x06schema\x12.\n" +
-	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xca\x02\n" +
+	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xae\x04\n" +
 	"\x05Flake\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
 	"\x06source\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06source\x124\n" +
@@ -872,10 +969,17 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x04refs\x18\x04 \x03(\v2 .flakeresolve.v1.Flake.RefsEntryR\x04refs\x12\x1f\n" +
 	"\vdefault_ref\x18\x05 \x01(\tR\n" +
 	"defaultRef\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\x1aM\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x128\n" +
+	"\tnumbering\x18\a \x01(\x0e2\x1a.flakeresolve.v1.NumberingR\tnumbering\x12\x19\n" +
+	"\x05flake\x18\b \x01(\bH\x00R\x05flake\x88\x01\x01\x124\n" +
+	"\x04revs\x18\t \x03(\v2 .flakeresolve.v1.Flake.RevsEntryR\x04revs\x1aM\n" +
 	"\tRefsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01\"\x82\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01\x1aM\n" +
+	"\tRevsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01B\b\n" +
+	"\x06_flake\"\x82\x03\n" +
 	"\x06Source\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
@@ -950,7 +1054,12 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\afollows\x18\x02 \x01(\v2\x1a.flakeresolve.v1.InputPathH\x00R\afollowsB\b\n" +
 	"\x06target\"!\n" +
 	"\tInputPath\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05namesBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"\x05names\x18\x01 \x03(\tR\x05names*q\n" +
+	"\tNumbering\x12\x19\n" +
+	"\x15NUMBERING_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eNUMBERING_TAGS\x10\x01\x12\x1a\n" +
+	"\x16NUMBERING_COMMIT_COUNT\x10\x02\x12\x19\n" +
+	"\x15NUMBERING_COMMIT_TIME\x10\x03BKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_index_proto_rawDescOnce sync.Once
@@ -964,52 +1073,58 @@ func file_flakeresolve_v1_index_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_index_proto_rawDescData
 }
 
-var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_flakeresolve_v1_index_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_flakeresolve_v1_index_proto_goTypes = []any{
-	(*Index)(nil),     // 0: flakeresolve.v1.Index
-	(*Flake)(nil),     // 1: flakeresolve.v1.Flake
-	(*Source)(nil),    // 2: flakeresolve.v1.Source
-	(*Version)(nil),   // 3: flakeresolve.v1.Version
-	(*Input)(nil),     // 4: flakeresolve.v1.Input
-	(*Ref)(nil),       // 5: flakeresolve.v1.Ref
-	(*LockFile)(nil),  // 6: flakeresolve.v1.LockFile
-	(*LockNode)(nil),  // 7: flakeresolve.v1.LockNode
-	(*LockInput)(nil), // 8: flakeresolve.v1.LockInput
-	(*InputPath)(nil), // 9: flakeresolve.v1.InputPath
-	nil,               // 10: flakeresolve.v1.Flake.RefsEntry
-	nil,               // 11: flakeresolve.v1.Version.InputsEntry
-	nil,               // 12: flakeresolve.v1.Input.InputsEntry
-	nil,               // 13: flakeresolve.v1.Ref.InputsEntry
-	nil,               // 14: flakeresolve.v1.LockFile.NodesEntry
-	nil,               // 15: flakeresolve.v1.LockNode.InputsEntry
+	(Numbering)(0),    // 0: flakeresolve.v1.Numbering
+	(*Index)(nil),     // 1: flakeresolve.v1.Index
+	(*Flake)(nil),     // 2: flakeresolve.v1.Flake
+	(*Source)(nil),    // 3: flakeresolve.v1.Source
+	(*Version)(nil),   // 4: flakeresolve.v1.Version
+	(*Input)(nil),     // 5: flakeresolve.v1.Input
+	(*Ref)(nil),       // 6: flakeresolve.v1.Ref
+	(*LockFile)(nil),  // 7: flakeresolve.v1.LockFile
+	(*LockNode)(nil),  // 8: flakeresolve.v1.LockNode
+	(*LockInput)(nil), // 9: flakeresolve.v1.LockInput
+	(*InputPath)(nil), // 10: flakeresolve.v1.InputPath
+	nil,               // 11: flakeresolve.v1.Flake.RefsEntry
+	nil,               // 12: flakeresolve.v1.Flake.RevsEntry
+	nil,               // 13: flakeresolve.v1.Version.InputsEntry
+	nil,               // 14: flakeresolve.v1.Input.InputsEntry
+	nil,               // 15: flakeresolve.v1.Ref.InputsEntry
+	nil,               // 16: flakeresolve.v1.LockFile.NodesEntry
+	nil,               // 17: flakeresolve.v1.LockNode.InputsEntry
 }
 var file_flakeresolve_v1_index_proto_depIdxs = []int32{
-	1,  // 0: flakeresolve.v1.Index.flakes:type_name -> flakeresolve.v1.Flake
-	2,  // 1: flakeresolve.v1.Flake.source:type_name -> flakeresolve.v1.Source
-	3,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
-	10, // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
-	2,  // 4: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
-	11, // 5: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
-	6,  // 6: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
-	12, // 7: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
-	13, // 8: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
-	6,  // 9: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
-	14, // 10: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
-	2,  // 11: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.Source
-	2,  // 12: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.Source
-	15, // 13: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
-	9,  // 14: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
-	5,  // 15: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
-	4,  // 16: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	4,  // 17: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	4,  // 18: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	7,  // 19: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
-	8,  // 20: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	2,  // 0: flakeresolve.v1.Index.flakes:type_name -> flakeresolve.v1.Flake
+	3,  // 1: flakeresolve.v1.Flake.source:type_name -> flakeresolve.v1.Source
+	4,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
+	11, // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
+	0,  // 4: flakeresolve.v1.Flake.numbering:type_name -> flakeresolve.v1.Numbering
+	12, // 5: flakeresolve.v1.Flake.revs:type_name -> flakeresolve.v1.Flake.RevsEntry
+	3,  // 6: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
+	13, // 7: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
+	7,  // 8: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
+	14, // 9: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
+	15, // 10: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
+	7,  // 11: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
+	16, // 12: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
+	3,  // 13: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.Source
+	3,  // 14: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.Source
+	17, // 15: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
+	10, // 16: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
+	6,  // 17: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
+	6,  // 18: flakeresolve.v1.Flake.RevsEntry.value:type_name -> flakeresolve.v1.Ref
+	5,  // 19: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	5,  // 20: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	5,  // 21: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	8,  // 22: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
+	9,  // 23: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_index_proto_init() }
@@ -1017,6 +1132,7 @@ func file_flakeresolve_v1_index_proto_init() {
 	if File_flakeresolve_v1_index_proto != nil {
 		return
 	}
+	file_flakeresolve_v1_index_proto_msgTypes[1].OneofWrappers = []any{}
 	file_flakeresolve_v1_index_proto_msgTypes[2].OneofWrappers = []any{}
 	file_flakeresolve_v1_index_proto_msgTypes[4].OneofWrappers = []any{}
 	file_flakeresolve_v1_index_proto_msgTypes[7].OneofWrappers = []any{}
@@ -1029,13 +1145,14 @@ func file_flakeresolve_v1_index_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_index_proto_rawDesc), len(file_flakeresolve_v1_index_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   16,
+			NumEnums:      1,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_flakeresolve_v1_index_proto_goTypes,
 		DependencyIndexes: file_flakeresolve_v1_index_proto_depIdxs,
+		EnumInfos:         file_flakeresolve_v1_index_proto_enumTypes,
 		MessageInfos:      file_flakeresolve_v1_index_proto_msgTypes,
 	}.Build()
 	File_flakeresolve_v1_index_proto = out.File

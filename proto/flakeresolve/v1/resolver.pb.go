@@ -22,28 +22,44 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Strategy is a resolution policy: which answers are allowed, and which
+// of them is best. The solver's policy table (solver.Policies) describes
+// each one.
 type Strategy int32
 
 const (
-	// The default: minimal.
+	// The default: newest.
 	Strategy_STRATEGY_UNSPECIFIED Strategy = 0
-	// Several versions of a flake only where requirements force them.
-	Strategy_STRATEGY_MINIMAL Strategy = 1
-	// At most one version per semver-compatible range, as Cargo does.
-	Strategy_STRATEGY_CARGO Strategy = 2
+	// What the user asked for, at its newest: every root input at the newest
+	// version a valid answer allows; then the fewest duplicate trees; then
+	// the newest trees beneath; then the fewest trees.
+	Strategy_STRATEGY_NEWEST Strategy = 1
+	// The fewest distinct trees, then the newest (the objective peers such as
+	// aspcud are compared on).
+	Strategy_STRATEGY_FEWEST Strategy = 2
+	// At most one version per semver-compatible range, as Cargo does; ranked
+	// as newest.
+	Strategy_STRATEGY_CARGO Strategy = 3
+	// At most one tree per flake, as most package managers allow; ranked as
+	// newest.
+	Strategy_STRATEGY_SINGLE Strategy = 4
 )
 
 // Enum value maps for Strategy.
 var (
 	Strategy_name = map[int32]string{
 		0: "STRATEGY_UNSPECIFIED",
-		1: "STRATEGY_MINIMAL",
-		2: "STRATEGY_CARGO",
+		1: "STRATEGY_NEWEST",
+		2: "STRATEGY_FEWEST",
+		3: "STRATEGY_CARGO",
+		4: "STRATEGY_SINGLE",
 	}
 	Strategy_value = map[string]int32{
 		"STRATEGY_UNSPECIFIED": 0,
-		"STRATEGY_MINIMAL":     1,
-		"STRATEGY_CARGO":       2,
+		"STRATEGY_NEWEST":      1,
+		"STRATEGY_FEWEST":      2,
+		"STRATEGY_CARGO":       3,
+		"STRATEGY_SINGLE":      4,
 	}
 )
 
@@ -72,6 +88,132 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{0}
+}
+
+// PinOrigin says why a path is pinned to its tree.
+type PinOrigin int32
+
+const (
+	PinOrigin_PIN_ORIGIN_UNSPECIFIED PinOrigin = 0
+	// A version the edge's requirement admits, chosen by the resolver.
+	PinOrigin_PIN_ORIGIN_REQUIREMENT PinOrigin = 1
+	// The head of the ref the reference names, or of the default branch:
+	// an unversioned input, locked as Nix locks it.
+	PinOrigin_PIN_ORIGIN_REF_HEAD PinOrigin = 2
+	// The tree the reference's rev names.
+	PinOrigin_PIN_ORIGIN_REV PinOrigin = 3
+	// The pin of the declaring flake's own committed flake.lock.
+	PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK PinOrigin = 4
+	// The pin of the existing flake.lock, kept.
+	PinOrigin_PIN_ORIGIN_EXISTING_LOCK PinOrigin = 5
+)
+
+// Enum value maps for PinOrigin.
+var (
+	PinOrigin_name = map[int32]string{
+		0: "PIN_ORIGIN_UNSPECIFIED",
+		1: "PIN_ORIGIN_REQUIREMENT",
+		2: "PIN_ORIGIN_REF_HEAD",
+		3: "PIN_ORIGIN_REV",
+		4: "PIN_ORIGIN_DEPENDENCY_LOCK",
+		5: "PIN_ORIGIN_EXISTING_LOCK",
+	}
+	PinOrigin_value = map[string]int32{
+		"PIN_ORIGIN_UNSPECIFIED":     0,
+		"PIN_ORIGIN_REQUIREMENT":     1,
+		"PIN_ORIGIN_REF_HEAD":        2,
+		"PIN_ORIGIN_REV":             3,
+		"PIN_ORIGIN_DEPENDENCY_LOCK": 4,
+		"PIN_ORIGIN_EXISTING_LOCK":   5,
+	}
+)
+
+func (x PinOrigin) Enum() *PinOrigin {
+	p := new(PinOrigin)
+	*p = x
+	return p
+}
+
+func (x PinOrigin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PinOrigin) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[1].Descriptor()
+}
+
+func (PinOrigin) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[1]
+}
+
+func (x PinOrigin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PinOrigin.Descriptor instead.
+func (PinOrigin) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{1}
+}
+
+// Criterion is one level of an objective, a sum over the answer.
+type Criterion int32
+
+const (
+	Criterion_CRITERION_UNSPECIFIED Criterion = 0
+	// Over the root inputs: how many versions of the flake are newer than
+	// the pin.
+	Criterion_CRITERION_ROOT_STALENESS Criterion = 1
+	// Over the flakes: trees beyond the first.
+	Criterion_CRITERION_DUPLICATES Criterion = 2
+	// Over the trees: how many versions of the flake are newer.
+	Criterion_CRITERION_STALENESS Criterion = 3
+	// The distinct trees.
+	Criterion_CRITERION_TREES Criterion = 4
+)
+
+// Enum value maps for Criterion.
+var (
+	Criterion_name = map[int32]string{
+		0: "CRITERION_UNSPECIFIED",
+		1: "CRITERION_ROOT_STALENESS",
+		2: "CRITERION_DUPLICATES",
+		3: "CRITERION_STALENESS",
+		4: "CRITERION_TREES",
+	}
+	Criterion_value = map[string]int32{
+		"CRITERION_UNSPECIFIED":    0,
+		"CRITERION_ROOT_STALENESS": 1,
+		"CRITERION_DUPLICATES":     2,
+		"CRITERION_STALENESS":      3,
+		"CRITERION_TREES":          4,
+	}
+)
+
+func (x Criterion) Enum() *Criterion {
+	p := new(Criterion)
+	*p = x
+	return p
+}
+
+func (x Criterion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Criterion) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[2].Descriptor()
+}
+
+func (Criterion) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[2]
+}
+
+func (x Criterion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Criterion.Descriptor instead.
+func (Criterion) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{2}
 }
 
 type QueryRequest struct {
@@ -263,9 +405,12 @@ type ResolveRequest struct {
 	Single []string `protobuf:"bytes,3,rep,name=single,proto3" json:"single,omitempty"`
 	// Treat inputs without a version as "*" instead of locking their ref.
 	UnversionedAny bool `protobuf:"varint,4,opt,name=unversioned_any,json=unversionedAny,proto3" json:"unversioned_any,omitempty"`
-	// The existing lock: pins that still satisfy their requirements stay.
-	Pins []*ExistingPin `protobuf:"bytes,5,rep,name=pins,proto3" json:"pins,omitempty"`
-	// Input paths whose pins (and the pins beneath them) are released.
+	// The existing flake.lock. An unversioned input keeps its pin when its
+	// declaration is unchanged, as Nix keeps it; a versioned one when the pin
+	// still satisfies the requirement.
+	LockFile *LockFile `protobuf:"bytes,9,opt,name=lock_file,json=lockFile,proto3" json:"lock_file,omitempty"`
+	// Input paths whose pins in lock_file (and the pins beneath them) are
+	// released.
 	Update []string `protobuf:"bytes,6,rep,name=update,proto3" json:"update,omitempty"`
 	// How long the solve may take; the server caps it.
 	Timeout *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
@@ -334,9 +479,9 @@ func (x *ResolveRequest) GetUnversionedAny() bool {
 	return false
 }
 
-func (x *ResolveRequest) GetPins() []*ExistingPin {
+func (x *ResolveRequest) GetLockFile() *LockFile {
 	if x != nil {
-		return x.Pins
+		return x.LockFile
 	}
 	return nil
 }
@@ -362,67 +507,6 @@ func (x *ResolveRequest) GetEffort() *durationpb.Duration {
 	return nil
 }
 
-// ExistingPin is one entry of an existing lock.
-type ExistingPin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	NarHash       string                 `protobuf:"bytes,2,opt,name=nar_hash,json=narHash,proto3" json:"nar_hash,omitempty"`
-	Rev           string                 `protobuf:"bytes,3,opt,name=rev,proto3" json:"rev,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ExistingPin) Reset() {
-	*x = ExistingPin{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ExistingPin) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ExistingPin) ProtoMessage() {}
-
-func (x *ExistingPin) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ExistingPin.ProtoReflect.Descriptor instead.
-func (*ExistingPin) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *ExistingPin) GetPath() string {
-	if x != nil {
-		return x.Path
-	}
-	return ""
-}
-
-func (x *ExistingPin) GetNarHash() string {
-	if x != nil {
-		return x.NarHash
-	}
-	return ""
-}
-
-func (x *ExistingPin) GetRev() string {
-	if x != nil {
-		return x.Rev
-	}
-	return ""
-}
-
 type ResolveResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Every input path ("hyprland", "hyprland/hyprutils", ...).
@@ -438,7 +522,7 @@ type ResolveResponse struct {
 
 func (x *ResolveResponse) Reset() {
 	*x = ResolveResponse{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +534,7 @@ func (x *ResolveResponse) String() string {
 func (*ResolveResponse) ProtoMessage() {}
 
 func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +547,7 @@ func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveResponse.ProtoReflect.Descriptor instead.
 func (*ResolveResponse) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{5}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResolveResponse) GetPaths() map[string]*PathPin {
@@ -494,31 +578,44 @@ func (x *ResolveResponse) GetStats() *ResolveStats {
 	return nil
 }
 
-// PathPin resolves one input path. Exactly one of flake, follows and
-// unpinned is set.
+// PathPin resolves one input path: it is pinned (locked is set), follows
+// another path (follows is set), or is unpinned (unpinned says why).
 type PathPin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Flake string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
-	// The version pinned, or empty for a ref head (then ref is set).
-	Version string  `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Ref     string  `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
-	Locked  *Source `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
-	// The input path this one follows.
-	Follows string `protobuf:"bytes,5,opt,name=follows,proto3" json:"follows,omitempty"`
-	// Why the path has no pin (its flake is not in the index).
+	// The flake of the index the tree belongs to; empty for a tree no index
+	// has (pinned by a lock file).
+	Flake string `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	// The version pinned; empty for a tree that is no version.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// For a ref head: the ref.
+	Ref string `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	// The tree, with the attributes a lock file records for it.
+	Locked *Source `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
+	// The input path this one follows; empty names the root flake itself
+	// (follows = "").
+	Follows *InputPath `protobuf:"bytes,10,opt,name=follows,proto3" json:"follows,omitempty"`
+	// Why the path has no pin (its flake is in no index and no lock pins it).
 	Unpinned string `protobuf:"bytes,6,opt,name=unpinned,proto3" json:"unpinned,omitempty"`
 	// The reference and requirement declared on this edge.
 	Url         string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
 	Requirement string `protobuf:"bytes,8,opt,name=requirement,proto3" json:"requirement,omitempty"`
 	// A flake = false input: a plain source tree, locked with no inputs.
-	NotFlake      bool `protobuf:"varint,9,opt,name=not_flake,json=notFlake,proto3" json:"not_flake,omitempty"`
+	NotFlake bool `protobuf:"varint,9,opt,name=not_flake,json=notFlake,proto3" json:"not_flake,omitempty"`
+	// The input as the lock file records it ("original"), when it comes from
+	// a lock file rather than from the declaration.
+	Original *Source `protobuf:"bytes,11,opt,name=original,proto3" json:"original,omitempty"`
+	// Where the pin comes from.
+	Origin PinOrigin `protobuf:"varint,12,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	// The reference the declaring flake wrote, when an override from above
+	// replaced it by url (Nix 2.8 records it as the lock's original).
+	DeclaredUrl   string `protobuf:"bytes,13,opt,name=declared_url,json=declaredUrl,proto3" json:"declared_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PathPin) Reset() {
 	*x = PathPin{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +627,7 @@ func (x *PathPin) String() string {
 func (*PathPin) ProtoMessage() {}
 
 func (x *PathPin) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +640,7 @@ func (x *PathPin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathPin.ProtoReflect.Descriptor instead.
 func (*PathPin) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{6}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PathPin) GetFlake() string {
@@ -574,11 +671,11 @@ func (x *PathPin) GetLocked() *Source {
 	return nil
 }
 
-func (x *PathPin) GetFollows() string {
+func (x *PathPin) GetFollows() *InputPath {
 	if x != nil {
 		return x.Follows
 	}
-	return ""
+	return nil
 }
 
 func (x *PathPin) GetUnpinned() string {
@@ -609,6 +706,27 @@ func (x *PathPin) GetNotFlake() bool {
 	return false
 }
 
+func (x *PathPin) GetOriginal() *Source {
+	if x != nil {
+		return x.Original
+	}
+	return nil
+}
+
+func (x *PathPin) GetOrigin() PinOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return PinOrigin_PIN_ORIGIN_UNSPECIFIED
+}
+
+func (x *PathPin) GetDeclaredUrl() string {
+	if x != nil {
+		return x.DeclaredUrl
+	}
+	return ""
+}
+
 type ResolvedNode struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Flake   string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
@@ -623,7 +741,7 @@ type ResolvedNode struct {
 
 func (x *ResolvedNode) Reset() {
 	*x = ResolvedNode{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +753,7 @@ func (x *ResolvedNode) String() string {
 func (*ResolvedNode) ProtoMessage() {}
 
 func (x *ResolvedNode) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +766,7 @@ func (x *ResolvedNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedNode.ProtoReflect.Descriptor instead.
 func (*ResolvedNode) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{7}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ResolvedNode) GetFlake() string {
@@ -696,7 +814,7 @@ type Duplicate struct {
 
 func (x *Duplicate) Reset() {
 	*x = Duplicate{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +826,7 @@ func (x *Duplicate) String() string {
 func (*Duplicate) ProtoMessage() {}
 
 func (x *Duplicate) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +839,7 @@ func (x *Duplicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Duplicate.ProtoReflect.Descriptor instead.
 func (*Duplicate) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{8}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Duplicate) GetFlake() string {
@@ -754,7 +872,7 @@ type DuplicateEdge struct {
 
 func (x *DuplicateEdge) Reset() {
 	*x = DuplicateEdge{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +884,7 @@ func (x *DuplicateEdge) String() string {
 func (*DuplicateEdge) ProtoMessage() {}
 
 func (x *DuplicateEdge) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +897,7 @@ func (x *DuplicateEdge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicateEdge.ProtoReflect.Descriptor instead.
 func (*DuplicateEdge) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{9}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DuplicateEdge) GetPath() string {
@@ -825,10 +943,12 @@ type ResolveStats struct {
 	Variables  uint32 `protobuf:"varint,3,opt,name=variables,proto3" json:"variables,omitempty"`
 	Clauses    uint32 `protobuf:"varint,4,opt,name=clauses,proto3" json:"clauses,omitempty"`
 	SatCalls   uint32 `protobuf:"varint,5,opt,name=sat_calls,json=satCalls,proto3" json:"sat_calls,omitempty"`
-	// No answer uses fewer trees / in addition, none is newer.
-	ProvenMinimal bool                 `protobuf:"varint,6,opt,name=proven_minimal,json=provenMinimal,proto3" json:"proven_minimal,omitempty"`
-	ProvenNewest  bool                 `protobuf:"varint,7,opt,name=proven_newest,json=provenNewest,proto3" json:"proven_newest,omitempty"`
-	Duration      *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	// The objective, criterion by criterion in the strategy's order: the
+	// answer's value and the lower bound proven for it.
+	Objective []*ObjectiveBound `protobuf:"bytes,10,rep,name=objective,proto3" json:"objective,omitempty"`
+	// Every criterion is proven optimal.
+	Proven   bool                 `protobuf:"varint,11,opt,name=proven,proto3" json:"proven,omitempty"`
+	Duration *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
 	// When the first valid answer was found.
 	FirstAnswer   *durationpb.Duration `protobuf:"bytes,9,opt,name=first_answer,json=firstAnswer,proto3" json:"first_answer,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -837,7 +957,7 @@ type ResolveStats struct {
 
 func (x *ResolveStats) Reset() {
 	*x = ResolveStats{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +969,7 @@ func (x *ResolveStats) String() string {
 func (*ResolveStats) ProtoMessage() {}
 
 func (x *ResolveStats) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +982,7 @@ func (x *ResolveStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveStats.ProtoReflect.Descriptor instead.
 func (*ResolveStats) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ResolveStats) GetReachable() uint32 {
@@ -900,16 +1020,16 @@ func (x *ResolveStats) GetSatCalls() uint32 {
 	return 0
 }
 
-func (x *ResolveStats) GetProvenMinimal() bool {
+func (x *ResolveStats) GetObjective() []*ObjectiveBound {
 	if x != nil {
-		return x.ProvenMinimal
+		return x.Objective
 	}
-	return false
+	return nil
 }
 
-func (x *ResolveStats) GetProvenNewest() bool {
+func (x *ResolveStats) GetProven() bool {
 	if x != nil {
-		return x.ProvenNewest
+		return x.Proven
 	}
 	return false
 }
@@ -926,6 +1046,77 @@ func (x *ResolveStats) GetFirstAnswer() *durationpb.Duration {
 		return x.FirstAnswer
 	}
 	return nil
+}
+
+// ObjectiveBound is what a resolution knows of one criterion of its
+// objective: no answer (with the criteria before it at their values) has a
+// value below lower_bound; proven says value == lower_bound.
+type ObjectiveBound struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Criterion     Criterion              `protobuf:"varint,1,opt,name=criterion,proto3,enum=flakeresolve.v1.Criterion" json:"criterion,omitempty"`
+	Value         int64                  `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	LowerBound    int64                  `protobuf:"varint,3,opt,name=lower_bound,json=lowerBound,proto3" json:"lower_bound,omitempty"`
+	Proven        bool                   `protobuf:"varint,4,opt,name=proven,proto3" json:"proven,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectiveBound) Reset() {
+	*x = ObjectiveBound{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectiveBound) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectiveBound) ProtoMessage() {}
+
+func (x *ObjectiveBound) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectiveBound.ProtoReflect.Descriptor instead.
+func (*ObjectiveBound) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ObjectiveBound) GetCriterion() Criterion {
+	if x != nil {
+		return x.Criterion
+	}
+	return Criterion_CRITERION_UNSPECIFIED
+}
+
+func (x *ObjectiveBound) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ObjectiveBound) GetLowerBound() int64 {
+	if x != nil {
+		return x.LowerBound
+	}
+	return 0
+}
+
+func (x *ObjectiveBound) GetProven() bool {
+	if x != nil {
+		return x.Proven
+	}
+	return false
 }
 
 // Conflict is the detail of a FAILED_PRECONDITION from Resolve.
@@ -1068,23 +1259,19 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0etotal_versions\x18\x04 \x01(\rR\rtotalVersions\"\\\n" +
 	"\x0fMatchingVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
-	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\"\xd2\x03\n" +
+	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\"\xe4\x03\n" +
 	"\x0eResolveRequest\x12C\n" +
 	"\x06inputs\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveRequest.InputsEntryR\x06inputs\x125\n" +
 	"\bstrategy\x18\x02 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\x12\x16\n" +
 	"\x06single\x18\x03 \x03(\tR\x06single\x12'\n" +
-	"\x0funversioned_any\x18\x04 \x01(\bR\x0eunversionedAny\x120\n" +
-	"\x04pins\x18\x05 \x03(\v2\x1c.flakeresolve.v1.ExistingPinR\x04pins\x12\x16\n" +
+	"\x0funversioned_any\x18\x04 \x01(\bR\x0eunversionedAny\x126\n" +
+	"\tlock_file\x18\t \x01(\v2\x19.flakeresolve.v1.LockFileR\blockFile\x12\x16\n" +
 	"\x06update\x18\x06 \x03(\tR\x06update\x123\n" +
 	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x121\n" +
 	"\x06effort\x18\b \x01(\v2\x19.google.protobuf.DurationR\x06effort\x1aQ\n" +
 	"\vInputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"N\n" +
-	"\vExistingPin\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\x12\x19\n" +
-	"\bnar_hash\x18\x02 \x01(\tR\anarHash\x12\x10\n" +
-	"\x03rev\x18\x03 \x01(\tR\x03rev\"\xce\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01J\x04\b\x05\x10\x06R\x04pins\"\xce\x02\n" +
 	"\x0fResolveResponse\x12A\n" +
 	"\x05paths\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveResponse.PathsEntryR\x05paths\x123\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ResolvedNodeR\x05nodes\x12:\n" +
@@ -1095,17 +1282,21 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
 	"PathsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\x83\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xb1\x03\n" +
 	"\aPathPin\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
 	"\x03ref\x18\x03 \x01(\tR\x03ref\x12/\n" +
-	"\x06locked\x18\x04 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12\x18\n" +
-	"\afollows\x18\x05 \x01(\tR\afollows\x12\x1a\n" +
+	"\x06locked\x18\x04 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x124\n" +
+	"\afollows\x18\n" +
+	" \x01(\v2\x1a.flakeresolve.v1.InputPathR\afollows\x12\x1a\n" +
 	"\bunpinned\x18\x06 \x01(\tR\bunpinned\x12\x10\n" +
 	"\x03url\x18\a \x01(\tR\x03url\x12 \n" +
 	"\vrequirement\x18\b \x01(\tR\vrequirement\x12\x1b\n" +
-	"\tnot_flake\x18\t \x01(\bR\bnotFlake\"\x97\x01\n" +
+	"\tnot_flake\x18\t \x01(\bR\bnotFlake\x123\n" +
+	"\boriginal\x18\v \x01(\v2\x17.flakeresolve.v1.SourceR\boriginal\x122\n" +
+	"\x06origin\x18\f \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x12!\n" +
+	"\fdeclared_url\x18\r \x01(\tR\vdeclaredUrlJ\x04\b\x05\x10\x06\"\x97\x01\n" +
 	"\fResolvedNode\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
@@ -1121,7 +1312,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"declaredBy\x12 \n" +
 	"\vrequirement\x18\x03 \x01(\tR\vrequirement\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x05 \x01(\tR\x03ref\"\xe2\x02\n" +
+	"\x03ref\x18\x05 \x01(\tR\x03ref\"\x98\x03\n" +
 	"\fResolveStats\x12\x1c\n" +
 	"\treachable\x18\x01 \x01(\rR\treachable\x12\x1e\n" +
 	"\n" +
@@ -1129,11 +1320,18 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"candidates\x12\x1c\n" +
 	"\tvariables\x18\x03 \x01(\rR\tvariables\x12\x18\n" +
 	"\aclauses\x18\x04 \x01(\rR\aclauses\x12\x1b\n" +
-	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12%\n" +
-	"\x0eproven_minimal\x18\x06 \x01(\bR\rprovenMinimal\x12#\n" +
-	"\rproven_newest\x18\a \x01(\bR\fprovenNewest\x125\n" +
+	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12=\n" +
+	"\tobjective\x18\n" +
+	" \x03(\v2\x1f.flakeresolve.v1.ObjectiveBoundR\tobjective\x12\x16\n" +
+	"\x06proven\x18\v \x01(\bR\x06proven\x125\n" +
 	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12<\n" +
-	"\ffirst_answer\x18\t \x01(\v2\x19.google.protobuf.DurationR\vfirstAnswer\"D\n" +
+	"\ffirst_answer\x18\t \x01(\v2\x19.google.protobuf.DurationR\vfirstAnswerJ\x04\b\x06\x10\aJ\x04\b\a\x10\bR\x0eproven_minimalR\rproven_newest\"\x99\x01\n" +
+	"\x0eObjectiveBound\x128\n" +
+	"\tcriterion\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.CriterionR\tcriterion\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1f\n" +
+	"\vlower_bound\x18\x03 \x01(\x03R\n" +
+	"lowerBound\x12\x16\n" +
+	"\x06proven\x18\x04 \x01(\bR\x06proven\"D\n" +
 	"\bConflict\x12\x16\n" +
 	"\x06causes\x18\x01 \x03(\tR\x06causes\x12 \n" +
 	"\vsuggestions\x18\x02 \x03(\tR\vsuggestions\"\x82\x01\n" +
@@ -1141,11 +1339,26 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value\x12\x10\n" +
 	"\x03max\x18\x03 \x01(\x04R\x03max\x123\n" +
-	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*N\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*w\n" +
 	"\bStrategy\x12\x18\n" +
-	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x14\n" +
-	"\x10STRATEGY_MINIMAL\x10\x01\x12\x12\n" +
-	"\x0eSTRATEGY_CARGO\x10\x022\xa7\x01\n" +
+	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
+	"\x0fSTRATEGY_FEWEST\x10\x02\x12\x12\n" +
+	"\x0eSTRATEGY_CARGO\x10\x03\x12\x13\n" +
+	"\x0fSTRATEGY_SINGLE\x10\x04*\xae\x01\n" +
+	"\tPinOrigin\x12\x1a\n" +
+	"\x16PIN_ORIGIN_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16PIN_ORIGIN_REQUIREMENT\x10\x01\x12\x17\n" +
+	"\x13PIN_ORIGIN_REF_HEAD\x10\x02\x12\x12\n" +
+	"\x0ePIN_ORIGIN_REV\x10\x03\x12\x1e\n" +
+	"\x1aPIN_ORIGIN_DEPENDENCY_LOCK\x10\x04\x12\x1c\n" +
+	"\x18PIN_ORIGIN_EXISTING_LOCK\x10\x05*\x8c\x01\n" +
+	"\tCriterion\x12\x19\n" +
+	"\x15CRITERION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CRITERION_ROOT_STALENESS\x10\x01\x12\x18\n" +
+	"\x14CRITERION_DUPLICATES\x10\x02\x12\x17\n" +
+	"\x13CRITERION_STALENESS\x10\x03\x12\x13\n" +
+	"\x0fCRITERION_TREES\x10\x042\xa7\x01\n" +
 	"\x0fResolverService\x12F\n" +
 	"\x05Query\x12\x1d.flakeresolve.v1.QueryRequest\x1a\x1e.flakeresolve.v1.QueryResponse\x12L\n" +
 	"\aResolve\x12\x1f.flakeresolve.v1.ResolveRequest\x1a .flakeresolve.v1.ResolveResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
@@ -1162,58 +1375,67 @@ func file_flakeresolve_v1_resolver_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_resolver_proto_rawDescData
 }
 
-var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_flakeresolve_v1_resolver_proto_goTypes = []any{
 	(Strategy)(0),               // 0: flakeresolve.v1.Strategy
-	(*QueryRequest)(nil),        // 1: flakeresolve.v1.QueryRequest
-	(*QueryResponse)(nil),       // 2: flakeresolve.v1.QueryResponse
-	(*MatchingVersion)(nil),     // 3: flakeresolve.v1.MatchingVersion
-	(*ResolveRequest)(nil),      // 4: flakeresolve.v1.ResolveRequest
-	(*ExistingPin)(nil),         // 5: flakeresolve.v1.ExistingPin
-	(*ResolveResponse)(nil),     // 6: flakeresolve.v1.ResolveResponse
-	(*PathPin)(nil),             // 7: flakeresolve.v1.PathPin
-	(*ResolvedNode)(nil),        // 8: flakeresolve.v1.ResolvedNode
-	(*Duplicate)(nil),           // 9: flakeresolve.v1.Duplicate
-	(*DuplicateEdge)(nil),       // 10: flakeresolve.v1.DuplicateEdge
-	(*ResolveStats)(nil),        // 11: flakeresolve.v1.ResolveStats
-	(*Conflict)(nil),            // 12: flakeresolve.v1.Conflict
-	(*LimitExceeded)(nil),       // 13: flakeresolve.v1.LimitExceeded
-	nil,                         // 14: flakeresolve.v1.ResolveRequest.InputsEntry
-	nil,                         // 15: flakeresolve.v1.ResolveResponse.PathsEntry
-	(*Source)(nil),              // 16: flakeresolve.v1.Source
-	(*durationpb.Duration)(nil), // 17: google.protobuf.Duration
-	(*Input)(nil),               // 18: flakeresolve.v1.Input
+	(PinOrigin)(0),              // 1: flakeresolve.v1.PinOrigin
+	(Criterion)(0),              // 2: flakeresolve.v1.Criterion
+	(*QueryRequest)(nil),        // 3: flakeresolve.v1.QueryRequest
+	(*QueryResponse)(nil),       // 4: flakeresolve.v1.QueryResponse
+	(*MatchingVersion)(nil),     // 5: flakeresolve.v1.MatchingVersion
+	(*ResolveRequest)(nil),      // 6: flakeresolve.v1.ResolveRequest
+	(*ResolveResponse)(nil),     // 7: flakeresolve.v1.ResolveResponse
+	(*PathPin)(nil),             // 8: flakeresolve.v1.PathPin
+	(*ResolvedNode)(nil),        // 9: flakeresolve.v1.ResolvedNode
+	(*Duplicate)(nil),           // 10: flakeresolve.v1.Duplicate
+	(*DuplicateEdge)(nil),       // 11: flakeresolve.v1.DuplicateEdge
+	(*ResolveStats)(nil),        // 12: flakeresolve.v1.ResolveStats
+	(*ObjectiveBound)(nil),      // 13: flakeresolve.v1.ObjectiveBound
+	(*Conflict)(nil),            // 14: flakeresolve.v1.Conflict
+	(*LimitExceeded)(nil),       // 15: flakeresolve.v1.LimitExceeded
+	nil,                         // 16: flakeresolve.v1.ResolveRequest.InputsEntry
+	nil,                         // 17: flakeresolve.v1.ResolveResponse.PathsEntry
+	(*Source)(nil),              // 18: flakeresolve.v1.Source
+	(*LockFile)(nil),            // 19: flakeresolve.v1.LockFile
+	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
+	(*InputPath)(nil),           // 21: flakeresolve.v1.InputPath
+	(*Input)(nil),               // 22: flakeresolve.v1.Input
 }
 var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
-	3,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
-	16, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
-	14, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
+	5,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
+	18, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
+	16, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
 	0,  // 3: flakeresolve.v1.ResolveRequest.strategy:type_name -> flakeresolve.v1.Strategy
-	5,  // 4: flakeresolve.v1.ResolveRequest.pins:type_name -> flakeresolve.v1.ExistingPin
-	17, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
-	17, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
-	15, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
-	8,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
-	9,  // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
-	11, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
-	16, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
-	16, // 12: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
-	10, // 13: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
-	17, // 14: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
-	17, // 15: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
-	11, // 16: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	18, // 17: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	7,  // 18: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	1,  // 19: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
-	4,  // 20: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
-	2,  // 21: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
-	6,  // 22: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
-	21, // [21:23] is the sub-list for method output_type
-	19, // [19:21] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 4: flakeresolve.v1.ResolveRequest.lock_file:type_name -> flakeresolve.v1.LockFile
+	20, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
+	20, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
+	17, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
+	9,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
+	10, // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
+	12, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
+	18, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
+	21, // 12: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
+	18, // 13: flakeresolve.v1.PathPin.original:type_name -> flakeresolve.v1.Source
+	1,  // 14: flakeresolve.v1.PathPin.origin:type_name -> flakeresolve.v1.PinOrigin
+	18, // 15: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
+	11, // 16: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
+	13, // 17: flakeresolve.v1.ResolveStats.objective:type_name -> flakeresolve.v1.ObjectiveBound
+	20, // 18: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	20, // 19: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
+	2,  // 20: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
+	12, // 21: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	22, // 22: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	8,  // 23: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	3,  // 24: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
+	6,  // 25: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
+	4,  // 26: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
+	7,  // 27: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
+	26, // [26:28] is the sub-list for method output_type
+	24, // [24:26] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
@@ -1227,7 +1449,7 @@ func file_flakeresolve_v1_resolver_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_resolver_proto_rawDesc), len(file_flakeresolve_v1_resolver_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      3,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,

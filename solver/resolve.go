@@ -1,0 +1,167 @@
+package solver
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/internal/versionreq"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// resolver holds the state of one resolution, stage by stage: what the
+// indexes offer the request (universe), the inputs it reaches (graph), and
+// the problem handed to the optimiser (problem).
+type resolver struct {
+	ctx   context.Context
+	req   *Request
+	lim   Limits
+	start time.Time
+	stats Stats
+	universe
+	graph
+	problem
+}
+
+// universe is what the indexes offer one request: the flakes references
+// point at, the candidates of each, the distinct trees they are, and what
+// shrinking kept.
+type universe struct {
+	layers    *index.Layers
+	targets   map[string]*target
+	reqs      map[string]*versionreq.Req
+	byVersion map[*index.Version]*candidate
+	byRef     map[*index.Ref]*candidate
+	// byLockNode caches the candidates lock nodes pin; standIns are the
+	// stand-in flakes of trees no index has, by source.
+	byLockNode map[lockKey]*candidate
+	standIns   map[string]*index.Flake
+	nodes      map[string]*node
+	// allowed are the versions shrinking kept (nil before it); lockPinned
+	// the versions some reachable lock pins, which it keeps whole.
+	allowed    map[*index.Version]bool
+	lockPinned map[*index.Version]bool
+}
+
+// graph is the inputs the request reaches: instances of candidates under
+// their overrides and locks, and their slots.
+type graph struct {
+	instances []*instance
+	byKey     map[string]*instance
+	root      *instance
+	choices   int // candidates of every slot, counted against the clause limit
+}
+
+// problem is the pseudo-boolean encoding.
+type problem struct {
+	nvars     int
+	cons      []constraint
+	groups    []*group
+	groupKeys map[string]*group
+	xs        []*node // nodes with a variable, in variable order
+	// objective is the policy's criteria, most important first.
+	objective []sum
+}
+
+// Resolve finds the pins for a request against the layered indexes.
+func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, error) {
+	r := &resolver{
+		ctx: ctx, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
+		universe: universe{
+			layers: layers, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
+			byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
+			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
+			nodes: map[string]*node{}, lockPinned: map[*index.Version]bool{},
+		},
+		graph:   graph{byKey: map[string]*instance{}},
+		problem: problem{groupKeys: map[string]*group{}},
+	}
+	if err := r.checkRequest(); err != nil {
+		return nil, err
+	}
+	if err := r.shrink(); err != nil {
+		return nil, r.wrap(err)
+	}
+	if err := r.expand(); err != nil {
+		return nil, r.wrap(err)
+	}
+	r.assignVars()
+	r.encode()
+	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
+	if len(r.cons) > r.lim.MaxClauses {
+		return nil, r.limit("clauses", len(r.cons), r.lim.MaxClauses)
+	}
+	model, err := r.optimize()
+	if err != nil {
+		return nil, r.wrap(err)
+	}
+	if model == nil {
+		return nil, r.explain()
+	}
+	return r.decode(model)
+}
+
+// checkRequest validates what the caller wrote, naming the field.
+func (r *resolver) checkRequest() error {
+	if len(r.req.Inputs) == 0 {
+		return &RequestError{Field: "inputs", Msg: "empty; expected at least one input such as {\"nixpkgs\": {\"url\": \"github:NixOS/nixpkgs\", \"version\": \"^0.2505\"}}"}
+	}
+	var check func(prefix string, decls map[string]*pb.Input) error
+	check = func(prefix string, decls map[string]*pb.Input) error {
+		for _, name := range slices.Sorted(maps.Keys(decls)) {
+			d, field := decls[name], prefix+"."+name
+			switch {
+			case d == nil:
+				return &RequestError{Field: field, Msg: "empty input"}
+			case d.Follows != nil && d.Url != "":
+				return &RequestError{Field: field, Msg: "has both url and follows; an input either has a reference or follows another"}
+			case d.Url != "":
+				if t := r.target(d.Url); t.err != nil {
+					return &RequestError{Field: field + ".url", Msg: t.err.Error()}
+				}
+			case d.Follows == nil && d.Version == "" && len(d.Inputs) == 0:
+				return &RequestError{Field: field, Msg: "has neither url nor follows"}
+			}
+			if d.Version != "" {
+				if _, err := r.requirement(d.Version); err != nil {
+					return &RequestError{Field: field + ".version", Msg: err.Error()}
+				}
+			}
+			if err := check(field+".inputs", d.Inputs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := check("inputs", r.req.Inputs); err != nil {
+		return err
+	}
+	for i, name := range r.req.Single {
+		if _, err := r.layers.Lookup(name); err != nil {
+			return &RequestError{Field: fmt.Sprintf("single[%d]", i), Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+func (r *resolver) wrap(err error) error {
+	if err == context.DeadlineExceeded || err == context.Canceled {
+		r.stats.Duration = time.Since(r.start)
+		return &LimitError{Limit: "deadline", Stats: r.stats, Canceled: err == context.Canceled}
+	}
+	return err
+}
+
+func (r *resolver) limit(what string, value, max int) error {
+	r.stats.Duration = time.Since(r.start)
+	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
+	return &LimitError{Limit: what, Value: value, Max: max, Stats: r.stats}
+}
+
+func (r *resolver) newVar() int {
+	r.nvars++
+	return r.nvars
+}
