@@ -165,8 +165,8 @@ func (o *optimiser) cost(l int, m []bool) int64 {
 	return o.p.Levels[l].Cost(m)
 }
 
-// solve runs the SAT solver under assumptions; a model found is offered as
-// the new best when better.
+// solve runs the SAT solver under assumptions. Indet means the search
+// must stop: the context, Stop or the work budget ended it.
 func (o *optimiser) solve(assumptions []gs.Lit) gs.Status {
 	if o.stopped || o.stop() {
 		o.stopped = true
