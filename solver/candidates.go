@@ -140,10 +140,15 @@ func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
 }
 
 func (r *resolver) refCand(f *index.Flake, name string) *candidate {
-	ref := f.Refs[name]
-	if ref == nil {
-		return nil
+	if ref := f.Refs[name]; ref != nil {
+		return r.namedCand(f, ref, name)
 	}
+	return nil
+}
+
+// namedCand is the candidate of a ref head (name is the ref) or of a tree
+// the index records at a rev (name is empty).
+func (r *resolver) namedCand(f *index.Flake, ref *index.Ref, name string) *candidate {
 	if c := r.byRef[ref]; c != nil {
 		return c
 	}
@@ -177,13 +182,7 @@ func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
 		return r.refCand(f, name)
 	}
 	if tree := f.Revs[rev]; tree != nil {
-		if c := r.byRef[tree]; c != nil {
-			return c
-		}
-		c := &candidate{flake: f, locked: tree.Locked, inputs: tree.Inputs, own: tree.Lock()}
-		r.byRef[tree] = c
-		r.nodeOf(c)
-		return c
+		return r.namedCand(f, tree, "")
 	}
 	return nil
 }
