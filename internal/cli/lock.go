@@ -14,13 +14,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
+	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -211,21 +209,21 @@ func (l *locker) read() error {
 	return nil
 }
 
-func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse, error) {
+func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveInputsResponse, error) {
 	if len(l.flake.Inputs) == 0 {
-		return &lockfile.Node{Inputs: map[string]*lockfile.Edge{}}, &pb.ResolveResponse{}, nil
+		return &lockfile.Node{Inputs: map[string]*lockfile.Edge{}}, &pb.ResolveInputsResponse{}, nil
 	}
 	for _, u := range l.update {
 		if l.flake.Inputs[strings.Split(u, "/")[0]] == nil {
 			return nil, nil, usageErr("--update %s: flake.nix has no input %q (inputs: %s)", u, strings.Split(u, "/")[0], strings.Join(l.flake.InputNames(), ", "))
 		}
 	}
-	req := &pb.ResolveRequest{
-		Inputs:   flakenix.ToProto(l.flake.Inputs),
-		Strategy: l.strategy,
-		LockFile: l.oldProto(),
-		Update:   l.update,
-		Timeout:  durationpb.New(l.timeout),
+	req := &pb.ResolveInputsRequest{
+		Inputs:      flakenix.ToProto(l.flake.Inputs),
+		Strategy:    l.strategy,
+		LockFile:    l.oldProto(),
+		UpdatePaths: l.update,
+		Timeout:     durationpb.New(l.timeout),
 	}
 	if l.effort > 0 {
 		req.Effort = durationpb.New(l.effort)
@@ -247,21 +245,14 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 // error at the declaration it comes from: the request was built from
 // flake.nix and flake.versions.nix, so a bad field is a bad file (exit 1).
 func (l *locker) placed(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.InvalidArgument {
-		return statusErr(err)
+	var fe *service.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	for _, d := range st.Details() {
-		br, ok := d.(*errdetails.BadRequest)
-		if !ok || len(br.FieldViolations) == 0 {
-			continue
-		}
-		v := br.FieldViolations[0]
-		if pos, ok := l.flake.FieldPos(v.Field); ok {
-			return &exitErr{exitError, fmt.Errorf("%s: %s", pos, v.Description)}
-		}
+	if pos, ok := l.flake.FieldPos(fe.Field); ok {
+		return &exitErr{exitError, fmt.Errorf("%s: %s", pos, fe.Msg)}
 	}
-	return &exitErr{exitError, fmt.Errorf("%s: %s", filepath.Join(l.dir, "flake.nix"), st.Message())}
+	return &exitErr{exitError, fmt.Errorf("%s: %s", filepath.Join(l.dir, "flake.nix"), fe)}
 }
 
 // oldProto is the existing lock as the request carries it, nil when there
@@ -291,7 +282,7 @@ func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
 
 // summarize prints what the lock pins: each path's tree, marking paths
 // that changed from the old lock and trees that several paths share.
-func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, nFollows int) {
+func summarize(w io.Writer, resp *pb.ResolveInputsResponse, root, old *lockfile.Node, nFollows int) {
 	paths := make([]string, 0, len(resp.Paths))
 	for p := range resp.Paths {
 		paths = append(paths, p)
@@ -299,7 +290,7 @@ func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, 
 	sort.Strings(paths)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	shared := 0
-	for _, n := range resp.Nodes {
+	for _, n := range resp.Trees {
 		if len(n.Paths) > 1 {
 			shared++
 		}
@@ -308,13 +299,13 @@ func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, 
 		pin := resp.Paths[p]
 		segs := strings.Split(p, "/")
 		var what string
-		switch {
-		case pin.Follows != nil:
-			what = "follows " + followsText(pin.Follows)
-		case pin.Unpinned != "":
-			what = "unpinned (" + pin.Unpinned + ")"
-		default:
-			what = pinLabel(pin)
+		switch r := pin.Resolution.(type) {
+		case *pb.PathPin_Follows:
+			what = "follows " + followsText(r.Follows)
+		case *pb.PathPin_Unpinned:
+			what = "unpinned (" + r.Unpinned.Reason + ")"
+		case *pb.PathPin_Pin:
+			what = pinLabel(r.Pin)
 		}
 		mark := ""
 		if n := root.Lookup(segs); n != nil && n.Locked != nil {
@@ -329,7 +320,7 @@ func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, 
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p, what, mark)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d input paths, %d distinct trees", len(paths), len(resp.Nodes))
+	fmt.Fprintf(w, "%d input paths, %d distinct trees", len(paths), len(resp.Trees))
 	if shared > 0 {
 		fmt.Fprintf(w, ", %d of them pinned at several paths", shared)
 	}
