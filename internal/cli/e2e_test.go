@@ -452,3 +452,71 @@ func TestLockThroughServer(t *testing.T) {
 		t.Errorf("the flake = false input should be locked without inputs:\n%s", locks["server"])
 	}
 }
+
+// TestLocalAndRemoteAgree runs each command once on local indexes and once
+// through a real server over loopback and gets the same --json bytes, the
+// same exit code and the same message, errors included: both are the one
+// service, and the client reads statuses back into its errors. Only the
+// durations of a resolution's statistics may differ, being times.
+func TestLocalAndRemoteAgree(t *testing.T) {
+	srv := startServer(t, "--max-solve-time", "2m")
+	dir := t.TempDir()
+	desktop := filepath.Join(dir, "desktop")
+	writeFile(t, filepath.Join(desktop, "flake.nix"), `{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  inputs.hyprland.url = "github:hyprwm/Hyprland";
+  inputs.hm.url = "github:nix-community/home-manager";
+  inputs.hm.inputs.nixpkgs.follows = "nixpkgs";
+  outputs = { self, nixpkgs, hyprland, hm }: { };
+}
+`)
+	writeFile(t, filepath.Join(desktop, "flake.versions.nix"), `{ inputs.nixpkgs.version = "^0.1"; inputs.hyprland.version = "^0.34"; }`+"\n")
+	file := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		writeFile(t, path, body)
+		return path
+	}
+	single := file("single.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"}}, "singleFlakes": ["hyprland-protocols"]}`)
+	protocols := file("protocols.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"}, "hyprland-protocols": {"url": "github:hyprwm/hyprland-protocols", "version": "^0.7"}}}`)
+	future := file("future.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.50"}}}`)
+	unknownEnum := file("enum.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"}}, "strategy": 99}`)
+
+	durations := regexp.MustCompile(`"(duration|firstAnswerDuration)": "[0-9.]+s"`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"versions", []string{"query", "--json", "hyprutils", "^0.8"}, exitOK},
+		{"versions with a context", []string{"query", "--json", "hyprland-protocols", "*", "--with", single}, exitOK},
+		{"versions with a flake", []string{"query", "--json", "hyprutils", "*", "--with", desktop}, exitOK},
+		{"why a flake", []string{"why", "--json", "nixpkgs", desktop}, exitOK},
+		{"why a path", []string{"why", "--json", "hyprland/xdph/nixpkgs", desktop}, exitOK},
+		{"resolve", []string{"resolve", "--json", "--effort", "1m", protocols}, exitOK},
+		{"unknown flake", []string{"query", "--json", "hyprutil", "*"}, exitNotFound},
+		{"bad requirement", []string{"query", "--json", "hyprutils", ">= 1 <2"}, exitUsage},
+		{"unknown strategy", []string{"resolve", "--json", unknownEnum}, exitUsage},
+		{"no answer", []string{"resolve", "--json", future}, exitConflict},
+		{"no answer, single", []string{"resolve", "--json", "--single", "hyprland-protocols", protocols}, exitConflict},
+		{"no answer, why", []string{"why", "--json", "hyprland", future}, exitConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out [2]struct{ stdout, stderr bytes.Buffer }
+			for i, args := range [][]string{tc.args, append([]string{tc.args[0], "--server", srv.addr}, tc.args[1:]...)} {
+				if code := run(args, &out[i].stdout, &out[i].stderr); code != tc.code {
+					t.Fatalf("flakeresolve %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, tc.code, out[i].stdout.String(), out[i].stderr.String())
+				}
+			}
+			local, remote := out[0].stdout.String(), out[1].stdout.String()
+			if tc.args[0] == "resolve" && tc.code == exitOK {
+				local, remote = durations.ReplaceAllString(local, "TIME"), durations.ReplaceAllString(remote, "TIME")
+			}
+			if local == "" || local != remote {
+				t.Errorf("--json differs (or is empty):\nlocal:\n%s\nremote:\n%s", local, remote)
+			}
+			if l, r := out[0].stderr.String(), out[1].stderr.String(); l != r {
+				t.Errorf("messages differ:\nlocal:  %s\nremote: %s", l, r)
+			}
+		})
+	}
+}

@@ -133,10 +133,22 @@ func printWhy(w io.Writer, target string, resp *pb.ExplainInputsResponse) {
 		if t := te.Tree; t != nil {
 			fmt.Fprintf(w, "%s  %s\n", treeLabel(t), flakeref.String(t.Locked))
 		}
+		listed := map[string]bool{}
+		for _, r := range te.Routes {
+			listed[r.Path] = true
+		}
 		for _, r := range te.Routes {
 			fmt.Fprintf(w, "  %s: %s\n", r.Path, routeText(r))
-			if reason := reasonText(r); reason != "" {
+			reason := reasonText(r)
+			switch end := r.Edges[len(r.Edges)-1].Path; {
+			case reason == "":
+			case end == r.Path:
 				fmt.Fprintf(w, "    %s\n", reason)
+			case !listed[end]:
+				// A path that follows another holds that one's tree;
+				// its reason is the other's, given here when the other
+				// has no line of its own.
+				fmt.Fprintf(w, "    follows %s, pinned by %s\n", end, reason)
 			}
 		}
 	}
@@ -159,10 +171,10 @@ func routeText(r *pb.InputRoute) string {
 	for _, e := range r.Edges {
 		name := e.Path[strings.LastIndexByte(e.Path, '/')+1:]
 		var what []string
-		if e.Pin.Requirement != "" {
-			what = append(what, e.Pin.Requirement)
+		if e.PathPin.Requirement != "" {
+			what = append(what, e.PathPin.Requirement)
 		}
-		switch res := e.Pin.Resolution.(type) {
+		switch res := e.PathPin.Resolution.(type) {
 		case *pb.PathPin_Follows:
 			parts = append(parts, fmt.Sprintf("%s (follows %s)", name, followsText(res.Follows)))
 			return strings.Join(parts, " → ")
@@ -183,15 +195,15 @@ func reasonText(r *pb.InputRoute) string {
 		return ""
 	}
 	last := r.Edges[len(r.Edges)-1]
-	pin := last.Pin.GetPin()
+	pin := last.PathPin.GetPin()
 	var s string
 	switch rs.Origin {
 	case pb.PinOrigin_PIN_ORIGIN_REQUIREMENT:
 		switch {
 		case rs.NewestAdmittedVersion == pin.GetVersion():
-			s = fmt.Sprintf("requirement %s: the newest of the %d versions it admits", last.Pin.Requirement, rs.AdmittedVersionCount)
+			s = fmt.Sprintf("requirement %s: the newest of the %d versions it admits", last.PathPin.Requirement, rs.AdmittedVersionCount)
 		default:
-			s = fmt.Sprintf("requirement %s: one of the %d versions it admits, not the newest (%s)", last.Pin.Requirement, rs.AdmittedVersionCount, rs.NewestAdmittedVersion)
+			s = fmt.Sprintf("requirement %s: one of the %d versions it admits, not the newest (%s)", last.PathPin.Requirement, rs.AdmittedVersionCount, rs.NewestAdmittedVersion)
 		}
 	case pb.PinOrigin_PIN_ORIGIN_REF_HEAD:
 		s = "unversioned: the head of ref " + pin.GetRef()

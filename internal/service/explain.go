@@ -109,7 +109,7 @@ func (e *explainer) walk(names []string, r *pb.InputRoute, depth int) (string, b
 			// The solver refuses follows that lead nowhere or in a circle.
 			return p, false
 		}
-		r.Edges = append(r.Edges, &pb.InputEdge{Path: p, DeclaredBy: declaredBy(e.byPath, p), Pin: pathPinProto(pin)})
+		r.Edges = append(r.Edges, &pb.InputEdge{Path: p, DeclaredBy: declaredBy(e.byPath, p), PathPin: pathPinProto(pin)})
 		if pin.Kind != solver.Follows {
 			cur = p
 			continue

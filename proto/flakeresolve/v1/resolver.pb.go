@@ -1845,9 +1845,9 @@ type ExplainInputsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The flake's trees (for a path: the one it reaches), in the order of
 	// ResolveInputsResponse.trees. Empty when no path reaches the flake.
-	Trees []*TreeExplanation `protobuf:"bytes,1,rep,name=trees,proto3" json:"trees,omitempty"`
-	// The resolution the explanation is of.
-	Stats         *ResolveStats `protobuf:"bytes,2,opt,name=stats,proto3" json:"stats,omitempty"`
+	// No statistics: an explanation depends on the request and the indexes
+	// alone, never on timing (ResolveInputs reports how the resolution went).
+	Trees         []*TreeExplanation `protobuf:"bytes,1,rep,name=trees,proto3" json:"trees,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1885,13 +1885,6 @@ func (*ExplainInputsResponse) Descriptor() ([]byte, []int) {
 func (x *ExplainInputsResponse) GetTrees() []*TreeExplanation {
 	if x != nil {
 		return x.Trees
-	}
-	return nil
-}
-
-func (x *ExplainInputsResponse) GetStats() *ResolveStats {
-	if x != nil {
-		return x.Stats
 	}
 	return nil
 }
@@ -2028,7 +2021,7 @@ type InputEdge struct {
 	// The tree that declares the input; unset for a root input.
 	DeclaredBy *FlakeVersionRef `protobuf:"bytes,2,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
 	// How the answer resolves the path, with the edge's url and requirement.
-	Pin           *PathPin `protobuf:"bytes,3,opt,name=pin,proto3" json:"pin,omitempty"`
+	PathPin       *PathPin `protobuf:"bytes,3,opt,name=path_pin,json=pathPin,proto3" json:"path_pin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2077,9 +2070,9 @@ func (x *InputEdge) GetDeclaredBy() *FlakeVersionRef {
 	return nil
 }
 
-func (x *InputEdge) GetPin() *PathPin {
+func (x *InputEdge) GetPathPin() *PathPin {
 	if x != nil {
-		return x.Pin
+		return x.PathPin
 	}
 	return nil
 }
@@ -3035,10 +3028,9 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0fresolve_request\x18\x01 \x01(\v2%.flakeresolve.v1.ResolveInputsRequestR\x0eresolveRequest\x12\x16\n" +
 	"\x05flake\x18\x02 \x01(\tH\x00R\x05flake\x12\x14\n" +
 	"\x04path\x18\x03 \x01(\tH\x00R\x04pathB\b\n" +
-	"\x06target\"\x84\x01\n" +
+	"\x06target\"O\n" +
 	"\x15ExplainInputsResponse\x126\n" +
-	"\x05trees\x18\x01 \x03(\v2 .flakeresolve.v1.TreeExplanationR\x05trees\x123\n" +
-	"\x05stats\x18\x02 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\"q\n" +
+	"\x05trees\x18\x01 \x03(\v2 .flakeresolve.v1.TreeExplanationR\x05trees\"q\n" +
 	"\x0fTreeExplanation\x12)\n" +
 	"\x04tree\x18\x01 \x01(\v2\x15.flakeresolve.v1.TreeR\x04tree\x123\n" +
 	"\x06routes\x18\x02 \x03(\v2\x1b.flakeresolve.v1.InputRouteR\x06routes\"\x86\x01\n" +
@@ -3046,12 +3038,12 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"InputRoute\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x120\n" +
 	"\x05edges\x18\x02 \x03(\v2\x1a.flakeresolve.v1.InputEdgeR\x05edges\x122\n" +
-	"\x06reason\x18\x03 \x01(\v2\x1a.flakeresolve.v1.PinReasonR\x06reason\"\x8e\x01\n" +
+	"\x06reason\x18\x03 \x01(\v2\x1a.flakeresolve.v1.PinReasonR\x06reason\"\x97\x01\n" +
 	"\tInputEdge\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12A\n" +
 	"\vdeclared_by\x18\x02 \x01(\v2 .flakeresolve.v1.FlakeVersionRefR\n" +
-	"declaredBy\x12*\n" +
-	"\x03pin\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x03pin\"\xce\x01\n" +
+	"declaredBy\x123\n" +
+	"\bpath_pin\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\apathPin\"\xce\x01\n" +
 	"\tPinReason\x122\n" +
 	"\x06origin\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x126\n" +
 	"\x17newest_admitted_version\x18\x02 \x01(\tR\x15newestAdmittedVersion\x124\n" +
@@ -3247,41 +3239,40 @@ var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
 	3,  // 26: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
 	10, // 27: flakeresolve.v1.ExplainInputsRequest.resolve_request:type_name -> flakeresolve.v1.ResolveInputsRequest
 	23, // 28: flakeresolve.v1.ExplainInputsResponse.trees:type_name -> flakeresolve.v1.TreeExplanation
-	19, // 29: flakeresolve.v1.ExplainInputsResponse.stats:type_name -> flakeresolve.v1.ResolveStats
-	15, // 30: flakeresolve.v1.TreeExplanation.tree:type_name -> flakeresolve.v1.Tree
-	24, // 31: flakeresolve.v1.TreeExplanation.routes:type_name -> flakeresolve.v1.InputRoute
-	25, // 32: flakeresolve.v1.InputRoute.edges:type_name -> flakeresolve.v1.InputEdge
-	26, // 33: flakeresolve.v1.InputRoute.reason:type_name -> flakeresolve.v1.PinReason
-	18, // 34: flakeresolve.v1.InputEdge.declared_by:type_name -> flakeresolve.v1.FlakeVersionRef
-	12, // 35: flakeresolve.v1.InputEdge.pin:type_name -> flakeresolve.v1.PathPin
-	2,  // 36: flakeresolve.v1.PinReason.origin:type_name -> flakeresolve.v1.PinOrigin
-	28, // 37: flakeresolve.v1.Conflict.causes:type_name -> flakeresolve.v1.ConflictCause
-	30, // 38: flakeresolve.v1.Conflict.hints:type_name -> flakeresolve.v1.ConflictHint
-	5,  // 39: flakeresolve.v1.ConflictCause.kind:type_name -> flakeresolve.v1.ConflictCause.Kind
-	29, // 40: flakeresolve.v1.ConflictCause.declared_by:type_name -> flakeresolve.v1.FlakeVersions
-	43, // 41: flakeresolve.v1.ConflictCause.chains:type_name -> flakeresolve.v1.InputPath
-	31, // 42: flakeresolve.v1.ConflictHint.relax_requirement:type_name -> flakeresolve.v1.RelaxRequirement
-	32, // 43: flakeresolve.v1.ConflictHint.add_follows:type_name -> flakeresolve.v1.AddFollows
-	33, // 44: flakeresolve.v1.ConflictHint.allow_several:type_name -> flakeresolve.v1.AllowSeveral
-	34, // 45: flakeresolve.v1.ConflictHint.update_input:type_name -> flakeresolve.v1.UpdateInput
-	35, // 46: flakeresolve.v1.ConflictHint.use_strategy:type_name -> flakeresolve.v1.UseStrategy
-	36, // 47: flakeresolve.v1.ConflictHint.outcome:type_name -> flakeresolve.v1.HintOutcome
-	1,  // 48: flakeresolve.v1.UseStrategy.strategy:type_name -> flakeresolve.v1.Strategy
-	4,  // 49: flakeresolve.v1.LimitExceeded.limit:type_name -> flakeresolve.v1.Limit
-	19, // 50: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	44, // 51: flakeresolve.v1.ResolveInputsRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	12, // 52: flakeresolve.v1.ResolveInputsResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	6,  // 53: flakeresolve.v1.ResolverService.ListVersions:input_type -> flakeresolve.v1.ListVersionsRequest
-	10, // 54: flakeresolve.v1.ResolverService.ResolveInputs:input_type -> flakeresolve.v1.ResolveInputsRequest
-	21, // 55: flakeresolve.v1.ResolverService.ExplainInputs:input_type -> flakeresolve.v1.ExplainInputsRequest
-	7,  // 56: flakeresolve.v1.ResolverService.ListVersions:output_type -> flakeresolve.v1.ListVersionsResponse
-	11, // 57: flakeresolve.v1.ResolverService.ResolveInputs:output_type -> flakeresolve.v1.ResolveInputsResponse
-	22, // 58: flakeresolve.v1.ResolverService.ExplainInputs:output_type -> flakeresolve.v1.ExplainInputsResponse
-	56, // [56:59] is the sub-list for method output_type
-	53, // [53:56] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	15, // 29: flakeresolve.v1.TreeExplanation.tree:type_name -> flakeresolve.v1.Tree
+	24, // 30: flakeresolve.v1.TreeExplanation.routes:type_name -> flakeresolve.v1.InputRoute
+	25, // 31: flakeresolve.v1.InputRoute.edges:type_name -> flakeresolve.v1.InputEdge
+	26, // 32: flakeresolve.v1.InputRoute.reason:type_name -> flakeresolve.v1.PinReason
+	18, // 33: flakeresolve.v1.InputEdge.declared_by:type_name -> flakeresolve.v1.FlakeVersionRef
+	12, // 34: flakeresolve.v1.InputEdge.path_pin:type_name -> flakeresolve.v1.PathPin
+	2,  // 35: flakeresolve.v1.PinReason.origin:type_name -> flakeresolve.v1.PinOrigin
+	28, // 36: flakeresolve.v1.Conflict.causes:type_name -> flakeresolve.v1.ConflictCause
+	30, // 37: flakeresolve.v1.Conflict.hints:type_name -> flakeresolve.v1.ConflictHint
+	5,  // 38: flakeresolve.v1.ConflictCause.kind:type_name -> flakeresolve.v1.ConflictCause.Kind
+	29, // 39: flakeresolve.v1.ConflictCause.declared_by:type_name -> flakeresolve.v1.FlakeVersions
+	43, // 40: flakeresolve.v1.ConflictCause.chains:type_name -> flakeresolve.v1.InputPath
+	31, // 41: flakeresolve.v1.ConflictHint.relax_requirement:type_name -> flakeresolve.v1.RelaxRequirement
+	32, // 42: flakeresolve.v1.ConflictHint.add_follows:type_name -> flakeresolve.v1.AddFollows
+	33, // 43: flakeresolve.v1.ConflictHint.allow_several:type_name -> flakeresolve.v1.AllowSeveral
+	34, // 44: flakeresolve.v1.ConflictHint.update_input:type_name -> flakeresolve.v1.UpdateInput
+	35, // 45: flakeresolve.v1.ConflictHint.use_strategy:type_name -> flakeresolve.v1.UseStrategy
+	36, // 46: flakeresolve.v1.ConflictHint.outcome:type_name -> flakeresolve.v1.HintOutcome
+	1,  // 47: flakeresolve.v1.UseStrategy.strategy:type_name -> flakeresolve.v1.Strategy
+	4,  // 48: flakeresolve.v1.LimitExceeded.limit:type_name -> flakeresolve.v1.Limit
+	19, // 49: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	44, // 50: flakeresolve.v1.ResolveInputsRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	12, // 51: flakeresolve.v1.ResolveInputsResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	6,  // 52: flakeresolve.v1.ResolverService.ListVersions:input_type -> flakeresolve.v1.ListVersionsRequest
+	10, // 53: flakeresolve.v1.ResolverService.ResolveInputs:input_type -> flakeresolve.v1.ResolveInputsRequest
+	21, // 54: flakeresolve.v1.ResolverService.ExplainInputs:input_type -> flakeresolve.v1.ExplainInputsRequest
+	7,  // 55: flakeresolve.v1.ResolverService.ListVersions:output_type -> flakeresolve.v1.ListVersionsResponse
+	11, // 56: flakeresolve.v1.ResolverService.ResolveInputs:output_type -> flakeresolve.v1.ResolveInputsResponse
+	22, // 57: flakeresolve.v1.ResolverService.ExplainInputs:output_type -> flakeresolve.v1.ExplainInputsResponse
+	55, // [55:58] is the sub-list for method output_type
+	52, // [52:55] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
