@@ -45,6 +45,22 @@ func loadEcosystem(b testing.TB, n int) (*ecosystem.Ecosystem, *index.Layers) {
 	return e, index.NewLayers(ix)
 }
 
+// outcomeOf sorts a resolution's error: "" for an answer, "conflict",
+// "paths" (over the paths limit) or "error".
+func outcomeOf(err error) string {
+	var le *LimitError
+	var ce *ConflictError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ce):
+		return "conflict"
+	case errors.As(err, &le) && le.Limit == LimitPaths:
+		return "paths"
+	}
+	return "error"
+}
+
 // BenchmarkResolve resolves 20-input requests against loaded ecosystems
 // (warm: the index is loaded once) and reports the median and 99th
 // percentile of the requests' times, the mean answer size and the share of
@@ -68,16 +84,15 @@ func BenchmarkResolve(b *testing.B) {
 					start := time.Now()
 					a, err := Resolve(context.Background(), layers, &Request{Inputs: inputs[i%len(inputs)], Limits: Limits{Effort: mode.effort}})
 					times = append(times, time.Since(start))
-					var le *LimitError
-					switch {
-					case errors.As(err, new(*ConflictError)):
+					switch outcomeOf(err) {
+					case "conflict":
 						continue
-					case errors.As(err, &le) && le.Limit == "paths":
+					case "paths":
 						// Deep graphs unfold into more input paths (lock
 						// nodes) than a lock may hold; counted, not failed.
 						limited++
 						continue
-					case err != nil:
+					case "error":
 						b.Fatal(err)
 					}
 					answers++
@@ -95,6 +110,60 @@ func BenchmarkResolve(b *testing.B) {
 				b.ReportMetric(float64(proven)/float64(max(answers, 1)), "proven")
 				b.ReportMetric(float64(limited)/float64(len(times)), "over-paths-limit")
 			})
+		}
+	}
+}
+
+// BenchmarkLimits measures how far past its limits a resolution runs: with
+// an effort budget (the time to improve and prove) and with a deadline
+// that stops everything, on problems whose proofs do not finish in time.
+// It reports the largest and median overshoot; limits hold when both stay
+// within a few milliseconds whatever the instance.
+func BenchmarkLimits(b *testing.B) {
+	for _, n := range benchSizes {
+		e, layers := loadEcosystem(b, n)
+		var inputs []map[string]*pb.Input
+		for s := range 16 {
+			inputs = append(inputs, e.Request(20, uint64(s)))
+		}
+		for _, budget := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
+			for _, kind := range []string{"effort", "deadline"} {
+				b.Run(fmt.Sprintf("flakes=%d/%s=%s", n, kind, budget), func(b *testing.B) {
+					var over []time.Duration
+					for i := 0; b.Loop(); i++ {
+						req := &Request{Inputs: inputs[i%len(inputs)], Strategy: Fewest, Limits: Limits{Effort: time.Hour}}
+						ctx := context.Background()
+						if kind == "effort" {
+							req.Limits.Effort = budget
+						} else {
+							var cancel context.CancelFunc
+							ctx, cancel = context.WithTimeout(ctx, budget)
+							defer cancel()
+						}
+						start := time.Now()
+						a, err := Resolve(ctx, layers, req)
+						took := time.Since(start)
+						var limit time.Duration
+						switch {
+						case kind == "deadline":
+							limit = budget
+						case err == nil:
+							// The effort starts with the first answer.
+							limit = a.Stats.FirstAnswer + budget
+						default:
+							continue
+						}
+						over = append(over, max(0, took-limit))
+					}
+					if len(over) == 0 {
+						return
+					}
+					slices.Sort(over)
+					ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+					b.ReportMetric(ms(over[len(over)/2]), "p50-over-ms")
+					b.ReportMetric(ms(over[len(over)-1]), "max-over-ms")
+				})
+			}
 		}
 	}
 }

@@ -100,7 +100,12 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 		s := in.slots[name]
 		path := joinPath(prefix, name)
 		if len(d.ans.Paths) >= d.r.lim.MaxPaths {
-			return d.r.limit("paths", len(d.ans.Paths)+1, d.r.lim.MaxPaths)
+			return d.r.limit(LimitPaths, len(d.ans.Paths)+1, d.r.lim.MaxPaths)
+		}
+		if len(d.ans.Paths)%1024 == 0 {
+			if err := d.r.ctx.Err(); err != nil {
+				return d.r.wrap(err)
+			}
 		}
 		p := &PathPin{Path: path, URL: s.decl.Url, DeclaredURL: s.declaredURL, Requirement: s.reqText, NotFlake: s.decl.Flake != nil && !*s.decl.Flake}
 		d.ans.Paths = append(d.ans.Paths, p)

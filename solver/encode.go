@@ -50,7 +50,10 @@ func (r *resolver) clause(g *group, lits ...int) {
 
 // encode writes the constraints.
 func (r *resolver) encode() {
-	for _, in := range r.instances {
+	for i, in := range r.instances {
+		if i%1024 == 0 && r.ctx.Err() != nil {
+			return // Resolve reports the deadline
+		}
 		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
 			s := in.slots[name]
 			var g *group

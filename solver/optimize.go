@@ -38,7 +38,7 @@ func (r *resolver) optimize() ([]bool, error) {
 			if err := r.ctx.Err(); err != nil {
 				return nil, err
 			}
-			return nil, &LimitError{Limit: "work", Value: int(first.Work), Max: int(r.lim.Work), Stats: r.stats}
+			return nil, &LimitError{Limit: LimitWork, Value: int(first.Work), Max: int(r.lim.Work), Stats: r.stats}
 		}
 		seed = first.Model
 	}

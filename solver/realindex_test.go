@@ -161,7 +161,8 @@ func TestRealIndexConflict(t *testing.T) {
 	}})
 	want := `no set of pins satisfies every requirement:
   - root input "hyprland" requires hyprland ^0.50, but no version of hyprland matches ^0.50 (the index has 9 versions, 0.30.0 to 0.34.0)
-to resolve it, relax the requirement ^0.50 on root input "hyprland" (the newest hyprland is 0.34.0).`
+to resolve it:
+  - relax hyprland ^0.50 → ^0.34: resolves, hyprland 0.34.0`
 	if _, ok := err.(*ConflictError); !ok || err.Error() != want {
 		t.Errorf("got %v, want:\n%s", err, want)
 	}
@@ -213,7 +214,7 @@ func TestDeadline(t *testing.T) {
 	cancel()
 	_, err := Resolve(ctx, defaultLayers(t), hyprlandRequest())
 	le, ok := err.(*LimitError)
-	if !ok || le.Limit != "deadline" || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
+	if !ok || le.Limit != LimitDeadline || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
 		t.Fatalf("got %v, want a canceled LimitError", err)
 	}
 }

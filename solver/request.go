@@ -2,7 +2,6 @@ package solver
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
@@ -30,6 +29,9 @@ type Request struct {
 	Update []string
 	// Limits bound the work.
 	Limits Limits
+	// trial marks a resolution that tries a hint: only whether it
+	// answers matters, so a conflict is not explained.
+	trial bool
 }
 
 // Limits bound one resolution. Zero fields take the defaults.
@@ -240,53 +242,6 @@ func (s Stats) Proven() bool {
 		}
 	}
 	return true
-}
-
-// ConflictError says no answer exists, and why.
-type ConflictError struct {
-	// Causes are the clashing requirements, each with the chain that
-	// brought it in.
-	Causes []string
-	// Suggestions say what to relax.
-	Suggestions []string
-}
-
-func (e *ConflictError) Error() string {
-	var b strings.Builder
-	b.WriteString("no set of pins satisfies every requirement:\n")
-	for _, c := range e.Causes {
-		b.WriteString("  - " + c + "\n")
-	}
-	if len(e.Suggestions) > 0 {
-		b.WriteString("to resolve it, " + strings.Join(e.Suggestions, "; or ") + ".")
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
-// LimitError says a resolution hit a limit, which, and how big the problem
-// was.
-type LimitError struct {
-	// Limit is "deadline", "reachable versions", "candidates", "clauses"
-	// or "paths".
-	Limit string
-	Value int
-	Max   int
-	Stats Stats
-	// Canceled is true when the caller went away.
-	Canceled bool
-}
-
-func (e *LimitError) Error() string {
-	s := e.Stats
-	size := fmt.Sprintf("%d reachable versions, %d candidates, %d variables, %d clauses", s.Reachable, s.Candidates, s.Variables, s.Clauses)
-	switch e.Limit {
-	case "deadline":
-		if e.Canceled {
-			return fmt.Sprintf("resolution canceled after %s (problem: %s)", s.Duration.Round(time.Millisecond), size)
-		}
-		return fmt.Sprintf("resolution hit its deadline after %s with no answer yet (problem: %s); allow more time or narrow the requirements", s.Duration.Round(time.Millisecond), size)
-	}
-	return fmt.Sprintf("resolution exceeds the %s limit: %d > %d (problem so far: %s)", e.Limit, e.Value, e.Max, size)
 }
 
 // RequestError is a malformed request, with the field at fault.

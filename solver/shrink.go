@@ -57,7 +57,7 @@ func (r *resolver) shrink() error {
 			r.allowed = keep
 			r.stats.Candidates = len(keep)
 			if len(keep) > r.lim.MaxCandidates {
-				return r.limit("candidates", len(keep), r.lim.MaxCandidates)
+				return r.limit(LimitCandidates, len(keep), r.lim.MaxCandidates)
 			}
 			return nil
 		}
@@ -79,9 +79,12 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 	w.visitLock(r.req.Lock, OriginExistingLock)
 	for {
 		w.drain()
+		if err := r.ctx.Err(); err != nil {
+			return nil, nil, err
+		}
 		if len(w.reach) > r.lim.MaxReachable {
 			r.stats.Reachable = len(w.reach)
-			return nil, nil, r.limit("reachable versions", len(w.reach), r.lim.MaxReachable)
+			return nil, nil, r.limit(LimitReachable, len(w.reach), r.lim.MaxReachable)
 		}
 		// A version-only override (floating) may retarget any edge to a
 		// flake the walk reached, so its versions are reachable too.
@@ -147,7 +150,10 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 
 // drain walks the queued declarations, expanding what each can lock to.
 func (w *reachWalk) drain() {
-	for len(w.queue) > 0 {
+	for n := 0; len(w.queue) > 0; n++ {
+		if n%256 == 0 && w.r.ctx.Err() != nil {
+			return // the caller reports the deadline
+		}
 		decls := w.queue[0]
 		w.queue = w.queue[1:]
 		for _, d := range flattenDecls(decls) {

@@ -3,9 +3,8 @@
 // parses flags, chooses where answers come from (the service over the
 // embedded index or index files, or a server through internal/server's
 // client, which fails with the service's own errors) and prints results for
-// people or, with --json, for programs. Text is rendered here, from the
-// API's typed messages, once (render.go); exit codes come from error types
-// in one table (client.go).
+// people or, with --json, for programs (render.go); exit codes come from
+// error types in one table (client.go).
 //
 // Main returns the process exit code instead of exiting, so the testscript
 // tests run the real command in-process.
@@ -57,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "flakeresolve:", errorText(err))
+	fmt.Fprintln(stderr, "flakeresolve:", err)
 	return exitCode(err)
 }
 

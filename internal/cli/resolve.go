@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/inputgraph"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
@@ -30,6 +31,7 @@ func newResolveCmd() *cobra.Command {
 		effort  time.Duration
 		opts    pb.ResolveInputsRequest
 		strat   string
+		graph   string
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve REQUEST.json",
@@ -63,6 +65,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 		Example: `  flakeresolve resolve request.json
   flakeresolve resolve --json request.json | jq '.paths["hyprland/hyprutils"]'
   flakeresolve resolve --strategy cargo --single nixpkgs request.json
+  flakeresolve resolve --graph dot request.json | dot -Tsvg > inputs.svg
   echo '{"inputs": {"hyprutils": {"url": "github:hyprwm/hyprutils", "version": "^0.8"}}}' | flakeresolve resolve -
   flakeresolve resolve --server 127.0.0.1:50051 request.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +77,12 @@ of inputs that brought each in and what to relax, and exits 4.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
+			}
+			if _, err := parseGraph(graph); err != nil {
+				return err
+			}
+			if graph != "" && asJSON {
+				return usageErr("--graph and --json each print on standard output; choose one")
 			}
 			req, err := readResolveRequest(args[0], cmd.InOrStdin())
 			if err != nil {
@@ -107,6 +116,9 @@ of inputs that brought each in and what to relax, and exits 4.`,
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
+			if graph != "" {
+				return writeGraph(cmd.OutOrStdout(), graph, inputgraph.Build(resp, "root"))
+			}
 			printResolve(cmd.OutOrStdout(), resp)
 			return nil
 		},
@@ -119,6 +131,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().StringArrayVar(&opts.SingleFlakes, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.UpdatePaths, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
+	cmd.Flags().StringVar(&graph, "graph", "", graphUsage)
 	cmd.Flags().BoolVar(&opts.UnversionedAsAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
 	return cmd
 }

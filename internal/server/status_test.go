@@ -34,9 +34,9 @@ func TestStatusesReadBack(t *testing.T) {
 		{&index.NotFoundError{Name: "hyprutil", Suggestions: []string{"hyprutils", "hyprlang"}}, codes.NotFound, pb.ErrorReason_FLAKE_NOT_FOUND},
 		{&index.NotFoundError{Name: "zzz"}, codes.NotFound, pb.ErrorReason_FLAKE_NOT_FOUND},
 		{conflictError(), codes.FailedPrecondition, pb.ErrorReason_NO_ANSWER},
-		{limitError("candidates", false, stats), codes.ResourceExhausted, pb.ErrorReason_LIMIT_EXCEEDED},
-		{limitError("deadline", false, stats), codes.DeadlineExceeded, pb.ErrorReason_LIMIT_EXCEEDED},
-		{limitError("deadline", true, stats), codes.Canceled, pb.ErrorReason_LIMIT_EXCEEDED},
+		{limitError(solver.LimitCandidates, false, stats), codes.ResourceExhausted, pb.ErrorReason_LIMIT_EXCEEDED},
+		{limitError(solver.LimitDeadline, false, stats), codes.DeadlineExceeded, pb.ErrorReason_LIMIT_EXCEEDED},
+		{limitError(solver.LimitDeadline, true, stats), codes.Canceled, pb.ErrorReason_LIMIT_EXCEEDED},
 	} {
 		st := Status(tc.err)
 		var info *errdetails.ErrorInfo
@@ -93,14 +93,31 @@ func isRemote(err error) bool {
 	return errors.As(err, &re)
 }
 
-// conflictError is a conflict with every field the solver sets.
+// conflictError is a conflict with every kind of cause and hint, and
+// every field set somewhere.
 func conflictError() *solver.ConflictError {
-	return &solver.ConflictError{Causes: []string{`root input "hyprland" requires hyprland ^0.50, but no version matches`, "hyprland-protocols must resolve to a single version"}}
+	return &solver.ConflictError{
+		Causes: []solver.Cause{
+			{Kind: solver.CauseRootRequirement, Flake: "hyprland", Requirement: "^0.34", Admitted: []string{"0.34.0"}, Input: "hyprland"},
+			{Kind: solver.CauseDependencyRequirement, Flake: "hyprland-protocols", Requirement: "^0.2.0", Admitted: []string{"0.2.0"}, Input: "hyprland-protocols",
+				DeclaredBy: &solver.Declarer{Flake: "hyprland", Versions: []string{"0.34.0", "0.33.1"}}, Chains: [][]string{{"hyprland"}, {"desktop", "hyprland"}}},
+			{Kind: solver.CauseFollows, Requirement: "^0.1", Input: "hm/nixpkgs", Detail: "it leads to nixpkgs 0.2405.1"},
+			{Kind: solver.CauseSingleFlake, Flake: "hyprland-protocols"},
+			{Kind: solver.CauseStrategyLimit, Flake: "hyprutils", Detail: "0.8.x"},
+			{Kind: solver.CauseMissingFlake, Flake: "github:someone/mine", Requirement: "^1", Detail: "no index has it"},
+		},
+		Hints: []solver.Hint{
+			{Change: solver.Change{Kind: solver.ChangeRelaxRequirement, Path: "hyprland", From: "^0.50", To: "^0.34"}, Tried: true, Resolves: true, Pins: []string{"hyprland 0.34.0"}},
+			{Change: solver.Change{Kind: solver.ChangeAllowSeveral, Flake: "hyprland-protocols"}, Tried: true},
+			{Change: solver.Change{Kind: solver.ChangeUpdateInput, Path: "nixpkgs"}},
+			{Change: solver.Change{Kind: solver.ChangeUseStrategy, Strategy: solver.Fewest}, Tried: true, Resolves: true, Pins: []string{"hyprland 0.34.0", "nixpkgs 0.1.5"}},
+		},
+	}
 }
 
-func limitError(limit string, canceled bool, stats solver.Stats) *solver.LimitError {
+func limitError(limit solver.Limit, canceled bool, stats solver.Stats) *solver.LimitError {
 	e := &solver.LimitError{Limit: limit, Stats: stats, Canceled: canceled}
-	if limit != "deadline" {
+	if limit != solver.LimitDeadline {
 		e.Value, e.Max = 200_001, 200_000
 	}
 	return e

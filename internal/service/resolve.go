@@ -110,20 +110,13 @@ func pathPinProto(p *solver.PathPin) *pb.PathPin {
 	case solver.Pinned:
 		n := p.Node
 		pin := &pb.Pin{Flake: n.Flake, Version: n.Version, Ref: p.Ref, Locked: p.Locked, Original: p.Original, Origin: pb.PinOrigin(p.Origin)}
-		if n.External {
-			pin.Flake = ""
-		}
 		pp.Resolution = &pb.PathPin_Pin{Pin: pin}
 	}
 	return pp
 }
 
 func treeProto(n *solver.Node) *pb.Tree {
-	t := &pb.Tree{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: n.Locked, Paths: n.Paths, External: n.External}
-	if n.External {
-		t.Flake = ""
-	}
-	return t
+	return &pb.Tree{Flake: n.Flake, Version: n.Version, Ref: n.Ref, Locked: n.Locked, Paths: n.Paths, External: n.External}
 }
 
 // pathIndex finds an answer's paths by path.
@@ -150,11 +143,8 @@ func declaredBy(byPath map[string]*solver.PathPin, path string) *pb.FlakeVersion
 	return treeRef(parent.Node)
 }
 
-// treeRef names a tree; a tree no index has has no name in the indexes.
+// treeRef names a tree.
 func treeRef(n *solver.Node) *pb.FlakeVersionRef {
-	if n.External {
-		return &pb.FlakeVersionRef{}
-	}
 	return &pb.FlakeVersionRef{Flake: n.Flake, Version: n.Version, Ref: n.Ref}
 }
 

@@ -387,8 +387,6 @@ const (
 	// The input's flake is in no index (detail says why it cannot be
 	// pinned).
 	ConflictCause_KIND_MISSING_FLAKE ConflictCause_Kind = 6
-	// No version of the flake matches the requirement at all.
-	ConflictCause_KIND_NO_MATCH ConflictCause_Kind = 7
 )
 
 // Enum value maps for ConflictCause_Kind.
@@ -401,7 +399,6 @@ var (
 		4: "KIND_SINGLE_FLAKE",
 		5: "KIND_STRATEGY_LIMIT",
 		6: "KIND_MISSING_FLAKE",
-		7: "KIND_NO_MATCH",
 	}
 	ConflictCause_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":            0,
@@ -411,7 +408,6 @@ var (
 		"KIND_SINGLE_FLAKE":           4,
 		"KIND_STRATEGY_LIMIT":         5,
 		"KIND_MISSING_FLAKE":          6,
-		"KIND_NO_MATCH":               7,
 	}
 )
 
@@ -1121,8 +1117,10 @@ func (*PathPin_Unpinned) isPathPin_Resolution() {}
 // Pin is the tree an input path is pinned to.
 type Pin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The flake of the index the tree belongs to; empty for a tree no index
-	// has (pinned by a lock file).
+	// The flake of the index the tree belongs to; for a tree no index has
+	// (pinned by a lock file), where it lives, in URL form without a rev
+	// ("gitlab:wlroots/wlroots?host=gitlab.freedesktop.org"), and the
+	// answer's Tree says it is external.
 	Flake string `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
 	// The version pinned; empty for a tree that is no version.
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
@@ -1259,7 +1257,8 @@ func (x *Unpinned) GetReason() string {
 // Tree is one distinct tree of an answer.
 type Tree struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The flake of the index; empty for an external tree.
+	// The flake of the index; for an external tree, where it lives, in URL
+	// form without a rev.
 	Flake string `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
 	// The version; empty for a ref head or a tree pinned by rev.
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
@@ -1268,7 +1267,7 @@ type Tree struct {
 	Locked *FlakeRef `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
 	// The input paths pinned to this tree (follows excluded), sorted.
 	Paths []string `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
-	// No index has the tree: a lock file pins it.
+	// No index has the tree: a lock file pins it, and flake is its location.
 	External      bool `protobuf:"varint,6,opt,name=external,proto3" json:"external,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1482,9 +1481,10 @@ func (x *DuplicateEdge) GetRef() string {
 }
 
 // FlakeVersionRef names one tree of a flake: a version, or, for a tree that
-// is no version, the ref whose head it is. A reference to a FlakeVersion
-// by its parts rather than by resource name, because a ref head has no
-// resource name.
+// is no version, the ref whose head it is (neither, for a tree pinned by
+// rev). A reference to a FlakeVersion by its parts rather than by resource
+// name (AIP-122), because a ref head or an external tree (flake is then its
+// location, as Tree.flake) has no resource name.
 type FlakeVersionRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Flake         string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
@@ -2227,7 +2227,8 @@ type ConflictCause struct {
 	Flake string `protobuf:"bytes,2,opt,name=flake,proto3" json:"flake,omitempty"`
 	// The requirement declared; empty for an unversioned input.
 	Requirement string `protobuf:"bytes,3,opt,name=requirement,proto3" json:"requirement,omitempty"`
-	// The versions of the flake the requirement admits, newest first.
+	// The versions of the flake the requirement admits, newest first; empty
+	// when it admits none (detail says what there is).
 	AdmittedVersions []string `protobuf:"bytes,4,rep,name=admitted_versions,json=admittedVersions,proto3" json:"admitted_versions,omitempty"`
 	// The flake and those of its versions that declare it alike; unset for
 	// the root.
@@ -2388,15 +2389,20 @@ func (x *FlakeVersions) GetVersions() []string {
 // with it gives: verified by resolving again, never guessed.
 type ConflictHint struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// One change to the request. (Adding a follows is not among them yet:
+	// the solver does not propose one; a later change kind is a new field
+	// of this oneof, which clients that do not know it see unset.)
+	//
 	// Types that are valid to be assigned to Change:
 	//
 	//	*ConflictHint_RelaxRequirement
-	//	*ConflictHint_AddFollows
 	//	*ConflictHint_AllowSeveral
 	//	*ConflictHint_UpdateInput
 	//	*ConflictHint_UseStrategy
-	Change        isConflictHint_Change `protobuf_oneof:"change"`
-	Outcome       *HintOutcome          `protobuf:"bytes,6,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Change isConflictHint_Change `protobuf_oneof:"change"`
+	// What resolving with the change gives; unset when the explanation's
+	// deadline left the change untried.
+	Outcome       *HintOutcome `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2447,15 +2453,6 @@ func (x *ConflictHint) GetRelaxRequirement() *RelaxRequirement {
 	return nil
 }
 
-func (x *ConflictHint) GetAddFollows() *AddFollows {
-	if x != nil {
-		if x, ok := x.Change.(*ConflictHint_AddFollows); ok {
-			return x.AddFollows
-		}
-	}
-	return nil
-}
-
 func (x *ConflictHint) GetAllowSeveral() *AllowSeveral {
 	if x != nil {
 		if x, ok := x.Change.(*ConflictHint_AllowSeveral); ok {
@@ -2498,25 +2495,19 @@ type ConflictHint_RelaxRequirement struct {
 	RelaxRequirement *RelaxRequirement `protobuf:"bytes,1,opt,name=relax_requirement,json=relaxRequirement,proto3,oneof"`
 }
 
-type ConflictHint_AddFollows struct {
-	AddFollows *AddFollows `protobuf:"bytes,2,opt,name=add_follows,json=addFollows,proto3,oneof"`
-}
-
 type ConflictHint_AllowSeveral struct {
-	AllowSeveral *AllowSeveral `protobuf:"bytes,3,opt,name=allow_several,json=allowSeveral,proto3,oneof"`
+	AllowSeveral *AllowSeveral `protobuf:"bytes,2,opt,name=allow_several,json=allowSeveral,proto3,oneof"`
 }
 
 type ConflictHint_UpdateInput struct {
-	UpdateInput *UpdateInput `protobuf:"bytes,4,opt,name=update_input,json=updateInput,proto3,oneof"`
+	UpdateInput *UpdateInput `protobuf:"bytes,3,opt,name=update_input,json=updateInput,proto3,oneof"`
 }
 
 type ConflictHint_UseStrategy struct {
-	UseStrategy *UseStrategy `protobuf:"bytes,5,opt,name=use_strategy,json=useStrategy,proto3,oneof"`
+	UseStrategy *UseStrategy `protobuf:"bytes,4,opt,name=use_strategy,json=useStrategy,proto3,oneof"`
 }
 
 func (*ConflictHint_RelaxRequirement) isConflictHint_Change() {}
-
-func (*ConflictHint_AddFollows) isConflictHint_Change() {}
 
 func (*ConflictHint_AllowSeveral) isConflictHint_Change() {}
 
@@ -2524,11 +2515,11 @@ func (*ConflictHint_UpdateInput) isConflictHint_Change() {}
 
 func (*ConflictHint_UseStrategy) isConflictHint_Change() {}
 
-// RelaxRequirement changes the requirement on a root input (or on a root
-// follows).
+// RelaxRequirement changes the requirement on an input: a root input, or
+// a dependency's input through an override in the root flake.
 type RelaxRequirement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The root input, or the follows path.
+	// The input path ("hyprland", "hyprland/hyprutils").
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// The requirement declared now.
 	Requirement string `protobuf:"bytes,2,opt,name=requirement,proto3" json:"requirement,omitempty"`
@@ -2590,61 +2581,6 @@ func (x *RelaxRequirement) GetRelaxedRequirement() string {
 	return ""
 }
 
-// AddFollows makes an input follow another path, sharing its tree.
-type AddFollows struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The input path that would follow ("hyprland/nixpkgs").
-	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	// The input path it would follow ("nixpkgs").
-	Follows       string `protobuf:"bytes,2,opt,name=follows,proto3" json:"follows,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *AddFollows) Reset() {
-	*x = AddFollows{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[26]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *AddFollows) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*AddFollows) ProtoMessage() {}
-
-func (x *AddFollows) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[26]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use AddFollows.ProtoReflect.Descriptor instead.
-func (*AddFollows) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{26}
-}
-
-func (x *AddFollows) GetPath() string {
-	if x != nil {
-		return x.Path
-	}
-	return ""
-}
-
-func (x *AddFollows) GetFollows() string {
-	if x != nil {
-		return x.Follows
-	}
-	return ""
-}
-
 // AllowSeveral removes a flake from single_flakes.
 type AllowSeveral struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2655,7 +2591,7 @@ type AllowSeveral struct {
 
 func (x *AllowSeveral) Reset() {
 	*x = AllowSeveral{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[27]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2603,7 @@ func (x *AllowSeveral) String() string {
 func (*AllowSeveral) ProtoMessage() {}
 
 func (x *AllowSeveral) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[27]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2616,7 @@ func (x *AllowSeveral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllowSeveral.ProtoReflect.Descriptor instead.
 func (*AllowSeveral) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{27}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AllowSeveral) GetFlake() string {
@@ -2700,7 +2636,7 @@ type UpdateInput struct {
 
 func (x *UpdateInput) Reset() {
 	*x = UpdateInput{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[28]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2648,7 @@ func (x *UpdateInput) String() string {
 func (*UpdateInput) ProtoMessage() {}
 
 func (x *UpdateInput) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[28]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2661,7 @@ func (x *UpdateInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateInput.ProtoReflect.Descriptor instead.
 func (*UpdateInput) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{28}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateInput) GetPath() string {
@@ -2745,7 +2681,7 @@ type UseStrategy struct {
 
 func (x *UseStrategy) Reset() {
 	*x = UseStrategy{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[29]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2693,7 @@ func (x *UseStrategy) String() string {
 func (*UseStrategy) ProtoMessage() {}
 
 func (x *UseStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[29]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +2706,7 @@ func (x *UseStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseStrategy.ProtoReflect.Descriptor instead.
 func (*UseStrategy) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{29}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UseStrategy) GetStrategy() Strategy {
@@ -2793,7 +2729,7 @@ type HintOutcome struct {
 
 func (x *HintOutcome) Reset() {
 	*x = HintOutcome{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[30]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +2741,7 @@ func (x *HintOutcome) String() string {
 func (*HintOutcome) ProtoMessage() {}
 
 func (x *HintOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[30]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +2754,7 @@ func (x *HintOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintOutcome.ProtoReflect.Descriptor instead.
 func (*HintOutcome) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{30}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HintOutcome) GetResolves() bool {
@@ -2851,7 +2787,7 @@ type LimitExceeded struct {
 
 func (x *LimitExceeded) Reset() {
 	*x = LimitExceeded{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[31]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +2799,7 @@ func (x *LimitExceeded) String() string {
 func (*LimitExceeded) ProtoMessage() {}
 
 func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[31]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +2812,7 @@ func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitExceeded.ProtoReflect.Descriptor instead.
 func (*LimitExceeded) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{31}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LimitExceeded) GetLimit() Limit {
@@ -2903,6 +2839,186 @@ func (x *LimitExceeded) GetMaxValue() int64 {
 func (x *LimitExceeded) GetStats() *ResolveStats {
 	if x != nil {
 		return x.Stats
+	}
+	return nil
+}
+
+// LockChanges is what locking did to one flake's flake.lock, as
+// `flakeresolve lock --json` prints it: the lines of Nix's own lock file
+// diff (LockFile::diff), each with the answer's reasons, and why any flake
+// keeps several trees.
+type LockChanges struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flake's directory, as the command line named it.
+	Dir string `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	// flake.lock changed (with --check: would change). A lock can change
+	// with no line below, when only its form does (an older version, another
+	// key order).
+	Changed bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	// Input paths new in the lock, gone from it, and whose pin or follows
+	// changed; each list in Nix's order (by path, name by name).
+	Added   []*LockChanges_Change `protobuf:"bytes,3,rep,name=added,proto3" json:"added,omitempty"`
+	Removed []*LockChanges_Change `protobuf:"bytes,4,rep,name=removed,proto3" json:"removed,omitempty"`
+	Updated []*LockChanges_Change `protobuf:"bytes,5,rep,name=updated,proto3" json:"updated,omitempty"`
+	// Why each flake with several trees has them (the answer's duplicates).
+	Duplicates    []*Duplicate `protobuf:"bytes,6,rep,name=duplicates,proto3" json:"duplicates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockChanges) Reset() {
+	*x = LockChanges{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockChanges) ProtoMessage() {}
+
+func (x *LockChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockChanges.ProtoReflect.Descriptor instead.
+func (*LockChanges) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *LockChanges) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *LockChanges) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *LockChanges) GetAdded() []*LockChanges_Change {
+	if x != nil {
+		return x.Added
+	}
+	return nil
+}
+
+func (x *LockChanges) GetRemoved() []*LockChanges_Change {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *LockChanges) GetUpdated() []*LockChanges_Change {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *LockChanges) GetDuplicates() []*Duplicate {
+	if x != nil {
+		return x.Duplicates
+	}
+	return nil
+}
+
+// Change is one input path's line of the diff.
+type LockChanges_Change struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input path ("hyprland/hyprutils").
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// What the old flake.lock holds at the path: a pin (locked and
+	// original) and source_only, or follows. Unset for an added path.
+	From *PathPin `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// The answer's pin at the path, with locked and original as the new
+	// flake.lock holds them. Unset for a removed path.
+	To *PathPin `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// An --update named this path or one above it.
+	Released bool `protobuf:"varint,4,opt,name=released,proto3" json:"released,omitempty"`
+	// Paths that now pin the same tree as this one and pinned another
+	// before: the duplicate this change removed.
+	NowShares     []string `protobuf:"bytes,5,rep,name=now_shares,json=nowShares,proto3" json:"now_shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockChanges_Change) Reset() {
+	*x = LockChanges_Change{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockChanges_Change) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockChanges_Change) ProtoMessage() {}
+
+func (x *LockChanges_Change) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockChanges_Change.ProtoReflect.Descriptor instead.
+func (*LockChanges_Change) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{31, 0}
+}
+
+func (x *LockChanges_Change) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LockChanges_Change) GetFrom() *PathPin {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *LockChanges_Change) GetTo() *PathPin {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *LockChanges_Change) GetReleased() bool {
+	if x != nil {
+		return x.Released
+	}
+	return false
+}
+
+func (x *LockChanges_Change) GetNowShares() []string {
+	if x != nil {
+		return x.NowShares
 	}
 	return nil
 }
@@ -3053,7 +3169,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\bConflict\x126\n" +
 	"\x06causes\x18\x01 \x03(\v2\x1e.flakeresolve.v1.ConflictCauseR\x06causes\x123\n" +
 	"\x05hints\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ConflictHintR\x05hints\x12\x18\n" +
-	"\aminimal\x18\x03 \x01(\bR\aminimal\"\x98\x04\n" +
+	"\aminimal\x18\x03 \x01(\bR\aminimal\"\x85\x04\n" +
 	"\rConflictCause\x127\n" +
 	"\x04kind\x18\x01 \x01(\x0e2#.flakeresolve.v1.ConflictCause.KindR\x04kind\x12\x14\n" +
 	"\x05flake\x18\x02 \x01(\tR\x05flake\x12 \n" +
@@ -3063,7 +3179,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"declaredBy\x12\x14\n" +
 	"\x05input\x18\x06 \x01(\tR\x05input\x122\n" +
 	"\x06chains\x18\a \x03(\v2\x1a.flakeresolve.v1.InputPathR\x06chains\x12\x16\n" +
-	"\x06detail\x18\b \x01(\tR\x06detail\"\xc5\x01\n" +
+	"\x06detail\x18\b \x01(\tR\x06detail\"\xb2\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15KIND_ROOT_REQUIREMENT\x10\x01\x12\x1f\n" +
@@ -3071,28 +3187,21 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\fKIND_FOLLOWS\x10\x03\x12\x15\n" +
 	"\x11KIND_SINGLE_FLAKE\x10\x04\x12\x17\n" +
 	"\x13KIND_STRATEGY_LIMIT\x10\x05\x12\x16\n" +
-	"\x12KIND_MISSING_FLAKE\x10\x06\x12\x11\n" +
-	"\rKIND_NO_MATCH\x10\a\"A\n" +
+	"\x12KIND_MISSING_FLAKE\x10\x06\"A\n" +
 	"\rFlakeVersions\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x1a\n" +
-	"\bversions\x18\x02 \x03(\tR\bversions\"\xae\x03\n" +
+	"\bversions\x18\x02 \x03(\tR\bversions\"\xee\x02\n" +
 	"\fConflictHint\x12P\n" +
-	"\x11relax_requirement\x18\x01 \x01(\v2!.flakeresolve.v1.RelaxRequirementH\x00R\x10relaxRequirement\x12>\n" +
-	"\vadd_follows\x18\x02 \x01(\v2\x1b.flakeresolve.v1.AddFollowsH\x00R\n" +
-	"addFollows\x12D\n" +
-	"\rallow_several\x18\x03 \x01(\v2\x1d.flakeresolve.v1.AllowSeveralH\x00R\fallowSeveral\x12A\n" +
-	"\fupdate_input\x18\x04 \x01(\v2\x1c.flakeresolve.v1.UpdateInputH\x00R\vupdateInput\x12A\n" +
-	"\fuse_strategy\x18\x05 \x01(\v2\x1c.flakeresolve.v1.UseStrategyH\x00R\vuseStrategy\x126\n" +
-	"\aoutcome\x18\x06 \x01(\v2\x1c.flakeresolve.v1.HintOutcomeR\aoutcomeB\b\n" +
+	"\x11relax_requirement\x18\x01 \x01(\v2!.flakeresolve.v1.RelaxRequirementH\x00R\x10relaxRequirement\x12D\n" +
+	"\rallow_several\x18\x02 \x01(\v2\x1d.flakeresolve.v1.AllowSeveralH\x00R\fallowSeveral\x12A\n" +
+	"\fupdate_input\x18\x03 \x01(\v2\x1c.flakeresolve.v1.UpdateInputH\x00R\vupdateInput\x12A\n" +
+	"\fuse_strategy\x18\x04 \x01(\v2\x1c.flakeresolve.v1.UseStrategyH\x00R\vuseStrategy\x126\n" +
+	"\aoutcome\x18\x05 \x01(\v2\x1c.flakeresolve.v1.HintOutcomeR\aoutcomeB\b\n" +
 	"\x06change\"y\n" +
 	"\x10RelaxRequirement\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12 \n" +
 	"\vrequirement\x18\x02 \x01(\tR\vrequirement\x12/\n" +
-	"\x13relaxed_requirement\x18\x03 \x01(\tR\x12relaxedRequirement\":\n" +
-	"\n" +
-	"AddFollows\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
-	"\afollows\x18\x02 \x01(\tR\afollows\"$\n" +
+	"\x13relaxed_requirement\x18\x03 \x01(\tR\x12relaxedRequirement\"$\n" +
 	"\fAllowSeveral\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\"!\n" +
 	"\vUpdateInput\x12\x12\n" +
@@ -3106,7 +3215,23 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x05limit\x18\x01 \x01(\x0e2\x16.flakeresolve.v1.LimitR\x05limit\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1b\n" +
 	"\tmax_value\x18\x03 \x01(\x03R\bmaxValue\x123\n" +
-	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*\xa5\x01\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\"\xe0\x03\n" +
+	"\vLockChanges\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x129\n" +
+	"\x05added\x18\x03 \x03(\v2#.flakeresolve.v1.LockChanges.ChangeR\x05added\x12=\n" +
+	"\aremoved\x18\x04 \x03(\v2#.flakeresolve.v1.LockChanges.ChangeR\aremoved\x12=\n" +
+	"\aupdated\x18\x05 \x03(\v2#.flakeresolve.v1.LockChanges.ChangeR\aupdated\x12:\n" +
+	"\n" +
+	"duplicates\x18\x06 \x03(\v2\x1a.flakeresolve.v1.DuplicateR\n" +
+	"duplicates\x1a\xaf\x01\n" +
+	"\x06Change\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12,\n" +
+	"\x04from\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x04from\x12(\n" +
+	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
+	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
+	"\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xa5\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
@@ -3161,7 +3286,7 @@ func file_flakeresolve_v1_resolver_proto_rawDescGZIP() []byte {
 }
 
 var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_flakeresolve_v1_resolver_proto_goTypes = []any{
 	(ErrorReason)(0),              // 0: flakeresolve.v1.ErrorReason
 	(Strategy)(0),                 // 1: flakeresolve.v1.Strategy
@@ -3195,47 +3320,48 @@ var file_flakeresolve_v1_resolver_proto_goTypes = []any{
 	(*FlakeVersions)(nil),         // 29: flakeresolve.v1.FlakeVersions
 	(*ConflictHint)(nil),          // 30: flakeresolve.v1.ConflictHint
 	(*RelaxRequirement)(nil),      // 31: flakeresolve.v1.RelaxRequirement
-	(*AddFollows)(nil),            // 32: flakeresolve.v1.AddFollows
-	(*AllowSeveral)(nil),          // 33: flakeresolve.v1.AllowSeveral
-	(*UpdateInput)(nil),           // 34: flakeresolve.v1.UpdateInput
-	(*UseStrategy)(nil),           // 35: flakeresolve.v1.UseStrategy
-	(*HintOutcome)(nil),           // 36: flakeresolve.v1.HintOutcome
-	(*LimitExceeded)(nil),         // 37: flakeresolve.v1.LimitExceeded
+	(*AllowSeveral)(nil),          // 32: flakeresolve.v1.AllowSeveral
+	(*UpdateInput)(nil),           // 33: flakeresolve.v1.UpdateInput
+	(*UseStrategy)(nil),           // 34: flakeresolve.v1.UseStrategy
+	(*HintOutcome)(nil),           // 35: flakeresolve.v1.HintOutcome
+	(*LimitExceeded)(nil),         // 36: flakeresolve.v1.LimitExceeded
+	(*LockChanges)(nil),           // 37: flakeresolve.v1.LockChanges
 	nil,                           // 38: flakeresolve.v1.ResolveInputsRequest.InputsEntry
 	nil,                           // 39: flakeresolve.v1.ResolveInputsResponse.PathsEntry
-	(*FlakeRef)(nil),              // 40: flakeresolve.v1.FlakeRef
-	(*LockFile)(nil),              // 41: flakeresolve.v1.LockFile
-	(*durationpb.Duration)(nil),   // 42: google.protobuf.Duration
-	(*InputPath)(nil),             // 43: flakeresolve.v1.InputPath
-	(*Input)(nil),                 // 44: flakeresolve.v1.Input
+	(*LockChanges_Change)(nil),    // 40: flakeresolve.v1.LockChanges.Change
+	(*FlakeRef)(nil),              // 41: flakeresolve.v1.FlakeRef
+	(*LockFile)(nil),              // 42: flakeresolve.v1.LockFile
+	(*durationpb.Duration)(nil),   // 43: google.protobuf.Duration
+	(*InputPath)(nil),             // 44: flakeresolve.v1.InputPath
+	(*Input)(nil),                 // 45: flakeresolve.v1.Input
 }
 var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
 	10, // 0: flakeresolve.v1.ListVersionsRequest.context:type_name -> flakeresolve.v1.ResolveInputsRequest
 	8,  // 1: flakeresolve.v1.ListVersionsResponse.versions:type_name -> flakeresolve.v1.FlakeVersion
 	9,  // 2: flakeresolve.v1.ListVersionsResponse.choice:type_name -> flakeresolve.v1.VersionChoice
-	40, // 3: flakeresolve.v1.FlakeVersion.locked:type_name -> flakeresolve.v1.FlakeRef
+	41, // 3: flakeresolve.v1.FlakeVersion.locked:type_name -> flakeresolve.v1.FlakeRef
 	28, // 4: flakeresolve.v1.VersionChoice.held_back_by:type_name -> flakeresolve.v1.ConflictCause
 	38, // 5: flakeresolve.v1.ResolveInputsRequest.inputs:type_name -> flakeresolve.v1.ResolveInputsRequest.InputsEntry
 	1,  // 6: flakeresolve.v1.ResolveInputsRequest.strategy:type_name -> flakeresolve.v1.Strategy
-	41, // 7: flakeresolve.v1.ResolveInputsRequest.lock_file:type_name -> flakeresolve.v1.LockFile
-	42, // 8: flakeresolve.v1.ResolveInputsRequest.timeout:type_name -> google.protobuf.Duration
-	42, // 9: flakeresolve.v1.ResolveInputsRequest.effort:type_name -> google.protobuf.Duration
+	42, // 7: flakeresolve.v1.ResolveInputsRequest.lock_file:type_name -> flakeresolve.v1.LockFile
+	43, // 8: flakeresolve.v1.ResolveInputsRequest.timeout:type_name -> google.protobuf.Duration
+	43, // 9: flakeresolve.v1.ResolveInputsRequest.effort:type_name -> google.protobuf.Duration
 	39, // 10: flakeresolve.v1.ResolveInputsResponse.paths:type_name -> flakeresolve.v1.ResolveInputsResponse.PathsEntry
 	15, // 11: flakeresolve.v1.ResolveInputsResponse.trees:type_name -> flakeresolve.v1.Tree
 	16, // 12: flakeresolve.v1.ResolveInputsResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
 	19, // 13: flakeresolve.v1.ResolveInputsResponse.stats:type_name -> flakeresolve.v1.ResolveStats
 	13, // 14: flakeresolve.v1.PathPin.pin:type_name -> flakeresolve.v1.Pin
-	43, // 15: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
+	44, // 15: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
 	14, // 16: flakeresolve.v1.PathPin.unpinned:type_name -> flakeresolve.v1.Unpinned
-	40, // 17: flakeresolve.v1.Pin.locked:type_name -> flakeresolve.v1.FlakeRef
-	40, // 18: flakeresolve.v1.Pin.original:type_name -> flakeresolve.v1.FlakeRef
+	41, // 17: flakeresolve.v1.Pin.locked:type_name -> flakeresolve.v1.FlakeRef
+	41, // 18: flakeresolve.v1.Pin.original:type_name -> flakeresolve.v1.FlakeRef
 	2,  // 19: flakeresolve.v1.Pin.origin:type_name -> flakeresolve.v1.PinOrigin
-	40, // 20: flakeresolve.v1.Tree.locked:type_name -> flakeresolve.v1.FlakeRef
+	41, // 20: flakeresolve.v1.Tree.locked:type_name -> flakeresolve.v1.FlakeRef
 	17, // 21: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
 	18, // 22: flakeresolve.v1.DuplicateEdge.declared_by:type_name -> flakeresolve.v1.FlakeVersionRef
 	20, // 23: flakeresolve.v1.ResolveStats.objective:type_name -> flakeresolve.v1.ObjectiveBound
-	42, // 24: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
-	42, // 25: flakeresolve.v1.ResolveStats.first_answer_duration:type_name -> google.protobuf.Duration
+	43, // 24: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	43, // 25: flakeresolve.v1.ResolveStats.first_answer_duration:type_name -> google.protobuf.Duration
 	3,  // 26: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
 	10, // 27: flakeresolve.v1.ExplainInputsRequest.resolve_request:type_name -> flakeresolve.v1.ResolveInputsRequest
 	23, // 28: flakeresolve.v1.ExplainInputsResponse.trees:type_name -> flakeresolve.v1.TreeExplanation
@@ -3250,29 +3376,34 @@ var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
 	30, // 37: flakeresolve.v1.Conflict.hints:type_name -> flakeresolve.v1.ConflictHint
 	5,  // 38: flakeresolve.v1.ConflictCause.kind:type_name -> flakeresolve.v1.ConflictCause.Kind
 	29, // 39: flakeresolve.v1.ConflictCause.declared_by:type_name -> flakeresolve.v1.FlakeVersions
-	43, // 40: flakeresolve.v1.ConflictCause.chains:type_name -> flakeresolve.v1.InputPath
+	44, // 40: flakeresolve.v1.ConflictCause.chains:type_name -> flakeresolve.v1.InputPath
 	31, // 41: flakeresolve.v1.ConflictHint.relax_requirement:type_name -> flakeresolve.v1.RelaxRequirement
-	32, // 42: flakeresolve.v1.ConflictHint.add_follows:type_name -> flakeresolve.v1.AddFollows
-	33, // 43: flakeresolve.v1.ConflictHint.allow_several:type_name -> flakeresolve.v1.AllowSeveral
-	34, // 44: flakeresolve.v1.ConflictHint.update_input:type_name -> flakeresolve.v1.UpdateInput
-	35, // 45: flakeresolve.v1.ConflictHint.use_strategy:type_name -> flakeresolve.v1.UseStrategy
-	36, // 46: flakeresolve.v1.ConflictHint.outcome:type_name -> flakeresolve.v1.HintOutcome
-	1,  // 47: flakeresolve.v1.UseStrategy.strategy:type_name -> flakeresolve.v1.Strategy
-	4,  // 48: flakeresolve.v1.LimitExceeded.limit:type_name -> flakeresolve.v1.Limit
-	19, // 49: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	44, // 50: flakeresolve.v1.ResolveInputsRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	12, // 51: flakeresolve.v1.ResolveInputsResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	6,  // 52: flakeresolve.v1.ResolverService.ListVersions:input_type -> flakeresolve.v1.ListVersionsRequest
-	10, // 53: flakeresolve.v1.ResolverService.ResolveInputs:input_type -> flakeresolve.v1.ResolveInputsRequest
-	21, // 54: flakeresolve.v1.ResolverService.ExplainInputs:input_type -> flakeresolve.v1.ExplainInputsRequest
-	7,  // 55: flakeresolve.v1.ResolverService.ListVersions:output_type -> flakeresolve.v1.ListVersionsResponse
-	11, // 56: flakeresolve.v1.ResolverService.ResolveInputs:output_type -> flakeresolve.v1.ResolveInputsResponse
-	22, // 57: flakeresolve.v1.ResolverService.ExplainInputs:output_type -> flakeresolve.v1.ExplainInputsResponse
-	55, // [55:58] is the sub-list for method output_type
-	52, // [52:55] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	32, // 42: flakeresolve.v1.ConflictHint.allow_several:type_name -> flakeresolve.v1.AllowSeveral
+	33, // 43: flakeresolve.v1.ConflictHint.update_input:type_name -> flakeresolve.v1.UpdateInput
+	34, // 44: flakeresolve.v1.ConflictHint.use_strategy:type_name -> flakeresolve.v1.UseStrategy
+	35, // 45: flakeresolve.v1.ConflictHint.outcome:type_name -> flakeresolve.v1.HintOutcome
+	1,  // 46: flakeresolve.v1.UseStrategy.strategy:type_name -> flakeresolve.v1.Strategy
+	4,  // 47: flakeresolve.v1.LimitExceeded.limit:type_name -> flakeresolve.v1.Limit
+	19, // 48: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	40, // 49: flakeresolve.v1.LockChanges.added:type_name -> flakeresolve.v1.LockChanges.Change
+	40, // 50: flakeresolve.v1.LockChanges.removed:type_name -> flakeresolve.v1.LockChanges.Change
+	40, // 51: flakeresolve.v1.LockChanges.updated:type_name -> flakeresolve.v1.LockChanges.Change
+	16, // 52: flakeresolve.v1.LockChanges.duplicates:type_name -> flakeresolve.v1.Duplicate
+	45, // 53: flakeresolve.v1.ResolveInputsRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	12, // 54: flakeresolve.v1.ResolveInputsResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	12, // 55: flakeresolve.v1.LockChanges.Change.from:type_name -> flakeresolve.v1.PathPin
+	12, // 56: flakeresolve.v1.LockChanges.Change.to:type_name -> flakeresolve.v1.PathPin
+	6,  // 57: flakeresolve.v1.ResolverService.ListVersions:input_type -> flakeresolve.v1.ListVersionsRequest
+	10, // 58: flakeresolve.v1.ResolverService.ResolveInputs:input_type -> flakeresolve.v1.ResolveInputsRequest
+	21, // 59: flakeresolve.v1.ResolverService.ExplainInputs:input_type -> flakeresolve.v1.ExplainInputsRequest
+	7,  // 60: flakeresolve.v1.ResolverService.ListVersions:output_type -> flakeresolve.v1.ListVersionsResponse
+	11, // 61: flakeresolve.v1.ResolverService.ResolveInputs:output_type -> flakeresolve.v1.ResolveInputsResponse
+	22, // 62: flakeresolve.v1.ResolverService.ExplainInputs:output_type -> flakeresolve.v1.ExplainInputsResponse
+	60, // [60:63] is the sub-list for method output_type
+	57, // [57:60] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
@@ -3292,7 +3423,6 @@ func file_flakeresolve_v1_resolver_proto_init() {
 	}
 	file_flakeresolve_v1_resolver_proto_msgTypes[24].OneofWrappers = []any{
 		(*ConflictHint_RelaxRequirement)(nil),
-		(*ConflictHint_AddFollows)(nil),
 		(*ConflictHint_AllowSeveral)(nil),
 		(*ConflictHint_UpdateInput)(nil),
 		(*ConflictHint_UseStrategy)(nil),
@@ -3303,7 +3433,7 @@ func file_flakeresolve_v1_resolver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_resolver_proto_rawDesc), len(file_flakeresolve_v1_resolver_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
