@@ -54,14 +54,19 @@ Inputs take url, version (a Cargo requirement), follows, flake and nested
 inputs (overrides). Inputs without a version lock like today's Nix: to the
 ref the URL names or the default branch head the index records. A follows
 replaces the input, requirement included, as in Nix; a version on the
-follows itself is checked. Optional fields: "strategy" (newest, fewest,
-cargo or single; see --strategy), "single" (flakes that must have one
-version), "unversionedAny", "lockFile" (an existing flake.lock as the
-LockFile message, whose still-valid pins stay) and "update" (input paths
-whose pins are released). Flags add to the file.
+follows itself is checked. The file is the ResolveInputsRequest message;
+its optional fields: "strategy" (newest, fewest, cargo or single; see
+--strategy), "singleFlakes" (flakes that must have one version),
+"unversionedAsAny", "lockFile" (an existing flake.lock as the LockFile
+message, whose still-valid pins stay), "updatePaths" (input paths whose
+pins are released), "timeout", "effort" and "workLimit" (a budget of
+solver work that ends a search at the same answer on every machine).
+Flags add to the file.
 
-When no answer exists, resolve prints the clashing requirements, the chain
-of inputs that brought each in and what to relax, and exits 4.`,
+When no answer exists, resolve prints the clashing requirements, every
+chain of inputs that brought each in, and the changes that would resolve
+it, each tried; it exits 4. With --json, an error prints the API's status
+(google.rpc.Status with its details) on standard output.`,
 		Example: `  flakeresolve resolve request.json
   flakeresolve resolve --json request.json | jq '.paths["hyprland/hyprutils"]'
   flakeresolve resolve --strategy cargo --single nixpkgs request.json
@@ -126,7 +131,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"flake", "version", "locked"}}, "nodes": [...], ...}`)
-	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower; locally nothing does)")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().StringArrayVar(&opts.SingleFlakes, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")

@@ -216,8 +216,8 @@ func reasonText(r *pb.InputRoute) string {
 	default:
 		s = rs.Origin.String()
 	}
-	if len(rs.SharedWith) > 0 {
-		s += "; the same tree as " + joinAnd(rs.SharedWith)
+	if len(rs.OtherPaths) > 0 {
+		s += "; the same tree as " + joinAnd(rs.OtherPaths)
 	}
 	return s
 }

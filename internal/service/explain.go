@@ -139,9 +139,9 @@ func (e *explainer) reason(p *solver.PathPin) *pb.PinReason {
 	}
 	for _, other := range p.Node.Paths {
 		if other != p.Path {
-			r.SharedWith = append(r.SharedWith, other)
+			r.OtherPaths = append(r.OtherPaths, other)
 		}
 	}
-	slices.Sort(r.SharedWith)
+	slices.Sort(r.OtherPaths)
 	return r
 }

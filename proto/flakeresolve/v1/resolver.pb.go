@@ -441,9 +441,13 @@ func (ConflictCause_Kind) EnumDescriptor() ([]byte, []int) {
 type ListVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The flake: "flakes/{flake}", its name as the index lists it
-	// ("flakes/hyprutils").
+	// ("flakes/hyprutils"). Without google.api.resource_reference: the
+	// resource annotations come with the HTTP face and its googleapis
+	// imports; the pattern is the one above.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// A Cargo version requirement ("^0.8", ">=0.8, <0.10"); empty is "*".
+	// The one filter versions take, in the syntax flakes write, rather than
+	// an AIP-160 filter string, whose grammar would not add to it.
 	Requirement string `protobuf:"bytes,2,opt,name=requirement,proto3" json:"requirement,omitempty"`
 	// At most this many versions (AIP-158); 0 is 1000, and more is read as
 	// 1000. Negative is INVALID_ARGUMENT.
@@ -452,7 +456,9 @@ type ListVersionsRequest struct {
 	// the same as in that call.
 	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// The caller's inputs. When set, the response's choice says which of
-	// the matching versions the caller can use together with them.
+	// the matching versions the caller can use together with them. The
+	// message ResolveInputs takes, so that a client sends the inputs it
+	// resolves, unchanged.
 	Context *ResolveInputsRequest `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
 	// The root input of context that is this flake. Empty: the one root
 	// input whose reference names the flake; when none does, one is added
@@ -706,7 +712,11 @@ type VersionChoice struct {
 	LatestVersion string `protobuf:"bytes,4,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
 	// What keeps wanted below latest (or, when nothing is wanted, what
 	// keeps every version out): the causes of the conflict that resolving
-	// with the input at latest_version meets. Empty when wanted is latest.
+	// with the input at latest_version meets (the input itself among them,
+	// at "=LATEST"). Empty when wanted is latest. AIP-140 avoids
+	// prepositions in names; the review kept this one, because what the
+	// list holds is exactly what holds the version back, and a noun such as
+	// "blockers" would not say they are conflict causes.
 	HeldBackBy    []*ConflictCause `protobuf:"bytes,5,rep,name=held_back_by,json=heldBackBy,proto3" json:"held_back_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -974,7 +984,9 @@ func (x *ResolveInputsResponse) GetStats() *ResolveStats {
 }
 
 // PathPin resolves one input path: exactly one of a pin, a follows and the
-// reason it stays unpinned; beside it, the edge as declared.
+// reason it stays unpinned; beside it, the edge as declared. Paths are map
+// keys of the response, not resources: an input path exists only within
+// one answer.
 type PathPin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Resolution:
@@ -1559,7 +1571,9 @@ type ResolveStats struct {
 	// Solver runs.
 	SolveCount int32 `protobuf:"varint,5,opt,name=solve_count,json=solveCount,proto3" json:"solve_count,omitempty"`
 	// The objective, criterion by criterion in the strategy's order: the
-	// answer's value and the lower bound proven for it.
+	// answer's value and the lower bound proven for it. Singular although
+	// repeated (AIP-140 asks plurals): the list is the one objective, its
+	// levels in order, not several objectives.
 	Objective []*ObjectiveBound `protobuf:"bytes,6,rep,name=objective,proto3" json:"objective,omitempty"`
 	// Every criterion is proven optimal.
 	Proven bool `protobuf:"varint,7,opt,name=proven,proto3" json:"proven,omitempty"`
@@ -1568,7 +1582,8 @@ type ResolveStats struct {
 	// When the first valid answer was found.
 	FirstAnswerDuration *durationpb.Duration `protobuf:"bytes,9,opt,name=first_answer_duration,json=firstAnswerDuration,proto3" json:"first_answer_duration,omitempty"`
 	// Solver work spent (propagations and conflicts), the unit of
-	// ResolveInputsRequest.work_limit.
+	// ResolveInputsRequest.work_limit. An amount, not a count of things the
+	// response holds, so no _count suffix (AIP-141).
 	Work          int64 `protobuf:"varint,10,opt,name=work,proto3" json:"work,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1747,7 +1762,9 @@ func (x *ObjectiveBound) GetProven() bool {
 
 type ExplainInputsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The inputs to resolve, as ResolveInputs takes them.
+	// The inputs to resolve, as ResolveInputs takes them: the message
+	// itself, so that an explanation is of exactly the request a client
+	// resolves.
 	ResolveRequest *ResolveInputsRequest `protobuf:"bytes,1,opt,name=resolve_request,json=resolveRequest,proto3" json:"resolve_request,omitempty"`
 	// What to explain.
 	//
@@ -2018,7 +2035,9 @@ type InputEdge struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The input path of the edge.
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	// The tree that declares the input; unset for a root input.
+	// The tree that declares the input; unset for a root input. (Named with
+	// a preposition, as AIP-140 discourages, because it is the declaring
+	// tree and "declarer" reads worse; the same holds in DuplicateEdge.)
 	DeclaredBy *FlakeVersionRef `protobuf:"bytes,2,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
 	// How the answer resolves the path, with the edge's url and requirement.
 	PathPin       *PathPin `protobuf:"bytes,3,opt,name=path_pin,json=pathPin,proto3" json:"path_pin,omitempty"`
@@ -2090,7 +2109,7 @@ type PinReason struct {
 	// The other input paths pinned to the same tree: where several
 	// requirements admit one tree, the answer shares it (deduplication), even
 	// below the newest a requirement admits.
-	SharedWith    []string `protobuf:"bytes,4,rep,name=shared_with,json=sharedWith,proto3" json:"shared_with,omitempty"`
+	OtherPaths    []string `protobuf:"bytes,4,rep,name=other_paths,json=otherPaths,proto3" json:"other_paths,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2146,9 +2165,9 @@ func (x *PinReason) GetAdmittedVersionCount() int32 {
 	return 0
 }
 
-func (x *PinReason) GetSharedWith() []string {
+func (x *PinReason) GetOtherPaths() []string {
 	if x != nil {
-		return x.SharedWith
+		return x.OtherPaths
 	}
 	return nil
 }
@@ -2233,7 +2252,8 @@ type ConflictCause struct {
 	// The flake and those of its versions that declare it alike; unset for
 	// the root.
 	DeclaredBy *FlakeVersions `protobuf:"bytes,5,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
-	// The input name, or for KIND_FOLLOWS the follows path.
+	// The input name, or for KIND_FOLLOWS the follows path: the name the
+	// declaration is written under, which is a path for a follows.
 	Input string `protobuf:"bytes,6,opt,name=input,proto3" json:"input,omitempty"`
 	// Every chain of input paths from the root that reaches the declaring
 	// tree, not only the first found; empty for the root.
@@ -2721,7 +2741,9 @@ type HintOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An answer exists with the change.
 	Resolves bool `protobuf:"varint,1,opt,name=resolves,proto3" json:"resolves,omitempty"`
-	// The root inputs' pins in that answer ("hyprland 0.34.0").
+	// The root inputs' pins in that answer, as labels ("hyprland 0.34.0",
+	// "home-manager ref:master"): a summary to show; the pins themselves
+	// are ResolveInputs' answer to the changed request.
 	Pins          []string `protobuf:"bytes,2,rep,name=pins,proto3" json:"pins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3164,8 +3186,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x06origin\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x126\n" +
 	"\x17newest_admitted_version\x18\x02 \x01(\tR\x15newestAdmittedVersion\x124\n" +
 	"\x16admitted_version_count\x18\x03 \x01(\x05R\x14admittedVersionCount\x12\x1f\n" +
-	"\vshared_with\x18\x04 \x03(\tR\n" +
-	"sharedWith\"\x91\x01\n" +
+	"\vother_paths\x18\x04 \x03(\tR\n" +
+	"otherPaths\"\x91\x01\n" +
 	"\bConflict\x126\n" +
 	"\x06causes\x18\x01 \x03(\v2\x1e.flakeresolve.v1.ConflictCauseR\x06causes\x123\n" +
 	"\x05hints\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ConflictHintR\x05hints\x12\x18\n" +
