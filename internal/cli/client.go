@@ -137,15 +137,22 @@ func printJSON(w io.Writer, m proto.Message) error {
 	return err
 }
 
-// failJSON prints, for --json, an error of the service as the status the
-// API returns for it (google.rpc.Status with its details, in protojson),
-// and returns the error, whose text and exit code follow as without
-// --json.
-func failJSON(w io.Writer, err error) error {
-	if isServiceError(err) {
+// answer prints a command's answer on w: with --json, the service's
+// message, or for an error of the service the status the API returns for
+// it (google.rpc.Status with its details, in protojson), whose text and
+// exit code then follow as without --json; else the text that text
+// writes.
+func answer(w io.Writer, asJSON bool, resp proto.Message, err error, text func(io.Writer) error) error {
+	switch {
+	case err != nil && asJSON && isServiceError(err):
 		if perr := printJSON(w, server.Status(err).Proto()); perr != nil {
 			return perr
 		}
+		return err
+	case err != nil:
+		return err
+	case asJSON:
+		return printJSON(w, resp)
 	}
-	return err
+	return text(w)
 }

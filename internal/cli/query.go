@@ -86,20 +86,13 @@ running server with --server.`,
 			client := &resolveClient{addr: addr, indexes: indexes}
 			defer client.close()
 			resp, err := listAll(ctx, client, req)
-			if err != nil {
-				if ci != nil {
-					err = ci.placed(err, "context.")
-				}
-				if asJSON {
-					return failJSON(cmd.OutOrStdout(), err)
-				}
-				return err
+			if err != nil && ci != nil {
+				err = ci.placed(err, "context.")
 			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			printQuery(cmd.OutOrStdout(), args[0], resp)
-			return nil
+			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
+				printQuery(w, args[0], resp)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to answer from (JSON or binary; repeat to layer, first wins)")

@@ -112,25 +112,18 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			client := &resolveClient{addr: addr, indexes: indexes}
 			defer client.close()
 			resp, err := client.call(ctx, req)
-			if err != nil {
-				if asJSON {
-					return failJSON(cmd.OutOrStdout(), err)
+			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
+				if graph != "" {
+					return writeGraph(w, graph, inputgraph.Build(resp, "root"))
 				}
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			if graph != "" {
-				return writeGraph(cmd.OutOrStdout(), graph, inputgraph.Build(resp, "root"))
-			}
-			printResolve(cmd.OutOrStdout(), resp)
-			return nil
+				printResolve(w, resp)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"flake", "version", "locked"}}, "nodes": [...], ...}`)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"pin": {"flake", "version", "locked", ...}}}, "trees": [...], ...} (the ResolveInputsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower; locally nothing does)")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())

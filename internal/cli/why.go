@@ -99,16 +99,11 @@ explains that one input path.`,
 			}
 			if err != nil {
 				err = ci.placed(err, "resolve_request.")
-				if asJSON {
-					return failJSON(cmd.OutOrStdout(), err)
-				}
-				return err
 			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			printWhy(cmd.OutOrStdout(), args[0], resp)
-			return nil
+			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
+				printWhy(w, args[0], resp)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
