@@ -2,7 +2,6 @@ package pbopt
 
 import (
 	"fmt"
-	"slices"
 
 	gs "github.com/flakeresolve/flakeresolve/internal/gophersat/solver"
 )
@@ -31,40 +30,9 @@ type soft struct {
 	k   int
 }
 
-// normalised returns the objective as an offset and one positive weight per
-// literal, a variable at most once, in variable order.
-func (ob *Objective) normalised() (offset int64, lits []gs.Lit, weights []int64) {
-	coef := map[int]int64{}
-	for i, l := range ob.Lits {
-		w := ob.weight(i)
-		if l < 0 { // w·¬x = w - w·x
-			offset += w
-			l, w = -l, -w
-		}
-		coef[l] += w
-	}
-	vars := make([]int, 0, len(coef))
-	for v := range coef {
-		vars = append(vars, v)
-	}
-	slices.Sort(vars)
-	for _, v := range vars {
-		switch w := coef[v]; {
-		case w > 0:
-			lits = append(lits, gs.IntToLit(int32(v)))
-			weights = append(weights, w)
-		case w < 0: // w·x = w + (-w)·¬x
-			offset += w
-			lits = append(lits, gs.IntToLit(int32(-v)))
-			weights = append(weights, -w)
-		}
-	}
-	return offset, lits, weights
-}
-
 func newLevel(o *optimiser, l int) *level {
 	lv := &level{o: o, l: l, bySoft: map[gs.Lit]*soft{}}
-	offset, lits, weights := o.p.Levels[l].normalised()
+	offset, lits, weights := o.nz.objective(&o.p.Levels[l])
 	lv.offset = offset
 	for i, lit := range lits {
 		lv.addSoft(lit, weights[i], nil, 0)

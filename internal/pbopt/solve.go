@@ -14,9 +14,9 @@ type Options struct {
 	// Seed, when set, is a model of the constraints (Seed[v-1] is variable
 	// v): the first upper bound. The answer is never worse than it.
 	Seed []bool
-	// Stop, when set, is polled during the search (every few thousand
-	// propagations); when it returns true the search ends, as when ctx is
-	// done.
+	// Stop, when set, is polled during the search (at each conflict, and
+	// every few hundred propagations or clauses added); when it returns
+	// true the search ends, as when ctx is done.
 	Stop func() bool
 	// Work, when positive, bounds the search effort in units of solver
 	// work (propagations and conflicts). A search cut by it ends at the
@@ -104,6 +104,7 @@ type optimiser struct {
 	levels  []Bounds
 	stopped bool
 	polls   int
+	nz      *normaliser
 }
 
 func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
@@ -112,23 +113,23 @@ func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
 	opt.s = gs.New(gs.ParseSliceNb(nil, p.NumVars))
 	opt.s.Stop = opt.stop
 	opt.s.WorkLimit = o.Work
+	opt.nz = newNormaliser(p.NumVars)
 	opt.levels = make([]Bounds, len(p.Levels))
 	for l := range p.Levels {
-		offset, _, _ := p.Levels[l].normalised()
+		offset, _, _ := opt.nz.objective(&p.Levels[l])
 		opt.levels[l] = Bounds{Lower: offset, Upper: math.MaxInt64}
 	}
-	nz := newNormaliser(p.NumVars)
-	for _, c := range p.Constraints {
+	for i := range p.Constraints {
 		if opt.poll() {
 			return opt
 		}
-		n, ok := nz.normalise(c)
+		c, ok := opt.nz.constraint(&p.Constraints[i])
 		if !ok {
 			opt.unsat = true
 			return opt
 		}
-		if n.AtLeast > 0 {
-			opt.s.AppendClause(gsClause(n))
+		if c != nil {
+			opt.s.AppendClause(c)
 		}
 	}
 	return opt
@@ -149,89 +150,6 @@ func (o *optimiser) poll() bool {
 	return o.stopped
 }
 
-// gsClause makes n a clause or a cardinality constraint when it is one:
-// gophersat watches those as such, but propagates every PB constraint by
-// summing all its weights, which a long clause cannot afford.
-func gsClause(n gs.PBConstr) *gs.Clause {
-	lits := make([]gs.Lit, len(n.Lits))
-	for i, l := range n.Lits {
-		lits[i] = gs.IntToLit(int32(l))
-	}
-	w := n.Weights[0]
-	for _, wi := range n.Weights {
-		if wi != w {
-			return gs.NewPBClause(lits, n.Weights, n.AtLeast)
-		}
-	}
-	if k := (n.AtLeast + w - 1) / w; k > 1 {
-		return gs.NewCardClause(lits, k)
-	}
-	return gs.NewClause(lits)
-}
-
-// normaliser rewrites constraints with one positive weight per variable
-// (merging repeated variables, moving negative weights to the negated
-// literal), none above AtLeast, as gophersat expects. Its scratch space,
-// indexed by variable, spares a map per constraint.
-type normaliser struct {
-	coef  []int // variable -> weight of its positive literal so far
-	seen  []bool
-	order []int
-}
-
-func newNormaliser(nVars int) *normaliser {
-	return &normaliser{coef: make([]int, nVars+1), seen: make([]bool, nVars+1)}
-}
-
-// normalise returns c rewritten; ok is false when c cannot hold.
-func (nz *normaliser) normalise(c Constraint) (n gs.PBConstr, ok bool) {
-	atLeast := c.AtLeast
-	nz.order = nz.order[:0]
-	for i, l := range c.Lits {
-		w := c.weight(i)
-		v := l
-		if l < 0 { // w·¬x = w - w·x
-			v, atLeast, w = -l, atLeast-w, -w
-		}
-		if !nz.seen[v] {
-			nz.seen[v] = true
-			nz.order = append(nz.order, v)
-		}
-		nz.coef[v] += w
-	}
-	n = gs.PBConstr{AtLeast: atLeast, Lits: make([]int, 0, len(nz.order)), Weights: make([]int, 0, len(nz.order))}
-	for _, v := range nz.order {
-		w := nz.coef[v]
-		nz.coef[v], nz.seen[v] = 0, false
-		switch {
-		case w > 0:
-			n.Lits = append(n.Lits, v)
-			n.Weights = append(n.Weights, w)
-		case w < 0: // w·x = w + (-w)·¬x
-			n.Lits = append(n.Lits, -v)
-			n.Weights = append(n.Weights, -w)
-			n.AtLeast -= w
-		}
-	}
-	if n.AtLeast <= 0 {
-		return n, true
-	}
-	sum := 0
-	for i, w := range n.Weights {
-		// A weight above AtLeast counts no more than AtLeast.
-		n.Weights[i] = min(w, n.AtLeast)
-		sum += n.Weights[i]
-	}
-	return n, sum >= n.AtLeast
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 func (o *optimiser) newVar() gs.Lit {
 	o.nVars++
 	return gs.IntToLit(int32(o.nVars))
@@ -247,8 +165,8 @@ func (o *optimiser) cost(l int, m []bool) int64 {
 	return o.p.Levels[l].Cost(m)
 }
 
-// solve runs the SAT solver under assumptions; a model found is offered as
-// the new best when better.
+// solve runs the SAT solver under assumptions. Indet means the search
+// must stop: the context, Stop or the work budget ended it.
 func (o *optimiser) solve(assumptions []gs.Lit) gs.Status {
 	if o.stopped || o.stop() {
 		o.stopped = true
