@@ -18,7 +18,7 @@ build:
 # calls and reloading. (The whole suite under -race is five times slower,
 # mostly in sequential SAT and Nix tests that race nothing.)
 RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload
-RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli
+RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service
 
 test:
 	./.ci/deps

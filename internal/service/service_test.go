@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -287,5 +288,65 @@ func TestTimeLimits(t *testing.T) {
 	var fe *FieldError
 	if _, err := realFlakes(t, Config{}).ResolveInputs(ctx, req(-time.Second)); !errors.As(err, &fe) || fe.Field != "timeout" {
 		t.Errorf("a negative timeout: %v", err)
+	}
+}
+
+// TestParallelCallsWhileSwapping: calls run in parallel while the indexes
+// are swapped under them, and each answers wholly from one index, the one
+// current when it started, never from a mix.
+func TestParallelCallsWhileSwapping(t *testing.T) {
+	small, err := index.Load("../../index/testdata/small.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := realFlakes(t, Config{})
+	real, other := s.Layers(), index.NewLayers(small)
+	ctx := context.Background()
+	list := &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*"}
+	explain := &pb.ExplainInputsRequest{
+		ResolveRequest: &pb.ResolveInputsRequest{Inputs: map[string]*pb.Input{"hyprutils": {Url: "github:hyprwm/hyprutils", Version: "*"}}},
+		Target:         &pb.ExplainInputsRequest_Flake{Flake: "hyprutils"},
+	}
+	answers := map[*index.Layers][2]proto.Message{}
+	for _, l := range []*index.Layers{real, other} {
+		s.Swap(l)
+		lv, err := s.ListVersions(ctx, list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := s.ExplainInputs(ctx, explain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers[l] = [2]proto.Message{lv, ex}
+	}
+	if proto.Equal(answers[real][0], answers[other][0]) || proto.Equal(answers[real][1], answers[other][1]) {
+		t.Fatal("the two indexes answer alike; the test would show nothing")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 32 {
+		wg.Go(func() {
+			lv, err := s.ListVersions(ctx, list)
+			ex, xerr := s.ExplainInputs(ctx, explain)
+			if err != nil || xerr != nil {
+				errs <- fmt.Sprint(err, xerr)
+				return
+			}
+			one := func(m proto.Message, k int) bool {
+				return proto.Equal(m, answers[real][k]) || proto.Equal(m, answers[other][k])
+			}
+			if !one(lv, 0) || !one(ex, 1) {
+				errs <- "an answer from neither index"
+			}
+		})
+		if i%4 == 0 {
+			s.Swap([]*index.Layers{real, other}[i/4%2])
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
