@@ -148,9 +148,6 @@ func treeRef(n *solver.Node) *pb.FlakeVersionRef {
 	return &pb.FlakeVersionRef{Flake: n.Flake, Version: n.Version, Ref: n.Ref}
 }
 
-// StatsProto is a resolution's statistics as the API reports them.
-func StatsProto(s solver.Stats) *pb.ResolveStats { return statsProto(s) }
-
 func statsProto(s solver.Stats) *pb.ResolveStats {
 	out := &pb.ResolveStats{
 		ReachableVersionCount: int32(s.Reachable), CandidateCount: int32(s.Candidates),
