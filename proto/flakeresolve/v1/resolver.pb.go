@@ -706,7 +706,8 @@ type VersionChoice struct {
 	// pins none, or a tree that is no version.
 	CurrentVersion string `protobuf:"bytes,2,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
 	// The newest version that matches the requirement and resolves together
-	// with every other input of the context; empty when none does.
+	// with every other input of the context, resolving afresh (lock_file
+	// says what is current, and holds no input); empty when none does.
 	WantedVersion string `protobuf:"bytes,3,opt,name=wanted_version,json=wantedVersion,proto3" json:"wanted_version,omitempty"`
 	// The newest version that matches the requirement alone.
 	LatestVersion string `protobuf:"bytes,4,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
