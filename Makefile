@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint default-index fuzz bench lock-example gophersat-patch
+.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench lock-example gophersat-patch
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -18,13 +18,19 @@ build:
 # calls and reloading. (The whole suite under -race is five times slower,
 # mostly in sequential SAT and Nix tests that race nothing.)
 RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload
-RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli
+RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service
 
 test:
 	./.ci/deps
 	go vet ./...
 	go test -count=1 ./...
 	go test -race -count=1 -run '$(RACE_TESTS)' $(RACE_PKGS)
+
+BUF := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+# The released API: a buf image of flakeresolve.v1 as it was frozen. It is
+# written once, when missing; after that it is what every change is checked
+# against (make proto-breaking), and a change it refuses needs a v2.
+API_IMAGE := proto/api-v1.binpb
 
 # Regenerates the committed Go code from proto/ (needs protoc; Debian's
 # protobuf-compiler). The plugins' versions are pinned as tools in go.mod.
@@ -35,9 +41,15 @@ proto:
 		--go_out=. --go_opt=module=$(MODULE) \
 		--go-grpc_out=. --go-grpc_opt=module=$(MODULE) \
 		$(PROTOS)
+	test -e $(API_IMAGE) || $(BUF) build -o $(API_IMAGE)
 
 proto-lint:
-	go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION) lint
+	$(BUF) lint
+
+# Fails on any change to the protos that breaks the released API: wire,
+# JSON, generated code or file layout (buf's FILE rules).
+proto-breaking:
+	$(BUF) breaking --against $(API_IMAGE)
 
 # Records the patched gophersat (internal/gophersat) as a diff against
 # upstream v1.4.0, so every change to it is visible in one file.

@@ -48,7 +48,7 @@ type Index struct {
 type Flake struct {
 	Name        string
 	Description string
-	Source      *pb.Source
+	Source      *pb.FlakeLocation
 	Refs        map[string]*Ref
 	// Revs are trees at revs that inputs name by rev, keyed by rev: no
 	// version or ref head is them.
@@ -65,7 +65,7 @@ type Flake struct {
 // Version is one version of a flake.
 type Version struct {
 	SemVer *semver.Version
-	Locked *pb.Source
+	Locked *pb.FlakeRef
 	Inputs map[string]*pb.Input
 	// Requirements are the parsed version requirements of Inputs, by input
 	// name; unversioned inputs have none.
@@ -119,7 +119,7 @@ func (v *Version) InputsKey() string {
 type Ref struct {
 	Name string
 	// Locked is the flake's source pinned to the ref's tree.
-	Locked *pb.Source
+	Locked *pb.FlakeRef
 	Inputs map[string]*pb.Input
 	lock   ownLock
 }
@@ -226,7 +226,7 @@ func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
 // as those forges do.
 type sourceKey struct{ typ, host, owner, repo, url, path, dir string }
 
-func keyOf(s *pb.Source) sourceKey {
+func keyOf(s *pb.FlakeRef) sourceKey {
 	if s == nil {
 		return sourceKey{}
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -83,7 +83,7 @@ func TestLockedInheritsLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := ix.Flake("local")
-	for what, l := range map[string]*pb.Source{"version": f.Versions[0].Locked, "ref": f.Refs["HEAD"].Locked} {
+	for what, l := range map[string]*pb.FlakeRef{"version": f.Versions[0].Locked, "ref": f.Refs["HEAD"].Locked} {
 		if l.Type != "path" || l.Path != "/srv/flakes/local" || l.NarHash == "" {
 			t.Errorf("%s locked = %v, want the path source with its narHash", what, l)
 		}
@@ -189,7 +189,7 @@ func TestLayersHideWholeFlakes(t *testing.T) {
 		t.Errorf("hyprutils came from %s with %d versions; want the private flake alone", f.Origin, len(f.Versions))
 	}
 	// The hidden public flake is not reachable through its source either.
-	if got := l.LookupSource(public.Flake("hyprutils").Source); got != nil {
+	if got := l.LookupSource(flakeref.AtLocation(public.Flake("hyprutils").Source)); got != nil {
 		t.Errorf("LookupSource found the hidden public flake from %s", got.Origin)
 	}
 	// Other public flakes stay visible, by name and by source (any case).
@@ -197,7 +197,7 @@ func TestLayersHideWholeFlakes(t *testing.T) {
 	if err != nil || hl.Origin != "testdata/small.json" {
 		t.Fatalf("hyprlang: %v %v", hl, err)
 	}
-	src := proto.Clone(hl.Source).(*pb.Source)
+	src := flakeref.AtLocation(hl.Source)
 	src.Owner, src.Repo = "HyprWM", "HyprLang"
 	if l.LookupSource(src) != hl {
 		t.Error("LookupSource is not case-insensitive for GitHub")

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -38,7 +39,7 @@ func NewLayers(indexes ...*Index) *Layers {
 			}
 			l.byName[f.Name] = f
 			l.names = append(l.names, f.Name)
-			if k := keyOf(f.Source); k != (sourceKey{}) {
+			if k := keyOf(flakeref.AtLocation(f.Source)); k != (sourceKey{}) {
 				if _, taken := l.bySource[k]; !taken {
 					l.bySource[k] = f
 				}
@@ -88,21 +89,21 @@ func (l *Layers) Lookup(name string) (*Flake, error) {
 // LookupSource finds the flake that lives at a source (type and location;
 // ref and rev are ignored). GitHub-style owners and repositories compare
 // case-insensitively.
-func (l *Layers) LookupSource(s *pb.Source) *Flake {
+func (l *Layers) LookupSource(s *pb.FlakeRef) *Flake {
 	k := keyOf(s)
 	return l.bySource[k]
 }
 
 // LookupURL finds the version a download's URL publishes, for references
 // that name one version of a tarball flake by its URL.
-func (l *Layers) LookupURL(s *pb.Source) (Tree, bool) {
+func (l *Layers) LookupURL(s *pb.FlakeRef) (Tree, bool) {
 	t, ok := l.byURL[keyOf(locationOf(s))]
 	return t, ok
 }
 
 // locationOf is where a download lives, without what pins it.
-func locationOf(s *pb.Source) *pb.Source {
-	return &pb.Source{Type: s.Type, Url: s.Url, Dir: s.Dir}
+func locationOf(s *pb.FlakeRef) *pb.FlakeRef {
+	return &pb.FlakeRef{Type: s.Type, Url: s.Url, Dir: s.Dir}
 }
 
 // closest returns up to n names nearest to name: case-insensitive edit

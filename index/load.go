@@ -139,7 +139,7 @@ func Validate(m *pb.Index) []Problem {
 type loadCache struct {
 	reqs     map[string]reqResult
 	versions map[string]*semver.Version
-	pins     map[*pb.Source]*pb.Source
+	pins     map[*pb.FlakeRef]*pb.FlakeRef
 }
 
 type reqResult struct {
@@ -148,7 +148,7 @@ type reqResult struct {
 }
 
 func newLoadCache() *loadCache {
-	return &loadCache{reqs: map[string]reqResult{}, versions: map[string]*semver.Version{}, pins: map[*pb.Source]*pb.Source{}}
+	return &loadCache{reqs: map[string]reqResult{}, versions: map[string]*semver.Version{}, pins: map[*pb.FlakeRef]*pb.FlakeRef{}}
 }
 
 func (c *loadCache) parse(s string) (*versionreq.Req, error) {
@@ -173,7 +173,7 @@ func (c *loadCache) version(s string) *semver.Version {
 	return v
 }
 
-func (c *loadCache) pinTo(source, pin *pb.Source) *pb.Source {
+func (c *loadCache) pinTo(source *pb.FlakeLocation, pin *pb.FlakeRef) *pb.FlakeRef {
 	if p, ok := c.pins[pin]; ok {
 		return p
 	}
@@ -279,7 +279,7 @@ func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 	if f.Source == nil {
 		add("source", "missing, expected where the flake lives (type, owner, repo, ...)")
 	} else {
-		checkSource(f.Source, false, true, func(field, format string, args ...any) {
+		checkSource(flakeref.AtLocation(f.Source), false, true, func(field, format string, args ...any) {
 			add("source."+field, format, args...)
 		})
 	}
@@ -386,18 +386,18 @@ func checkInput(reqs *loadCache, top map[string]*pb.Input, in *pb.Input, field s
 // source when it names none (index files need not repeat the location in
 // every version, and refs never do): the source, with every field the pin
 // sets merged over it.
-func pinTo(source, pin *pb.Source) *pb.Source {
+func pinTo(source *pb.FlakeLocation, pin *pb.FlakeRef) *pb.FlakeRef {
 	if source == nil || pin.Type != "" {
 		return pin
 	}
-	c := proto.Clone(source).(*pb.Source)
+	c := flakeref.AtLocation(source)
 	proto.Merge(c, pin)
 	return c
 }
 
 // refPin is the pin a ref records, as a locked source without location.
-func refPin(r *pb.Ref) *pb.Source {
-	return &pb.Source{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount}
+func refPin(r *pb.Ref) *pb.FlakeRef {
+	return &pb.FlakeRef{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount}
 }
 
 // checkSource validates a source's fields for its type, as flakeref.Types
@@ -405,7 +405,7 @@ func refPin(r *pb.Ref) *pb.Source {
 // verify the tree without network lookups. ownLocation is false when the
 // location was inherited from the flake's source, whose problems are
 // reported there once.
-func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format string, args ...any)) {
+func checkSource(s *pb.FlakeRef, locked, ownLocation bool, add func(field, format string, args ...any)) {
 	t := sourceType(s, add)
 	if t == nil {
 		return
@@ -417,9 +417,6 @@ func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format 
 		add("type", "%s references cannot be locked; expected the reference they resolve to", t.Name)
 	}
 	if !locked {
-		if s.Rev != "" || s.NarHash != "" {
-			add("rev", "a flake's source says where it lives; revisions belong to versions and refs")
-		}
 		return
 	}
 	checkPinFormat(s, add)
@@ -435,7 +432,7 @@ func checkSource(s *pb.Source, locked, ownLocation bool, add func(field, format 
 
 // sourceType is the table's entry for a source's type; nil, with the
 // problem reported, when the type is missing or unknown.
-func sourceType(s *pb.Source, add func(field, format string, args ...any)) *flakeref.Type {
+func sourceType(s *pb.FlakeRef, add func(field, format string, args ...any)) *flakeref.Type {
 	t, known := flakeref.LookupType(s.Type)
 	switch {
 	case s.Type == "":
@@ -446,7 +443,7 @@ func sourceType(s *pb.Source, add func(field, format string, args ...any)) *flak
 	return t
 }
 
-func checkLocation(t *flakeref.Type, s *pb.Source, add func(field, format string, args ...any)) {
+func checkLocation(t *flakeref.Type, s *pb.FlakeRef, add func(field, format string, args ...any)) {
 	for _, a := range t.Location {
 		if !flakeref.Has(s, a) {
 			add(a, "missing, %s sources need %s", t.Name, strings.Join(t.Location, " and "))
@@ -463,7 +460,7 @@ var pinNeeds = map[string]string{
 }
 
 // checkPinFormat checks the rev and narHash a pin sets.
-func checkPinFormat(s *pb.Source, add func(field, format string, args ...any)) {
+func checkPinFormat(s *pb.FlakeRef, add func(field, format string, args ...any)) {
 	checkRev(s.Rev, add)
 	checkNarHash(s.NarHash, add)
 }

@@ -62,7 +62,7 @@ func newWorld(layers *index.Layers, req *Request) *world {
 	return w
 }
 
-func (w *world) lockedOf(t *tree) *pb.Source {
+func (w *world) lockedOf(t *tree) *pb.FlakeRef {
 	if t.ver != nil {
 		return t.ver.Locked
 	}
@@ -71,7 +71,7 @@ func (w *world) lockedOf(t *tree) *pb.Source {
 
 func (w *world) flakeOf(url string) (*index.Flake, string, string) {
 	if owner, repo, _, ok := flakeref.FlakeHub(url); ok {
-		return w.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo}), "", ""
+		return w.layers.LookupSource(&pb.FlakeRef{Type: "github", Owner: owner, Repo: repo}), "", ""
 	}
 	src, err := flakeref.Parse(url)
 	if err != nil {
@@ -88,7 +88,7 @@ func (w *world) flakeOf(url string) (*index.Flake, string, string) {
 // with that narHash, else a tree known only from the node.
 func (w *world) lockTree(n *lockfile.Node) *tree {
 	var f *index.Flake
-	for _, s := range []*pb.Source{n.Original, n.Locked} {
+	for _, s := range []*pb.FlakeRef{n.Original, n.Locked} {
 		if f == nil && s.Type == "indirect" {
 			f, _ = w.layers.Lookup(s.Id)
 		} else if f == nil {
@@ -112,7 +112,7 @@ func (w *world) lockTree(n *lockfile.Node) *tree {
 		}
 		name = f.Name
 	} else {
-		loc := &pb.Source{Type: n.Locked.Type, Owner: n.Locked.Owner, Repo: n.Locked.Repo, Host: n.Locked.Host, Url: n.Locked.Url, Path: n.Locked.Path, Dir: n.Locked.Dir}
+		loc := &pb.FlakeRef{Type: n.Locked.Type, Owner: n.Locked.Owner, Repo: n.Locked.Repo, Host: n.Locked.Host, Url: n.Locked.Url, Path: n.Locked.Path, Dir: n.Locked.Dir}
 		name = flakeref.String(loc)
 	}
 	label := name + " " + n.Locked.NarHash

@@ -27,7 +27,7 @@ type candidate struct {
 	// locked is what a lock records for the pin; original, for a pin
 	// taken from a lock, is the lock node's original (nil: the
 	// declaration's reference is the original).
-	locked, original *pb.Source
+	locked, original *pb.FlakeRef
 	inputs           map[string]*pb.Input
 	origin           Origin // for a pin taken from a lock: which lock
 	// lockNode, for a pin taken from a lock, is its node: the pins of the
@@ -58,7 +58,7 @@ type node struct {
 // target is what an input's reference points at.
 type target struct {
 	flake    *index.Flake // nil: not in any index
-	src      *pb.Source   // the reference, parsed
+	src      *pb.FlakeRef // the reference, parsed
 	ref, rev string
 	version  *index.Version // the version a download's URL names
 	urlReq   string         // a requirement the URL spells (FlakeHub)
@@ -77,7 +77,7 @@ func (r *resolver) target(url string) *target {
 	src, err := flakeref.ParseAny(url)
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
 		t.src = src
-		t.flake = r.layers.LookupSource(&pb.Source{Type: "github", Owner: owner, Repo: repo})
+		t.flake = r.layers.LookupSource(&pb.FlakeRef{Type: "github", Owner: owner, Repo: repo})
 		if t.flake != nil {
 			// The requirement a FlakeHub URL spells is one on the index's
 			// flake; for a flake no index has, the URL is a reference like
@@ -175,10 +175,10 @@ func (r *resolver) nodeOf(c *candidate) {
 
 // byRevision finds the version or ref of f locked to rev.
 func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
-	if v := treeVersion(f, &pb.Source{Rev: rev}); v != nil {
+	if v := treeVersion(f, &pb.FlakeRef{Rev: rev}); v != nil {
 		return r.versionCand(v, f)
 	}
-	if name := treeRef(f, &pb.Source{Rev: rev}); name != "" {
+	if name := treeRef(f, &pb.FlakeRef{Rev: rev}); name != "" {
 		return r.refCand(f, name)
 	}
 	if tree := f.Revs[rev]; tree != nil {
@@ -189,7 +189,7 @@ func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
 
 // sameTree says whether two locked sources are one tree: the same narHash,
 // or, where either lacks one, the same rev.
-func sameTree(a, b *pb.Source) bool {
+func sameTree(a, b *pb.FlakeRef) bool {
 	if a.NarHash != "" && b.NarHash != "" {
 		return a.NarHash == b.NarHash
 	}
@@ -197,7 +197,7 @@ func sameTree(a, b *pb.Source) bool {
 }
 
 // treeVersion is the newest version of f whose tree locked is, or nil.
-func treeVersion(f *index.Flake, locked *pb.Source) *index.Version {
+func treeVersion(f *index.Flake, locked *pb.FlakeRef) *index.Version {
 	for i := len(f.Versions) - 1; i >= 0; i-- {
 		if sameTree(f.Versions[i].Locked, locked) {
 			return f.Versions[i]
@@ -207,7 +207,7 @@ func treeVersion(f *index.Flake, locked *pb.Source) *index.Version {
 }
 
 // treeRef is the first ref (by name) of f whose head locked is, or "".
-func treeRef(f *index.Flake, locked *pb.Source) string {
+func treeRef(f *index.Flake, locked *pb.FlakeRef) string {
 	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
 		if sameTree(f.Refs[name].Locked, locked) {
 			return name
@@ -283,7 +283,7 @@ func (r *resolver) updatedBeneath(path string) bool {
 }
 
 // flakeOfSource is the flake of the indexes a reference points at.
-func (r *resolver) flakeOfSource(s *pb.Source) *index.Flake {
+func (r *resolver) flakeOfSource(s *pb.FlakeRef) *index.Flake {
 	if s == nil {
 		return nil
 	}
@@ -296,10 +296,9 @@ func (r *resolver) flakeOfSource(s *pb.Source) *index.Flake {
 
 // standIn is a flake named by the source of a tree no index has, so that
 // the trees of one repository count as one flake's.
-func (r *resolver) standIn(locked *pb.Source) *index.Flake {
-	loc := proto.Clone(locked).(*pb.Source)
-	loc.Ref, loc.Rev, loc.NarHash, loc.LastModified, loc.RevCount = "", "", "", 0, 0
-	name := flakeref.String(loc)
+func (r *resolver) standIn(locked *pb.FlakeRef) *index.Flake {
+	loc := flakeref.Location(locked)
+	name := flakeref.String(flakeref.AtLocation(loc))
 	if f := r.standIns[name]; f != nil {
 		return f
 	}
@@ -330,7 +329,7 @@ func lockInputs(n *lockfile.Node) map[string]*pb.Input {
 // input name, when the declaration in force is the one the pin was locked
 // from (Nix compares the lock's original with the declaration) and the
 // caller has not asked to update the path.
-func (r *resolver) lockEntry(in *instance, s *slot, declared *pb.Source) *lockfile.Node {
+func (r *resolver) lockEntry(in *instance, s *slot, declared *pb.FlakeRef) *lockfile.Node {
 	if in.lock.node == nil || (in.lock.existing && r.updated(s.path)) {
 		return nil
 	}

@@ -66,10 +66,10 @@ func fixtureURL(flake, ref string) string {
 	return "github:fixture/" + flake
 }
 
-func fakeLocked(key string) *pb.Source {
+func fakeLocked(key string) *pb.FlakeRef {
 	rev := sha1.Sum([]byte(key))
 	nar := sha256.Sum256([]byte(key))
-	return &pb.Source{Rev: hex.EncodeToString(rev[:]), NarHash: "sha256-" + base64.StdEncoding.EncodeToString(nar[:]), LastModified: 1700000000}
+	return &pb.FlakeRef{Rev: hex.EncodeToString(rev[:]), NarHash: "sha256-" + base64.StdEncoding.EncodeToString(nar[:]), LastModified: 1700000000}
 }
 
 // addLockLine adds one "lock PATH TREE" line to a lock file tree.
@@ -112,7 +112,7 @@ func addLockLine(t testing.TB, root *lockfile.Node, fields []string) {
 	locked.Type, locked.Owner, locked.Repo = "github", "fixture", flake
 	parent.Inputs[name] = &lockfile.Edge{Node: &lockfile.Node{
 		Inputs:   map[string]*lockfile.Edge{},
-		Original: &pb.Source{Type: "github", Owner: "fixture", Repo: flake, Ref: original},
+		Original: &pb.FlakeRef{Type: "github", Owner: "fixture", Repo: flake, Ref: original},
 		Locked:   locked,
 	}}
 }
@@ -206,7 +206,7 @@ func parseFixture(t *testing.T, ar *txtar.Archive) *fixture {
 				w := strings.Fields(line)
 				fl := flakes[w[0]]
 				if fl == nil {
-					fl = &pb.Flake{Name: w[0], Source: &pb.Source{Type: "github", Owner: "fixture", Repo: w[0]}, Refs: map[string]*pb.Ref{}}
+					fl = &pb.Flake{Name: w[0], Source: &pb.FlakeLocation{Type: "github", Owner: "fixture", Repo: w[0]}, Refs: map[string]*pb.Ref{}}
 					flakes[w[0]] = fl
 					fx.index.Flakes = append(fx.index.Flakes, fl)
 				}

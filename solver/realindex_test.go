@@ -230,7 +230,7 @@ func TestRealIndexEveryFlake(t *testing.T) {
 			continue
 		}
 		t.Run(f.Name, func(t *testing.T) {
-			in := &pb.Input{Url: flakeref.String(f.Source)}
+			in := &pb.Input{Url: flakeref.String(flakeref.AtLocation(f.Source))}
 			if len(f.Versions) > 0 {
 				in.Version = "*"
 			}

@@ -97,7 +97,7 @@ type PathPin struct {
 	// differ from Node.Locked in what the lock says of it (the ref it was
 	// fetched through); Original, for a pin taken from a lock, is what
 	// that lock recorded as the input (nil: the declaration is).
-	Locked, Original *pb.Source
+	Locked, Original *pb.FlakeRef
 	// Origin says where the pin comes from; Ref is the ref it was fetched
 	// through, for a ref head or a rev.
 	Origin Origin
@@ -169,7 +169,7 @@ type Node struct {
 	Version string
 	// Ref is the ref whose head this is, for unversioned inputs.
 	Ref    string
-	Locked *pb.Source
+	Locked *pb.FlakeRef
 	// External marks a tree no index has, pinned by a lock file; Flake
 	// then names its source.
 	External bool

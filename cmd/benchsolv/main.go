@@ -138,7 +138,7 @@ type outcome struct {
 func (c *config) bench(p *problem) string {
 	p.inputs = p.eco.Request(20, uint64(p.request))
 	base := filepath.Join(c.dir, fmt.Sprintf("%s-%d-%d", p.gen, p.flakes, p.request))
-	js, err := protojson.Marshal(&pb.ResolveRequest{Inputs: p.inputs})
+	js, err := protojson.Marshal(&pb.ResolveInputsRequest{Inputs: p.inputs})
 	check(err)
 	check(os.WriteFile(base+".json", js, 0o644))
 	check(writeFile(base+".t", func(b *bytes.Buffer) error { return p.eco.WriteTestcase(b, p.inputs) }))

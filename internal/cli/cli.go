@@ -1,14 +1,16 @@
 // Package cli is the flakeresolve command line. Each command is a thin layer
-// over the packages that do the work (index, internal/server, ...): it parses
-// flags, chooses where answers come from (embedded index, index files, or a
-// server) and prints results for people or, with --json, for programs.
+// over the packages that do the work (internal/service, index, ...): it
+// parses flags, chooses where answers come from (the service over the
+// embedded index or index files, or a server through internal/server's
+// client, which fails with the service's own errors) and prints results for
+// people or, with --json, for programs (render.go); exit codes come from
+// error types in one table (client.go).
 //
 // Main returns the process exit code instead of exiting, so the testscript
 // tests run the real command in-process.
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,12 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "flakeresolve:", err)
-	var ee *exitErr
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	// cobra's own errors are about flags and arguments.
-	return exitUsage
+	return exitCode(err)
 }
 
 func newRoot() *cobra.Command {
@@ -84,13 +81,15 @@ Exit codes:
   5  lock --check: flake.lock would change`,
 		Example: `  flakeresolve query hyprutils '^0.8'
   flakeresolve resolve request.json
+  flakeresolve why nixpkgs path/to/flake
+  flakeresolve query hyprutils '*' --with path/to/flake
   flakeresolve lock --index registry.json .
   flakeresolve serve --listen 127.0.0.1:50051
   flakeresolve index validate my-index.json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newQueryCmd(), newResolveCmd(), newLockCmd(), newIndexCmd())
+	root.AddCommand(newServeCmd(), newQueryCmd(), newResolveCmd(), newWhyCmd(), newLockCmd(), newIndexCmd())
 	return root
 }
 

@@ -120,7 +120,7 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 	return conn
 }
 
-func versionsOf(r *pb.QueryResponse) string {
+func versionsOf(r *pb.ListVersionsResponse) string {
 	var vs []string
 	for _, v := range r.Versions {
 		vs = append(vs, v.Version)
@@ -160,32 +160,59 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	client := pb.NewResolverServiceClient(conn)
-	resp, err := client.Query(ctx, &pb.QueryRequest{Name: "hyprutils", Requirement: "^0.8"})
+	resp, err := client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "^0.8"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := versionsOf(resp); got != "0.8.4 0.8.3 0.8.2 0.8.1 0.8.0" || resp.TotalVersions != 40 {
-		t.Errorf("Query(hyprutils ^0.8) = %q of %d", got, resp.TotalVersions)
+	if got := versionsOf(resp); got != "0.8.4 0.8.3 0.8.2 0.8.1 0.8.0" || resp.TotalSize != 5 || resp.VersionCount != 40 {
+		t.Errorf("ListVersions(hyprutils ^0.8) = %q, %d of %d", got, resp.TotalSize, resp.VersionCount)
 	}
-	if l := resp.Versions[0].Locked; l.Rev != "b2ae3204845f5f2f79b4703b441252d8ad2ecfd0" || l.Owner != "hyprwm" {
-		t.Errorf("locked = %v", l)
+	if v := resp.Versions[0]; v.Name != "flakes/hyprutils/versions/0.8.4" || v.Locked.Rev != "b2ae3204845f5f2f79b4703b441252d8ad2ecfd0" || v.Locked.Owner != "hyprwm" {
+		t.Errorf("newest = %v", v)
 	}
 
-	_, err = client.Query(ctx, &pb.QueryRequest{Name: "hyprutil", Requirement: "*"})
-	if st := status.Convert(err); st.Code() != codes.NotFound || !strings.Contains(st.Message(), "closest: hyprutils") {
-		t.Errorf("unknown flake: %v", err)
+	// Pages of two, each token continuing the last: the same five
+	// versions, and a token of another request refused.
+	var paged []string
+	page := &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "^0.8", PageSize: 2}
+	for {
+		r, err := client.ListVersions(ctx, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, versionsOf(r))
+		if r.NextPageToken == "" {
+			break
+		}
+		page.PageToken = r.NextPageToken
 	}
-	_, err = client.Query(ctx, &pb.QueryRequest{Name: "hyprutils", Requirement: ">= 1 <2"})
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "at column 6") {
+	if got := strings.Join(paged, " | "); got != "0.8.4 0.8.3 | 0.8.2 0.8.1 | 0.8.0" {
+		t.Errorf("pages = %q", got)
+	}
+	first, err := client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "^0.8", PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*", PageToken: first.NextPageToken})
+	if fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUEST") != "page_token" {
+		t.Errorf("a token of another request: %v", err)
+	}
+
+	_, err = client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutil", Requirement: "*"})
+	if info := errorInfo(t, err, codes.NotFound, "FLAKE_NOT_FOUND"); info.Metadata["closest"] != "hyprutils" || !strings.Contains(status.Convert(err).Message(), "closest: hyprutils") {
+		t.Errorf("unknown flake: %v, %v", err, info)
+	}
+	_, err = client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: ">= 1 <2"})
+	if fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUIREMENT") != "requirement" || !strings.Contains(status.Convert(err).Message(), "at column 6") {
 		t.Errorf("bad requirement: %v", err)
 	}
-	if len(st.Details()) != 1 || st.Details()[0].(*errdetails.BadRequest).FieldViolations[0].Field != "requirement" {
-		t.Errorf("bad requirement details = %v, want a BadRequest naming the requirement field", st.Details())
+	_, err = client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "hyprutils"})
+	if fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUEST") != "parent" {
+		t.Errorf("a parent that is no resource name: %v", err)
 	}
 
 	// The request size limit (1 MiB by default).
-	_, err = client.Query(ctx, &pb.QueryRequest{Name: strings.Repeat("x", 2<<20), Requirement: "*"})
+	_, err = client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/" + strings.Repeat("x", 2<<20), Requirement: "*"})
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("2 MiB request: %v, want ResourceExhausted", err)
 	}
@@ -195,7 +222,7 @@ func TestServeEndToEnd(t *testing.T) {
 	errs := make(chan error, 64)
 	for range 64 {
 		wg.Go(func() {
-			r, err := client.Query(ctx, &pb.QueryRequest{Name: "nixpkgs", Requirement: "^0.2405"})
+			r, err := client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/nixpkgs", Requirement: "^0.2405"})
 			if err != nil {
 				errs <- err
 			} else if len(r.Versions) == 0 {
@@ -241,7 +268,7 @@ func TestServeReloadKeepsOldIndexOnBadFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	query := func() string {
-		r, err := client.Query(ctx, &pb.QueryRequest{Name: "mylib", Requirement: "*"})
+		r, err := client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/mylib", Requirement: "*"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,23 +301,23 @@ func TestResolveEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	desktop := &pb.ResolveRequest{Inputs: map[string]*pb.Input{
+	desktop := &pb.ResolveInputsRequest{Inputs: map[string]*pb.Input{
 		"hyprland": {Url: "github:hyprwm/Hyprland", Version: "^0.34"},
 		"nixpkgs":  {Url: "github:NixOS/nixpkgs/nixos-unstable", Version: "^0.1"},
 		"hm":       {Url: "github:nix-community/home-manager", Inputs: map[string]*pb.Input{"nixpkgs": {Follows: proto.String("nixpkgs")}}},
 	}}
-	resp, err := client.Resolve(ctx, desktop)
+	resp, err := client.ResolveInputs(ctx, desktop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := resp.Paths["hyprland"]; p.GetVersion() != "0.34.0" || p.Locked.GetRev() != "03ebbe18ed8517ee22591eac82cd54322f42cb7d" {
+	if p := resp.Paths["hyprland"].GetPin(); p.GetVersion() != "0.34.0" || p.Locked.GetRev() != "03ebbe18ed8517ee22591eac82cd54322f42cb7d" {
 		t.Errorf("hyprland = %v", p)
 	}
 	if p := resp.Paths["hm/nixpkgs"]; strings.Join(p.GetFollows().GetNames(), "/") != "nixpkgs" {
 		t.Errorf("hm/nixpkgs = %v, want a follows", p)
 	}
 	var nixpkgs int
-	for _, n := range resp.Nodes {
+	for _, n := range resp.Trees {
 		if n.Flake == "nixpkgs" {
 			nixpkgs++
 		}
@@ -300,24 +327,30 @@ func TestResolveEndToEnd(t *testing.T) {
 	}
 
 	// No answer: FAILED_PRECONDITION with a Conflict detail.
-	_, err = client.Resolve(ctx, &pb.ResolveRequest{Inputs: map[string]*pb.Input{"hyprland": {Url: "github:hyprwm/Hyprland", Version: "^0.50"}}})
-	st := status.Convert(err)
-	if st.Code() != codes.FailedPrecondition || len(st.Details()) != 1 {
-		t.Fatalf("conflict: %v", err)
-	}
-	if c := st.Details()[0].(*pb.Conflict); len(c.Causes) != 1 || !strings.Contains(c.Causes[0], "no version of hyprland matches ^0.50") || len(c.Suggestions) != 1 {
+	_, err = client.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: map[string]*pb.Input{"hyprland": {Url: "github:hyprwm/Hyprland", Version: "^0.50"}}})
+	errorInfo(t, err, codes.FailedPrecondition, "NO_ANSWER")
+	if c := detail[*pb.Conflict](err); c == nil || len(c.Causes) != 1 || c.Causes[0].Flake != "hyprland" || c.Causes[0].Requirement != "^0.50" {
 		t.Errorf("conflict detail = %v", c)
 	}
 
 	// Malformed: INVALID_ARGUMENT naming the field.
-	_, err = client.Resolve(ctx, &pb.ResolveRequest{Inputs: map[string]*pb.Input{"x": {Url: "github:hyprwm/Hyprland", Version: ">= 1 <2"}}})
-	st = status.Convert(err)
-	if st.Code() != codes.InvalidArgument || st.Details()[0].(*errdetails.BadRequest).FieldViolations[0].Field != "inputs.x.version" {
-		t.Errorf("bad requirement: %v %v", err, st.Details())
+	_, err = client.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: map[string]*pb.Input{"x": {Url: "github:hyprwm/Hyprland", Version: ">= 1 <2"}}})
+	if f := fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUIREMENT"); f != "inputs.x.version" {
+		t.Errorf("bad requirement: %v names %q", err, f)
 	}
-	_, err = client.Resolve(ctx, &pb.ResolveRequest{Inputs: desktop.Inputs, Timeout: durationpb.New(-time.Second)})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Errorf("negative timeout: %v", err)
+	_, err = client.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: desktop.Inputs, Timeout: durationpb.New(-time.Second)})
+	if f := fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUEST"); f != "timeout" {
+		t.Errorf("negative timeout: %v names %q", err, f)
+	}
+	// Enum values the API does not define are refused, naming the field,
+	// never read as the default.
+	_, err = client.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: desktop.Inputs, Strategy: 99})
+	if f := fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUEST"); f != "strategy" || !strings.Contains(status.Convert(err).Message(), "unknown value 99") {
+		t.Errorf("strategy 99: %v names %q", err, f)
+	}
+	_, err = client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Context: &pb.ResolveInputsRequest{Inputs: desktop.Inputs, Strategy: 7}})
+	if f := fieldOf(t, err, codes.InvalidArgument, "INVALID_REQUEST"); f != "context.strategy" {
+		t.Errorf("context strategy 7: %v names %q", err, f)
 	}
 
 	// Concurrent resolutions give byte-identical answers (given the effort
@@ -328,7 +361,7 @@ func TestResolveEndToEnd(t *testing.T) {
 	errs := make(chan error, 32)
 	for range 32 {
 		wg.Go(func() {
-			r, err := client.Resolve(ctx, desktop)
+			r, err := client.ResolveInputs(ctx, desktop)
 			if err != nil {
 				errs <- err
 				return
@@ -345,10 +378,47 @@ func TestResolveEndToEnd(t *testing.T) {
 	}
 }
 
-func withoutDuration(r *pb.ResolveResponse) *pb.ResolveResponse {
-	c := proto.Clone(r).(*pb.ResolveResponse)
-	c.Stats.Duration, c.Stats.FirstAnswer = nil, nil
+func withoutDuration(r *pb.ResolveInputsResponse) *pb.ResolveInputsResponse {
+	c := proto.Clone(r).(*pb.ResolveInputsResponse)
+	c.Stats.Duration, c.Stats.FirstAnswerDuration = nil, nil
 	return c
+}
+
+// errorInfo checks a status's code and its ErrorInfo (domain
+// flakeresolve.dev, reason) and returns the ErrorInfo.
+func errorInfo(t *testing.T, err error, code codes.Code, reason string) *errdetails.ErrorInfo {
+	t.Helper()
+	st := status.Convert(err)
+	info := detail[*errdetails.ErrorInfo](err)
+	if st.Code() != code || info == nil || info.Domain != "flakeresolve.dev" || info.Reason != reason {
+		t.Errorf("status %v with ErrorInfo %v; want %v, reason %s in domain flakeresolve.dev", st.Code(), info, code, reason)
+		return &errdetails.ErrorInfo{}
+	}
+	return info
+}
+
+// fieldOf checks a status as errorInfo does and returns the field its
+// BadRequest names, which its ErrorInfo's metadata names too.
+func fieldOf(t *testing.T, err error, code codes.Code, reason string) string {
+	t.Helper()
+	info := errorInfo(t, err, code, reason)
+	br := detail[*errdetails.BadRequest](err)
+	if len(br.GetFieldViolations()) != 1 || br.FieldViolations[0].Field != info.Metadata["field"] {
+		t.Errorf("BadRequest %v, ErrorInfo %v: want one violation, of the field the metadata names", br, info)
+		return ""
+	}
+	return br.FieldViolations[0].Field
+}
+
+// detail is a status's detail of type T, or nil.
+func detail[T any](err error) T {
+	var zero T
+	for _, d := range status.Convert(err).Details() {
+		if d, ok := d.(T); ok {
+			return d
+		}
+	}
+	return zero
 }
 
 // TestLockThroughServer locks a flake through a real server over loopback
@@ -380,5 +450,73 @@ func TestLockThroughServer(t *testing.T) {
 	if !strings.Contains(locks["server"], `"flake": false`) || strings.Contains(locks["server"], `"data": {
       "inputs"`) {
 		t.Errorf("the flake = false input should be locked without inputs:\n%s", locks["server"])
+	}
+}
+
+// TestLocalAndRemoteAgree runs each command once on local indexes and once
+// through a real server over loopback and gets the same --json bytes, the
+// same exit code and the same message, errors included: both are the one
+// service, and the client reads statuses back into its errors. Only the
+// durations of a resolution's statistics may differ, being times.
+func TestLocalAndRemoteAgree(t *testing.T) {
+	srv := startServer(t, "--max-solve-time", "2m")
+	dir := t.TempDir()
+	desktop := filepath.Join(dir, "desktop")
+	writeFile(t, filepath.Join(desktop, "flake.nix"), `{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  inputs.hyprland.url = "github:hyprwm/Hyprland";
+  inputs.hm.url = "github:nix-community/home-manager";
+  inputs.hm.inputs.nixpkgs.follows = "nixpkgs";
+  outputs = { self, nixpkgs, hyprland, hm }: { };
+}
+`)
+	writeFile(t, filepath.Join(desktop, "flake.versions.nix"), `{ inputs.nixpkgs.version = "^0.1"; inputs.hyprland.version = "^0.34"; }`+"\n")
+	file := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		writeFile(t, path, body)
+		return path
+	}
+	single := file("single.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"}}, "singleFlakes": ["hyprland-protocols"]}`)
+	protocols := file("protocols.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"}, "hyprland-protocols": {"url": "github:hyprwm/hyprland-protocols", "version": "^0.7"}}}`)
+	future := file("future.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.50"}}}`)
+	unknownEnum := file("enum.json", `{"inputs": {"hyprland": {"url": "github:hyprwm/Hyprland", "version": "^0.34"}}, "strategy": 99}`)
+
+	durations := regexp.MustCompile(`"(duration|firstAnswerDuration)": "[0-9.]+s"`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"versions", []string{"query", "--json", "hyprutils", "^0.8"}, exitOK},
+		{"versions with a context", []string{"query", "--json", "hyprland-protocols", "*", "--with", single}, exitOK},
+		{"versions with a flake", []string{"query", "--json", "hyprutils", "*", "--with", desktop}, exitOK},
+		{"why a flake", []string{"why", "--json", "nixpkgs", desktop}, exitOK},
+		{"why a path", []string{"why", "--json", "hyprland/xdph/nixpkgs", desktop}, exitOK},
+		{"resolve", []string{"resolve", "--json", "--effort", "1m", protocols}, exitOK},
+		{"unknown flake", []string{"query", "--json", "hyprutil", "*"}, exitNotFound},
+		{"bad requirement", []string{"query", "--json", "hyprutils", ">= 1 <2"}, exitUsage},
+		{"unknown strategy", []string{"resolve", "--json", unknownEnum}, exitUsage},
+		{"no answer", []string{"resolve", "--json", future}, exitConflict},
+		{"no answer, single", []string{"resolve", "--json", "--single", "hyprland-protocols", protocols}, exitConflict},
+		{"no answer, why", []string{"why", "--json", "hyprland", future}, exitConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out [2]struct{ stdout, stderr bytes.Buffer }
+			for i, args := range [][]string{tc.args, append([]string{tc.args[0], "--server", srv.addr}, tc.args[1:]...)} {
+				if code := run(args, &out[i].stdout, &out[i].stderr); code != tc.code {
+					t.Fatalf("flakeresolve %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, tc.code, out[i].stdout.String(), out[i].stderr.String())
+				}
+			}
+			local, remote := out[0].stdout.String(), out[1].stdout.String()
+			if tc.args[0] == "resolve" && tc.code == exitOK {
+				local, remote = durations.ReplaceAllString(local, "TIME"), durations.ReplaceAllString(remote, "TIME")
+			}
+			if local == "" || local != remote {
+				t.Errorf("--json differs (or is empty):\nlocal:\n%s\nremote:\n%s", local, remote)
+			}
+			if l, r := out[0].stderr.String(), out[1].stderr.String(); l != r {
+				t.Errorf("messages differ:\nlocal:  %s\nremote: %s", l, r)
+			}
+		})
 	}
 }

@@ -214,7 +214,7 @@ otherwise; it is validated, then written atomically.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			published := map[string]*pb.Source{}
+			published := map[string]*pb.FlakeLocation{}
 			for _, s := range sources {
 				name, ref, ok := strings.Cut(s, "=")
 				if !ok {
@@ -227,7 +227,7 @@ otherwise; it is validated, then written atomically.`,
 				if src.Ref != "" || src.Rev != "" {
 					return usageErr("--source %s: %s names a ref or rev; give where the flake lives, without either", name, ref)
 				}
-				published[name] = src
+				published[name] = flakeref.Location(src)
 			}
 			var repos []gitindex.Repo
 			for _, a := range args {

@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
+	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -292,21 +290,21 @@ func (l *locker) read() error {
 	return nil
 }
 
-func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse, error) {
+func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveInputsResponse, error) {
 	if len(l.flake.Inputs) == 0 {
-		return &lockfile.Node{Inputs: map[string]*lockfile.Edge{}}, &pb.ResolveResponse{}, nil
+		return &lockfile.Node{Inputs: map[string]*lockfile.Edge{}}, &pb.ResolveInputsResponse{}, nil
 	}
 	for _, u := range l.update {
 		if l.flake.Inputs[strings.Split(u, "/")[0]] == nil {
 			return nil, nil, usageErr("--update %s: flake.nix has no input %q (inputs: %s)", u, strings.Split(u, "/")[0], strings.Join(l.flake.InputNames(), ", "))
 		}
 	}
-	req := &pb.ResolveRequest{
-		Inputs:   flakenix.ToProto(l.flake.Inputs),
-		Strategy: l.strategy,
-		LockFile: l.oldProto(),
-		Update:   l.update,
-		Timeout:  durationpb.New(l.timeout),
+	req := &pb.ResolveInputsRequest{
+		Inputs:      flakenix.ToProto(l.flake.Inputs),
+		Strategy:    l.strategy,
+		LockFile:    l.oldProto(),
+		UpdatePaths: l.update,
+		Timeout:     durationpb.New(l.timeout),
 	}
 	if l.effort > 0 {
 		req.Effort = durationpb.New(l.effort)
@@ -328,21 +326,14 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveResponse,
 // error at the declaration it comes from: the request was built from
 // flake.nix and flake.versions.nix, so a bad field is a bad file (exit 1).
 func (l *locker) placed(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.InvalidArgument {
-		return statusErr(err)
+	var fe *service.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	for _, d := range st.Details() {
-		br, ok := d.(*errdetails.BadRequest)
-		if !ok || len(br.FieldViolations) == 0 {
-			continue
-		}
-		v := br.FieldViolations[0]
-		if pos, ok := l.flake.FieldPos(v.Field); ok {
-			return &exitErr{exitError, fmt.Errorf("%s: %s", pos, v.Description)}
-		}
+	if pos, ok := l.flake.FieldPos(fe.Field); ok {
+		return &exitErr{exitError, fmt.Errorf("%s: %s", pos, fe.Msg)}
 	}
-	return &exitErr{exitError, fmt.Errorf("%s: %s", filepath.Join(l.dir, "flake.nix"), st.Message())}
+	return &exitErr{exitError, fmt.Errorf("%s: %s", filepath.Join(l.dir, "flake.nix"), fe)}
 }
 
 // oldProto is the existing lock as the request carries it, nil when there

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,18 +19,18 @@ import (
 // report tells what locking changed: Nix's text on standard error (unless
 // the markdown summary carries it), then a line of counts; and on standard
 // output the one thing asked for there.
-func (l *locker) report(r lockRun, diff []lockfile.Change, changes *pb.LockChanges, resp *pb.ResolveResponse, nFollows int) error {
+func (l *locker) report(r lockRun, diff []lockfile.Change, changes *pb.LockChanges, resp *pb.ResolveInputsResponse, nFollows int) error {
 	nix := nixSummary(diff)
 	if !r.out.markdown {
 		io.WriteString(r.stderr, nix)
 	}
 	shared := 0
-	for _, n := range resp.Nodes {
+	for _, n := range resp.Trees {
 		if len(n.Paths) > 1 {
 			shared++
 		}
 	}
-	fmt.Fprintf(r.stderr, "%d input paths, %d distinct trees", len(resp.Paths), len(resp.Nodes))
+	fmt.Fprintf(r.stderr, "%d input paths, %d distinct trees", len(resp.Paths), len(resp.Trees))
 	if shared > 0 {
 		fmt.Fprintf(r.stderr, ", %d of them pinned at several paths", shared)
 	}
@@ -56,7 +55,7 @@ func (l *locker) report(r lockRun, diff []lockfile.Change, changes *pb.LockChang
 
 // graphOf is the input graph of the flake, its root named by the
 // flake's directory.
-func (l *locker) graphOf(resp *pb.ResolveResponse) *inputgraph.Graph {
+func (l *locker) graphOf(resp *pb.ResolveInputsResponse) *inputgraph.Graph {
 	name := l.dir
 	if abs, err := filepath.Abs(l.dir); err == nil {
 		name = filepath.Base(abs)
@@ -83,7 +82,7 @@ func nixSummary(diff []lockfile.Change) string {
 // markdownSummary is a pull request's description of a lock update: a
 // table of the changed inputs with why each moved, why any flake keeps
 // several trees, the input graph, and Nix's own text.
-func markdownSummary(ch *pb.LockChanges, resp *pb.ResolveResponse, g *inputgraph.Graph, nix string, several bool) string {
+func markdownSummary(ch *pb.LockChanges, resp *pb.ResolveInputsResponse, g *inputgraph.Graph, nix string, several bool) string {
 	var b strings.Builder
 	b.WriteString("## Flake lock file updates")
 	if several {
@@ -108,7 +107,7 @@ func markdownSummary(ch *pb.LockChanges, resp *pb.ResolveResponse, g *inputgraph
 	for _, d := range ch.Duplicates {
 		fmt.Fprintf(&b, "\n**%s** has several trees because requirements force them:\n", d.Flake)
 		for _, e := range d.Edges {
-			fmt.Fprintf(&b, "- %s at `%s`: %s requires %s\n", nodeLabel(d.Flake, e.Version, e.Ref), e.Path, e.DeclaredBy, orUnversioned(e.Requirement))
+			fmt.Fprintf(&b, "- %s at `%s`: %s requires %s\n", nodeLabel(d.Flake, e.Version, e.Ref), e.Path, declarerLabel(e.DeclaredBy), orUnversioned(e.Requirement))
 		}
 	}
 	b.WriteString("\n<details><summary>Input graph</summary>\n\n```mermaid\n" + g.Mermaid() + "```\n\n</details>\n")
@@ -127,18 +126,19 @@ func pinCell(p *pb.PathPin) string {
 	switch {
 	case p == nil:
 		return "—"
-	case p.Follows != nil:
-		if len(p.Follows.Names) == 0 {
+	case p.GetFollows() != nil:
+		if len(p.GetFollows().Names) == 0 {
 			return "follows the root flake"
 		}
-		return "follows `" + strings.Join(p.Follows.Names, "/") + "`"
+		return "follows `" + strings.Join(p.GetFollows().Names, "/") + "`"
 	}
-	label := pinLabel(p)
-	if p.Version == "" && p.Ref == "" && p.Locked.GetRev() == "" {
-		label = flakeref.String(p.Locked) // a tarball: its URL says which
+	pin := p.GetPin()
+	label := pinLabel(pin)
+	if pin.Version == "" && pin.Ref == "" && pin.Locked.GetRev() == "" {
+		label = flakeref.String(pin.Locked) // a tarball: its URL says which
 	}
 	s := "`" + label + "`"
-	if lm := p.Locked.GetLastModified(); lm != 0 {
+	if lm := pin.Locked.GetLastModified(); lm != 0 {
 		s += " (" + time.Unix(lm, 0).UTC().Format(time.DateOnly) + ")"
 	}
 	return s
@@ -147,26 +147,26 @@ func pinCell(p *pb.PathPin) string {
 // why says what moved a path, from the facts the change carries: where
 // its pin comes from, whether --update released it, and the duplicate it
 // removed.
-func why(c *pb.LockChanges_Change, resp *pb.ResolveResponse) string {
+func why(c *pb.LockChanges_Change, resp *pb.ResolveInputsResponse) string {
 	var parts []string
 	to, from := c.To, c.From
 	switch {
 	case to == nil:
 		parts = append(parts, "no longer an input")
-	case to.Follows != nil:
+	case to.GetFollows() != nil:
 		parts = append(parts, "declared follows")
-	case from != nil && from.Original != nil && to.Original != nil && !proto.Equal(from.Original, to.Original):
-		parts = append(parts, "input declared anew as `"+flakeref.String(to.Original)+"`")
+	case from.GetPin().GetOriginal() != nil && to.GetPin().GetOriginal() != nil && !proto.Equal(from.GetPin().Original, to.GetPin().Original):
+		parts = append(parts, "input declared anew as `"+flakeref.String(to.GetPin().Original)+"`")
 	default:
-		switch to.Origin {
+		switch to.GetPin().GetOrigin() {
 		case pb.PinOrigin_PIN_ORIGIN_REQUIREMENT:
 			parts = append(parts, "requirement `"+to.Requirement+"`")
 		case pb.PinOrigin_PIN_ORIGIN_REF_HEAD:
 			branch := "the default branch"
-			if to.Ref != "" {
-				branch = "branch `" + to.Ref + "`"
+			if ref := to.GetPin().GetRef(); ref != "" {
+				branch = "branch `" + ref + "`"
 			}
-			if from != nil && from.Follows == nil {
+			if from != nil && from.GetFollows() == nil {
 				parts = append(parts, branch+" moved")
 			} else {
 				parts = append(parts, "head of "+branch)
@@ -176,7 +176,7 @@ func why(c *pb.LockChanges_Change, resp *pb.ResolveResponse) string {
 		case pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK:
 			parent := "its flake"
 			if i := strings.LastIndex(c.Path, "/"); i >= 0 {
-				if p := resp.Paths[c.Path[:i]]; p != nil && p.Locked != nil {
+				if p := resp.Paths[c.Path[:i]].GetPin(); p.GetLocked() != nil {
 					parent = pinLabel(p)
 				}
 			}
@@ -217,11 +217,7 @@ func lockEach(dirs []string, stdout, stderr io.Writer, out lockOutput, run func(
 			continue
 		}
 		fmt.Fprintln(errw, "flakeresolve:", err)
-		code := exitUsage // cobra's own errors are about flags and arguments
-		var ee *exitErr
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
+		code := exitCode(err)
 		if severity[code] > severity[worst] {
 			worst = code
 		}

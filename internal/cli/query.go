@@ -8,15 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/flakeresolve/flakeresolve/index"
-	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
-	"github.com/flakeresolve/flakeresolve/internal/server"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -26,6 +20,8 @@ func newQueryCmd() *cobra.Command {
 		addr    string
 		asJSON  bool
 		timeout time.Duration
+		with    string
+		input   string
 	)
 	cmd := &cobra.Command{
 		Use:   "query NAME REQUIREMENT",
@@ -38,12 +34,25 @@ commas; a bare version means caret ("0.8.1" is "^0.8.1", >=0.8.1 and <0.9.0);
 "*" is every release. A prerelease matches only a requirement that names a
 prerelease of the same MAJOR.MINOR.PATCH.
 
+With --with, query also says which of those versions you can use together
+with the other inputs of a flake (a directory, read as lock reads it) or of
+a request file (read as resolve reads it):
+
+  current  the version its flake.lock pins
+  wanted   the newest that resolves together with every other input
+  latest   the newest that matches REQUIREMENT alone
+
+and, when wanted is not latest, the requirements that hold it back. The
+flake's root input is the one whose url points at NAME (--input names
+another); when there is none, one is added.
+
 Answers come from the embedded default index, from --index files (layered:
 a flake in an earlier file hides the same name in later ones), or from a
 running server with --server.`,
 		Example: `  flakeresolve query hyprutils '^0.8'
   flakeresolve query hyprutils '>=0.8, <0.10' --json
   flakeresolve query nixpkgs '^0.2405'
+  flakeresolve query hyprutils '*' --with path/to/flake
   flakeresolve query --index private.json --index public.json mylib '*'
   flakeresolve query --server 127.0.0.1:50051 hyprlang '~0.6'`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -56,94 +65,85 @@ running server with --server.`,
 			if addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			req := &pb.QueryRequest{Name: args[0], Requirement: args[1]}
-			var resp *pb.QueryResponse
-			var err error
-			if addr != "" {
-				resp, err = queryRemote(ctx, addr, req)
-			} else {
-				oneShotGC()
-				var layers *index.Layers
-				layers, err = server.LoadLayers(indexes, defaultindex.Load)
-				if err != nil {
-					return &exitErr{exitError, err}
+			if input != "" && with == "" {
+				return usageErr("--input names a root input of the --with flake or request; give --with too")
+			}
+			req := &pb.ListVersionsRequest{Parent: "flakes/" + args[0], Requirement: args[1], Input: input}
+			var ci *callerInputs
+			if with != "" {
+				var err error
+				if ci, err = readCallerInputs(with, cmd.InOrStdin()); err != nil {
+					return err
 				}
-				resp, err = server.NewService(layers).Query(ctx, req)
+				for _, w := range ci.warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+				}
+				req.Context = ci.req
+				req.Context.Timeout = durationpb.New(timeout)
 			}
-			if err != nil {
-				return statusErr(err)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
+			defer cancel()
+			client := &resolveClient{addr: addr, indexes: indexes}
+			defer client.close()
+			resp, err := listAll(ctx, client, req)
+			if err != nil && ci != nil {
+				err = ci.placed(err, "context.")
 			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			printQuery(cmd.OutOrStdout(), resp)
-			return nil
+			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
+				printQuery(w, args[0], resp)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to answer from (JSON or binary; repeat to layer, first wins)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"versions": [{"version": ..., "locked": {...}}, ...]}`)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"versions": [{"name", "version", "locked"}, ...], "choice": {...}} (the ListVersionsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	cmd.Flags().StringVar(&with, "with", "", "say which versions resolve together with the inputs of flake `DIR` or REQUEST.json (- for standard input)")
+	cmd.Flags().StringVar(&input, "input", "", "with --with: the root `INPUT` that is NAME (default: the one whose url points at it, else a new one)")
 	return cmd
 }
 
-func queryRemote(ctx context.Context, addr string, req *pb.QueryRequest) (*pb.QueryResponse, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// listAll asks for every page, and returns them as one response.
+func listAll(ctx context.Context, c *resolveClient, req *pb.ListVersionsRequest) (*pb.ListVersionsResponse, error) {
+	a, err := c.get()
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	return pb.NewResolverServiceClient(conn).Query(ctx, req)
-}
-
-// statusErr maps a gRPC status to the CLI's exit codes.
-func statusErr(err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return &exitErr{exitError, err}
-	}
-	switch st.Code() {
-	case codes.InvalidArgument:
-		return &exitErr{exitUsage, fmt.Errorf("%s", st.Message())}
-	case codes.NotFound:
-		return &exitErr{exitNotFound, fmt.Errorf("%s", st.Message())}
-	case codes.FailedPrecondition:
-		return &exitErr{exitConflict, fmt.Errorf("%s", st.Message())}
-	case codes.ResourceExhausted:
-		return &exitErr{exitError, fmt.Errorf("%s", st.Message())}
-	case codes.DeadlineExceeded:
-		if _, limit := limitDetail(st); limit {
-			return &exitErr{exitError, fmt.Errorf("%s", st.Message())}
+	resp, err := a.ListVersions(ctx, req)
+	for err == nil && resp.NextPageToken != "" {
+		req.PageToken = resp.NextPageToken
+		var page *pb.ListVersionsResponse
+		if page, err = a.ListVersions(ctx, req); err == nil {
+			resp.Versions = append(resp.Versions, page.Versions...)
+			resp.NextPageToken = page.NextPageToken
 		}
-		return &exitErr{exitError, fmt.Errorf("server unreachable: %s", st.Message())}
-	case codes.Unavailable:
-		return &exitErr{exitError, fmt.Errorf("server unreachable: %s", st.Message())}
 	}
-	return &exitErr{exitError, fmt.Errorf("%s: %s", st.Code(), st.Message())}
+	return resp, err
 }
 
-func printQuery(w io.Writer, resp *pb.QueryResponse) {
-	fmt.Fprintf(w, "%s %s: %d of %d versions\n", resp.Name, resp.Requirement, len(resp.Versions), resp.TotalVersions)
+func printQuery(w io.Writer, name string, resp *pb.ListVersionsResponse) {
+	fmt.Fprintf(w, "%s %s: %d of %d versions\n", name, resp.Requirement, resp.TotalSize, resp.VersionCount)
+	marks := map[string][]string{}
+	if c := resp.Choice; c != nil {
+		printChoice(w, c)
+		for _, m := range []struct{ what, version string }{{"current", c.CurrentVersion}, {"wanted", c.WantedVersion}, {"latest", c.LatestVersion}} {
+			if m.version != "" {
+				marks[m.version] = append(marks[m.version], m.what)
+			}
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range resp.Versions {
 		date := ""
 		if v.Locked.LastModified > 0 {
 			date = time.Unix(v.Locked.LastModified, 0).UTC().Format("2006-01-02")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Version, date, flakeref.String(v.Locked), v.Locked.NarHash)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", v.Version, date, flakeref.String(v.Locked), v.Locked.NarHash)
+		if m := marks[v.Version]; len(m) > 0 {
+			fmt.Fprintf(tw, "\t%s", joinAnd(m))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-}
-
-// limitDetail finds the LimitExceeded detail a Resolve attaches when it
-// hits a limit, which tells a solve deadline from a network one.
-func limitDetail(st *status.Status) (*pb.LimitExceeded, bool) {
-	for _, d := range st.Details() {
-		if le, ok := d.(*pb.LimitExceeded); ok {
-			return le, true
-		}
-	}
-	return nil, false
 }

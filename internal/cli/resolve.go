@@ -7,24 +7,17 @@ import (
 	"maps"
 	"os"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/inputgraph"
-	"github.com/flakeresolve/flakeresolve/internal/server"
-	"github.com/flakeresolve/flakeresolve/internal/stablejson"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
@@ -36,7 +29,7 @@ func newResolveCmd() *cobra.Command {
 		asJSON  bool
 		timeout time.Duration
 		effort  time.Duration
-		opts    pb.ResolveRequest
+		opts    pb.ResolveInputsRequest
 		strat   string
 		graph   string
 	)
@@ -61,14 +54,19 @@ Inputs take url, version (a Cargo requirement), follows, flake and nested
 inputs (overrides). Inputs without a version lock like today's Nix: to the
 ref the URL names or the default branch head the index records. A follows
 replaces the input, requirement included, as in Nix; a version on the
-follows itself is checked. Optional fields: "strategy" (newest, fewest,
-cargo or single; see --strategy), "single" (flakes that must have one
-version), "unversionedAny", "lockFile" (an existing flake.lock as the
-LockFile message, whose still-valid pins stay) and "update" (input paths
-whose pins are released). Flags add to the file.
+follows itself is checked. The file is the ResolveInputsRequest message;
+its optional fields: "strategy" (newest, fewest, cargo or single; see
+--strategy), "singleFlakes" (flakes that must have one version),
+"unversionedAsAny", "lockFile" (an existing flake.lock as the LockFile
+message, whose still-valid pins stay), "updatePaths" (input paths whose
+pins are released), "timeout", "effort" and "workLimit" (a budget of
+solver work that ends a search at the same answer on every machine).
+Flags add to the file.
 
-When no answer exists, resolve prints the clashing requirements, the chain
-of inputs that brought each in and what to relax, and exits 4.`,
+When no answer exists, resolve prints the clashing requirements, every
+chain of inputs that brought each in, and the changes that would resolve
+it, each tried; it exits 4. With --json, an error prints the API's status
+(google.rpc.Status with its details) on standard output.`,
 		Example: `  flakeresolve resolve request.json
   flakeresolve resolve --json request.json | jq '.paths["hyprland/hyprutils"]'
   flakeresolve resolve --strategy cargo --single nixpkgs request.json
@@ -100,9 +98,9 @@ of inputs that brought each in and what to relax, and exits 4.`,
 					return err
 				}
 			}
-			req.Single = append(req.Single, opts.Single...)
-			req.Update = append(req.Update, opts.Update...)
-			req.UnversionedAny = req.UnversionedAny || opts.UnversionedAny
+			req.SingleFlakes = append(req.SingleFlakes, opts.SingleFlakes...)
+			req.UpdatePaths = append(req.UpdatePaths, opts.UpdatePaths...)
+			req.UnversionedAsAny = req.UnversionedAsAny || opts.UnversionedAsAny
 			if req.Timeout == nil {
 				req.Timeout = durationpb.New(timeout)
 			}
@@ -111,30 +109,28 @@ of inputs that brought each in and what to relax, and exits 4.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			resp, err := (&resolveClient{addr: addr, indexes: indexes}).resolve(ctx, req)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			if graph != "" {
-				return writeGraph(cmd.OutOrStdout(), graph, inputgraph.Build(resp, "root"))
-			}
-			printResolve(cmd.OutOrStdout(), resp)
-			return nil
+			client := &resolveClient{addr: addr, indexes: indexes}
+			defer client.close()
+			resp, err := client.call(ctx, req)
+			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
+				if graph != "" {
+					return writeGraph(w, graph, inputgraph.Build(resp, "root"))
+				}
+				printResolve(w, resp)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"flake", "version", "locked"}}, "nodes": [...], ...}`)
-	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"pin": {"flake", "version", "locked", ...}}}, "trees": [...], ...} (the ResolveInputsResponse message)`)
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower; locally nothing does)")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
-	cmd.Flags().StringArrayVar(&opts.Single, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
-	cmd.Flags().StringArrayVar(&opts.Update, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.SingleFlakes, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.UpdatePaths, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
 	cmd.Flags().StringVar(&graph, "graph", "", graphUsage)
-	cmd.Flags().BoolVar(&opts.UnversionedAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
+	cmd.Flags().BoolVar(&opts.UnversionedAsAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
 	return cmd
 }
 
@@ -144,15 +140,6 @@ func parseStrategy(s string) (pb.Strategy, error) {
 		return 0, usageErr("--%v", err)
 	}
 	return strategy.Policy().Proto, nil
-}
-
-// oneShotGC trades memory for time in a process that loads an index,
-// answers once and exits: loading a large index allocates hundreds of
-// megabytes that stay live, and collecting while they are built is wasted
-// work. The collector runs only when the heap nears 1 GiB.
-func oneShotGC() {
-	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(1 << 30)
 }
 
 // strategyRE finds the friendly spellings of the strategy, which become the
@@ -175,7 +162,7 @@ func strategyUsage() string {
 	return b.String()
 }
 
-func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error) {
+func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveInputsRequest, error) {
 	var data []byte
 	var err error
 	if name == "-" {
@@ -192,7 +179,7 @@ func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error
 		strategy, _ := solver.ParseStrategy(string(sub[2]))
 		return []byte(string(sub[1]) + `"` + strategy.Policy().Proto.String() + `"`)
 	})
-	req := &pb.ResolveRequest{}
+	req := &pb.ResolveInputsRequest{}
 	if err := protojson.Unmarshal(data, req); err != nil {
 		msg := strings.Replace(err.Error(), "proto: ", "", 1)
 		msg = strings.ReplaceAll(msg, "STRATEGY_", "")
@@ -201,63 +188,19 @@ func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveRequest, error
 	return req, nil
 }
 
-// resolveClient answers Resolve requests from the server at addr, or from
-// local indexes (the embedded one when none are named), loaded on first use
-// and kept for later requests.
-type resolveClient struct {
-	addr    string
-	indexes []string
-	svc     *server.Service
-}
-
-// resolve returns the answer, or an error carrying the exit code.
-func (c *resolveClient) resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
-	resp, err := c.call(ctx, req)
-	if err != nil {
-		return nil, statusErr(err)
-	}
-	return resp, nil
-}
-
-// call returns the answer or the service's status error as it is.
-func (c *resolveClient) call(ctx context.Context, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
-	if c.addr != "" {
-		return resolveRemote(ctx, c.addr, req)
-	}
-	if c.svc == nil {
-		oneShotGC()
-		layers, err := server.LoadLayers(c.indexes, defaultindex.Load)
-		if err != nil {
-			return nil, &exitErr{exitError, err}
-		}
-		c.svc = server.NewService(layers)
-	}
-	return c.svc.Resolve(ctx, req)
-}
-
-func resolveRemote(ctx context.Context, addr string, req *pb.ResolveRequest) (*pb.ResolveResponse, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	return pb.NewResolverServiceClient(conn).Resolve(ctx, req)
-}
-
-func printResolve(w io.Writer, resp *pb.ResolveResponse) {
+func printResolve(w io.Writer, resp *pb.ResolveInputsResponse) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var nfollows, nunpinned int
 	for _, path := range slices.Sorted(maps.Keys(resp.Paths)) {
-		p := resp.Paths[path]
-		switch {
-		case p.Follows != nil:
+		switch r := resp.Paths[path].Resolution.(type) {
+		case *pb.PathPin_Follows:
 			nfollows++
-			fmt.Fprintf(tw, "%s\t-> %s\n", path, followsText(p.Follows))
-		case p.Unpinned != "":
+			fmt.Fprintf(tw, "%s\t-> %s\n", path, followsText(r.Follows))
+		case *pb.PathPin_Unpinned:
 			nunpinned++
-			fmt.Fprintf(tw, "%s\tunpinned\t%s\n", path, p.Unpinned)
-		default:
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, pinLabel(p), flakeref.String(p.Locked))
+			fmt.Fprintf(tw, "%s\tunpinned\t%s\n", path, r.Unpinned.Reason)
+		case *pb.PathPin_Pin:
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", path, pinLabel(r.Pin), flakeref.String(r.Pin.Locked))
 		}
 	}
 	tw.Flush()
@@ -272,13 +215,13 @@ func printResolve(w io.Writer, resp *pb.ResolveResponse) {
 		}
 		proven = "not proven optimal before the effort ran out (" + strings.Join(open, "; ") + ")"
 	}
-	fmt.Fprintf(w, "\n%d trees for %d paths (%d follow, %d unpinned); %s\n", len(resp.Nodes), len(resp.Paths), nfollows, nunpinned, proven)
-	fmt.Fprintf(w, "%d reachable versions, %d candidates, %d variables, %d clauses, %d SAT calls, %s\n",
-		st.Reachable, st.Candidates, st.Variables, st.Clauses, st.SatCalls, st.Duration.AsDuration().Round(10*time.Microsecond))
+	fmt.Fprintf(w, "\n%d trees for %d paths (%d follow, %d unpinned); %s\n", len(resp.Trees), len(resp.Paths), nfollows, nunpinned, proven)
+	fmt.Fprintf(w, "%d reachable versions, %d candidates, %d variables, %d constraints, %d solver runs, %s\n",
+		st.ReachableVersionCount, st.CandidateCount, st.VariableCount, st.ConstraintCount, st.SolveCount, st.Duration.AsDuration().Round(10*time.Microsecond))
 	for _, d := range resp.Duplicates {
 		fmt.Fprintf(w, "\n%s has several versions because requirements force them:\n", d.Flake)
 		for _, e := range d.Edges {
-			fmt.Fprintf(w, "  %s at %s: %s requires %s\n", nodeLabel(d.Flake, e.Version, e.Ref), e.Path, e.DeclaredBy, orUnversioned(e.Requirement))
+			fmt.Fprintf(w, "  %s at %s: %s requires %s\n", nodeLabel(d.Flake, e.Version, e.Ref), e.Path, declarerLabel(e.DeclaredBy), orUnversioned(e.Requirement))
 		}
 	}
 }
@@ -292,12 +235,10 @@ func nodeLabel(flake, version, ref string) string {
 
 // pinLabel names a path's tree: its flake and version or ref, else (a tree
 // pinned by a lock file) its source and rev.
-func pinLabel(p *pb.PathPin) string {
+func pinLabel(p *pb.Pin) string {
 	flake := p.Flake
 	if flake == "" {
-		loc := proto.Clone(p.Locked).(*pb.Source)
-		loc.Rev, loc.Ref, loc.NarHash, loc.LastModified, loc.RevCount = "", "", "", 0, 0
-		flake = flakeref.String(loc)
+		flake = flakeref.String(flakeref.AtLocation(flakeref.Location(p.Locked)))
 	}
 	switch {
 	case p.Version != "":
@@ -321,17 +262,6 @@ func orUnversioned(req string) string {
 		return "it (unversioned)"
 	}
 	return req
-}
-
-// printJSON writes a message as the command's --json output: exactly the
-// service's answer in protojson, versioned with the API (flakeresolve.v1).
-func printJSON(w io.Writer, m proto.Message) error {
-	data, err := stablejson.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(data)
-	return err
 }
 
 // criterionName is the criterion as people read it: "root staleness".

@@ -15,6 +15,7 @@ import (
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/server"
+	"github.com/flakeresolve/flakeresolve/internal/service"
 )
 
 func newServeCmd() *cobra.Command {
@@ -28,7 +29,7 @@ func newServeCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the Query RPC over gRPC",
+		Short: "Serve the API (flakeresolve.v1.ResolverService) over gRPC",
 		Long: `serve answers flakeresolve.v1.ResolverService over gRPC, with gRPC health
 checking and server reflection (so grpcurl can list and call it).
 
@@ -44,21 +45,20 @@ exit 0.`,
 		Example: `  flakeresolve serve
   flakeresolve serve --listen 127.0.0.1:50051 --index private.json --index public.json
   grpcurl -plaintext 127.0.0.1:50051 list
-  grpcurl -plaintext -d '{"name":"hyprutils","requirement":"^0.8"}' 127.0.0.1:50051 flakeresolve.v1.ResolverService/Query`,
+  grpcurl -plaintext -d '{"parent":"flakes/hyprutils","requirement":"^0.8"}' 127.0.0.1:50051 flakeresolve.v1.ResolverService/ListVersions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd, logFormat)
 			if err != nil {
 				return err
 			}
-			load := func() (*index.Layers, error) { return server.LoadLayers(indexes, defaultindex.Load) }
+			load := func() (*index.Layers, error) { return service.LoadLayers(indexes, defaultindex.Load) }
 			start := time.Now()
 			layers, err := load()
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("not starting: %w", err)}
 			}
-			svc := server.NewService(layers)
-			svc.MaxSolveTime = maxSolveTime
+			svc := service.New(layers, service.Config{MaxSolveTime: maxSolveTime})
 			gs, hs := server.NewGRPCServer(svc, server.Options{MaxRecvBytes: maxRequestBytes, Logger: log})
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -113,7 +113,7 @@ exit 0.`,
 	cmd.Flags().IntVar(&maxRequestBytes, "max-request-bytes", 1<<20, "largest request message accepted, in bytes")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one Resolve may take; requests may ask for less")
+	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take; requests may ask for less")
 	return cmd
 }
 

@@ -21,14 +21,14 @@ import (
 func tiny() *ecosystem.Ecosystem {
 	in := func(name, req string) *pb.Input { return &pb.Input{Url: "github:t/" + name, Version: req} }
 	f := func(name string, versions ...*pb.Version) *pb.Flake {
-		return &pb.Flake{Name: name, Source: &pb.Source{Type: "github", Owner: "t", Repo: name}, Versions: versions}
+		return &pb.Flake{Name: name, Source: &pb.FlakeLocation{Type: "github", Owner: "t", Repo: name}, Versions: versions}
 	}
 	v := func(version string, inputs ...*pb.Input) *pb.Version {
 		m := map[string]*pb.Input{}
 		for _, i := range inputs {
 			m[strings.TrimPrefix(i.Url, "github:t/")] = i
 		}
-		return &pb.Version{Version: version, Inputs: m, Locked: &pb.Source{Rev: strings.Repeat("0", 40)}}
+		return &pb.Version{Version: version, Inputs: m, Locked: &pb.FlakeRef{Rev: strings.Repeat("0", 40)}}
 	}
 	return ecosystem.FromIndex(&pb.Index{Schema: 1, Flakes: []*pb.Flake{
 		f("a", v("1.0.0", in("c", "^2.0")), v("1.1.0", in("c", "^1.0"), in("d", "^1"))),

@@ -102,7 +102,7 @@ type release struct {
 }
 
 func flake(name, owner, repo string) *pb.Flake {
-	return &pb.Flake{Name: name, Source: &pb.Source{Type: "github", Owner: owner, Repo: repo}}
+	return &pb.Flake{Name: name, Source: &pb.FlakeLocation{Type: "github", Owner: owner, Repo: repo}}
 }
 
 // addVersions adds a version for each release, locked to a rev and narHash made
@@ -112,7 +112,7 @@ func addVersions(f *pb.Flake, rs []release, inputs func(release) map[string]*pb.
 		key := f.Name + "@" + r.version
 		rev := sha1.Sum([]byte(key))
 		nar := sha256.Sum256([]byte(key))
-		v := &pb.Version{Version: r.version, Locked: &pb.Source{
+		v := &pb.Version{Version: r.version, Locked: &pb.FlakeRef{
 			Rev: hex.EncodeToString(rev[:]), NarHash: "sha256-" + base64.StdEncoding.EncodeToString(nar[:]),
 			LastModified: int64(1_600_000_000 + r.epoch*1_000_000),
 		}}

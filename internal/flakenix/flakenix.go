@@ -65,7 +65,7 @@ type Input struct {
 	Pos  Pos
 	// Source is Nix's parse of the url (or of the attribute form); nil for
 	// an input that only follows another.
-	Source *pb.Source
+	Source *pb.FlakeRef
 	// URL is the url attribute as written; empty for the attribute form.
 	URL string
 	// Version is a Cargo requirement, empty when unversioned.

@@ -54,14 +54,14 @@ func ReleaseLine(branch, defaultBranch string) (line uint64, ok bool) {
 // a tarball, its last segment percent-encoded as those versions write it in
 // a lock's original ("*" as "%2A"). Dependencies locked by a newer Nix
 // record such originals, and a declaration must compare equal to them.
-func ParseAny(ref string) (*pb.Source, error) {
+func ParseAny(ref string) (*pb.FlakeRef, error) {
 	s, err := Parse(ref)
 	if err == nil {
 		return s, nil
 	}
 	if m := flakehubRE.FindStringSubmatch(ref); m != nil {
 		i := strings.LastIndexByte(ref, '/')
-		return &pb.Source{Type: "tarball", Url: ref[:i+1] + encodeSegment(percentDecode(ref[i+1:]))}, nil
+		return &pb.FlakeRef{Type: "tarball", Url: ref[:i+1] + encodeSegment(percentDecode(ref[i+1:]))}, nil
 	}
 	return nil, err
 }

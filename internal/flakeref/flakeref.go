@@ -147,7 +147,7 @@ func percentEncode(s string) string {
 
 // Parse reads a flake reference in URL form, as Nix reads a flake.nix
 // input's url.
-func Parse(ref string) (*pb.Source, error) {
+func Parse(ref string) (*pb.FlakeRef, error) {
 	body, fragment, _ := strings.Cut(ref, "#")
 	if !strings.HasPrefix(ref, "flake:") && indirectRE.MatchString(body) {
 		if fragment != "" {
@@ -173,12 +173,12 @@ func Parse(ref string) (*pb.Source, error) {
 	return parseParsed(ref, u)
 }
 
-func parseParsed(ref string, u *parsedURL) (*pb.Source, error) {
+func parseParsed(ref string, u *parsedURL) (*pb.FlakeRef, error) {
 	t, ok := typeOfScheme(u.scheme)
 	if !ok {
 		return nil, fmt.Errorf("input '%s' is unsupported", ref)
 	}
-	var s *pb.Source
+	var s *pb.FlakeRef
 	var err error
 	switch t.Kind {
 	case KindForge:
@@ -211,12 +211,12 @@ func pathSegments(p string) []string {
 	return out
 }
 
-func parseForge(ref string, u *parsedURL) (*pb.Source, error) {
+func parseForge(ref string, u *parsedURL) (*pb.FlakeRef, error) {
 	parts := pathSegments(u.path)
 	if u.authority != nil || len(parts) < 2 {
 		return nil, fmt.Errorf("URL '%s' is invalid", ref)
 	}
-	s := &pb.Source{Type: u.scheme, Owner: parts[0], Repo: parts[1]}
+	s := &pb.FlakeRef{Type: u.scheme, Owner: parts[0], Repo: parts[1]}
 	if len(parts) > 2 {
 		rest := strings.Join(parts[2:], "/")
 		switch {
@@ -268,9 +268,9 @@ func parseRev(v string) (string, error) {
 	return strings.ToLower(v), nil
 }
 
-func parseFlakeScheme(ref string, u *parsedURL) (*pb.Source, error) {
+func parseFlakeScheme(ref string, u *parsedURL) (*pb.FlakeRef, error) {
 	parts := strings.Split(u.path, "/")
-	s := &pb.Source{Type: "indirect", Id: parts[0]}
+	s := &pb.FlakeRef{Type: "indirect", Id: parts[0]}
 	switch len(parts) {
 	case 1:
 	case 2:
@@ -300,8 +300,8 @@ func parseFlakeScheme(ref string, u *parsedURL) (*pb.Source, error) {
 	return s, nil
 }
 
-func parsePath(ref string, u *parsedURL) (*pb.Source, error) {
-	s := &pb.Source{Type: "path", Path: u.path}
+func parsePath(ref string, u *parsedURL) (*pb.FlakeRef, error) {
+	s := &pb.FlakeRef{Type: "path", Path: u.path}
 	for _, k := range slices.Sorted(maps.Keys(u.query)) {
 		v := u.query[k]
 		switch k {
@@ -331,9 +331,9 @@ func parsePath(ref string, u *parsedURL) (*pb.Source, error) {
 
 // parseRepo reads git+ and hg+ URLs: Nix consumes ref, rev, submodules and
 // shallow and leaves every other parameter in the URL.
-func parseRepo(ref string, u *parsedURL) (*pb.Source, error) {
+func parseRepo(ref string, u *parsedURL) (*pb.FlakeRef, error) {
 	typ, scheme, _ := strings.Cut(u.scheme, "+")
-	s := &pb.Source{Type: typ}
+	s := &pb.FlakeRef{Type: typ}
 	rest := &parsedURL{scheme: scheme, authority: u.authority, path: u.path, query: map[string]string{}}
 	for _, k := range slices.Sorted(maps.Keys(u.query)) {
 		v := u.query[k]
@@ -363,11 +363,11 @@ func parseRepo(ref string, u *parsedURL) (*pb.Source, error) {
 	return s, nil
 }
 
-func parseTarball(ref string, u *parsedURL) (*pb.Source, error) {
+func parseTarball(ref string, u *parsedURL) (*pb.FlakeRef, error) {
 	if !hasTarballSuffix(u.path) {
 		return nil, fmt.Errorf("input '%s' is unsupported", ref)
 	}
-	s := &pb.Source{Type: "tarball", Url: u.String()}
+	s := &pb.FlakeRef{Type: "tarball", Url: u.String()}
 	if h, ok := u.query["narHash"]; ok {
 		if _, err := ParseNarHash(h); err != nil {
 			return nil, err
@@ -390,7 +390,7 @@ func hasTarballSuffix(p string) bool {
 // flake.nix input written as {type = "github"; owner = ...;}, or a lock
 // file's original or locked set. Values are strings, bools or integers
 // (int64 or float64, as JSON decodes them).
-func FromAttrs(attrs map[string]any) (*pb.Source, error) {
+func FromAttrs(attrs map[string]any) (*pb.FlakeRef, error) {
 	typ, ok := attrs["type"].(string)
 	if !ok {
 		return nil, fmt.Errorf("attribute 'type' is missing or not a string")
@@ -428,12 +428,12 @@ func FromAttrs(attrs map[string]any) (*pb.Source, error) {
 // which Nix 2.8 refuses, included). Only an attribute that a source
 // cannot hold is an error, so that nothing is dropped unsaid. FromAttrs
 // is the reading that applies Nix 2.8's rules.
-func SourceOf(attrs map[string]any) (*pb.Source, error) {
+func SourceOf(attrs map[string]any) (*pb.FlakeRef, error) {
 	typ, ok := attrs["type"].(string)
 	if !ok {
 		return nil, fmt.Errorf("attribute 'type' is missing or not a string")
 	}
-	s := &pb.Source{Type: typ}
+	s := &pb.FlakeRef{Type: typ}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		if k == "type" {
 			continue
@@ -448,9 +448,9 @@ func SourceOf(attrs map[string]any) (*pb.Source, error) {
 // sourceFields are the fields of a source by attribute name: the attribute
 // form's names are the message's JSON names, so the message is the one
 // table of which attribute is held where.
-var sourceFields = (&pb.Source{}).ProtoReflect().Descriptor().Fields()
+var sourceFields = (&pb.FlakeRef{}).ProtoReflect().Descriptor().Fields()
 
-func setAttr(s *pb.Source, k string, v any) error {
+func setAttr(s *pb.FlakeRef, k string, v any) error {
 	fd := sourceFields.ByJSONName(k)
 	if fd == nil {
 		// Nix 2.8 also takes git's allRefs and a store path's name;
@@ -507,7 +507,7 @@ func kind(v any) string {
 
 // Attrs renders a source in attribute form, exactly the attributes Nix
 // writes for it: "type" and the fields that are set.
-func Attrs(s *pb.Source) map[string]any {
+func Attrs(s *pb.FlakeRef) map[string]any {
 	m := map[string]any{"type": s.Type}
 	s.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		m[fd.JSONName()] = v.Interface()
@@ -518,19 +518,19 @@ func Attrs(s *pb.Source) map[string]any {
 
 // Has reports whether a source sets an attribute, without building the
 // attribute set: validation asks it of every pin of an index.
-func Has(s *pb.Source, attr string) bool {
+func Has(s *pb.FlakeRef, attr string) bool {
 	fd := sourceFields.ByJSONName(attr)
 	return fd != nil && s.ProtoReflect().Has(fd)
 }
 
 // Equal reports whether two sources have the same attribute form, which is
 // how Nix compares a lock file's original with a flake.nix input.
-func Equal(a, b *pb.Source) bool {
+func Equal(a, b *pb.FlakeRef) bool {
 	return proto.Equal(a, b)
 }
 
 // String renders a source in URL form, the inverse of Parse.
-func String(s *pb.Source) string {
+func String(s *pb.FlakeRef) string {
 	q := map[string]string{}
 	set := func(k, v string) {
 		if v != "" {

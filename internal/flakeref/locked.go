@@ -13,7 +13,7 @@ import (
 // file diffs print. It is not String, which renders a declaration: 2.8
 // drops a forge's host, adds a tarball's narHash, writes git's shallow only
 // when set and never submodules, and gives a path every attribute it has.
-func LockedURL(s *pb.Source) string {
+func LockedURL(s *pb.FlakeRef) string {
 	t, known := LookupType(s.Type)
 	if !known {
 		return String(s)
@@ -23,7 +23,7 @@ func LockedURL(s *pb.Source) string {
 	case KindForge:
 		// OWNER/REPO/REV as a declaration writes it, without the host:
 		// 2.8's GitArchiveInputScheme::toURL never writes one.
-		bare := proto.Clone(s).(*pb.Source)
+		bare := proto.Clone(s).(*pb.FlakeRef)
 		bare.Host, bare.Dir = "", ""
 		u, _, _ = parseURL(String(bare))
 	case KindRepository, KindDownload:

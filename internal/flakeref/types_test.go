@@ -50,7 +50,7 @@ var pinValues = map[string]any{
 func TestTypesRoundTrip(t *testing.T) {
 	seen := map[string]bool{}
 	for _, typ := range flakeref.Types {
-		var decls []*pb.Source
+		var decls []*pb.FlakeRef
 		for _, scheme := range typ.Schemes {
 			s, err := flakeref.Parse(sampleURL(scheme))
 			if err != nil {
@@ -63,7 +63,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		}
 		if len(typ.Schemes) == 0 {
 			// Only later Nix writes these, in lock files.
-			decls = append(decls, &pb.Source{Type: typ.Name, Url: "https://example.org/r"})
+			decls = append(decls, &pb.FlakeRef{Type: typ.Name, Url: "https://example.org/r"})
 		}
 		for _, decl := range decls {
 			seen[decl.Type] = true
@@ -77,7 +77,7 @@ func TestTypesRoundTrip(t *testing.T) {
 	}
 }
 
-func roundTrip(t *testing.T, typ *flakeref.Type, decl *pb.Source) {
+func roundTrip(t *testing.T, typ *flakeref.Type, decl *pb.FlakeRef) {
 	t.Helper()
 	label := flakeref.String(decl)
 	var attrs map[string]any
@@ -92,17 +92,17 @@ func roundTrip(t *testing.T, typ *flakeref.Type, decl *pb.Source) {
 
 	// An index pins the tree: the location from the flake's source, the
 	// pin from the table.
-	source := &pb.Source{Type: decl.Type}
+	source := &pb.FlakeRef{Type: decl.Type}
 	for _, a := range slices.Concat(typ.Location, typ.OptionalLocation) {
 		if v, ok := flakeref.Attrs(decl)[a]; ok {
 			mustSet(t, source, a, v)
 		}
 	}
-	pin := &pb.Source{}
+	pin := &pb.FlakeRef{}
 	for _, a := range typ.Pin {
 		mustSet(t, pin, a, pinValues[a])
 	}
-	m := &pb.Index{Schema: index.Schema, Flakes: []*pb.Flake{{Name: "r", Source: source, Versions: []*pb.Version{{Version: "1.0.0", Locked: pin}}}}}
+	m := &pb.Index{Schema: index.Schema, Flakes: []*pb.Flake{{Name: "r", Source: flakeref.Location(source), Versions: []*pb.Version{{Version: "1.0.0", Locked: pin}}}}}
 	probs := index.Validate(m)
 	if len(typ.Pin) == 0 {
 		if len(probs) != 1 || !strings.Contains(probs[0].Msg, "cannot be locked") {
@@ -157,7 +157,7 @@ func roundTrip(t *testing.T, typ *flakeref.Type, decl *pb.Source) {
 	}
 }
 
-func mustSet(t *testing.T, s *pb.Source, attr string, v any) {
+func mustSet(t *testing.T, s *pb.FlakeRef, attr string, v any) {
 	t.Helper()
 	attrs := flakeref.Attrs(s)
 	attrs[attr] = v
@@ -198,5 +198,27 @@ func TestTypeNounsMatchNix(t *testing.T) {
 		if ours == nil || !strings.Contains(stderr, "error: "+ours.Error()) {
 			t.Errorf("%s: we say %v; Nix says %s", typ.Name, ours, strings.TrimSpace(stderr))
 		}
+	}
+}
+
+// TestLocationFieldsAreReferenceFields checks what AtLocation and Location
+// rely on: every field of a location is the reference's field of the same
+// name, number and kind, so a location read as a reference is the same
+// reference and no attribute is lost between them.
+func TestLocationFieldsAreReferenceFields(t *testing.T) {
+	loc := (&pb.FlakeLocation{}).ProtoReflect().Descriptor().Fields()
+	ref := (&pb.FlakeRef{}).ProtoReflect().Descriptor().Fields()
+	for i := range loc.Len() {
+		l := loc.Get(i)
+		r := ref.ByName(l.Name())
+		if r == nil || r.Number() != l.Number() || r.Kind() != l.Kind() || r.HasPresence() != l.HasPresence() || r.JSONName() != l.JSONName() {
+			t.Errorf("FlakeLocation.%s (%d, %v) has no twin in FlakeRef (%v)", l.Name(), l.Number(), l.Kind(), r)
+		}
+	}
+	in := &pb.FlakeRef{Type: "git", Url: "https://example.org/x", Dir: "sub", Ref: "main", Rev: "31732fcf5e8fea42e59c2488ad31a0e651500f68", NarHash: "sha256-x", Submodules: proto.Bool(true)}
+	got := flakeref.AtLocation(flakeref.Location(in))
+	want := &pb.FlakeRef{Type: "git", Url: "https://example.org/x", Dir: "sub", Submodules: proto.Bool(true)}
+	if !proto.Equal(got, want) {
+		t.Errorf("AtLocation(Location(%v)) = %v, want %v", in, got, want)
 	}
 }

@@ -80,7 +80,7 @@ type Repo struct {
 	// Source is where the flake is published (github:owner/repo, a
 	// tarball URL template, ...); the repository itself, as
 	// git+file://DIR, when nil.
-	Source *pb.Source
+	Source *pb.FlakeLocation
 }
 
 // Event reports progress: a repository started, or a tag or branch read.
@@ -202,7 +202,7 @@ func inputURLs(decls map[string]*pb.Input) []string {
 }
 
 // builderOf is the repository being built that a reference points at.
-func builderOf(builders []*builder, src *pb.Source) *builder {
+func builderOf(builders []*builder, src *pb.FlakeRef) *builder {
 	for _, b := range builders {
 		s := b.flake.Source
 		if s.Type == src.Type && s.Type == "git" && withoutQuery(s.Url) == withoutQuery(src.Url) && s.Dir == src.Dir {
@@ -481,10 +481,10 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 }
 
 // repoSource is where a repository's flake is published, with its dir.
-func repoSource(r Repo) (*pb.Source, error) {
-	source := &pb.Source{Type: "git", Url: "file://" + r.Dir}
+func repoSource(r Repo) (*pb.FlakeLocation, error) {
+	source := &pb.FlakeLocation{Type: "git", Url: "file://" + r.Dir}
 	if r.Source != nil {
-		source = proto.Clone(r.Source).(*pb.Source)
+		source = proto.Clone(r.Source).(*pb.FlakeLocation)
 		switch t, _ := flakeref.LookupType(source.Type); {
 		case t == nil || t.Kind != flakeref.KindForge && t.Name != "git" && t.Name != "tarball":
 			return nil, fmt.Errorf("%s sources cannot publish a git repository; expected github, gitlab, sourcehut, git or tarball", source.Type)
@@ -642,7 +642,7 @@ func (b *builder) addVersion(label, version, refName string, t *tree) {
 	}
 	b.byPrecedence[key] = label
 	src := b.flake.Source
-	locked := &pb.Source{Rev: t.rev, NarHash: t.narHash, LastModified: t.lastModified}
+	locked := &pb.FlakeRef{Rev: t.rev, NarHash: t.narHash, LastModified: t.lastModified}
 	switch src.Type {
 	case "git":
 		// Nix's git fetcher records the ref it fetched and the commit
@@ -650,7 +650,7 @@ func (b *builder) addVersion(label, version, refName string, t *tree) {
 		locked.Ref, locked.RevCount = refName, t.revCount
 	case "tarball":
 		// A tarball carries neither rev nor ref, only its own URL.
-		locked = &pb.Source{Type: "tarball", Url: expand(src.Url, version, refName, t.rev), Dir: src.Dir, NarHash: t.narHash, LastModified: t.lastModified}
+		locked = &pb.FlakeRef{Type: "tarball", Url: expand(src.Url, version, refName, t.rev), Dir: src.Dir, NarHash: t.narHash, LastModified: t.lastModified}
 	}
 	v := &pb.Version{Version: version, Locked: locked, LockFile: t.lock}
 	if t.flake != nil {

@@ -162,12 +162,12 @@ func TestBuildErrors(t *testing.T) {
 		t.Errorf("a bad flake.nix: %v", err)
 	}
 	for _, tc := range []struct {
-		src  *pb.Source
+		src  *pb.FlakeLocation
 		want string
 	}{
-		{&pb.Source{Type: "tarball", Url: "https://example.org/x.tar.gz"}, "has no {version}, {tag} or {rev}: one URL serves one tree"},
-		{&pb.Source{Type: "tarball", Url: "https://example.org/x-{ver}.tar.gz"}, "unknown placeholder {ver}"},
-		{&pb.Source{Type: "indirect", Id: "x"}, "indirect sources cannot publish a git repository"},
+		{&pb.FlakeLocation{Type: "tarball", Url: "https://example.org/x.tar.gz"}, "has no {version}, {tag} or {rev}: one URL serves one tree"},
+		{&pb.FlakeLocation{Type: "tarball", Url: "https://example.org/x-{ver}.tar.gz"}, "unknown placeholder {ver}"},
+		{&pb.FlakeLocation{Type: "indirect", Id: "x"}, "indirect sources cannot publish a git repository"},
 	} {
 		if _, _, err := Build(context.Background(), []Repo{{Dir: dir, Source: tc.src}}, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("source %v: %v, want %q", tc.src, err, tc.want)

@@ -160,7 +160,7 @@ func TestBuildTarballVersions(t *testing.T) {
 	}
 	served := t.TempDir()
 	template := "file://" + served + "/greeting-{version}.tar.gz"
-	ix, _, err := Build(context.Background(), []Repo{{Name: "greeting", Dir: dir, Source: &pb.Source{Type: "tarball", Url: template}}}, nil)
+	ix, _, err := Build(context.Background(), []Repo{{Name: "greeting", Dir: dir, Source: &pb.FlakeLocation{Type: "tarball", Url: template}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

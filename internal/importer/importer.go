@@ -329,7 +329,7 @@ func num(v any) float64 {
 func (im *importer) build(t *target) (*pb.Flake, error) {
 	f := &pb.Flake{
 		Name: t.name, Description: t.description, Numbering: t.numbering,
-		Source: &pb.Source{Type: "github", Owner: t.owner, Repo: t.repo},
+		Source: &pb.FlakeLocation{Type: "github", Owner: t.owner, Repo: t.repo},
 		Refs:   map[string]*pb.Ref{},
 	}
 	for _, c := range t.versions {
@@ -339,7 +339,7 @@ func (im *importer) build(t *target) (*pb.Flake, error) {
 		}
 		f.Versions = append(f.Versions, &pb.Version{
 			Version:  c.v.String(),
-			Locked:   &pb.Source{Type: "github", Owner: t.owner, Repo: t.repo, Rev: c.tree.Rev, NarHash: c.tree.NarHash, LastModified: c.tree.LastModified},
+			Locked:   &pb.FlakeRef{Type: "github", Owner: t.owner, Repo: t.repo, Rev: c.tree.Rev, NarHash: c.tree.NarHash, LastModified: c.tree.LastModified},
 			Inputs:   im.inputs(c.tree),
 			LockFile: lf,
 		})
@@ -413,7 +413,7 @@ func (im *importer) convert(raw json.RawMessage) *pb.Input {
 	case r.URL != nil:
 		in.Url = *r.URL
 	case r.Type != "":
-		in.Url = flakeref.String(&pb.Source{Type: r.Type, Owner: r.Owner, Repo: r.Repo, Host: r.Host, Ref: r.Ref, Rev: r.Rev, Dir: r.Dir})
+		in.Url = flakeref.String(&pb.FlakeRef{Type: r.Type, Owner: r.Owner, Repo: r.Repo, Host: r.Host, Ref: r.Ref, Rev: r.Rev, Dir: r.Dir})
 	}
 	for sub, sraw := range r.Inputs {
 		if s := im.convert(sraw); s != nil {

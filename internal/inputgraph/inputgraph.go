@@ -2,7 +2,7 @@
 // trees a flake's inputs lock to, and which requirement or follows brought
 // each in.
 //
-// It works from the service's answer (pb.ResolveResponse), so that every
+// It works from the service's answer (pb.ResolveInputsResponse), so that every
 // command that has one (resolve, lock) draws the same graph. The graph is
 // one node per distinct tree, not per input path: a flake.lock has a node
 // per path, but the question a graph answers is "how many nixpkgs, and who
@@ -70,11 +70,11 @@ type Edge struct {
 // Build makes the input graph of an answer; root labels the root node.
 // Edges come in the order of their input paths, each drawn once however
 // many paths declare it.
-func Build(resp *pb.ResolveResponse, root string) *Graph {
+func Build(resp *pb.ResolveInputsResponse, root string) *Graph {
 	g := &Graph{Nodes: []Node{{ID: "root", Label: root, Kind: Root}}}
 	at := map[string]string{"": "root"} // pinned or unpinned path -> node ID
 	trees := map[string]int{}           // flake -> number of trees
-	for _, n := range resp.GetNodes() {
+	for _, n := range resp.GetTrees() {
 		trees[n.Flake]++
 	}
 	groups := map[string]int{}
@@ -83,7 +83,7 @@ func Build(resp *pb.ResolveResponse, root string) *Graph {
 			groups[f] = len(groups) + 1
 		}
 	}
-	for i, n := range resp.GetNodes() {
+	for i, n := range resp.GetTrees() {
 		id := "t" + strconv.Itoa(i+1)
 		g.Nodes = append(g.Nodes, Node{ID: id, Label: treeLabel(n), Kind: Tree, Group: groups[n.Flake], Paths: n.Paths})
 		for _, p := range n.Paths {
@@ -93,7 +93,7 @@ func Build(resp *pb.ResolveResponse, root string) *Graph {
 	paths := slices.Sorted(maps.Keys(resp.GetPaths()))
 	unpinned := 0
 	for _, p := range paths {
-		if pin := resp.Paths[p]; pin.Unpinned != "" {
+		if pin := resp.Paths[p]; pin.GetUnpinned() != nil {
 			unpinned++
 			id := "u" + strconv.Itoa(unpinned)
 			g.Nodes = append(g.Nodes, Node{ID: id, Label: pin.Url + " (unpinned)", Kind: Unpinned, Paths: []string{p}})
@@ -110,7 +110,7 @@ func Build(resp *pb.ResolveResponse, root string) *Graph {
 		if pin.GetFollows() == nil || hops > len(resp.Paths) {
 			return "", false
 		}
-		return end(strings.Join(pin.Follows.Names, "/"), hops+1)
+		return end(strings.Join(pin.GetFollows().Names, "/"), hops+1)
 	}
 	seen := map[Edge]bool{}
 	for _, p := range paths {
@@ -124,9 +124,9 @@ func Build(resp *pb.ResolveResponse, root string) *Graph {
 			continue
 		}
 		e := Edge{From: from, Label: edgeLabel(pin)}
-		if pin.Follows != nil {
+		if f := pin.GetFollows(); f != nil {
 			e.Follows = true
-			if e.To, ok = end(strings.Join(pin.Follows.Names, "/"), 0); !ok {
+			if e.To, ok = end(strings.Join(f.Names, "/"), 0); !ok {
 				continue // follows a path the answer does not have
 			}
 		} else {
@@ -142,7 +142,7 @@ func Build(resp *pb.ResolveResponse, root string) *Graph {
 
 // treeLabel names a tree as people know it: its flake and version, or its
 // ref, else (a tree pinned by a lock file) its source and rev.
-func treeLabel(n *pb.ResolvedNode) string {
+func treeLabel(n *pb.Tree) string {
 	switch {
 	case n.Version != "":
 		return n.Flake + " " + n.Version
@@ -155,13 +155,13 @@ func treeLabel(n *pb.ResolvedNode) string {
 }
 
 func edgeLabel(pin *pb.PathPin) string {
-	if pin.Follows != nil {
+	if pin.GetFollows() != nil {
 		return "follows"
 	}
 	if pin.Requirement != "" {
 		return pin.Requirement
 	}
-	switch pin.Origin {
+	switch pin.GetPin().GetOrigin() {
 	case pb.PinOrigin_PIN_ORIGIN_REF_HEAD:
 		return "ref"
 	case pb.PinOrigin_PIN_ORIGIN_REV:

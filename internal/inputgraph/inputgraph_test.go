@@ -20,37 +20,40 @@ var update = flag.Bool("update", false, "rewrite testdata/answer.mmd and answer.
 // two trees each, a tree two paths share, follows to a tree, through
 // another follows, and to the root, an input whose pin a dependency's lock
 // gives, a ref head, an unpinned input, and labels that need escaping.
-func answer() *pb.ResolveResponse {
-	locked := func(rev string) *pb.Source {
-		return &pb.Source{Type: "github", Owner: "o", Repo: "r", Rev: rev, NarHash: "sha256-" + rev}
+func answer() *pb.ResolveInputsResponse {
+	locked := func(rev string) *pb.FlakeRef {
+		return &pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Rev: rev, NarHash: "sha256-" + rev}
+	}
+	pinned := func(pin *pb.Pin, req string) *pb.PathPin {
+		return &pb.PathPin{Resolution: &pb.PathPin_Pin{Pin: pin}, Requirement: req}
 	}
 	pin := func(flake, version, req string) *pb.PathPin {
-		return &pb.PathPin{Flake: flake, Version: version, Requirement: req, Origin: pb.PinOrigin_PIN_ORIGIN_REQUIREMENT, Locked: locked(flake + version)}
+		return pinned(&pb.Pin{Flake: flake, Version: version, Origin: pb.PinOrigin_PIN_ORIGIN_REQUIREMENT, Locked: locked(flake + version)}, req)
 	}
 	follows := func(names ...string) *pb.PathPin {
-		return &pb.PathPin{Follows: &pb.InputPath{Names: names}}
+		return &pb.PathPin{Resolution: &pb.PathPin_Follows{Follows: &pb.InputPath{Names: names}}}
 	}
-	return &pb.ResolveResponse{
+	return &pb.ResolveInputsResponse{
 		Paths: map[string]*pb.PathPin{
 			"app":               pin("app", "2.0.0", ">=2, <3"),
 			"app/nixpkgs":       pin("nixpkgs", "0.2405.1", "^0.2405"),
 			"app/utils":         pin("utils", "1.0.0", "^1"),
 			"app/utils/nixpkgs": follows("app", "nixpkgs"),
 			"app/self":          follows(),
-			"app/wl":            {Origin: pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK, Locked: &pb.Source{Type: "tarball", Url: "https://x.example/wl.tar.gz?a=1&b=\"2\"", NarHash: "sha256-wl"}},
-			"home":              {Flake: "home", Ref: "master", Origin: pb.PinOrigin_PIN_ORIGIN_REF_HEAD, Locked: locked("home")},
+			"app/wl":            pinned(&pb.Pin{Origin: pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK, Locked: &pb.FlakeRef{Type: "tarball", Url: "https://x.example/wl.tar.gz?a=1&b=\"2\"", NarHash: "sha256-wl"}}, ""),
+			"home":              pinned(&pb.Pin{Flake: "home", Ref: "master", Origin: pb.PinOrigin_PIN_ORIGIN_REF_HEAD, Locked: locked("home")}, ""),
 			"home/nixpkgs":      follows("nixpkgs"),
 			"home/utils":        follows("app", "utils"),
 			"home/later":        follows("home", "utils"),
 			"nixpkgs":           pin("nixpkgs", "0.2411.7", "^0.2411"),
 			"utils":             pin("utils", "2.1.0", "^2"),
 			"utils/nixpkgs":     pin("nixpkgs", "0.2411.7", "^0.2411"),
-			"mine":              {Url: "github:someone/mine", Unpinned: "github:someone/mine is in no index"},
+			"mine":              {Url: "github:someone/mine", Resolution: &pb.PathPin_Unpinned{Unpinned: &pb.Unpinned{Reason: "github:someone/mine is in no index"}}},
 		},
-		Nodes: []*pb.ResolvedNode{
+		Trees: []*pb.Tree{
 			{Flake: "app", Version: "2.0.0", Paths: []string{"app"}},
 			{Flake: "home", Ref: "master", Paths: []string{"home"}},
-			{Flake: "https://x.example/wl.tar.gz?a=1&b=\"2\"", Paths: []string{"app/wl"}},
+			{Flake: "https://x.example/wl.tar.gz?a=1&b=\"2\"", External: true, Paths: []string{"app/wl"}},
 			{Flake: "nixpkgs", Version: "0.2411.7", Paths: []string{"nixpkgs", "utils/nixpkgs"}},
 			{Flake: "nixpkgs", Version: "0.2405.1", Paths: []string{"app/nixpkgs"}},
 			{Flake: "utils", Version: "2.1.0", Paths: []string{"utils"}},

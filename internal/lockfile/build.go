@@ -17,7 +17,7 @@ import (
 // existing one, or a dependency's own) keeps that lock's attributes, as Nix
 // copies them; any other records what Nix 2.8 records for its type. A path
 // the resolution left unpinned cannot be locked.
-func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse) (*Node, error) {
+func Build(decls map[string]*flakenix.Input, resp *pb.ResolveInputsResponse) (*Node, error) {
 	root := &Node{Inputs: map[string]*Edge{}}
 	paths := slices.Collect(maps.Keys(resp.Paths))
 	slices.SortFunc(paths, shallowFirst) // parents before children
@@ -31,15 +31,16 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse) (*Node, e
 			continue // beneath a path that could not be locked
 		}
 		name := segs[len(segs)-1]
-		if pin.Follows != nil {
-			parent.Inputs[name] = &Edge{Follows: append([]string{}, pin.Follows.Names...)}
+		switch r := pin.Resolution.(type) {
+		case *pb.PathPin_Follows:
+			parent.Inputs[name] = &Edge{Follows: append([]string{}, r.Follows.Names...)}
+			continue
+		case *pb.PathPin_Unpinned:
+			problems = append(problems, fmt.Sprintf("input '%s' (%s): %s; lock it once with nix flake lock, and the pin stays from then on", p, pin.Url, r.Unpinned.Reason))
 			continue
 		}
-		if pin.Unpinned != "" {
-			problems = append(problems, fmt.Sprintf("input '%s' (%s): %s; lock it once with nix flake lock, and the pin stays from then on", p, pin.Url, pin.Unpinned))
-			continue
-		}
-		original := pin.Original
+		tree := pin.GetPin()
+		original := tree.Original
 		switch {
 		case original != nil:
 		case len(segs) == 1 && decls[name] != nil:
@@ -53,20 +54,20 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveResponse) (*Node, e
 				continue
 			}
 		}
-		locked := pin.Locked
-		switch pin.Origin {
+		locked := tree.Locked
+		switch tree.Origin {
 		case pb.PinOrigin_PIN_ORIGIN_EXISTING_LOCK:
 			// Kept as the lock holds it.
 		case pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK:
 			locked = Trim(locked)
 		default:
 			var err error
-			if locked, err = LockedFor(original, pin.Locked, pin.Ref); err != nil {
-				problems = append(problems, fmt.Sprintf("input '%s' (%s %s): %v", p, pin.Flake, orRef(pin), err))
+			if locked, err = LockedFor(original, tree.Locked, tree.Ref); err != nil {
+				problems = append(problems, fmt.Sprintf("input '%s' (%s %s): %v", p, tree.Flake, orRef(tree), err))
 				continue
 			}
 		}
-		n := &Node{Inputs: map[string]*Edge{}, Original: original, Locked: locked, NotFlake: pin.NotFlake}
+		n := &Node{Inputs: map[string]*Edge{}, Original: original, Locked: locked, NotFlake: pin.SourceOnly}
 		parent.Inputs[name] = &Edge{Node: n}
 		nodes[p] = n
 	}
@@ -84,7 +85,7 @@ func shallowFirst(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-func orRef(pin *pb.PathPin) string {
+func orRef(pin *pb.Pin) string {
 	switch {
 	case pin.Version != "":
 		return pin.Version
@@ -123,11 +124,11 @@ func nixName(s string) string {
 // each tree keeps the node at its shortest path, and every other path
 // that pins it follows that one, unless an enclosing path is redirected
 // already (its whole subtree goes with it).
-func Follows(resp *pb.ResolveResponse) []FollowsLine {
+func Follows(resp *pb.ResolveInputsResponse) []FollowsLine {
 	redirected := map[string]bool{}
 	type cand struct{ path, target string }
 	var cands []cand
-	for _, n := range resp.Nodes {
+	for _, n := range resp.Trees {
 		if len(n.Paths) < 2 {
 			continue
 		}

@@ -138,10 +138,10 @@ func describe(e *Edge) string {
 // with the answer's pin for its path and the facts that say why it moved
 // (an --update of update released it; it now shares a tree it did not
 // share before), and the answer's duplicates.
-func Changes(diff []Change, old *Node, resp *pb.ResolveResponse, update []string) *pb.LockChanges {
+func Changes(diff []Change, old *Node, resp *pb.ResolveInputsResponse, update []string) *pb.LockChanges {
 	out := &pb.LockChanges{Duplicates: resp.GetDuplicates()}
-	treeOf := map[string]*pb.ResolvedNode{}
-	for _, n := range resp.GetNodes() {
+	treeOf := map[string]*pb.Tree{}
+	for _, n := range resp.GetTrees() {
 		for _, p := range n.Paths {
 			treeOf[p] = n
 		}
@@ -157,8 +157,8 @@ func Changes(diff []Change, old *Node, resp *pb.ResolveResponse, update []string
 			if p := resp.GetPaths()[path]; p != nil {
 				// The answer's reasons, with the attributes the lock records.
 				m.To = proto.Clone(p).(*pb.PathPin)
-				if c.New.Node != nil {
-					m.To.Locked, m.To.Original = c.New.Node.Locked, c.New.Node.Original
+				if pin := m.To.GetPin(); pin != nil && c.New.Node != nil {
+					pin.Locked, pin.Original = c.New.Node.Locked, c.New.Node.Original
 				}
 			}
 		}
@@ -188,7 +188,7 @@ func Changes(diff []Change, old *Node, resp *pb.ResolveResponse, update []string
 // pinOf is what a lock holds at a path, as a pin.
 func pinOf(e *Edge) *pb.PathPin {
 	if e.Node == nil {
-		return &pb.PathPin{Follows: &pb.InputPath{Names: e.Follows}}
+		return &pb.PathPin{Resolution: &pb.PathPin_Follows{Follows: &pb.InputPath{Names: e.Follows}}}
 	}
-	return &pb.PathPin{Locked: e.Node.Locked, Original: e.Node.Original, NotFlake: e.Node.NotFlake}
+	return &pb.PathPin{Resolution: &pb.PathPin_Pin{Pin: &pb.Pin{Locked: e.Node.Locked, Original: e.Node.Original}}, SourceOnly: e.Node.NotFlake}
 }

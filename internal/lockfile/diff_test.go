@@ -8,8 +8,8 @@ import (
 )
 
 func gh(repo, rev string) *Node {
-	return &Node{Inputs: map[string]*Edge{}, Original: &pb.Source{Type: "github", Owner: "o", Repo: repo},
-		Locked: &pb.Source{Type: "github", Owner: "o", Repo: repo, Rev: rev, NarHash: "sha256-" + rev}}
+	return &Node{Inputs: map[string]*Edge{}, Original: &pb.FlakeRef{Type: "github", Owner: "o", Repo: repo},
+		Locked: &pb.FlakeRef{Type: "github", Owner: "o", Repo: repo, Rev: rev, NarHash: "sha256-" + rev}}
 }
 
 func lockOf(inputs map[string]*Node) *Node {
@@ -30,13 +30,13 @@ func TestChangesNowShares(t *testing.T) {
 		return lockOf(map[string]*Node{"lib": gh("lib", rootRev), "app": app})
 	}
 	// The answer: lib and app/lib at one tree.
-	resp := &pb.ResolveResponse{
+	resp := &pb.ResolveInputsResponse{
 		Paths: map[string]*pb.PathPin{
-			"lib":     {Flake: "lib", Version: "1.1.0", Requirement: "^1", Origin: pb.PinOrigin_PIN_ORIGIN_REQUIREMENT},
-			"app":     {Flake: "app", Version: "1.0.0"},
-			"app/lib": {Flake: "lib", Version: "1.1.0"},
+			"lib":     {Requirement: "^1", Resolution: &pb.PathPin_Pin{Pin: &pb.Pin{Flake: "lib", Version: "1.1.0", Origin: pb.PinOrigin_PIN_ORIGIN_REQUIREMENT}}},
+			"app":     {Resolution: &pb.PathPin_Pin{Pin: &pb.Pin{Flake: "app", Version: "1.0.0"}}},
+			"app/lib": {Resolution: &pb.PathPin_Pin{Pin: &pb.Pin{Flake: "lib", Version: "1.1.0"}}},
 		},
-		Nodes: []*pb.ResolvedNode{{Flake: "app", Paths: []string{"app"}}, {Flake: "lib", Paths: []string{"app/lib", "lib"}}},
+		Trees: []*pb.Tree{{Flake: "app", Paths: []string{"app"}}, {Flake: "lib", Paths: []string{"app/lib", "lib"}}},
 	}
 	for _, c := range []struct {
 		name        string
@@ -56,7 +56,7 @@ func TestChangesNowShares(t *testing.T) {
 					if !slices.Equal(u.NowShares, c.wantShares) {
 						t.Errorf("lib now shares %q, want %q", u.NowShares, c.wantShares)
 					}
-					if !u.Released || u.To.GetRequirement() != "^1" || u.From.GetLocked().GetRev() != "r1" || u.To.GetLocked().GetRev() != "r2" {
+					if !u.Released || u.To.GetRequirement() != "^1" || u.From.GetPin().GetLocked().GetRev() != "r1" || u.To.GetPin().GetLocked().GetRev() != "r2" {
 						t.Errorf("lib: %v", u)
 					}
 				}

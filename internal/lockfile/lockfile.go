@@ -30,9 +30,9 @@ import (
 type Node struct {
 	Inputs map[string]*Edge
 	// Original is the input as declared; nil for the root.
-	Original *pb.Source
+	Original *pb.FlakeRef
 	// Locked is the exact tree; nil for the root.
-	Locked *pb.Source
+	Locked *pb.FlakeRef
 	// NotFlake marks a flake = false input.
 	NotFlake bool
 }
@@ -118,7 +118,7 @@ func Parse(name string, data []byte) (*Node, error) {
 	if f.Version < 5 || f.Version > 7 {
 		return nil, fmt.Errorf("%s: lock file version %d is not supported (expected 5 to 7)", name, f.Version)
 	}
-	m := &pb.LockFile{Version: uint32(f.Version), Root: f.Root, Nodes: map[string]*pb.LockNode{}}
+	m := &pb.LockFile{Version: int32(f.Version), Root: f.Root, Nodes: map[string]*pb.LockNode{}}
 	for _, key := range slices.Sorted(maps.Keys(f.Nodes)) {
 		n, err := decodeNode(f.Nodes[key], flakeref.SourceOf)
 		if err != nil {
@@ -186,7 +186,7 @@ func BeyondNix28(root *Node) []string {
 // a pin copied from a lock a newer Nix wrote (a FlakeHub tarball's rev and
 // lastModified, say) reads in Nix 2.8; Nix 2.26 reads that form too. A
 // type Nix 2.8 cannot fetch is kept as it is.
-func Trim(locked *pb.Source) *pb.Source {
+func Trim(locked *pb.FlakeRef) *pb.FlakeRef {
 	t, ok := flakeref.LookupType(locked.Type)
 	if !ok || !t.Nix28 {
 		return locked
@@ -218,7 +218,7 @@ func Trim(locked *pb.Source) *pb.Source {
 // pin was fetched through (a branch, or for a rev the default branch),
 // else the one the declaration names, else the tree's own (a version's
 // tag).
-func LockedFor(original, tree *pb.Source, ref string) (*pb.Source, error) {
+func LockedFor(original, tree *pb.FlakeRef, ref string) (*pb.FlakeRef, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("no locked source")
 	}

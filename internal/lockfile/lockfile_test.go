@@ -119,7 +119,7 @@ func TestRoundTrip(t *testing.T) {
 // A node that two paths share (which Nix rejects, and Build never makes)
 // keeps its first key: Marshal writes what it is given.
 func TestSharedNodeKeepsOneKey(t *testing.T) {
-	shared := &Node{Original: &pb.Source{Type: "path", Path: "/x"}, Locked: &pb.Source{Type: "path", Path: "/x", NarHash: "sha256-x"}}
+	shared := &Node{Original: &pb.FlakeRef{Type: "path", Path: "/x"}, Locked: &pb.FlakeRef{Type: "path", Path: "/x", NarHash: "sha256-x"}}
 	root := &Node{Inputs: map[string]*Edge{"a": {Node: shared}, "b": {Node: shared}}}
 	out, _ := Marshal(root)
 	if !strings.Contains(string(out), `"b": "a"`) {
@@ -143,18 +143,18 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestLockedFor(t *testing.T) {
-	tree := &pb.Source{Type: "github", Owner: "o", Repo: "r", Ref: "main", Rev: "31732fcf5e8fea42e59c2488ad31a0e651500f68", LastModified: 5, NarHash: "sha256-x", RevCount: 9}
-	l, err := LockedFor(&pb.Source{Type: "indirect", Id: "r", Dir: "sub"}, tree, "")
+	tree := &pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Ref: "main", Rev: "31732fcf5e8fea42e59c2488ad31a0e651500f68", LastModified: 5, NarHash: "sha256-x", RevCount: 9}
+	l, err := LockedFor(&pb.FlakeRef{Type: "indirect", Id: "r", Dir: "sub"}, tree, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l.Ref != "" || l.RevCount != 0 || l.Dir != "sub" || l.Rev != tree.Rev {
 		t.Errorf("github locked = %v; want no ref or revCount, the declaration's dir", l)
 	}
-	if _, err := LockedFor(&pb.Source{Type: "git", Url: "https://e.org/x"}, &pb.Source{Type: "git", Url: "https://e.org/x", Rev: tree.Rev, NarHash: "sha256-x"}, ""); err == nil || !strings.Contains(err.Error(), "lacks ref, revCount, lastModified") {
+	if _, err := LockedFor(&pb.FlakeRef{Type: "git", Url: "https://e.org/x"}, &pb.FlakeRef{Type: "git", Url: "https://e.org/x", Rev: tree.Rev, NarHash: "sha256-x"}, ""); err == nil || !strings.Contains(err.Error(), "lacks ref, revCount, lastModified") {
 		t.Errorf("git without ref: %v", err)
 	}
-	l, err = LockedFor(&pb.Source{Type: "tarball", Url: "https://e.org/x.tar.gz"}, &pb.Source{Type: "tarball", Url: "https://e.org/x.tar.gz", Rev: "r", LastModified: 3, NarHash: "sha256-x"}, "")
+	l, err = LockedFor(&pb.FlakeRef{Type: "tarball", Url: "https://e.org/x.tar.gz"}, &pb.FlakeRef{Type: "tarball", Url: "https://e.org/x.tar.gz", Rev: "r", LastModified: 3, NarHash: "sha256-x"}, "")
 	if err != nil || l.Rev != "" || l.LastModified != 0 {
 		t.Errorf("tarball locked = %v, %v; Nix 2.8 rejects rev and lastModified on tarballs", l, err)
 	}

@@ -116,7 +116,7 @@ func Record(name string, data []byte) (*pb.LockFile, error) {
 	var f struct {
 		Nodes   map[string]json.RawMessage `json:"nodes"`
 		Root    string                     `json:"root"`
-		Version uint32                     `json:"version"`
+		Version int32                      `json:"version"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
@@ -135,7 +135,7 @@ func Record(name string, data []byte) (*pb.LockFile, error) {
 // decodeNode reads one node of a flake.lock, its attribute sets through
 // attrs: flakeref.FromAttrs for Nix 2.8's reading, flakeref.SourceOf to
 // record them as they are.
-func decodeNode(raw json.RawMessage, attrs func(map[string]any) (*pb.Source, error)) (*pb.LockNode, error) {
+func decodeNode(raw json.RawMessage, attrs func(map[string]any) (*pb.FlakeRef, error)) (*pb.LockNode, error) {
 	var jn struct {
 		Inputs   map[string]json.RawMessage `json:"inputs"`
 		Original map[string]any             `json:"original"`

@@ -149,7 +149,9 @@ func newFlakeInstance(idx *pb.Index, request map[string]*pb.Input) (*flakeInstan
 // library's versions move up with its releases, as real ones do.
 func hubIndex(rng *rand.Rand, hubVersions, libs, libVersions, width int) (*pb.Index, map[string]*pb.Input) {
 	idx := &pb.Index{Schema: 1}
-	src := func(name string) *pb.Source { return &pb.Source{Type: "github", Owner: "eco", Repo: name} }
+	src := func(name string) *pb.FlakeLocation {
+		return &pb.FlakeLocation{Type: "github", Owner: "eco", Repo: name}
+	}
 	hub := &pb.Flake{Name: "hub", Source: src("hub")}
 	for v := range hubVersions {
 		hub.Versions = append(hub.Versions, &pb.Version{Version: fmt.Sprintf("1.0.%d", v)})

@@ -1,23 +1,20 @@
-// Package server implements flakeresolve.v1.ResolverService over loaded
-// indexes, and the gRPC server around it: health checking, reflection,
-// request limits, structured logs and index reloads.
+// Package server serves the application layer (internal/service) over
+// gRPC, and calls it there: the server registers the service with health
+// checking, reflection, a request size limit and structured call logs; its
+// errors become statuses as AIP-193 asks (status.go), and Client, the
+// other end, turns those statuses back into the service's typed errors.
+// So a call answered by a remote server fails exactly as the same call
+// answered in-process, and the command line handles one set of errors.
 //
-// The service holds its indexes behind an atomic pointer: requests read
-// whatever index is current without locks, and a reload builds a complete new
-// index before swapping it in, so a bad file never replaces a good index.
-// The CLI answers local queries through the same Service value, so the
-// command line and the RPC cannot drift apart.
+// Nothing here decides anything about resolving: limits are the service's
+// configuration, which `flakeresolve serve` sets from its flags.
 package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"slices"
-	"sync/atomic"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -25,68 +22,43 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	"github.com/flakeresolve/flakeresolve/index"
-	"github.com/flakeresolve/flakeresolve/internal/versionreq"
+	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
-// Service answers queries against the current layered indexes.
-type Service struct {
+// DefaultMaxSolveTime is the cap a server puts on one call that resolves
+// unless it is told another.
+const DefaultMaxSolveTime = 10 * time.Second
+
+// rpcService adapts the service to the generated interface: the same
+// calls, with errors as statuses.
+type rpcService struct {
 	pb.UnimplementedResolverServiceServer
-	layers atomic.Pointer[index.Layers]
-	// MaxSolveTime caps every resolution (DefaultMaxSolveTime when 0);
-	// a request may ask for less.
-	MaxSolveTime time.Duration
+	svc *service.Service
 }
 
-// NewService serves the given layered indexes.
-func NewService(l *index.Layers) *Service {
-	s := &Service{}
-	s.layers.Store(l)
-	return s
-}
-
-// Layers returns the indexes currently served.
-func (s *Service) Layers() *index.Layers { return s.layers.Load() }
-
-// Swap replaces the served indexes; requests already running keep the ones
-// they started with.
-func (s *Service) Swap(l *index.Layers) { s.layers.Store(l) }
-
-// Query implements ResolverService.Query.
-func (s *Service) Query(ctx context.Context, req *pb.QueryRequest) (*pb.QueryResponse, error) {
-	if req.Name == "" {
-		return nil, badRequest("name", "empty; expected a flake name such as hyprutils")
-	}
-	r, err := versionreq.Parse(req.Requirement)
+func (s rpcService) ListVersions(ctx context.Context, req *pb.ListVersionsRequest) (*pb.ListVersionsResponse, error) {
+	resp, err := s.svc.ListVersions(ctx, req)
 	if err != nil {
-		return nil, badRequest("requirement", err.Error())
-	}
-	f, err := s.layers.Load().Lookup(req.Name)
-	if err != nil {
-		return nil, status.Error(codes.NotFound, err.Error())
-	}
-	matches := f.Select(r)
-	resp := &pb.QueryResponse{
-		Name:          f.Name,
-		Requirement:   r.String(),
-		TotalVersions: uint32(len(f.Versions)),
-		Versions:      make([]*pb.MatchingVersion, 0, len(matches)),
-	}
-	for _, v := range slices.Backward(matches) {
-		resp.Versions = append(resp.Versions, &pb.MatchingVersion{Version: v.String(), Locked: v.Locked})
+		return nil, Status(err).Err()
 	}
 	return resp, nil
 }
 
-// badRequest is INVALID_ARGUMENT with the field named both in the message
-// and as a BadRequest detail that clients can read programmatically.
-func badRequest(field, desc string) error {
-	st := status.New(codes.InvalidArgument, field+": "+desc)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}}); err == nil {
-		return d.Err()
+func (s rpcService) ResolveInputs(ctx context.Context, req *pb.ResolveInputsRequest) (*pb.ResolveInputsResponse, error) {
+	resp, err := s.svc.ResolveInputs(ctx, req)
+	if err != nil {
+		return nil, Status(err).Err()
 	}
-	return st.Err()
+	return resp, nil
+}
+
+func (s rpcService) ExplainInputs(ctx context.Context, req *pb.ExplainInputsRequest) (*pb.ExplainInputsResponse, error) {
+	resp, err := s.svc.ExplainInputs(ctx, req)
+	if err != nil {
+		return nil, Status(err).Err()
+	}
+	return resp, nil
 }
 
 // Options configure the gRPC server.
@@ -96,10 +68,10 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// NewGRPCServer wraps a Service in a gRPC server with health checking and
-// reflection registered. The returned health server lets the caller mark the
-// service as not serving during shutdown.
-func NewGRPCServer(svc *Service, opts Options) (*grpc.Server, *health.Server) {
+// NewGRPCServer serves svc with health checking and reflection registered.
+// The returned health server lets the caller mark the service as not
+// serving during shutdown.
+func NewGRPCServer(svc *service.Service, opts Options) (*grpc.Server, *health.Server) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -108,7 +80,7 @@ func NewGRPCServer(svc *Service, opts Options) (*grpc.Server, *health.Server) {
 		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
 		grpc.ChainUnaryInterceptor(logCalls(log)),
 	)
-	pb.RegisterResolverServiceServer(gs, svc)
+	pb.RegisterResolverServiceServer(gs, rpcService{svc: svc})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(pb.ResolverService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -133,31 +105,4 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 		log.Log(ctx, level, "rpc", attrs...)
 		return resp, err
 	}
-}
-
-// LoadLayers loads index files in order; with no files it returns fallback.
-// Every file is loaded and validated before any is used, so the result is
-// all or nothing.
-func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.Layers, error) {
-	if len(files) == 0 {
-		ix, err := fallback()
-		if err != nil {
-			return nil, err
-		}
-		return index.NewLayers(ix), nil
-	}
-	var ixs []*index.Index
-	var errs []error
-	for _, f := range files {
-		ix, err := index.Load(f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ixs = append(ixs, ix)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return index.NewLayers(ixs...), nil
 }

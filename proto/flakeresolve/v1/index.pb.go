@@ -91,8 +91,9 @@ func (Numbering) EnumDescriptor() ([]byte, []int) {
 type Index struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Layout version of this message. Loaders refuse schemas they do not know;
-	// 1 is the only schema so far.
-	Schema uint32 `protobuf:"varint,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	// 1 is the only schema so far. Signed, as AIP-141 asks of integers (the
+	// wire and JSON forms are those of the uint32 it was).
+	Schema int32 `protobuf:"varint,1,opt,name=schema,proto3" json:"schema,omitempty"`
 	// The flakes, each under a name unique within this index.
 	Flakes        []*Flake `protobuf:"bytes,2,rep,name=flakes,proto3" json:"flakes,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -129,7 +130,7 @@ func (*Index) Descriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Index) GetSchema() uint32 {
+func (x *Index) GetSchema() int32 {
 	if x != nil {
 		return x.Schema
 	}
@@ -148,8 +149,8 @@ type Flake struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The short name users type (the registry id), unique within one index.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Where the flake lives, in Nix's attribute form, without ref or rev.
-	Source *Source `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Where the flake lives.
+	Source *FlakeLocation `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	// Every published version. Order does not matter; loaders sort them.
 	Versions []*Version `protobuf:"bytes,3,rep,name=versions,proto3" json:"versions,omitempty"`
 	// Branch heads and other named refs, so that an input with no version
@@ -167,7 +168,8 @@ type Flake struct {
 	// another number.
 	Numbering Numbering `protobuf:"varint,7,opt,name=numbering,proto3,enum=flakeresolve.v1.Numbering" json:"numbering,omitempty"`
 	// False when the flake's trees are not flakes (no flake.nix): plain source
-	// trees, for "flake = false" inputs. Unset for flakes.
+	// trees, for "flake = false" inputs. Unset for flakes. Named after Nix's
+	// "flake = false" attribute, which it mirrors.
 	Flake *bool `protobuf:"varint,8,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
 	// Trees at revs that inputs name by rev (?rev=, github:OWNER/REPO/REV)
 	// and that are neither a version nor a ref head, keyed by rev, so that
@@ -214,7 +216,7 @@ func (x *Flake) GetName() string {
 	return ""
 }
 
-func (x *Flake) GetSource() *Source {
+func (x *Flake) GetSource() *FlakeLocation {
 	if x != nil {
 		return x.Source
 	}
@@ -270,9 +272,138 @@ func (x *Flake) GetRevs() map[string]*Ref {
 	return nil
 }
 
-// Source is a flake reference in Nix's attribute form: the names are those
-// of flake.lock's "original" and "locked" attribute sets.
-type Source struct {
+// FlakeLocation is where a flake lives, in Nix's attribute form, without
+// what pins one tree of it (ref, rev, narHash, lastModified, revCount):
+// those belong to versions and refs. Its fields carry FlakeRef's numbers,
+// so that a location read as a FlakeRef is the same reference.
+type FlakeLocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// github, gitlab, sourcehut, git, tarball, path, indirect, ...
+	Type  string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	Repo  string `protobuf:"bytes,3,opt,name=repo,proto3" json:"repo,omitempty"`
+	Host  string `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
+	Url   string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	Dir   string `protobuf:"bytes,11,opt,name=dir,proto3" json:"dir,omitempty"`
+	Path  string `protobuf:"bytes,12,opt,name=path,proto3" json:"path,omitempty"`
+	// The registry id, for type "indirect".
+	Id string `protobuf:"bytes,13,opt,name=id,proto3" json:"id,omitempty"`
+	// Git's submodules and shallow flags, which choose the tree fetched.
+	Submodules    *bool `protobuf:"varint,14,opt,name=submodules,proto3,oneof" json:"submodules,omitempty"`
+	Shallow       *bool `protobuf:"varint,15,opt,name=shallow,proto3,oneof" json:"shallow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlakeLocation) Reset() {
+	*x = FlakeLocation{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlakeLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlakeLocation) ProtoMessage() {}
+
+func (x *FlakeLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlakeLocation.ProtoReflect.Descriptor instead.
+func (*FlakeLocation) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FlakeLocation) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetRepo() string {
+	if x != nil {
+		return x.Repo
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FlakeLocation) GetSubmodules() bool {
+	if x != nil && x.Submodules != nil {
+		return *x.Submodules
+	}
+	return false
+}
+
+func (x *FlakeLocation) GetShallow() bool {
+	if x != nil && x.Shallow != nil {
+		return *x.Shallow
+	}
+	return false
+}
+
+// FlakeRef is a flake reference in Nix's attribute form: the sets of
+// flake.lock's "original" and "locked". Both roles share one message, as
+// Nix's own FlakeRef serves both: an original may name a ref or rev, and
+// a locked reference is an original with what pins the tree added, so one
+// attribute table describes them. The JSON names are Nix's attribute
+// names (narHash, lastModified, revCount), which internal/flakeref relies
+// on to read and write lock files. AIP-141 asks signed counts with a
+// _count suffix: rev_count is one.
+type FlakeRef struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// github, gitlab, sourcehut, git, tarball, path, indirect, ...
 	Type  string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -284,7 +415,9 @@ type Source struct {
 	Rev   string `protobuf:"bytes,7,opt,name=rev,proto3" json:"rev,omitempty"`
 	// SRI sha256 hash of the NAR of the fetched tree.
 	NarHash string `protobuf:"bytes,8,opt,name=nar_hash,json=narHash,proto3" json:"nar_hash,omitempty"`
-	// Committer time of rev, in Unix seconds.
+	// Committer time of rev, in Unix seconds. Nix's attribute, and its
+	// unit: not a google.protobuf.Timestamp, so that a lock file's locked
+	// set reads into this message and back unchanged.
 	LastModified int64  `protobuf:"varint,9,opt,name=last_modified,json=lastModified,proto3" json:"last_modified,omitempty"`
 	RevCount     int64  `protobuf:"varint,10,opt,name=rev_count,json=revCount,proto3" json:"rev_count,omitempty"`
 	Dir          string `protobuf:"bytes,11,opt,name=dir,proto3" json:"dir,omitempty"`
@@ -299,21 +432,21 @@ type Source struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Source) Reset() {
-	*x = Source{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[2]
+func (x *FlakeRef) Reset() {
+	*x = FlakeRef{}
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Source) String() string {
+func (x *FlakeRef) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Source) ProtoMessage() {}
+func (*FlakeRef) ProtoMessage() {}
 
-func (x *Source) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[2]
+func (x *FlakeRef) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,110 +457,110 @@ func (x *Source) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Source.ProtoReflect.Descriptor instead.
-func (*Source) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{2}
+// Deprecated: Use FlakeRef.ProtoReflect.Descriptor instead.
+func (*FlakeRef) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *Source) GetType() string {
+func (x *FlakeRef) GetType() string {
 	if x != nil {
 		return x.Type
 	}
 	return ""
 }
 
-func (x *Source) GetOwner() string {
+func (x *FlakeRef) GetOwner() string {
 	if x != nil {
 		return x.Owner
 	}
 	return ""
 }
 
-func (x *Source) GetRepo() string {
+func (x *FlakeRef) GetRepo() string {
 	if x != nil {
 		return x.Repo
 	}
 	return ""
 }
 
-func (x *Source) GetHost() string {
+func (x *FlakeRef) GetHost() string {
 	if x != nil {
 		return x.Host
 	}
 	return ""
 }
 
-func (x *Source) GetUrl() string {
+func (x *FlakeRef) GetUrl() string {
 	if x != nil {
 		return x.Url
 	}
 	return ""
 }
 
-func (x *Source) GetRef() string {
+func (x *FlakeRef) GetRef() string {
 	if x != nil {
 		return x.Ref
 	}
 	return ""
 }
 
-func (x *Source) GetRev() string {
+func (x *FlakeRef) GetRev() string {
 	if x != nil {
 		return x.Rev
 	}
 	return ""
 }
 
-func (x *Source) GetNarHash() string {
+func (x *FlakeRef) GetNarHash() string {
 	if x != nil {
 		return x.NarHash
 	}
 	return ""
 }
 
-func (x *Source) GetLastModified() int64 {
+func (x *FlakeRef) GetLastModified() int64 {
 	if x != nil {
 		return x.LastModified
 	}
 	return 0
 }
 
-func (x *Source) GetRevCount() int64 {
+func (x *FlakeRef) GetRevCount() int64 {
 	if x != nil {
 		return x.RevCount
 	}
 	return 0
 }
 
-func (x *Source) GetDir() string {
+func (x *FlakeRef) GetDir() string {
 	if x != nil {
 		return x.Dir
 	}
 	return ""
 }
 
-func (x *Source) GetPath() string {
+func (x *FlakeRef) GetPath() string {
 	if x != nil {
 		return x.Path
 	}
 	return ""
 }
 
-func (x *Source) GetId() string {
+func (x *FlakeRef) GetId() string {
 	if x != nil {
 		return x.Id
 	}
 	return ""
 }
 
-func (x *Source) GetSubmodules() bool {
+func (x *FlakeRef) GetSubmodules() bool {
 	if x != nil && x.Submodules != nil {
 		return *x.Submodules
 	}
 	return false
 }
 
-func (x *Source) GetShallow() bool {
+func (x *FlakeRef) GetShallow() bool {
 	if x != nil && x.Shallow != nil {
 		return *x.Shallow
 	}
@@ -440,7 +573,7 @@ type Version struct {
 	// Strict SemVer 2.0.0, without a "v" prefix.
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// The exact tree this version is.
-	Locked *Source `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
+	Locked *FlakeRef `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
 	// The version's inputs exactly as its flake.nix declares them.
 	Inputs map[string]*Input `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The version's own committed flake.lock. Nix locks an input that has no
@@ -455,7 +588,7 @@ type Version struct {
 
 func (x *Version) Reset() {
 	*x = Version{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[3]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +600,7 @@ func (x *Version) String() string {
 func (*Version) ProtoMessage() {}
 
 func (x *Version) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[3]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +613,7 @@ func (x *Version) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Version.ProtoReflect.Descriptor instead.
 func (*Version) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{3}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Version) GetVersion() string {
@@ -490,7 +623,7 @@ func (x *Version) GetVersion() string {
 	return ""
 }
 
-func (x *Version) GetLocked() *Source {
+func (x *Version) GetLocked() *FlakeRef {
 	if x != nil {
 		return x.Locked
 	}
@@ -517,7 +650,9 @@ type Input struct {
 	// The flake reference as written, in URL form ("github:NixOS/nixpkgs").
 	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
 	// A Cargo version requirement ("^0.2405"); empty when the input is not
-	// versioned.
+	// versioned. A requirement, though AIP-140 would call it requirement:
+	// it is the attribute the versioned-flakes proposal writes in flake.nix
+	// (inputs.NAME.version), and this message is a flake.nix declaration.
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	// False for "flake = false" inputs (plain source trees).
 	Flake *bool `protobuf:"varint,3,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
@@ -532,7 +667,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[4]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +679,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[4]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +692,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{4}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Input) GetUrl() string {
@@ -616,7 +751,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[5]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +763,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[5]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +776,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{5}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Ref) GetRev() string {
@@ -690,8 +825,9 @@ func (x *Ref) GetLockFile() *LockFile {
 // Node keys are local to one lock file.
 type LockFile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The lock file format version (Nix 2.8 reads 5 to 7).
-	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The lock file format version (Nix 2.8 reads 5 to 7). Named as Nix
+	// names it in flake.lock, which this message mirrors.
+	Version int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	// The key of the root node, normally "root".
 	Root          string               `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
 	Nodes         map[string]*LockNode `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -701,7 +837,7 @@ type LockFile struct {
 
 func (x *LockFile) Reset() {
 	*x = LockFile{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[6]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +849,7 @@ func (x *LockFile) String() string {
 func (*LockFile) ProtoMessage() {}
 
 func (x *LockFile) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[6]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,10 +862,10 @@ func (x *LockFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockFile.ProtoReflect.Descriptor instead.
 func (*LockFile) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{6}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *LockFile) GetVersion() uint32 {
+func (x *LockFile) GetVersion() int32 {
 	if x != nil {
 		return x.Version
 	}
@@ -754,9 +890,9 @@ func (x *LockFile) GetNodes() map[string]*LockNode {
 type LockNode struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The input as declared, Nix's parse of the reference.
-	Original *Source `protobuf:"bytes,1,opt,name=original,proto3" json:"original,omitempty"`
+	Original *FlakeRef `protobuf:"bytes,1,opt,name=original,proto3" json:"original,omitempty"`
 	// The exact tree, with the attributes the lock file records for it.
-	Locked *Source `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
+	Locked *FlakeRef `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
 	// False for "flake = false" inputs.
 	Flake         *bool                 `protobuf:"varint,3,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
 	Inputs        map[string]*LockInput `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -766,7 +902,7 @@ type LockNode struct {
 
 func (x *LockNode) Reset() {
 	*x = LockNode{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[7]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +914,7 @@ func (x *LockNode) String() string {
 func (*LockNode) ProtoMessage() {}
 
 func (x *LockNode) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[7]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,17 +927,17 @@ func (x *LockNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockNode.ProtoReflect.Descriptor instead.
 func (*LockNode) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{7}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{8}
 }
 
-func (x *LockNode) GetOriginal() *Source {
+func (x *LockNode) GetOriginal() *FlakeRef {
 	if x != nil {
 		return x.Original
 	}
 	return nil
 }
 
-func (x *LockNode) GetLocked() *Source {
+func (x *LockNode) GetLocked() *FlakeRef {
 	if x != nil {
 		return x.Locked
 	}
@@ -837,7 +973,7 @@ type LockInput struct {
 
 func (x *LockInput) Reset() {
 	*x = LockInput{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[8]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +985,7 @@ func (x *LockInput) String() string {
 func (*LockInput) ProtoMessage() {}
 
 func (x *LockInput) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[8]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +998,7 @@ func (x *LockInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockInput.ProtoReflect.Descriptor instead.
 func (*LockInput) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{8}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LockInput) GetTarget() isLockInput_Target {
@@ -919,7 +1055,7 @@ type InputPath struct {
 
 func (x *InputPath) Reset() {
 	*x = InputPath{}
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[9]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1067,7 @@ func (x *InputPath) String() string {
 func (*InputPath) ProtoMessage() {}
 
 func (x *InputPath) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_index_proto_msgTypes[9]
+	mi := &file_flakeresolve_v1_index_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1080,7 @@ func (x *InputPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputPath.ProtoReflect.Descriptor instead.
 func (*InputPath) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{9}
+	return file_flakeresolve_v1_index_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InputPath) GetNames() []string {
@@ -960,11 +1096,11 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\n" +
 	"\x1bflakeresolve/v1/index.proto\x12\x0fflakeresolve.v1\"O\n" +
 	"\x05Index\x12\x16\n" +
-	"\x06schema\x18\x01 \x01(\rR\x06schema\x12.\n" +
-	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xae\x04\n" +
+	"\x06schema\x18\x01 \x01(\x05R\x06schema\x12.\n" +
+	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xb5\x04\n" +
 	"\x05Flake\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
-	"\x06source\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06source\x124\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
+	"\x06source\x18\x02 \x01(\v2\x1e.flakeresolve.v1.FlakeLocationR\x06source\x124\n" +
 	"\bversions\x18\x03 \x03(\v2\x18.flakeresolve.v1.VersionR\bversions\x124\n" +
 	"\x04refs\x18\x04 \x03(\v2 .flakeresolve.v1.Flake.RefsEntryR\x04refs\x12\x1f\n" +
 	"\vdefault_ref\x18\x05 \x01(\tR\n" +
@@ -979,8 +1115,24 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\tRevsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01B\b\n" +
-	"\x06_flake\"\x82\x03\n" +
-	"\x06Source\x12\x12\n" +
+	"\x06_flake\"\xbc\x02\n" +
+	"\rFlakeLocation\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
+	"\x04repo\x18\x03 \x01(\tR\x04repo\x12\x12\n" +
+	"\x04host\x18\x04 \x01(\tR\x04host\x12\x10\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\x12\x10\n" +
+	"\x03dir\x18\v \x01(\tR\x03dir\x12\x12\n" +
+	"\x04path\x18\f \x01(\tR\x04path\x12\x0e\n" +
+	"\x02id\x18\r \x01(\tR\x02id\x12#\n" +
+	"\n" +
+	"submodules\x18\x0e \x01(\bH\x00R\n" +
+	"submodules\x88\x01\x01\x12\x1d\n" +
+	"\ashallow\x18\x0f \x01(\bH\x01R\ashallow\x88\x01\x01B\r\n" +
+	"\v_submodulesB\n" +
+	"\n" +
+	"\b_shallowJ\x04\b\x06\x10\vR\x03refR\x03revR\bnar_hashR\rlast_modifiedR\trev_count\"\x84\x03\n" +
+	"\bFlakeRef\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
 	"\x04repo\x18\x03 \x01(\tR\x04repo\x12\x12\n" +
@@ -1001,10 +1153,10 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\ashallow\x18\x0f \x01(\bH\x01R\ashallow\x88\x01\x01B\r\n" +
 	"\v_submodulesB\n" +
 	"\n" +
-	"\b_shallow\"\x9d\x02\n" +
+	"\b_shallow\"\x9f\x02\n" +
 	"\aVersion\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
-	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12<\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x121\n" +
+	"\x06locked\x18\x02 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\x06locked\x12<\n" +
 	"\x06inputs\x18\x03 \x03(\v2$.flakeresolve.v1.Version.InputsEntryR\x06inputs\x126\n" +
 	"\tlock_file\x18\x04 \x01(\v2\x19.flakeresolve.v1.LockFileR\blockFile\x1aQ\n" +
 	"\vInputsEntry\x12\x10\n" +
@@ -1033,16 +1185,16 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"\xc9\x01\n" +
 	"\bLockFile\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12\x12\n" +
 	"\x04root\x18\x02 \x01(\tR\x04root\x12:\n" +
 	"\x05nodes\x18\x03 \x03(\v2$.flakeresolve.v1.LockFile.NodesEntryR\x05nodes\x1aS\n" +
 	"\n" +
 	"NodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.flakeresolve.v1.LockNodeR\x05value:\x028\x01\"\xab\x02\n" +
-	"\bLockNode\x123\n" +
-	"\boriginal\x18\x01 \x01(\v2\x17.flakeresolve.v1.SourceR\boriginal\x12/\n" +
-	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12\x19\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.flakeresolve.v1.LockNodeR\x05value:\x028\x01\"\xaf\x02\n" +
+	"\bLockNode\x125\n" +
+	"\boriginal\x18\x01 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\boriginal\x121\n" +
+	"\x06locked\x18\x02 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\x06locked\x12\x19\n" +
 	"\x05flake\x18\x03 \x01(\bH\x00R\x05flake\x88\x01\x01\x12=\n" +
 	"\x06inputs\x18\x04 \x03(\v2%.flakeresolve.v1.LockNode.InputsEntryR\x06inputs\x1aU\n" +
 	"\vInputsEntry\x12\x10\n" +
@@ -1074,52 +1226,53 @@ func file_flakeresolve_v1_index_proto_rawDescGZIP() []byte {
 }
 
 var file_flakeresolve_v1_index_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_flakeresolve_v1_index_proto_goTypes = []any{
-	(Numbering)(0),    // 0: flakeresolve.v1.Numbering
-	(*Index)(nil),     // 1: flakeresolve.v1.Index
-	(*Flake)(nil),     // 2: flakeresolve.v1.Flake
-	(*Source)(nil),    // 3: flakeresolve.v1.Source
-	(*Version)(nil),   // 4: flakeresolve.v1.Version
-	(*Input)(nil),     // 5: flakeresolve.v1.Input
-	(*Ref)(nil),       // 6: flakeresolve.v1.Ref
-	(*LockFile)(nil),  // 7: flakeresolve.v1.LockFile
-	(*LockNode)(nil),  // 8: flakeresolve.v1.LockNode
-	(*LockInput)(nil), // 9: flakeresolve.v1.LockInput
-	(*InputPath)(nil), // 10: flakeresolve.v1.InputPath
-	nil,               // 11: flakeresolve.v1.Flake.RefsEntry
-	nil,               // 12: flakeresolve.v1.Flake.RevsEntry
-	nil,               // 13: flakeresolve.v1.Version.InputsEntry
-	nil,               // 14: flakeresolve.v1.Input.InputsEntry
-	nil,               // 15: flakeresolve.v1.Ref.InputsEntry
-	nil,               // 16: flakeresolve.v1.LockFile.NodesEntry
-	nil,               // 17: flakeresolve.v1.LockNode.InputsEntry
+	(Numbering)(0),        // 0: flakeresolve.v1.Numbering
+	(*Index)(nil),         // 1: flakeresolve.v1.Index
+	(*Flake)(nil),         // 2: flakeresolve.v1.Flake
+	(*FlakeLocation)(nil), // 3: flakeresolve.v1.FlakeLocation
+	(*FlakeRef)(nil),      // 4: flakeresolve.v1.FlakeRef
+	(*Version)(nil),       // 5: flakeresolve.v1.Version
+	(*Input)(nil),         // 6: flakeresolve.v1.Input
+	(*Ref)(nil),           // 7: flakeresolve.v1.Ref
+	(*LockFile)(nil),      // 8: flakeresolve.v1.LockFile
+	(*LockNode)(nil),      // 9: flakeresolve.v1.LockNode
+	(*LockInput)(nil),     // 10: flakeresolve.v1.LockInput
+	(*InputPath)(nil),     // 11: flakeresolve.v1.InputPath
+	nil,                   // 12: flakeresolve.v1.Flake.RefsEntry
+	nil,                   // 13: flakeresolve.v1.Flake.RevsEntry
+	nil,                   // 14: flakeresolve.v1.Version.InputsEntry
+	nil,                   // 15: flakeresolve.v1.Input.InputsEntry
+	nil,                   // 16: flakeresolve.v1.Ref.InputsEntry
+	nil,                   // 17: flakeresolve.v1.LockFile.NodesEntry
+	nil,                   // 18: flakeresolve.v1.LockNode.InputsEntry
 }
 var file_flakeresolve_v1_index_proto_depIdxs = []int32{
 	2,  // 0: flakeresolve.v1.Index.flakes:type_name -> flakeresolve.v1.Flake
-	3,  // 1: flakeresolve.v1.Flake.source:type_name -> flakeresolve.v1.Source
-	4,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
-	11, // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
+	3,  // 1: flakeresolve.v1.Flake.source:type_name -> flakeresolve.v1.FlakeLocation
+	5,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
+	12, // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
 	0,  // 4: flakeresolve.v1.Flake.numbering:type_name -> flakeresolve.v1.Numbering
-	12, // 5: flakeresolve.v1.Flake.revs:type_name -> flakeresolve.v1.Flake.RevsEntry
-	3,  // 6: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
-	13, // 7: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
-	7,  // 8: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
-	14, // 9: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
-	15, // 10: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
-	7,  // 11: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
-	16, // 12: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
-	3,  // 13: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.Source
-	3,  // 14: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.Source
-	17, // 15: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
-	10, // 16: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
-	6,  // 17: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
-	6,  // 18: flakeresolve.v1.Flake.RevsEntry.value:type_name -> flakeresolve.v1.Ref
-	5,  // 19: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	5,  // 20: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	5,  // 21: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	8,  // 22: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
-	9,  // 23: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
+	13, // 5: flakeresolve.v1.Flake.revs:type_name -> flakeresolve.v1.Flake.RevsEntry
+	4,  // 6: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.FlakeRef
+	14, // 7: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
+	8,  // 8: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
+	15, // 9: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
+	16, // 10: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
+	8,  // 11: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
+	17, // 12: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
+	4,  // 13: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.FlakeRef
+	4,  // 14: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.FlakeRef
+	18, // 15: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
+	11, // 16: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
+	7,  // 17: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
+	7,  // 18: flakeresolve.v1.Flake.RevsEntry.value:type_name -> flakeresolve.v1.Ref
+	6,  // 19: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	6,  // 20: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	6,  // 21: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	9,  // 22: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
+	10, // 23: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
 	24, // [24:24] is the sub-list for method output_type
 	24, // [24:24] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
@@ -1134,9 +1287,10 @@ func file_flakeresolve_v1_index_proto_init() {
 	}
 	file_flakeresolve_v1_index_proto_msgTypes[1].OneofWrappers = []any{}
 	file_flakeresolve_v1_index_proto_msgTypes[2].OneofWrappers = []any{}
-	file_flakeresolve_v1_index_proto_msgTypes[4].OneofWrappers = []any{}
-	file_flakeresolve_v1_index_proto_msgTypes[7].OneofWrappers = []any{}
-	file_flakeresolve_v1_index_proto_msgTypes[8].OneofWrappers = []any{
+	file_flakeresolve_v1_index_proto_msgTypes[3].OneofWrappers = []any{}
+	file_flakeresolve_v1_index_proto_msgTypes[5].OneofWrappers = []any{}
+	file_flakeresolve_v1_index_proto_msgTypes[8].OneofWrappers = []any{}
+	file_flakeresolve_v1_index_proto_msgTypes[9].OneofWrappers = []any{
 		(*LockInput_Node)(nil),
 		(*LockInput_Follows)(nil),
 	}
@@ -1146,7 +1300,7 @@ func file_flakeresolve_v1_index_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_index_proto_rawDesc), len(file_flakeresolve_v1_index_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -22,9 +22,92 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ErrorReason is the reason of the google.rpc.ErrorInfo every error status
+// carries (domain "flakeresolve.dev"); the names are the reasons, as
+// AIP-193 spells them, without the enum's prefix.
+type ErrorReason int32
+
+const (
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// INVALID_ARGUMENT: a malformed field. A google.rpc.BadRequest names the
+	// field path ("inputs.hyprland.url", "context.strategy"); metadata
+	// "field" is the same path.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_INVALID_REQUEST ErrorReason = 1
+	// INVALID_ARGUMENT: a version requirement that is not Cargo's syntax
+	// (the column and the reason are in the BadRequest's description).
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_INVALID_REQUIREMENT ErrorReason = 2
+	// NOT_FOUND: no index has the flake. Metadata "flake" is the name asked
+	// for and "closest" the nearest known names, comma-separated; a
+	// google.rpc.ResourceInfo names the resource.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_FLAKE_NOT_FOUND ErrorReason = 3
+	// FAILED_PRECONDITION: no set of pins satisfies every requirement. A
+	// Conflict says which requirements clash and what would resolve it.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_NO_ANSWER ErrorReason = 4
+	// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED or CANCELLED: the resolution hit
+	// a limit, which LimitExceeded names; metadata "limit" is its name.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_LIMIT_EXCEEDED ErrorReason = 5
+	// INTERNAL: a fault of the service itself; the message says what.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_INTERNAL_ERROR ErrorReason = 6
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0: "ERROR_REASON_UNSPECIFIED",
+		1: "INVALID_REQUEST",
+		2: "INVALID_REQUIREMENT",
+		3: "FLAKE_NOT_FOUND",
+		4: "NO_ANSWER",
+		5: "LIMIT_EXCEEDED",
+		6: "INTERNAL_ERROR",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED": 0,
+		"INVALID_REQUEST":          1,
+		"INVALID_REQUIREMENT":      2,
+		"FLAKE_NOT_FOUND":          3,
+		"NO_ANSWER":                4,
+		"LIMIT_EXCEEDED":           5,
+		"INTERNAL_ERROR":           6,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[0].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[0]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{0}
+}
+
 // Strategy is a resolution policy: which answers are allowed, and which
 // of them is best. The solver's policy table (solver.Policies) describes
-// each one.
+// each one. A value this server does not know is INVALID_ARGUMENT.
 type Strategy int32
 
 const (
@@ -74,11 +157,11 @@ func (x Strategy) String() string {
 }
 
 func (Strategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_flakeresolve_v1_resolver_proto_enumTypes[0].Descriptor()
+	return file_flakeresolve_v1_resolver_proto_enumTypes[1].Descriptor()
 }
 
 func (Strategy) Type() protoreflect.EnumType {
-	return &file_flakeresolve_v1_resolver_proto_enumTypes[0]
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[1]
 }
 
 func (x Strategy) Number() protoreflect.EnumNumber {
@@ -87,7 +170,7 @@ func (x Strategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Strategy.Descriptor instead.
 func (Strategy) EnumDescriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{0}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{1}
 }
 
 // PinOrigin says why a path is pinned to its tree.
@@ -139,11 +222,11 @@ func (x PinOrigin) String() string {
 }
 
 func (PinOrigin) Descriptor() protoreflect.EnumDescriptor {
-	return file_flakeresolve_v1_resolver_proto_enumTypes[1].Descriptor()
+	return file_flakeresolve_v1_resolver_proto_enumTypes[2].Descriptor()
 }
 
 func (PinOrigin) Type() protoreflect.EnumType {
-	return &file_flakeresolve_v1_resolver_proto_enumTypes[1]
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[2]
 }
 
 func (x PinOrigin) Number() protoreflect.EnumNumber {
@@ -152,7 +235,7 @@ func (x PinOrigin) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PinOrigin.Descriptor instead.
 func (PinOrigin) EnumDescriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{1}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{2}
 }
 
 // Criterion is one level of an objective, a sum over the answer.
@@ -200,11 +283,11 @@ func (x Criterion) String() string {
 }
 
 func (Criterion) Descriptor() protoreflect.EnumDescriptor {
-	return file_flakeresolve_v1_resolver_proto_enumTypes[2].Descriptor()
+	return file_flakeresolve_v1_resolver_proto_enumTypes[3].Descriptor()
 }
 
 func (Criterion) Type() protoreflect.EnumType {
-	return &file_flakeresolve_v1_resolver_proto_enumTypes[2]
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[3]
 }
 
 func (x Criterion) Number() protoreflect.EnumNumber {
@@ -213,33 +296,192 @@ func (x Criterion) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Criterion.Descriptor instead.
 func (Criterion) EnumDescriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{2}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{3}
 }
 
-type QueryRequest struct {
+// Limit is a bound on one resolution.
+type Limit int32
+
+const (
+	Limit_LIMIT_UNSPECIFIED Limit = 0
+	// Its time ran out (or, with status CANCELLED, the caller went away)
+	// before a first answer.
+	Limit_LIMIT_DEADLINE Limit = 1
+	// Versions and refs reachable from the request.
+	Limit_LIMIT_REACHABLE_VERSIONS Limit = 2
+	// Candidate versions kept after shrinking.
+	Limit_LIMIT_CANDIDATES Limit = 3
+	// Constraints of the encoded problem.
+	Limit_LIMIT_CONSTRAINTS Limit = 4
+	// Input paths of the answer (Nix's lock nodes).
+	Limit_LIMIT_PATHS Limit = 5
+	// The request's work_limit, spent before a first answer.
+	Limit_LIMIT_WORK Limit = 6
+)
+
+// Enum value maps for Limit.
+var (
+	Limit_name = map[int32]string{
+		0: "LIMIT_UNSPECIFIED",
+		1: "LIMIT_DEADLINE",
+		2: "LIMIT_REACHABLE_VERSIONS",
+		3: "LIMIT_CANDIDATES",
+		4: "LIMIT_CONSTRAINTS",
+		5: "LIMIT_PATHS",
+		6: "LIMIT_WORK",
+	}
+	Limit_value = map[string]int32{
+		"LIMIT_UNSPECIFIED":        0,
+		"LIMIT_DEADLINE":           1,
+		"LIMIT_REACHABLE_VERSIONS": 2,
+		"LIMIT_CANDIDATES":         3,
+		"LIMIT_CONSTRAINTS":        4,
+		"LIMIT_PATHS":              5,
+		"LIMIT_WORK":               6,
+	}
+)
+
+func (x Limit) Enum() *Limit {
+	p := new(Limit)
+	*p = x
+	return p
+}
+
+func (x Limit) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Limit) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[4].Descriptor()
+}
+
+func (Limit) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[4]
+}
+
+func (x Limit) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Limit.Descriptor instead.
+func (Limit) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{4}
+}
+
+// What kind of declaration it is.
+type ConflictCause_Kind int32
+
+const (
+	ConflictCause_KIND_UNSPECIFIED ConflictCause_Kind = 0
+	// A root input's requirement.
+	ConflictCause_KIND_ROOT_REQUIREMENT ConflictCause_Kind = 1
+	// A requirement a flake's version declares on one of its inputs.
+	ConflictCause_KIND_DEPENDENCY_REQUIREMENT ConflictCause_Kind = 2
+	// A follows declaration (with the version it checks, if any).
+	ConflictCause_KIND_FOLLOWS ConflictCause_Kind = 3
+	// The flake is listed in single_flakes.
+	ConflictCause_KIND_SINGLE_FLAKE ConflictCause_Kind = 4
+	// The strategy's limit on trees per flake: one per semver-compatible
+	// range (cargo, detail is the range "0.2.x") or one (single).
+	ConflictCause_KIND_STRATEGY_LIMIT ConflictCause_Kind = 5
+	// The input's flake is in no index (detail says why it cannot be
+	// pinned).
+	ConflictCause_KIND_MISSING_FLAKE ConflictCause_Kind = 6
+)
+
+// Enum value maps for ConflictCause_Kind.
+var (
+	ConflictCause_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_ROOT_REQUIREMENT",
+		2: "KIND_DEPENDENCY_REQUIREMENT",
+		3: "KIND_FOLLOWS",
+		4: "KIND_SINGLE_FLAKE",
+		5: "KIND_STRATEGY_LIMIT",
+		6: "KIND_MISSING_FLAKE",
+	}
+	ConflictCause_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":            0,
+		"KIND_ROOT_REQUIREMENT":       1,
+		"KIND_DEPENDENCY_REQUIREMENT": 2,
+		"KIND_FOLLOWS":                3,
+		"KIND_SINGLE_FLAKE":           4,
+		"KIND_STRATEGY_LIMIT":         5,
+		"KIND_MISSING_FLAKE":          6,
+	}
+)
+
+func (x ConflictCause_Kind) Enum() *ConflictCause_Kind {
+	p := new(ConflictCause_Kind)
+	*p = x
+	return p
+}
+
+func (x ConflictCause_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConflictCause_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_flakeresolve_v1_resolver_proto_enumTypes[5].Descriptor()
+}
+
+func (ConflictCause_Kind) Type() protoreflect.EnumType {
+	return &file_flakeresolve_v1_resolver_proto_enumTypes[5]
+}
+
+func (x ConflictCause_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConflictCause_Kind.Descriptor instead.
+func (ConflictCause_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{22, 0}
+}
+
+type ListVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The flake's short name as the index lists it ("hyprutils").
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// A Cargo version requirement ("^0.8", ">=0.8, <0.10", "*").
-	Requirement   string `protobuf:"bytes,2,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// The flake: "flakes/{flake}", its name as the index lists it
+	// ("flakes/hyprutils"). Without google.api.resource_reference: the
+	// resource annotations come with the HTTP face and its googleapis
+	// imports; the pattern is the one above.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// A Cargo version requirement ("^0.8", ">=0.8, <0.10"); empty is "*".
+	// The one filter versions take, in the syntax flakes write, rather than
+	// an AIP-160 filter string, whose grammar would not add to it.
+	Requirement string `protobuf:"bytes,2,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// At most this many versions (AIP-158); 0 is 1000, and more is read as
+	// 1000. Negative is INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous call; every other field must be
+	// the same as in that call.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The caller's inputs. When set, the response's choice says which of
+	// the matching versions the caller can use together with them. The
+	// message ResolveInputs takes, so that a client sends the inputs it
+	// resolves, unchanged.
+	Context *ResolveInputsRequest `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// The root input of context that is this flake. Empty: the one root
+	// input whose reference names the flake; when none does, one is added
+	// under the flake's name, at the flake's location.
+	Input         string `protobuf:"bytes,6,opt,name=input,proto3" json:"input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *QueryRequest) Reset() {
-	*x = QueryRequest{}
+func (x *ListVersionsRequest) Reset() {
+	*x = ListVersionsRequest{}
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *QueryRequest) String() string {
+func (x *ListVersionsRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*QueryRequest) ProtoMessage() {}
+func (*ListVersionsRequest) ProtoMessage() {}
 
-func (x *QueryRequest) ProtoReflect() protoreflect.Message {
+func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -251,53 +493,85 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
-func (*QueryRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *QueryRequest) GetName() string {
+func (x *ListVersionsRequest) GetParent() string {
 	if x != nil {
-		return x.Name
+		return x.Parent
 	}
 	return ""
 }
 
-func (x *QueryRequest) GetRequirement() string {
+func (x *ListVersionsRequest) GetRequirement() string {
 	if x != nil {
 		return x.Requirement
 	}
 	return ""
 }
 
-type QueryResponse struct {
+func (x *ListVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListVersionsRequest) GetContext() *ResolveInputsRequest {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+func (x *ListVersionsRequest) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+type ListVersionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The flake's name as the index spells it.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The requirement in canonical form ("0.8.1" reads as "^0.8.1").
-	Requirement string `protobuf:"bytes,2,opt,name=requirement,proto3" json:"requirement,omitempty"`
-	// The satisfying versions, newest first.
-	Versions []*MatchingVersion `protobuf:"bytes,3,rep,name=versions,proto3" json:"versions,omitempty"`
+	// The versions that satisfy the requirement, newest first.
+	Versions []*FlakeVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many versions match, across every page.
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	// How many versions the flake has in all.
-	TotalVersions uint32 `protobuf:"varint,4,opt,name=total_versions,json=totalVersions,proto3" json:"total_versions,omitempty"`
+	VersionCount int32 `protobuf:"varint,4,opt,name=version_count,json=versionCount,proto3" json:"version_count,omitempty"`
+	// The requirement in canonical form ("0.8.1" reads as "^0.8.1").
+	Requirement string `protobuf:"bytes,5,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// Set when the request has a context.
+	Choice        *VersionChoice `protobuf:"bytes,6,opt,name=choice,proto3" json:"choice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *QueryResponse) Reset() {
-	*x = QueryResponse{}
+func (x *ListVersionsResponse) Reset() {
+	*x = ListVersionsResponse{}
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *QueryResponse) String() string {
+func (x *ListVersionsResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*QueryResponse) ProtoMessage() {}
+func (*ListVersionsResponse) ProtoMessage() {}
 
-func (x *QueryResponse) ProtoReflect() protoreflect.Message {
+func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -309,62 +583,80 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
-func (*QueryResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *QueryResponse) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *QueryResponse) GetRequirement() string {
-	if x != nil {
-		return x.Requirement
-	}
-	return ""
-}
-
-func (x *QueryResponse) GetVersions() []*MatchingVersion {
+func (x *ListVersionsResponse) GetVersions() []*FlakeVersion {
 	if x != nil {
 		return x.Versions
 	}
 	return nil
 }
 
-func (x *QueryResponse) GetTotalVersions() uint32 {
+func (x *ListVersionsResponse) GetNextPageToken() string {
 	if x != nil {
-		return x.TotalVersions
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListVersionsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
 	}
 	return 0
 }
 
-// MatchingVersion is one version that satisfies a query.
-type MatchingVersion struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	Locked        *Source                `protobuf:"bytes,2,opt,name=locked,proto3" json:"locked,omitempty"`
+func (x *ListVersionsResponse) GetVersionCount() int32 {
+	if x != nil {
+		return x.VersionCount
+	}
+	return 0
+}
+
+func (x *ListVersionsResponse) GetRequirement() string {
+	if x != nil {
+		return x.Requirement
+	}
+	return ""
+}
+
+func (x *ListVersionsResponse) GetChoice() *VersionChoice {
+	if x != nil {
+		return x.Choice
+	}
+	return nil
+}
+
+// FlakeVersion is one version of a flake.
+type FlakeVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "flakes/hyprutils/versions/0.8.4".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Strict SemVer ("0.8.4").
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The exact tree, with the attributes a lock file records for it.
+	Locked        *FlakeRef `protobuf:"bytes,3,opt,name=locked,proto3" json:"locked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *MatchingVersion) Reset() {
-	*x = MatchingVersion{}
+func (x *FlakeVersion) Reset() {
+	*x = FlakeVersion{}
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *MatchingVersion) String() string {
+func (x *FlakeVersion) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*MatchingVersion) ProtoMessage() {}
+func (*FlakeVersion) ProtoMessage() {}
 
-func (x *MatchingVersion) ProtoReflect() protoreflect.Message {
+func (x *FlakeVersion) ProtoReflect() protoreflect.Message {
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -376,65 +668,75 @@ func (x *MatchingVersion) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use MatchingVersion.ProtoReflect.Descriptor instead.
-func (*MatchingVersion) Descriptor() ([]byte, []int) {
+// Deprecated: Use FlakeVersion.ProtoReflect.Descriptor instead.
+func (*FlakeVersion) Descriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *MatchingVersion) GetVersion() string {
+func (x *FlakeVersion) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FlakeVersion) GetVersion() string {
 	if x != nil {
 		return x.Version
 	}
 	return ""
 }
 
-func (x *MatchingVersion) GetLocked() *Source {
+func (x *FlakeVersion) GetLocked() *FlakeRef {
 	if x != nil {
 		return x.Locked
 	}
 	return nil
 }
 
-type ResolveRequest struct {
+// VersionChoice says which versions of a flake a caller can use with its
+// other inputs, as npm outdated and cargo's resolver put it: current,
+// wanted, latest. The input's own requirement in the context is replaced
+// by the request's requirement.
+type VersionChoice struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The root inputs, declared as a flake.nix declares them: url, version
-	// (a Cargo requirement), follows, flake, and nested overrides.
-	Inputs   map[string]*Input `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Strategy Strategy          `protobuf:"varint,2,opt,name=strategy,proto3,enum=flakeresolve.v1.Strategy" json:"strategy,omitempty"`
-	// Flakes that must resolve to exactly one tree (for example nixpkgs).
-	Single []string `protobuf:"bytes,3,rep,name=single,proto3" json:"single,omitempty"`
-	// Treat inputs without a version as "*" instead of locking their ref.
-	UnversionedAny bool `protobuf:"varint,4,opt,name=unversioned_any,json=unversionedAny,proto3" json:"unversioned_any,omitempty"`
-	// The existing flake.lock. An unversioned input keeps its pin when its
-	// declaration is unchanged, as Nix keeps it; a versioned one when the pin
-	// still satisfies the requirement.
-	LockFile *LockFile `protobuf:"bytes,9,opt,name=lock_file,json=lockFile,proto3" json:"lock_file,omitempty"`
-	// Input paths whose pins in lock_file (and the pins beneath them) are
-	// released.
-	Update []string `protobuf:"bytes,6,rep,name=update,proto3" json:"update,omitempty"`
-	// How long the solve may take; the server caps it.
-	Timeout *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// How long to spend improving on the first answer and proving it
-	// optimal (default 2s); stats.proven_* say what was proven.
-	Effort        *durationpb.Duration `protobuf:"bytes,8,opt,name=effort,proto3" json:"effort,omitempty"`
+	// The root input of the context that stands for the flake.
+	Input string `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	// The version the context's lock_file pins the input to; empty when it
+	// pins none, or a tree that is no version.
+	CurrentVersion string `protobuf:"bytes,2,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
+	// The newest version that matches the requirement and resolves together
+	// with every other input of the context, resolving afresh (lock_file
+	// says what is current, and holds no input); empty when none does.
+	WantedVersion string `protobuf:"bytes,3,opt,name=wanted_version,json=wantedVersion,proto3" json:"wanted_version,omitempty"`
+	// The newest version that matches the requirement alone.
+	LatestVersion string `protobuf:"bytes,4,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	// What keeps wanted below latest (or, when nothing is wanted, what
+	// keeps every version out): the causes of the conflict that resolving
+	// with the input at latest_version meets (the input itself among them,
+	// at "=LATEST"). Empty when wanted is latest. AIP-140 avoids
+	// prepositions in names; the review kept this one, because what the
+	// list holds is exactly what holds the version back, and a noun such as
+	// "blockers" would not say they are conflict causes.
+	HeldBackBy    []*ConflictCause `protobuf:"bytes,5,rep,name=held_back_by,json=heldBackBy,proto3" json:"held_back_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ResolveRequest) Reset() {
-	*x = ResolveRequest{}
+func (x *VersionChoice) Reset() {
+	*x = VersionChoice{}
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ResolveRequest) String() string {
+func (x *VersionChoice) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ResolveRequest) ProtoMessage() {}
+func (*VersionChoice) ProtoMessage() {}
 
-func (x *ResolveRequest) ProtoReflect() protoreflect.Message {
+func (x *VersionChoice) ProtoReflect() protoreflect.Message {
 	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -446,73 +748,177 @@ func (x *ResolveRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ResolveRequest.ProtoReflect.Descriptor instead.
-func (*ResolveRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use VersionChoice.ProtoReflect.Descriptor instead.
+func (*VersionChoice) Descriptor() ([]byte, []int) {
 	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *ResolveRequest) GetInputs() map[string]*Input {
+func (x *VersionChoice) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+func (x *VersionChoice) GetCurrentVersion() string {
+	if x != nil {
+		return x.CurrentVersion
+	}
+	return ""
+}
+
+func (x *VersionChoice) GetWantedVersion() string {
+	if x != nil {
+		return x.WantedVersion
+	}
+	return ""
+}
+
+func (x *VersionChoice) GetLatestVersion() string {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return ""
+}
+
+func (x *VersionChoice) GetHeldBackBy() []*ConflictCause {
+	if x != nil {
+		return x.HeldBackBy
+	}
+	return nil
+}
+
+type ResolveInputsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The root inputs, declared as a flake.nix declares them: url, version
+	// (a Cargo requirement), follows, flake, and nested overrides.
+	Inputs   map[string]*Input `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Strategy Strategy          `protobuf:"varint,2,opt,name=strategy,proto3,enum=flakeresolve.v1.Strategy" json:"strategy,omitempty"`
+	// Flakes that must resolve to exactly one tree (for example nixpkgs).
+	SingleFlakes []string `protobuf:"bytes,3,rep,name=single_flakes,json=singleFlakes,proto3" json:"single_flakes,omitempty"`
+	// Treat inputs without a version as "*" instead of locking their ref.
+	UnversionedAsAny bool `protobuf:"varint,4,opt,name=unversioned_as_any,json=unversionedAsAny,proto3" json:"unversioned_as_any,omitempty"`
+	// The existing flake.lock. An unversioned input keeps its pin when its
+	// declaration is unchanged, as Nix keeps it; a versioned one when the pin
+	// still satisfies the requirement.
+	LockFile *LockFile `protobuf:"bytes,5,opt,name=lock_file,json=lockFile,proto3" json:"lock_file,omitempty"`
+	// Input paths whose pins in lock_file (and the pins beneath them) are
+	// released.
+	UpdatePaths []string `protobuf:"bytes,6,rep,name=update_paths,json=updatePaths,proto3" json:"update_paths,omitempty"`
+	// How long the resolution may take; a server caps it (serve
+	// --max-solve-time), and without it the cap is the limit.
+	Timeout *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// How long to spend improving on the first answer and proving it
+	// optimal (default 2s); stats.objective says what was proven.
+	Effort *durationpb.Duration `protobuf:"bytes,8,opt,name=effort,proto3" json:"effort,omitempty"`
+	// When positive, bounds the whole resolution in units of solver work
+	// (propagations and conflicts) instead of time alone: a search cut short
+	// by work ends at the same answer on every run and every machine. Over
+	// it, LIMIT_WORK.
+	WorkLimit     int64 `protobuf:"varint,9,opt,name=work_limit,json=workLimit,proto3" json:"work_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveInputsRequest) Reset() {
+	*x = ResolveInputsRequest{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveInputsRequest) ProtoMessage() {}
+
+func (x *ResolveInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveInputsRequest.ProtoReflect.Descriptor instead.
+func (*ResolveInputsRequest) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ResolveInputsRequest) GetInputs() map[string]*Input {
 	if x != nil {
 		return x.Inputs
 	}
 	return nil
 }
 
-func (x *ResolveRequest) GetStrategy() Strategy {
+func (x *ResolveInputsRequest) GetStrategy() Strategy {
 	if x != nil {
 		return x.Strategy
 	}
 	return Strategy_STRATEGY_UNSPECIFIED
 }
 
-func (x *ResolveRequest) GetSingle() []string {
+func (x *ResolveInputsRequest) GetSingleFlakes() []string {
 	if x != nil {
-		return x.Single
+		return x.SingleFlakes
 	}
 	return nil
 }
 
-func (x *ResolveRequest) GetUnversionedAny() bool {
+func (x *ResolveInputsRequest) GetUnversionedAsAny() bool {
 	if x != nil {
-		return x.UnversionedAny
+		return x.UnversionedAsAny
 	}
 	return false
 }
 
-func (x *ResolveRequest) GetLockFile() *LockFile {
+func (x *ResolveInputsRequest) GetLockFile() *LockFile {
 	if x != nil {
 		return x.LockFile
 	}
 	return nil
 }
 
-func (x *ResolveRequest) GetUpdate() []string {
+func (x *ResolveInputsRequest) GetUpdatePaths() []string {
 	if x != nil {
-		return x.Update
+		return x.UpdatePaths
 	}
 	return nil
 }
 
-func (x *ResolveRequest) GetTimeout() *durationpb.Duration {
+func (x *ResolveInputsRequest) GetTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.Timeout
 	}
 	return nil
 }
 
-func (x *ResolveRequest) GetEffort() *durationpb.Duration {
+func (x *ResolveInputsRequest) GetEffort() *durationpb.Duration {
 	if x != nil {
 		return x.Effort
 	}
 	return nil
 }
 
-type ResolveResponse struct {
+func (x *ResolveInputsRequest) GetWorkLimit() int64 {
+	if x != nil {
+		return x.WorkLimit
+	}
+	return 0
+}
+
+type ResolveInputsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Every input path ("hyprland", "hyprland/hyprutils", ...).
 	Paths map[string]*PathPin `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The distinct trees, by flake, newest first.
-	Nodes []*ResolvedNode `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Trees []*Tree `protobuf:"bytes,2,rep,name=trees,proto3" json:"trees,omitempty"`
 	// Why each flake with several trees has them.
 	Duplicates    []*Duplicate  `protobuf:"bytes,3,rep,name=duplicates,proto3" json:"duplicates,omitempty"`
 	Stats         *ResolveStats `protobuf:"bytes,4,opt,name=stats,proto3" json:"stats,omitempty"`
@@ -520,21 +926,21 @@ type ResolveResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ResolveResponse) Reset() {
-	*x = ResolveResponse{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
+func (x *ResolveInputsResponse) Reset() {
+	*x = ResolveInputsResponse{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ResolveResponse) String() string {
+func (x *ResolveInputsResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ResolveResponse) ProtoMessage() {}
+func (*ResolveInputsResponse) ProtoMessage() {}
 
-func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[4]
+func (x *ResolveInputsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,77 +951,67 @@ func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ResolveResponse.ProtoReflect.Descriptor instead.
-func (*ResolveResponse) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{4}
+// Deprecated: Use ResolveInputsResponse.ProtoReflect.Descriptor instead.
+func (*ResolveInputsResponse) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *ResolveResponse) GetPaths() map[string]*PathPin {
+func (x *ResolveInputsResponse) GetPaths() map[string]*PathPin {
 	if x != nil {
 		return x.Paths
 	}
 	return nil
 }
 
-func (x *ResolveResponse) GetNodes() []*ResolvedNode {
+func (x *ResolveInputsResponse) GetTrees() []*Tree {
 	if x != nil {
-		return x.Nodes
+		return x.Trees
 	}
 	return nil
 }
 
-func (x *ResolveResponse) GetDuplicates() []*Duplicate {
+func (x *ResolveInputsResponse) GetDuplicates() []*Duplicate {
 	if x != nil {
 		return x.Duplicates
 	}
 	return nil
 }
 
-func (x *ResolveResponse) GetStats() *ResolveStats {
+func (x *ResolveInputsResponse) GetStats() *ResolveStats {
 	if x != nil {
 		return x.Stats
 	}
 	return nil
 }
 
-// PathPin resolves one input path: it is pinned (locked is set), follows
-// another path (follows is set), or is unpinned (unpinned says why).
+// PathPin resolves one input path: exactly one of a pin, a follows and the
+// reason it stays unpinned; beside it, the edge as declared. Paths are map
+// keys of the response, not resources: an input path exists only within
+// one answer.
 type PathPin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The flake of the index the tree belongs to; empty for a tree no index
-	// has (pinned by a lock file).
-	Flake string `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
-	// The version pinned; empty for a tree that is no version.
-	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	// For a ref head: the ref.
-	Ref string `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
-	// The tree, with the attributes a lock file records for it.
-	Locked *Source `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
-	// The input path this one follows; empty names the root flake itself
-	// (follows = "").
-	Follows *InputPath `protobuf:"bytes,10,opt,name=follows,proto3" json:"follows,omitempty"`
-	// Why the path has no pin (its flake is in no index and no lock pins it).
-	Unpinned string `protobuf:"bytes,6,opt,name=unpinned,proto3" json:"unpinned,omitempty"`
-	// The reference and requirement declared on this edge.
-	Url         string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
-	Requirement string `protobuf:"bytes,8,opt,name=requirement,proto3" json:"requirement,omitempty"`
-	// A flake = false input: a plain source tree, locked with no inputs.
-	NotFlake bool `protobuf:"varint,9,opt,name=not_flake,json=notFlake,proto3" json:"not_flake,omitempty"`
-	// The input as the lock file records it ("original"), when it comes from
-	// a lock file rather than from the declaration.
-	Original *Source `protobuf:"bytes,11,opt,name=original,proto3" json:"original,omitempty"`
-	// Where the pin comes from.
-	Origin PinOrigin `protobuf:"varint,12,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	// Types that are valid to be assigned to Resolution:
+	//
+	//	*PathPin_Pin
+	//	*PathPin_Follows
+	//	*PathPin_Unpinned
+	Resolution isPathPin_Resolution `protobuf_oneof:"resolution"`
+	// The reference declared on this edge.
+	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	// The reference the declaring flake wrote, when an override from above
 	// replaced it by url (Nix 2.8 records it as the lock's original).
-	DeclaredUrl   string `protobuf:"bytes,13,opt,name=declared_url,json=declaredUrl,proto3" json:"declared_url,omitempty"`
+	DeclaredUrl string `protobuf:"bytes,5,opt,name=declared_url,json=declaredUrl,proto3" json:"declared_url,omitempty"`
+	// The version requirement declared on this edge; empty when unversioned.
+	Requirement string `protobuf:"bytes,6,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// A flake = false input: a plain source tree, locked with no inputs.
+	SourceOnly    bool `protobuf:"varint,7,opt,name=source_only,json=sourceOnly,proto3" json:"source_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PathPin) Reset() {
 	*x = PathPin{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +1023,7 @@ func (x *PathPin) String() string {
 func (*PathPin) ProtoMessage() {}
 
 func (x *PathPin) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[5]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,54 +1036,53 @@ func (x *PathPin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathPin.ProtoReflect.Descriptor instead.
 func (*PathPin) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{5}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *PathPin) GetFlake() string {
+func (x *PathPin) GetResolution() isPathPin_Resolution {
 	if x != nil {
-		return x.Flake
+		return x.Resolution
 	}
-	return ""
+	return nil
 }
 
-func (x *PathPin) GetVersion() string {
+func (x *PathPin) GetPin() *Pin {
 	if x != nil {
-		return x.Version
-	}
-	return ""
-}
-
-func (x *PathPin) GetRef() string {
-	if x != nil {
-		return x.Ref
-	}
-	return ""
-}
-
-func (x *PathPin) GetLocked() *Source {
-	if x != nil {
-		return x.Locked
+		if x, ok := x.Resolution.(*PathPin_Pin); ok {
+			return x.Pin
+		}
 	}
 	return nil
 }
 
 func (x *PathPin) GetFollows() *InputPath {
 	if x != nil {
-		return x.Follows
+		if x, ok := x.Resolution.(*PathPin_Follows); ok {
+			return x.Follows
+		}
 	}
 	return nil
 }
 
-func (x *PathPin) GetUnpinned() string {
+func (x *PathPin) GetUnpinned() *Unpinned {
 	if x != nil {
-		return x.Unpinned
+		if x, ok := x.Resolution.(*PathPin_Unpinned); ok {
+			return x.Unpinned
+		}
 	}
-	return ""
+	return nil
 }
 
 func (x *PathPin) GetUrl() string {
 	if x != nil {
 		return x.Url
+	}
+	return ""
+}
+
+func (x *PathPin) GetDeclaredUrl() string {
+	if x != nil {
+		return x.DeclaredUrl
 	}
 	return ""
 }
@@ -699,61 +1094,77 @@ func (x *PathPin) GetRequirement() string {
 	return ""
 }
 
-func (x *PathPin) GetNotFlake() bool {
+func (x *PathPin) GetSourceOnly() bool {
 	if x != nil {
-		return x.NotFlake
+		return x.SourceOnly
 	}
 	return false
 }
 
-func (x *PathPin) GetOriginal() *Source {
-	if x != nil {
-		return x.Original
-	}
-	return nil
+type isPathPin_Resolution interface {
+	isPathPin_Resolution()
 }
 
-func (x *PathPin) GetOrigin() PinOrigin {
-	if x != nil {
-		return x.Origin
-	}
-	return PinOrigin_PIN_ORIGIN_UNSPECIFIED
+type PathPin_Pin struct {
+	// The tree the path is pinned to.
+	Pin *Pin `protobuf:"bytes,1,opt,name=pin,proto3,oneof"`
 }
 
-func (x *PathPin) GetDeclaredUrl() string {
-	if x != nil {
-		return x.DeclaredUrl
-	}
-	return ""
+type PathPin_Follows struct {
+	// The input path this one follows; empty names the root flake itself
+	// (follows = "").
+	Follows *InputPath `protobuf:"bytes,2,opt,name=follows,proto3,oneof"`
 }
 
-type ResolvedNode struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Flake   string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
-	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Ref     string                 `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
-	Locked  *Source                `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
-	// The paths that pin this tree.
-	Paths         []string `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
+type PathPin_Unpinned struct {
+	// The path has no pin: its flake is in no index and no lock pins it.
+	Unpinned *Unpinned `protobuf:"bytes,3,opt,name=unpinned,proto3,oneof"`
+}
+
+func (*PathPin_Pin) isPathPin_Resolution() {}
+
+func (*PathPin_Follows) isPathPin_Resolution() {}
+
+func (*PathPin_Unpinned) isPathPin_Resolution() {}
+
+// Pin is the tree an input path is pinned to.
+type Pin struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flake of the index the tree belongs to; for a tree no index has
+	// (pinned by a lock file), where it lives, in URL form without a rev
+	// ("gitlab:wlroots/wlroots?host=gitlab.freedesktop.org"), and the
+	// answer's Tree says it is external.
+	Flake string `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	// The version pinned; empty for a tree that is no version.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The ref the tree was reached through: for a ref head, the ref.
+	Ref string `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	// The tree, with the attributes a lock file records for it.
+	Locked *FlakeRef `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
+	// The input as the lock file records it ("original"), when the pin
+	// comes from a lock file rather than from the declaration.
+	Original *FlakeRef `protobuf:"bytes,5,opt,name=original,proto3" json:"original,omitempty"`
+	// Where the pin comes from.
+	Origin        PinOrigin `protobuf:"varint,6,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ResolvedNode) Reset() {
-	*x = ResolvedNode{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
+func (x *Pin) Reset() {
+	*x = Pin{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ResolvedNode) String() string {
+func (x *Pin) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ResolvedNode) ProtoMessage() {}
+func (*Pin) ProtoMessage() {}
 
-func (x *ResolvedNode) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[6]
+func (x *Pin) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,46 +1175,190 @@ func (x *ResolvedNode) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ResolvedNode.ProtoReflect.Descriptor instead.
-func (*ResolvedNode) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{6}
+// Deprecated: Use Pin.ProtoReflect.Descriptor instead.
+func (*Pin) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *ResolvedNode) GetFlake() string {
+func (x *Pin) GetFlake() string {
 	if x != nil {
 		return x.Flake
 	}
 	return ""
 }
 
-func (x *ResolvedNode) GetVersion() string {
+func (x *Pin) GetVersion() string {
 	if x != nil {
 		return x.Version
 	}
 	return ""
 }
 
-func (x *ResolvedNode) GetRef() string {
+func (x *Pin) GetRef() string {
 	if x != nil {
 		return x.Ref
 	}
 	return ""
 }
 
-func (x *ResolvedNode) GetLocked() *Source {
+func (x *Pin) GetLocked() *FlakeRef {
 	if x != nil {
 		return x.Locked
 	}
 	return nil
 }
 
-func (x *ResolvedNode) GetPaths() []string {
+func (x *Pin) GetOriginal() *FlakeRef {
+	if x != nil {
+		return x.Original
+	}
+	return nil
+}
+
+func (x *Pin) GetOrigin() PinOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return PinOrigin_PIN_ORIGIN_UNSPECIFIED
+}
+
+// Unpinned says why an input path has no pin.
+type Unpinned struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unpinned) Reset() {
+	*x = Unpinned{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unpinned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unpinned) ProtoMessage() {}
+
+func (x *Unpinned) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unpinned.ProtoReflect.Descriptor instead.
+func (*Unpinned) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Unpinned) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Tree is one distinct tree of an answer.
+type Tree struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flake of the index; for an external tree, where it lives, in URL
+	// form without a rev.
+	Flake string `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	// The version; empty for a ref head or a tree pinned by rev.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The ref whose head the tree is, for an unversioned input.
+	Ref    string    `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	Locked *FlakeRef `protobuf:"bytes,4,opt,name=locked,proto3" json:"locked,omitempty"`
+	// The input paths pinned to this tree (follows excluded), sorted.
+	Paths []string `protobuf:"bytes,5,rep,name=paths,proto3" json:"paths,omitempty"`
+	// No index has the tree: a lock file pins it, and flake is its location.
+	External      bool `protobuf:"varint,6,opt,name=external,proto3" json:"external,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tree) Reset() {
+	*x = Tree{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tree) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tree) ProtoMessage() {}
+
+func (x *Tree) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tree.ProtoReflect.Descriptor instead.
+func (*Tree) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Tree) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *Tree) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Tree) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *Tree) GetLocked() *FlakeRef {
+	if x != nil {
+		return x.Locked
+	}
+	return nil
+}
+
+func (x *Tree) GetPaths() []string {
 	if x != nil {
 		return x.Paths
 	}
 	return nil
 }
 
+func (x *Tree) GetExternal() bool {
+	if x != nil {
+		return x.External
+	}
+	return false
+}
+
+// Duplicate says why a flake has several trees in an answer.
 type Duplicate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Flake         string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
@@ -814,7 +1369,7 @@ type Duplicate struct {
 
 func (x *Duplicate) Reset() {
 	*x = Duplicate{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +1381,7 @@ func (x *Duplicate) String() string {
 func (*Duplicate) ProtoMessage() {}
 
 func (x *Duplicate) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[7]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +1394,7 @@ func (x *Duplicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Duplicate.ProtoReflect.Descriptor instead.
 func (*Duplicate) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{7}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Duplicate) GetFlake() string {
@@ -860,10 +1415,13 @@ func (x *Duplicate) GetEdges() []*DuplicateEdge {
 // trees.
 type DuplicateEdge struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	// "root", or the declaring flake and version.
-	DeclaredBy    string `protobuf:"bytes,2,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
-	Requirement   string `protobuf:"bytes,3,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// The input path.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The tree that declares the input; unset for a root input.
+	DeclaredBy *FlakeVersionRef `protobuf:"bytes,2,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
+	// The requirement declared; empty when unversioned.
+	Requirement string `protobuf:"bytes,3,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// The tree pinned: its version, or for a ref head its ref.
 	Version       string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	Ref           string `protobuf:"bytes,5,opt,name=ref,proto3" json:"ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -872,7 +1430,7 @@ type DuplicateEdge struct {
 
 func (x *DuplicateEdge) Reset() {
 	*x = DuplicateEdge{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1442,7 @@ func (x *DuplicateEdge) String() string {
 func (*DuplicateEdge) ProtoMessage() {}
 
 func (x *DuplicateEdge) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[8]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1455,7 @@ func (x *DuplicateEdge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DuplicateEdge.ProtoReflect.Descriptor instead.
 func (*DuplicateEdge) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{8}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DuplicateEdge) GetPath() string {
@@ -907,11 +1465,11 @@ func (x *DuplicateEdge) GetPath() string {
 	return ""
 }
 
-func (x *DuplicateEdge) GetDeclaredBy() string {
+func (x *DuplicateEdge) GetDeclaredBy() *FlakeVersionRef {
 	if x != nil {
 		return x.DeclaredBy
 	}
-	return ""
+	return nil
 }
 
 func (x *DuplicateEdge) GetRequirement() string {
@@ -935,29 +1493,106 @@ func (x *DuplicateEdge) GetRef() string {
 	return ""
 }
 
+// FlakeVersionRef names one tree of a flake: a version, or, for a tree that
+// is no version, the ref whose head it is (neither, for a tree pinned by
+// rev). A reference to a FlakeVersion by its parts rather than by resource
+// name (AIP-122), because a ref head or an external tree (flake is then its
+// location, as Tree.flake) has no resource name.
+type FlakeVersionRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flake         string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Ref           string                 `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlakeVersionRef) Reset() {
+	*x = FlakeVersionRef{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlakeVersionRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlakeVersionRef) ProtoMessage() {}
+
+func (x *FlakeVersionRef) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlakeVersionRef.ProtoReflect.Descriptor instead.
+func (*FlakeVersionRef) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FlakeVersionRef) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *FlakeVersionRef) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *FlakeVersionRef) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+// ResolveStats describe the problem a resolution solved and how far it
+// got. Counts are signed, as AIP-141 asks.
 type ResolveStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Versions reachable from the request, and those kept after shrinking.
-	Reachable  uint32 `protobuf:"varint,1,opt,name=reachable,proto3" json:"reachable,omitempty"`
-	Candidates uint32 `protobuf:"varint,2,opt,name=candidates,proto3" json:"candidates,omitempty"`
-	Variables  uint32 `protobuf:"varint,3,opt,name=variables,proto3" json:"variables,omitempty"`
-	Clauses    uint32 `protobuf:"varint,4,opt,name=clauses,proto3" json:"clauses,omitempty"`
-	SatCalls   uint32 `protobuf:"varint,5,opt,name=sat_calls,json=satCalls,proto3" json:"sat_calls,omitempty"`
+	// Versions and refs reachable from the request.
+	ReachableVersionCount int32 `protobuf:"varint,1,opt,name=reachable_version_count,json=reachableVersionCount,proto3" json:"reachable_version_count,omitempty"`
+	// Those kept after shrinking.
+	CandidateCount int32 `protobuf:"varint,2,opt,name=candidate_count,json=candidateCount,proto3" json:"candidate_count,omitempty"`
+	// The pseudo-Boolean encoding's variables and constraints.
+	VariableCount   int32 `protobuf:"varint,3,opt,name=variable_count,json=variableCount,proto3" json:"variable_count,omitempty"`
+	ConstraintCount int32 `protobuf:"varint,4,opt,name=constraint_count,json=constraintCount,proto3" json:"constraint_count,omitempty"`
+	// Solver runs.
+	SolveCount int32 `protobuf:"varint,5,opt,name=solve_count,json=solveCount,proto3" json:"solve_count,omitempty"`
 	// The objective, criterion by criterion in the strategy's order: the
-	// answer's value and the lower bound proven for it.
-	Objective []*ObjectiveBound `protobuf:"bytes,10,rep,name=objective,proto3" json:"objective,omitempty"`
+	// answer's value and the lower bound proven for it. Singular although
+	// repeated (AIP-140 asks plurals): the list is the one objective, its
+	// levels in order, not several objectives.
+	Objective []*ObjectiveBound `protobuf:"bytes,6,rep,name=objective,proto3" json:"objective,omitempty"`
 	// Every criterion is proven optimal.
-	Proven   bool                 `protobuf:"varint,11,opt,name=proven,proto3" json:"proven,omitempty"`
+	Proven bool `protobuf:"varint,7,opt,name=proven,proto3" json:"proven,omitempty"`
+	// The whole resolution.
 	Duration *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
 	// When the first valid answer was found.
-	FirstAnswer   *durationpb.Duration `protobuf:"bytes,9,opt,name=first_answer,json=firstAnswer,proto3" json:"first_answer,omitempty"`
+	FirstAnswerDuration *durationpb.Duration `protobuf:"bytes,9,opt,name=first_answer_duration,json=firstAnswerDuration,proto3" json:"first_answer_duration,omitempty"`
+	// Solver work spent (propagations and conflicts), the unit of
+	// ResolveInputsRequest.work_limit. An amount, not a count of things the
+	// response holds, so no _count suffix (AIP-141).
+	Work          int64 `protobuf:"varint,10,opt,name=work,proto3" json:"work,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResolveStats) Reset() {
 	*x = ResolveStats{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1604,7 @@ func (x *ResolveStats) String() string {
 func (*ResolveStats) ProtoMessage() {}
 
 func (x *ResolveStats) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[9]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,40 +1617,40 @@ func (x *ResolveStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveStats.ProtoReflect.Descriptor instead.
 func (*ResolveStats) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{9}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *ResolveStats) GetReachable() uint32 {
+func (x *ResolveStats) GetReachableVersionCount() int32 {
 	if x != nil {
-		return x.Reachable
+		return x.ReachableVersionCount
 	}
 	return 0
 }
 
-func (x *ResolveStats) GetCandidates() uint32 {
+func (x *ResolveStats) GetCandidateCount() int32 {
 	if x != nil {
-		return x.Candidates
+		return x.CandidateCount
 	}
 	return 0
 }
 
-func (x *ResolveStats) GetVariables() uint32 {
+func (x *ResolveStats) GetVariableCount() int32 {
 	if x != nil {
-		return x.Variables
+		return x.VariableCount
 	}
 	return 0
 }
 
-func (x *ResolveStats) GetClauses() uint32 {
+func (x *ResolveStats) GetConstraintCount() int32 {
 	if x != nil {
-		return x.Clauses
+		return x.ConstraintCount
 	}
 	return 0
 }
 
-func (x *ResolveStats) GetSatCalls() uint32 {
+func (x *ResolveStats) GetSolveCount() int32 {
 	if x != nil {
-		return x.SatCalls
+		return x.SolveCount
 	}
 	return 0
 }
@@ -1041,11 +1676,18 @@ func (x *ResolveStats) GetDuration() *durationpb.Duration {
 	return nil
 }
 
-func (x *ResolveStats) GetFirstAnswer() *durationpb.Duration {
+func (x *ResolveStats) GetFirstAnswerDuration() *durationpb.Duration {
 	if x != nil {
-		return x.FirstAnswer
+		return x.FirstAnswerDuration
 	}
 	return nil
+}
+
+func (x *ResolveStats) GetWork() int64 {
+	if x != nil {
+		return x.Work
+	}
+	return 0
 }
 
 // ObjectiveBound is what a resolution knows of one criterion of its
@@ -1063,7 +1705,7 @@ type ObjectiveBound struct {
 
 func (x *ObjectiveBound) Reset() {
 	*x = ObjectiveBound{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1717,7 @@ func (x *ObjectiveBound) String() string {
 func (*ObjectiveBound) ProtoMessage() {}
 
 func (x *ObjectiveBound) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[10]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1730,7 @@ func (x *ObjectiveBound) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectiveBound.ProtoReflect.Descriptor instead.
 func (*ObjectiveBound) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{10}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ObjectiveBound) GetCriterion() Criterion {
@@ -1119,20 +1761,436 @@ func (x *ObjectiveBound) GetProven() bool {
 	return false
 }
 
-// Conflict is the detail of a FAILED_PRECONDITION from Resolve.
+type ExplainInputsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The inputs to resolve, as ResolveInputs takes them: the message
+	// itself, so that an explanation is of exactly the request a client
+	// resolves.
+	ResolveRequest *ResolveInputsRequest `protobuf:"bytes,1,opt,name=resolve_request,json=resolveRequest,proto3" json:"resolve_request,omitempty"`
+	// What to explain.
+	//
+	// Types that are valid to be assigned to Target:
+	//
+	//	*ExplainInputsRequest_Flake
+	//	*ExplainInputsRequest_Path
+	Target        isExplainInputsRequest_Target `protobuf_oneof:"target"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainInputsRequest) Reset() {
+	*x = ExplainInputsRequest{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainInputsRequest) ProtoMessage() {}
+
+func (x *ExplainInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainInputsRequest.ProtoReflect.Descriptor instead.
+func (*ExplainInputsRequest) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ExplainInputsRequest) GetResolveRequest() *ResolveInputsRequest {
+	if x != nil {
+		return x.ResolveRequest
+	}
+	return nil
+}
+
+func (x *ExplainInputsRequest) GetTarget() isExplainInputsRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *ExplainInputsRequest) GetFlake() string {
+	if x != nil {
+		if x, ok := x.Target.(*ExplainInputsRequest_Flake); ok {
+			return x.Flake
+		}
+	}
+	return ""
+}
+
+func (x *ExplainInputsRequest) GetPath() string {
+	if x != nil {
+		if x, ok := x.Target.(*ExplainInputsRequest_Path); ok {
+			return x.Path
+		}
+	}
+	return ""
+}
+
+type isExplainInputsRequest_Target interface {
+	isExplainInputsRequest_Target()
+}
+
+type ExplainInputsRequest_Flake struct {
+	// A flake's name as the index lists it: every path that reaches one of
+	// its trees.
+	Flake string `protobuf:"bytes,2,opt,name=flake,proto3,oneof"`
+}
+
+type ExplainInputsRequest_Path struct {
+	// One input path ("hyprland/hyprutils"): how it reaches its tree.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3,oneof"`
+}
+
+func (*ExplainInputsRequest_Flake) isExplainInputsRequest_Target() {}
+
+func (*ExplainInputsRequest_Path) isExplainInputsRequest_Target() {}
+
+type ExplainInputsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flake's trees (for a path: the one it reaches), in the order of
+	// ResolveInputsResponse.trees. Empty when no path reaches the flake.
+	// No statistics: an explanation depends on the request and the indexes
+	// alone, never on timing (ResolveInputs reports how the resolution went).
+	Trees         []*TreeExplanation `protobuf:"bytes,1,rep,name=trees,proto3" json:"trees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainInputsResponse) Reset() {
+	*x = ExplainInputsResponse{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainInputsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainInputsResponse) ProtoMessage() {}
+
+func (x *ExplainInputsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainInputsResponse.ProtoReflect.Descriptor instead.
+func (*ExplainInputsResponse) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ExplainInputsResponse) GetTrees() []*TreeExplanation {
+	if x != nil {
+		return x.Trees
+	}
+	return nil
+}
+
+// TreeExplanation is one tree and every route to it.
+type TreeExplanation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset when the route reaches no tree: a path that is unpinned, or that
+	// follows the root flake itself.
+	Tree *Tree `protobuf:"bytes,1,opt,name=tree,proto3" json:"tree,omitempty"`
+	// Every input path pinned to the tree, and every path that follows to
+	// one of them, sorted by path.
+	Routes        []*InputRoute `protobuf:"bytes,2,rep,name=routes,proto3" json:"routes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TreeExplanation) Reset() {
+	*x = TreeExplanation{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeExplanation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeExplanation) ProtoMessage() {}
+
+func (x *TreeExplanation) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeExplanation.ProtoReflect.Descriptor instead.
+func (*TreeExplanation) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TreeExplanation) GetTree() *Tree {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+func (x *TreeExplanation) GetRoutes() []*InputRoute {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+// InputRoute is how one input path reaches its tree: the edges from the
+// root, one per input, and through every follows to the path it names.
+type InputRoute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input path explained.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// From the root: each edge's path, declaring tree and resolution. After
+	// an edge that follows, the route goes on from the root to the path it
+	// follows; the last edge pins the tree.
+	Edges []*InputEdge `protobuf:"bytes,2,rep,name=edges,proto3" json:"edges,omitempty"`
+	// Why the last edge pins the tree it does.
+	Reason        *PinReason `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputRoute) Reset() {
+	*x = InputRoute{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputRoute) ProtoMessage() {}
+
+func (x *InputRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputRoute.ProtoReflect.Descriptor instead.
+func (*InputRoute) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *InputRoute) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *InputRoute) GetEdges() []*InputEdge {
+	if x != nil {
+		return x.Edges
+	}
+	return nil
+}
+
+func (x *InputRoute) GetReason() *PinReason {
+	if x != nil {
+		return x.Reason
+	}
+	return nil
+}
+
+// InputEdge is one input of a route.
+type InputEdge struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input path of the edge.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The tree that declares the input; unset for a root input. (Named with
+	// a preposition, as AIP-140 discourages, because it is the declaring
+	// tree and "declarer" reads worse; the same holds in DuplicateEdge.)
+	DeclaredBy *FlakeVersionRef `protobuf:"bytes,2,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
+	// How the answer resolves the path, with the edge's url and requirement.
+	PathPin       *PathPin `protobuf:"bytes,3,opt,name=path_pin,json=pathPin,proto3" json:"path_pin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputEdge) Reset() {
+	*x = InputEdge{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputEdge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputEdge) ProtoMessage() {}
+
+func (x *InputEdge) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputEdge.ProtoReflect.Descriptor instead.
+func (*InputEdge) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *InputEdge) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *InputEdge) GetDeclaredBy() *FlakeVersionRef {
+	if x != nil {
+		return x.DeclaredBy
+	}
+	return nil
+}
+
+func (x *InputEdge) GetPathPin() *PathPin {
+	if x != nil {
+		return x.PathPin
+	}
+	return nil
+}
+
+// PinReason says why an input path is pinned to its tree.
+type PinReason struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the pin comes from: a requirement, a ref head, a rev, the
+	// declaring flake's own lock, the existing lock.
+	Origin PinOrigin `protobuf:"varint,1,opt,name=origin,proto3,enum=flakeresolve.v1.PinOrigin" json:"origin,omitempty"`
+	// For PIN_ORIGIN_REQUIREMENT: the newest version the edge's requirement
+	// admits, and how many versions it admits.
+	NewestAdmittedVersion string `protobuf:"bytes,2,opt,name=newest_admitted_version,json=newestAdmittedVersion,proto3" json:"newest_admitted_version,omitempty"`
+	AdmittedVersionCount  int32  `protobuf:"varint,3,opt,name=admitted_version_count,json=admittedVersionCount,proto3" json:"admitted_version_count,omitempty"`
+	// The other input paths pinned to the same tree: where several
+	// requirements admit one tree, the answer shares it (deduplication), even
+	// below the newest a requirement admits.
+	OtherPaths    []string `protobuf:"bytes,4,rep,name=other_paths,json=otherPaths,proto3" json:"other_paths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PinReason) Reset() {
+	*x = PinReason{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PinReason) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PinReason) ProtoMessage() {}
+
+func (x *PinReason) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PinReason.ProtoReflect.Descriptor instead.
+func (*PinReason) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PinReason) GetOrigin() PinOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return PinOrigin_PIN_ORIGIN_UNSPECIFIED
+}
+
+func (x *PinReason) GetNewestAdmittedVersion() string {
+	if x != nil {
+		return x.NewestAdmittedVersion
+	}
+	return ""
+}
+
+func (x *PinReason) GetAdmittedVersionCount() int32 {
+	if x != nil {
+		return x.AdmittedVersionCount
+	}
+	return 0
+}
+
+func (x *PinReason) GetOtherPaths() []string {
+	if x != nil {
+		return x.OtherPaths
+	}
+	return nil
+}
+
+// Conflict is the detail of NO_ANSWER (FAILED_PRECONDITION): the
+// requirements that cannot hold together, and changes that would let them.
 type Conflict struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The clashing requirements, each with the chain that brought it in.
-	Causes []string `protobuf:"bytes,1,rep,name=causes,proto3" json:"causes,omitempty"`
-	// What could be relaxed.
-	Suggestions   []string `protobuf:"bytes,2,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	// The clashing declarations, each with every chain that brought it in.
+	Causes []*ConflictCause `protobuf:"bytes,1,rep,name=causes,proto3" json:"causes,omitempty"`
+	// Changes the caller could make, each with what resolving with it gives.
+	Hints []*ConflictHint `protobuf:"bytes,2,rep,name=hints,proto3" json:"hints,omitempty"`
+	// False when the explanation stopped at its deadline: the causes clash,
+	// but a smaller set may.
+	Minimal       bool `protobuf:"varint,3,opt,name=minimal,proto3" json:"minimal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Conflict) Reset() {
 	*x = Conflict{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +2202,7 @@ func (x *Conflict) String() string {
 func (*Conflict) ProtoMessage() {}
 
 func (x *Conflict) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[11]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,30 +2215,594 @@ func (x *Conflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Conflict.ProtoReflect.Descriptor instead.
 func (*Conflict) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{11}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{21}
 }
 
-func (x *Conflict) GetCauses() []string {
+func (x *Conflict) GetCauses() []*ConflictCause {
 	if x != nil {
 		return x.Causes
 	}
 	return nil
 }
 
-func (x *Conflict) GetSuggestions() []string {
+func (x *Conflict) GetHints() []*ConflictHint {
 	if x != nil {
-		return x.Suggestions
+		return x.Hints
 	}
 	return nil
 }
 
-// LimitExceeded is the detail of a Resolve that hit a limit.
+func (x *Conflict) GetMinimal() bool {
+	if x != nil {
+		return x.Minimal
+	}
+	return false
+}
+
+// ConflictCause is one declaration of a conflict.
+type ConflictCause struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ConflictCause_Kind     `protobuf:"varint,1,opt,name=kind,proto3,enum=flakeresolve.v1.ConflictCause_Kind" json:"kind,omitempty"`
+	// The flake the declaration is about.
+	Flake string `protobuf:"bytes,2,opt,name=flake,proto3" json:"flake,omitempty"`
+	// The requirement declared; empty for an unversioned input.
+	Requirement string `protobuf:"bytes,3,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// The versions of the flake the requirement admits, newest first; empty
+	// when it admits none (detail says what there is).
+	AdmittedVersions []string `protobuf:"bytes,4,rep,name=admitted_versions,json=admittedVersions,proto3" json:"admitted_versions,omitempty"`
+	// The flake and those of its versions that declare it alike; unset for
+	// the root.
+	DeclaredBy *FlakeVersions `protobuf:"bytes,5,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
+	// The input name, or for KIND_FOLLOWS the follows path: the name the
+	// declaration is written under, which is a path for a follows.
+	Input string `protobuf:"bytes,6,opt,name=input,proto3" json:"input,omitempty"`
+	// Every chain of input paths from the root that reaches the declaring
+	// tree, not only the first found; empty for the root.
+	Chains []*InputPath `protobuf:"bytes,7,rep,name=chains,proto3" json:"chains,omitempty"`
+	// The range ("0.2.x") of a strategy limit, the reason a flake is
+	// missing.
+	Detail        string `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConflictCause) Reset() {
+	*x = ConflictCause{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConflictCause) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConflictCause) ProtoMessage() {}
+
+func (x *ConflictCause) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConflictCause.ProtoReflect.Descriptor instead.
+func (*ConflictCause) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConflictCause) GetKind() ConflictCause_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return ConflictCause_KIND_UNSPECIFIED
+}
+
+func (x *ConflictCause) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *ConflictCause) GetRequirement() string {
+	if x != nil {
+		return x.Requirement
+	}
+	return ""
+}
+
+func (x *ConflictCause) GetAdmittedVersions() []string {
+	if x != nil {
+		return x.AdmittedVersions
+	}
+	return nil
+}
+
+func (x *ConflictCause) GetDeclaredBy() *FlakeVersions {
+	if x != nil {
+		return x.DeclaredBy
+	}
+	return nil
+}
+
+func (x *ConflictCause) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+func (x *ConflictCause) GetChains() []*InputPath {
+	if x != nil {
+		return x.Chains
+	}
+	return nil
+}
+
+func (x *ConflictCause) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// FlakeVersions is a flake and some of its versions, newest first (for a
+// tree that is no version, "ref:NAME" or "rev:REV").
+type FlakeVersions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flake         string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	Versions      []string               `protobuf:"bytes,2,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlakeVersions) Reset() {
+	*x = FlakeVersions{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlakeVersions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlakeVersions) ProtoMessage() {}
+
+func (x *FlakeVersions) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlakeVersions.ProtoReflect.Descriptor instead.
+func (*FlakeVersions) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *FlakeVersions) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+func (x *FlakeVersions) GetVersions() []string {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+// ConflictHint is one change that bears on a conflict, and what resolving
+// with it gives: verified by resolving again, never guessed.
+type ConflictHint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One change to the request. (Adding a follows is not among them yet:
+	// the solver does not propose one; a later change kind is a new field
+	// of this oneof, which clients that do not know it see unset.)
+	//
+	// Types that are valid to be assigned to Change:
+	//
+	//	*ConflictHint_RelaxRequirement
+	//	*ConflictHint_AllowSeveral
+	//	*ConflictHint_UpdateInput
+	//	*ConflictHint_UseStrategy
+	Change isConflictHint_Change `protobuf_oneof:"change"`
+	// What resolving with the change gives; unset when the explanation's
+	// deadline left the change untried.
+	Outcome       *HintOutcome `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConflictHint) Reset() {
+	*x = ConflictHint{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConflictHint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConflictHint) ProtoMessage() {}
+
+func (x *ConflictHint) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConflictHint.ProtoReflect.Descriptor instead.
+func (*ConflictHint) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ConflictHint) GetChange() isConflictHint_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *ConflictHint) GetRelaxRequirement() *RelaxRequirement {
+	if x != nil {
+		if x, ok := x.Change.(*ConflictHint_RelaxRequirement); ok {
+			return x.RelaxRequirement
+		}
+	}
+	return nil
+}
+
+func (x *ConflictHint) GetAllowSeveral() *AllowSeveral {
+	if x != nil {
+		if x, ok := x.Change.(*ConflictHint_AllowSeveral); ok {
+			return x.AllowSeveral
+		}
+	}
+	return nil
+}
+
+func (x *ConflictHint) GetUpdateInput() *UpdateInput {
+	if x != nil {
+		if x, ok := x.Change.(*ConflictHint_UpdateInput); ok {
+			return x.UpdateInput
+		}
+	}
+	return nil
+}
+
+func (x *ConflictHint) GetUseStrategy() *UseStrategy {
+	if x != nil {
+		if x, ok := x.Change.(*ConflictHint_UseStrategy); ok {
+			return x.UseStrategy
+		}
+	}
+	return nil
+}
+
+func (x *ConflictHint) GetOutcome() *HintOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+type isConflictHint_Change interface {
+	isConflictHint_Change()
+}
+
+type ConflictHint_RelaxRequirement struct {
+	RelaxRequirement *RelaxRequirement `protobuf:"bytes,1,opt,name=relax_requirement,json=relaxRequirement,proto3,oneof"`
+}
+
+type ConflictHint_AllowSeveral struct {
+	AllowSeveral *AllowSeveral `protobuf:"bytes,2,opt,name=allow_several,json=allowSeveral,proto3,oneof"`
+}
+
+type ConflictHint_UpdateInput struct {
+	UpdateInput *UpdateInput `protobuf:"bytes,3,opt,name=update_input,json=updateInput,proto3,oneof"`
+}
+
+type ConflictHint_UseStrategy struct {
+	UseStrategy *UseStrategy `protobuf:"bytes,4,opt,name=use_strategy,json=useStrategy,proto3,oneof"`
+}
+
+func (*ConflictHint_RelaxRequirement) isConflictHint_Change() {}
+
+func (*ConflictHint_AllowSeveral) isConflictHint_Change() {}
+
+func (*ConflictHint_UpdateInput) isConflictHint_Change() {}
+
+func (*ConflictHint_UseStrategy) isConflictHint_Change() {}
+
+// RelaxRequirement changes the requirement on an input: a root input, or
+// a dependency's input through an override in the root flake.
+type RelaxRequirement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input path ("hyprland", "hyprland/hyprutils").
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The requirement declared now.
+	Requirement string `protobuf:"bytes,2,opt,name=requirement,proto3" json:"requirement,omitempty"`
+	// A requirement that would resolve (or that admits every version, when
+	// none would).
+	RelaxedRequirement string `protobuf:"bytes,3,opt,name=relaxed_requirement,json=relaxedRequirement,proto3" json:"relaxed_requirement,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RelaxRequirement) Reset() {
+	*x = RelaxRequirement{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelaxRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelaxRequirement) ProtoMessage() {}
+
+func (x *RelaxRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelaxRequirement.ProtoReflect.Descriptor instead.
+func (*RelaxRequirement) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RelaxRequirement) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *RelaxRequirement) GetRequirement() string {
+	if x != nil {
+		return x.Requirement
+	}
+	return ""
+}
+
+func (x *RelaxRequirement) GetRelaxedRequirement() string {
+	if x != nil {
+		return x.RelaxedRequirement
+	}
+	return ""
+}
+
+// AllowSeveral removes a flake from single_flakes.
+type AllowSeveral struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flake         string                 `protobuf:"bytes,1,opt,name=flake,proto3" json:"flake,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowSeveral) Reset() {
+	*x = AllowSeveral{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowSeveral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowSeveral) ProtoMessage() {}
+
+func (x *AllowSeveral) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowSeveral.ProtoReflect.Descriptor instead.
+func (*AllowSeveral) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *AllowSeveral) GetFlake() string {
+	if x != nil {
+		return x.Flake
+	}
+	return ""
+}
+
+// UpdateInput releases an input's existing lock pin (update_paths).
+type UpdateInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInput) Reset() {
+	*x = UpdateInput{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInput) ProtoMessage() {}
+
+func (x *UpdateInput) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInput.ProtoReflect.Descriptor instead.
+func (*UpdateInput) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UpdateInput) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+// UseStrategy resolves under another strategy.
+type UseStrategy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Strategy      Strategy               `protobuf:"varint,1,opt,name=strategy,proto3,enum=flakeresolve.v1.Strategy" json:"strategy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UseStrategy) Reset() {
+	*x = UseStrategy{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UseStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UseStrategy) ProtoMessage() {}
+
+func (x *UseStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UseStrategy.ProtoReflect.Descriptor instead.
+func (*UseStrategy) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UseStrategy) GetStrategy() Strategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return Strategy_STRATEGY_UNSPECIFIED
+}
+
+// HintOutcome is what resolving with a hint's change gives.
+type HintOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An answer exists with the change.
+	Resolves bool `protobuf:"varint,1,opt,name=resolves,proto3" json:"resolves,omitempty"`
+	// The root inputs' pins in that answer, as labels ("hyprland 0.34.0",
+	// "home-manager ref:master"): a summary to show; the pins themselves
+	// are ResolveInputs' answer to the changed request.
+	Pins          []string `protobuf:"bytes,2,rep,name=pins,proto3" json:"pins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HintOutcome) Reset() {
+	*x = HintOutcome{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HintOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HintOutcome) ProtoMessage() {}
+
+func (x *HintOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HintOutcome.ProtoReflect.Descriptor instead.
+func (*HintOutcome) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *HintOutcome) GetResolves() bool {
+	if x != nil {
+		return x.Resolves
+	}
+	return false
+}
+
+func (x *HintOutcome) GetPins() []string {
+	if x != nil {
+		return x.Pins
+	}
+	return nil
+}
+
+// LimitExceeded is the detail of LIMIT_EXCEEDED: which limit, and how big
+// the problem was when it was hit.
 type LimitExceeded struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "deadline", "reachable versions", "candidates", "clauses" or "paths".
-	Limit         string        `protobuf:"bytes,1,opt,name=limit,proto3" json:"limit,omitempty"`
-	Value         uint64        `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
-	Max           uint64        `protobuf:"varint,3,opt,name=max,proto3" json:"max,omitempty"`
+	Limit Limit                  `protobuf:"varint,1,opt,name=limit,proto3,enum=flakeresolve.v1.Limit" json:"limit,omitempty"`
+	// The problem's size on the limit's measure, and the limit; both 0 for
+	// a deadline.
+	Value         int64         `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	MaxValue      int64         `protobuf:"varint,3,opt,name=max_value,json=maxValue,proto3" json:"max_value,omitempty"`
 	Stats         *ResolveStats `protobuf:"bytes,4,opt,name=stats,proto3" json:"stats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1188,7 +2810,7 @@ type LimitExceeded struct {
 
 func (x *LimitExceeded) Reset() {
 	*x = LimitExceeded{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +2822,7 @@ func (x *LimitExceeded) String() string {
 func (*LimitExceeded) ProtoMessage() {}
 
 func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[12]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,26 +2835,26 @@ func (x *LimitExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitExceeded.ProtoReflect.Descriptor instead.
 func (*LimitExceeded) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{12}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{30}
 }
 
-func (x *LimitExceeded) GetLimit() string {
+func (x *LimitExceeded) GetLimit() Limit {
 	if x != nil {
 		return x.Limit
 	}
-	return ""
+	return Limit_LIMIT_UNSPECIFIED
 }
 
-func (x *LimitExceeded) GetValue() uint64 {
+func (x *LimitExceeded) GetValue() int64 {
 	if x != nil {
 		return x.Value
 	}
 	return 0
 }
 
-func (x *LimitExceeded) GetMax() uint64 {
+func (x *LimitExceeded) GetMaxValue() int64 {
 	if x != nil {
-		return x.Max
+		return x.MaxValue
 	}
 	return 0
 }
@@ -1269,7 +2891,7 @@ type LockChanges struct {
 
 func (x *LockChanges) Reset() {
 	*x = LockChanges{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[13]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +2903,7 @@ func (x *LockChanges) String() string {
 func (*LockChanges) ProtoMessage() {}
 
 func (x *LockChanges) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[13]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +2916,7 @@ func (x *LockChanges) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockChanges.ProtoReflect.Descriptor instead.
 func (*LockChanges) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{13}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LockChanges) GetDir() string {
@@ -1344,8 +2966,8 @@ type LockChanges_Change struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The input path ("hyprland/hyprutils").
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	// What the old flake.lock holds at the path: locked, original and
-	// not_flake, or follows. Unset for an added path.
+	// What the old flake.lock holds at the path: a pin (locked and
+	// original) and source_only, or follows. Unset for an added path.
 	From *PathPin `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
 	// The answer's pin at the path, with locked and original as the new
 	// flake.lock holds them. Unset for a removed path.
@@ -1361,7 +2983,7 @@ type LockChanges_Change struct {
 
 func (x *LockChanges_Change) Reset() {
 	*x = LockChanges_Change{}
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[16]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +2995,7 @@ func (x *LockChanges_Change) String() string {
 func (*LockChanges_Change) ProtoMessage() {}
 
 func (x *LockChanges_Change) ProtoReflect() protoreflect.Message {
-	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[16]
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +3008,7 @@ func (x *LockChanges_Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockChanges_Change.ProtoReflect.Descriptor instead.
 func (*LockChanges_Change) Descriptor() ([]byte, []int) {
-	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{13, 0}
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{31, 0}
 }
 
 func (x *LockChanges_Change) GetPath() string {
@@ -1428,33 +3050,51 @@ var File_flakeresolve_v1_resolver_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1egoogle/protobuf/duration.proto\"D\n" +
-	"\fQueryRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vrequirement\x18\x02 \x01(\tR\vrequirement\"\xaa\x01\n" +
-	"\rQueryResponse\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vrequirement\x18\x02 \x01(\tR\vrequirement\x12<\n" +
-	"\bversions\x18\x03 \x03(\v2 .flakeresolve.v1.MatchingVersionR\bversions\x12%\n" +
-	"\x0etotal_versions\x18\x04 \x01(\rR\rtotalVersions\"\\\n" +
-	"\x0fMatchingVersion\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\x12/\n" +
-	"\x06locked\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\"\xe4\x03\n" +
-	"\x0eResolveRequest\x12C\n" +
-	"\x06inputs\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveRequest.InputsEntryR\x06inputs\x125\n" +
-	"\bstrategy\x18\x02 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\x12\x16\n" +
-	"\x06single\x18\x03 \x03(\tR\x06single\x12'\n" +
-	"\x0funversioned_any\x18\x04 \x01(\bR\x0eunversionedAny\x126\n" +
-	"\tlock_file\x18\t \x01(\v2\x19.flakeresolve.v1.LockFileR\blockFile\x12\x16\n" +
-	"\x06update\x18\x06 \x03(\tR\x06update\x123\n" +
+	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe2\x01\n" +
+	"\x13ListVersionsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12 \n" +
+	"\vrequirement\x18\x02 \x01(\tR\vrequirement\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12?\n" +
+	"\acontext\x18\x05 \x01(\v2%.flakeresolve.v1.ResolveInputsRequestR\acontext\x12\x14\n" +
+	"\x05input\x18\x06 \x01(\tR\x05input\"\x97\x02\n" +
+	"\x14ListVersionsResponse\x129\n" +
+	"\bversions\x18\x01 \x03(\v2\x1d.flakeresolve.v1.FlakeVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x12#\n" +
+	"\rversion_count\x18\x04 \x01(\x05R\fversionCount\x12 \n" +
+	"\vrequirement\x18\x05 \x01(\tR\vrequirement\x126\n" +
+	"\x06choice\x18\x06 \x01(\v2\x1e.flakeresolve.v1.VersionChoiceR\x06choice\"o\n" +
+	"\fFlakeVersion\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x121\n" +
+	"\x06locked\x18\x03 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\x06locked\"\xde\x01\n" +
+	"\rVersionChoice\x12\x14\n" +
+	"\x05input\x18\x01 \x01(\tR\x05input\x12'\n" +
+	"\x0fcurrent_version\x18\x02 \x01(\tR\x0ecurrentVersion\x12%\n" +
+	"\x0ewanted_version\x18\x03 \x01(\tR\rwantedVersion\x12%\n" +
+	"\x0elatest_version\x18\x04 \x01(\tR\rlatestVersion\x12@\n" +
+	"\fheld_back_by\x18\x05 \x03(\v2\x1e.flakeresolve.v1.ConflictCauseR\n" +
+	"heldBackBy\"\xa0\x04\n" +
+	"\x14ResolveInputsRequest\x12I\n" +
+	"\x06inputs\x18\x01 \x03(\v21.flakeresolve.v1.ResolveInputsRequest.InputsEntryR\x06inputs\x125\n" +
+	"\bstrategy\x18\x02 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\x12#\n" +
+	"\rsingle_flakes\x18\x03 \x03(\tR\fsingleFlakes\x12,\n" +
+	"\x12unversioned_as_any\x18\x04 \x01(\bR\x10unversionedAsAny\x126\n" +
+	"\tlock_file\x18\x05 \x01(\v2\x19.flakeresolve.v1.LockFileR\blockFile\x12!\n" +
+	"\fupdate_paths\x18\x06 \x03(\tR\vupdatePaths\x123\n" +
 	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x121\n" +
-	"\x06effort\x18\b \x01(\v2\x19.google.protobuf.DurationR\x06effort\x1aQ\n" +
+	"\x06effort\x18\b \x01(\v2\x19.google.protobuf.DurationR\x06effort\x12\x1d\n" +
+	"\n" +
+	"work_limit\x18\t \x01(\x03R\tworkLimit\x1aQ\n" +
 	"\vInputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01J\x04\b\x05\x10\x06R\x04pins\"\xce\x02\n" +
-	"\x0fResolveResponse\x12A\n" +
-	"\x05paths\x18\x01 \x03(\v2+.flakeresolve.v1.ResolveResponse.PathsEntryR\x05paths\x123\n" +
-	"\x05nodes\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ResolvedNodeR\x05nodes\x12:\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.flakeresolve.v1.InputR\x05value:\x028\x01\"\xd2\x02\n" +
+	"\x15ResolveInputsResponse\x12G\n" +
+	"\x05paths\x18\x01 \x03(\v21.flakeresolve.v1.ResolveInputsResponse.PathsEntryR\x05paths\x12+\n" +
+	"\x05trees\x18\x02 \x03(\v2\x15.flakeresolve.v1.TreeR\x05trees\x12:\n" +
 	"\n" +
 	"duplicates\x18\x03 \x03(\v2\x1a.flakeresolve.v1.DuplicateR\n" +
 	"duplicates\x123\n" +
@@ -1462,63 +3102,142 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
 	"PathsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xb1\x03\n" +
-	"\aPathPin\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x05value:\x028\x01\"\xaa\x02\n" +
+	"\aPathPin\x12(\n" +
+	"\x03pin\x18\x01 \x01(\v2\x14.flakeresolve.v1.PinH\x00R\x03pin\x126\n" +
+	"\afollows\x18\x02 \x01(\v2\x1a.flakeresolve.v1.InputPathH\x00R\afollows\x127\n" +
+	"\bunpinned\x18\x03 \x01(\v2\x19.flakeresolve.v1.UnpinnedH\x00R\bunpinned\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12!\n" +
+	"\fdeclared_url\x18\x05 \x01(\tR\vdeclaredUrl\x12 \n" +
+	"\vrequirement\x18\x06 \x01(\tR\vrequirement\x12\x1f\n" +
+	"\vsource_only\x18\a \x01(\bR\n" +
+	"sourceOnlyB\f\n" +
+	"\n" +
+	"resolution\"\xe5\x01\n" +
+	"\x03Pin\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x03 \x01(\tR\x03ref\x12/\n" +
-	"\x06locked\x18\x04 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x124\n" +
-	"\afollows\x18\n" +
-	" \x01(\v2\x1a.flakeresolve.v1.InputPathR\afollows\x12\x1a\n" +
-	"\bunpinned\x18\x06 \x01(\tR\bunpinned\x12\x10\n" +
-	"\x03url\x18\a \x01(\tR\x03url\x12 \n" +
-	"\vrequirement\x18\b \x01(\tR\vrequirement\x12\x1b\n" +
-	"\tnot_flake\x18\t \x01(\bR\bnotFlake\x123\n" +
-	"\boriginal\x18\v \x01(\v2\x17.flakeresolve.v1.SourceR\boriginal\x122\n" +
-	"\x06origin\x18\f \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x12!\n" +
-	"\fdeclared_url\x18\r \x01(\tR\vdeclaredUrlJ\x04\b\x05\x10\x06\"\x97\x01\n" +
-	"\fResolvedNode\x12\x14\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\x121\n" +
+	"\x06locked\x18\x04 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\x06locked\x125\n" +
+	"\boriginal\x18\x05 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\boriginal\x122\n" +
+	"\x06origin\x18\x06 \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\"\"\n" +
+	"\bUnpinned\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xad\x01\n" +
+	"\x04Tree\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x03 \x01(\tR\x03ref\x12/\n" +
-	"\x06locked\x18\x04 \x01(\v2\x17.flakeresolve.v1.SourceR\x06locked\x12\x14\n" +
-	"\x05paths\x18\x05 \x03(\tR\x05paths\"W\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\x121\n" +
+	"\x06locked\x18\x04 \x01(\v2\x19.flakeresolve.v1.FlakeRefR\x06locked\x12\x14\n" +
+	"\x05paths\x18\x05 \x03(\tR\x05paths\x12\x1a\n" +
+	"\bexternal\x18\x06 \x01(\bR\bexternal\"W\n" +
 	"\tDuplicate\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x124\n" +
-	"\x05edges\x18\x02 \x03(\v2\x1e.flakeresolve.v1.DuplicateEdgeR\x05edges\"\x92\x01\n" +
+	"\x05edges\x18\x02 \x03(\v2\x1e.flakeresolve.v1.DuplicateEdgeR\x05edges\"\xb4\x01\n" +
 	"\rDuplicateEdge\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
-	"\vdeclared_by\x18\x02 \x01(\tR\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12A\n" +
+	"\vdeclared_by\x18\x02 \x01(\v2 .flakeresolve.v1.FlakeVersionRefR\n" +
 	"declaredBy\x12 \n" +
 	"\vrequirement\x18\x03 \x01(\tR\vrequirement\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x05 \x01(\tR\x03ref\"\x98\x03\n" +
-	"\fResolveStats\x12\x1c\n" +
-	"\treachable\x18\x01 \x01(\rR\treachable\x12\x1e\n" +
-	"\n" +
-	"candidates\x18\x02 \x01(\rR\n" +
-	"candidates\x12\x1c\n" +
-	"\tvariables\x18\x03 \x01(\rR\tvariables\x12\x18\n" +
-	"\aclauses\x18\x04 \x01(\rR\aclauses\x12\x1b\n" +
-	"\tsat_calls\x18\x05 \x01(\rR\bsatCalls\x12=\n" +
-	"\tobjective\x18\n" +
-	" \x03(\v2\x1f.flakeresolve.v1.ObjectiveBoundR\tobjective\x12\x16\n" +
-	"\x06proven\x18\v \x01(\bR\x06proven\x125\n" +
-	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12<\n" +
-	"\ffirst_answer\x18\t \x01(\v2\x19.google.protobuf.DurationR\vfirstAnswerJ\x04\b\x06\x10\aJ\x04\b\a\x10\bR\x0eproven_minimalR\rproven_newest\"\x99\x01\n" +
+	"\x03ref\x18\x05 \x01(\tR\x03ref\"S\n" +
+	"\x0fFlakeVersionRef\x12\x14\n" +
+	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\"\xd3\x03\n" +
+	"\fResolveStats\x126\n" +
+	"\x17reachable_version_count\x18\x01 \x01(\x05R\x15reachableVersionCount\x12'\n" +
+	"\x0fcandidate_count\x18\x02 \x01(\x05R\x0ecandidateCount\x12%\n" +
+	"\x0evariable_count\x18\x03 \x01(\x05R\rvariableCount\x12)\n" +
+	"\x10constraint_count\x18\x04 \x01(\x05R\x0fconstraintCount\x12\x1f\n" +
+	"\vsolve_count\x18\x05 \x01(\x05R\n" +
+	"solveCount\x12=\n" +
+	"\tobjective\x18\x06 \x03(\v2\x1f.flakeresolve.v1.ObjectiveBoundR\tobjective\x12\x16\n" +
+	"\x06proven\x18\a \x01(\bR\x06proven\x125\n" +
+	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12M\n" +
+	"\x15first_answer_duration\x18\t \x01(\v2\x19.google.protobuf.DurationR\x13firstAnswerDuration\x12\x12\n" +
+	"\x04work\x18\n" +
+	" \x01(\x03R\x04work\"\x99\x01\n" +
 	"\x0eObjectiveBound\x128\n" +
 	"\tcriterion\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.CriterionR\tcriterion\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1f\n" +
 	"\vlower_bound\x18\x03 \x01(\x03R\n" +
 	"lowerBound\x12\x16\n" +
-	"\x06proven\x18\x04 \x01(\bR\x06proven\"D\n" +
-	"\bConflict\x12\x16\n" +
-	"\x06causes\x18\x01 \x03(\tR\x06causes\x12 \n" +
-	"\vsuggestions\x18\x02 \x03(\tR\vsuggestions\"\x82\x01\n" +
-	"\rLimitExceeded\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value\x12\x10\n" +
-	"\x03max\x18\x03 \x01(\x04R\x03max\x123\n" +
+	"\x06proven\x18\x04 \x01(\bR\x06proven\"\x9e\x01\n" +
+	"\x14ExplainInputsRequest\x12N\n" +
+	"\x0fresolve_request\x18\x01 \x01(\v2%.flakeresolve.v1.ResolveInputsRequestR\x0eresolveRequest\x12\x16\n" +
+	"\x05flake\x18\x02 \x01(\tH\x00R\x05flake\x12\x14\n" +
+	"\x04path\x18\x03 \x01(\tH\x00R\x04pathB\b\n" +
+	"\x06target\"O\n" +
+	"\x15ExplainInputsResponse\x126\n" +
+	"\x05trees\x18\x01 \x03(\v2 .flakeresolve.v1.TreeExplanationR\x05trees\"q\n" +
+	"\x0fTreeExplanation\x12)\n" +
+	"\x04tree\x18\x01 \x01(\v2\x15.flakeresolve.v1.TreeR\x04tree\x123\n" +
+	"\x06routes\x18\x02 \x03(\v2\x1b.flakeresolve.v1.InputRouteR\x06routes\"\x86\x01\n" +
+	"\n" +
+	"InputRoute\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x120\n" +
+	"\x05edges\x18\x02 \x03(\v2\x1a.flakeresolve.v1.InputEdgeR\x05edges\x122\n" +
+	"\x06reason\x18\x03 \x01(\v2\x1a.flakeresolve.v1.PinReasonR\x06reason\"\x97\x01\n" +
+	"\tInputEdge\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12A\n" +
+	"\vdeclared_by\x18\x02 \x01(\v2 .flakeresolve.v1.FlakeVersionRefR\n" +
+	"declaredBy\x123\n" +
+	"\bpath_pin\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\apathPin\"\xce\x01\n" +
+	"\tPinReason\x122\n" +
+	"\x06origin\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.PinOriginR\x06origin\x126\n" +
+	"\x17newest_admitted_version\x18\x02 \x01(\tR\x15newestAdmittedVersion\x124\n" +
+	"\x16admitted_version_count\x18\x03 \x01(\x05R\x14admittedVersionCount\x12\x1f\n" +
+	"\vother_paths\x18\x04 \x03(\tR\n" +
+	"otherPaths\"\x91\x01\n" +
+	"\bConflict\x126\n" +
+	"\x06causes\x18\x01 \x03(\v2\x1e.flakeresolve.v1.ConflictCauseR\x06causes\x123\n" +
+	"\x05hints\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ConflictHintR\x05hints\x12\x18\n" +
+	"\aminimal\x18\x03 \x01(\bR\aminimal\"\x85\x04\n" +
+	"\rConflictCause\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.flakeresolve.v1.ConflictCause.KindR\x04kind\x12\x14\n" +
+	"\x05flake\x18\x02 \x01(\tR\x05flake\x12 \n" +
+	"\vrequirement\x18\x03 \x01(\tR\vrequirement\x12+\n" +
+	"\x11admitted_versions\x18\x04 \x03(\tR\x10admittedVersions\x12?\n" +
+	"\vdeclared_by\x18\x05 \x01(\v2\x1e.flakeresolve.v1.FlakeVersionsR\n" +
+	"declaredBy\x12\x14\n" +
+	"\x05input\x18\x06 \x01(\tR\x05input\x122\n" +
+	"\x06chains\x18\a \x03(\v2\x1a.flakeresolve.v1.InputPathR\x06chains\x12\x16\n" +
+	"\x06detail\x18\b \x01(\tR\x06detail\"\xb2\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15KIND_ROOT_REQUIREMENT\x10\x01\x12\x1f\n" +
+	"\x1bKIND_DEPENDENCY_REQUIREMENT\x10\x02\x12\x10\n" +
+	"\fKIND_FOLLOWS\x10\x03\x12\x15\n" +
+	"\x11KIND_SINGLE_FLAKE\x10\x04\x12\x17\n" +
+	"\x13KIND_STRATEGY_LIMIT\x10\x05\x12\x16\n" +
+	"\x12KIND_MISSING_FLAKE\x10\x06\"A\n" +
+	"\rFlakeVersions\x12\x14\n" +
+	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x1a\n" +
+	"\bversions\x18\x02 \x03(\tR\bversions\"\xee\x02\n" +
+	"\fConflictHint\x12P\n" +
+	"\x11relax_requirement\x18\x01 \x01(\v2!.flakeresolve.v1.RelaxRequirementH\x00R\x10relaxRequirement\x12D\n" +
+	"\rallow_several\x18\x02 \x01(\v2\x1d.flakeresolve.v1.AllowSeveralH\x00R\fallowSeveral\x12A\n" +
+	"\fupdate_input\x18\x03 \x01(\v2\x1c.flakeresolve.v1.UpdateInputH\x00R\vupdateInput\x12A\n" +
+	"\fuse_strategy\x18\x04 \x01(\v2\x1c.flakeresolve.v1.UseStrategyH\x00R\vuseStrategy\x126\n" +
+	"\aoutcome\x18\x05 \x01(\v2\x1c.flakeresolve.v1.HintOutcomeR\aoutcomeB\b\n" +
+	"\x06change\"y\n" +
+	"\x10RelaxRequirement\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12 \n" +
+	"\vrequirement\x18\x02 \x01(\tR\vrequirement\x12/\n" +
+	"\x13relaxed_requirement\x18\x03 \x01(\tR\x12relaxedRequirement\"$\n" +
+	"\fAllowSeveral\x12\x14\n" +
+	"\x05flake\x18\x01 \x01(\tR\x05flake\"!\n" +
+	"\vUpdateInput\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"D\n" +
+	"\vUseStrategy\x125\n" +
+	"\bstrategy\x18\x01 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\"=\n" +
+	"\vHintOutcome\x12\x1a\n" +
+	"\bresolves\x18\x01 \x01(\bR\bresolves\x12\x12\n" +
+	"\x04pins\x18\x02 \x03(\tR\x04pins\"\xa5\x01\n" +
+	"\rLimitExceeded\x12,\n" +
+	"\x05limit\x18\x01 \x01(\x0e2\x16.flakeresolve.v1.LimitR\x05limit\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1b\n" +
+	"\tmax_value\x18\x03 \x01(\x03R\bmaxValue\x123\n" +
 	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\"\xe0\x03\n" +
 	"\vLockChanges\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x18\n" +
@@ -1535,7 +3254,15 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
 	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
 	"\n" +
-	"now_shares\x18\x05 \x03(\tR\tnowShares*w\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xa5\x01\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
+	"\x13INVALID_REQUIREMENT\x10\x02\x12\x13\n" +
+	"\x0fFLAKE_NOT_FOUND\x10\x03\x12\r\n" +
+	"\tNO_ANSWER\x10\x04\x12\x12\n" +
+	"\x0eLIMIT_EXCEEDED\x10\x05\x12\x12\n" +
+	"\x0eINTERNAL_ERROR\x10\x06*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
@@ -1554,10 +3281,20 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x18CRITERION_ROOT_STALENESS\x10\x01\x12\x18\n" +
 	"\x14CRITERION_DUPLICATES\x10\x02\x12\x17\n" +
 	"\x13CRITERION_STALENESS\x10\x03\x12\x13\n" +
-	"\x0fCRITERION_TREES\x10\x042\xa7\x01\n" +
-	"\x0fResolverService\x12F\n" +
-	"\x05Query\x12\x1d.flakeresolve.v1.QueryRequest\x1a\x1e.flakeresolve.v1.QueryResponse\x12L\n" +
-	"\aResolve\x12\x1f.flakeresolve.v1.ResolveRequest\x1a .flakeresolve.v1.ResolveResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"\x0fCRITERION_TREES\x10\x04*\x9e\x01\n" +
+	"\x05Limit\x12\x15\n" +
+	"\x11LIMIT_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eLIMIT_DEADLINE\x10\x01\x12\x1c\n" +
+	"\x18LIMIT_REACHABLE_VERSIONS\x10\x02\x12\x14\n" +
+	"\x10LIMIT_CANDIDATES\x10\x03\x12\x15\n" +
+	"\x11LIMIT_CONSTRAINTS\x10\x04\x12\x0f\n" +
+	"\vLIMIT_PATHS\x10\x05\x12\x0e\n" +
+	"\n" +
+	"LIMIT_WORK\x10\x062\xae\x02\n" +
+	"\x0fResolverService\x12[\n" +
+	"\fListVersions\x12$.flakeresolve.v1.ListVersionsRequest\x1a%.flakeresolve.v1.ListVersionsResponse\x12^\n" +
+	"\rResolveInputs\x12%.flakeresolve.v1.ResolveInputsRequest\x1a&.flakeresolve.v1.ResolveInputsResponse\x12^\n" +
+	"\rExplainInputs\x12%.flakeresolve.v1.ExplainInputsRequest\x1a&.flakeresolve.v1.ExplainInputsResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_resolver_proto_rawDescOnce sync.Once
@@ -1571,75 +3308,125 @@ func file_flakeresolve_v1_resolver_proto_rawDescGZIP() []byte {
 	return file_flakeresolve_v1_resolver_proto_rawDescData
 }
 
-var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_flakeresolve_v1_resolver_proto_goTypes = []any{
-	(Strategy)(0),               // 0: flakeresolve.v1.Strategy
-	(PinOrigin)(0),              // 1: flakeresolve.v1.PinOrigin
-	(Criterion)(0),              // 2: flakeresolve.v1.Criterion
-	(*QueryRequest)(nil),        // 3: flakeresolve.v1.QueryRequest
-	(*QueryResponse)(nil),       // 4: flakeresolve.v1.QueryResponse
-	(*MatchingVersion)(nil),     // 5: flakeresolve.v1.MatchingVersion
-	(*ResolveRequest)(nil),      // 6: flakeresolve.v1.ResolveRequest
-	(*ResolveResponse)(nil),     // 7: flakeresolve.v1.ResolveResponse
-	(*PathPin)(nil),             // 8: flakeresolve.v1.PathPin
-	(*ResolvedNode)(nil),        // 9: flakeresolve.v1.ResolvedNode
-	(*Duplicate)(nil),           // 10: flakeresolve.v1.Duplicate
-	(*DuplicateEdge)(nil),       // 11: flakeresolve.v1.DuplicateEdge
-	(*ResolveStats)(nil),        // 12: flakeresolve.v1.ResolveStats
-	(*ObjectiveBound)(nil),      // 13: flakeresolve.v1.ObjectiveBound
-	(*Conflict)(nil),            // 14: flakeresolve.v1.Conflict
-	(*LimitExceeded)(nil),       // 15: flakeresolve.v1.LimitExceeded
-	(*LockChanges)(nil),         // 16: flakeresolve.v1.LockChanges
-	nil,                         // 17: flakeresolve.v1.ResolveRequest.InputsEntry
-	nil,                         // 18: flakeresolve.v1.ResolveResponse.PathsEntry
-	(*LockChanges_Change)(nil),  // 19: flakeresolve.v1.LockChanges.Change
-	(*Source)(nil),              // 20: flakeresolve.v1.Source
-	(*LockFile)(nil),            // 21: flakeresolve.v1.LockFile
-	(*durationpb.Duration)(nil), // 22: google.protobuf.Duration
-	(*InputPath)(nil),           // 23: flakeresolve.v1.InputPath
-	(*Input)(nil),               // 24: flakeresolve.v1.Input
+	(ErrorReason)(0),              // 0: flakeresolve.v1.ErrorReason
+	(Strategy)(0),                 // 1: flakeresolve.v1.Strategy
+	(PinOrigin)(0),                // 2: flakeresolve.v1.PinOrigin
+	(Criterion)(0),                // 3: flakeresolve.v1.Criterion
+	(Limit)(0),                    // 4: flakeresolve.v1.Limit
+	(ConflictCause_Kind)(0),       // 5: flakeresolve.v1.ConflictCause.Kind
+	(*ListVersionsRequest)(nil),   // 6: flakeresolve.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),  // 7: flakeresolve.v1.ListVersionsResponse
+	(*FlakeVersion)(nil),          // 8: flakeresolve.v1.FlakeVersion
+	(*VersionChoice)(nil),         // 9: flakeresolve.v1.VersionChoice
+	(*ResolveInputsRequest)(nil),  // 10: flakeresolve.v1.ResolveInputsRequest
+	(*ResolveInputsResponse)(nil), // 11: flakeresolve.v1.ResolveInputsResponse
+	(*PathPin)(nil),               // 12: flakeresolve.v1.PathPin
+	(*Pin)(nil),                   // 13: flakeresolve.v1.Pin
+	(*Unpinned)(nil),              // 14: flakeresolve.v1.Unpinned
+	(*Tree)(nil),                  // 15: flakeresolve.v1.Tree
+	(*Duplicate)(nil),             // 16: flakeresolve.v1.Duplicate
+	(*DuplicateEdge)(nil),         // 17: flakeresolve.v1.DuplicateEdge
+	(*FlakeVersionRef)(nil),       // 18: flakeresolve.v1.FlakeVersionRef
+	(*ResolveStats)(nil),          // 19: flakeresolve.v1.ResolveStats
+	(*ObjectiveBound)(nil),        // 20: flakeresolve.v1.ObjectiveBound
+	(*ExplainInputsRequest)(nil),  // 21: flakeresolve.v1.ExplainInputsRequest
+	(*ExplainInputsResponse)(nil), // 22: flakeresolve.v1.ExplainInputsResponse
+	(*TreeExplanation)(nil),       // 23: flakeresolve.v1.TreeExplanation
+	(*InputRoute)(nil),            // 24: flakeresolve.v1.InputRoute
+	(*InputEdge)(nil),             // 25: flakeresolve.v1.InputEdge
+	(*PinReason)(nil),             // 26: flakeresolve.v1.PinReason
+	(*Conflict)(nil),              // 27: flakeresolve.v1.Conflict
+	(*ConflictCause)(nil),         // 28: flakeresolve.v1.ConflictCause
+	(*FlakeVersions)(nil),         // 29: flakeresolve.v1.FlakeVersions
+	(*ConflictHint)(nil),          // 30: flakeresolve.v1.ConflictHint
+	(*RelaxRequirement)(nil),      // 31: flakeresolve.v1.RelaxRequirement
+	(*AllowSeveral)(nil),          // 32: flakeresolve.v1.AllowSeveral
+	(*UpdateInput)(nil),           // 33: flakeresolve.v1.UpdateInput
+	(*UseStrategy)(nil),           // 34: flakeresolve.v1.UseStrategy
+	(*HintOutcome)(nil),           // 35: flakeresolve.v1.HintOutcome
+	(*LimitExceeded)(nil),         // 36: flakeresolve.v1.LimitExceeded
+	(*LockChanges)(nil),           // 37: flakeresolve.v1.LockChanges
+	nil,                           // 38: flakeresolve.v1.ResolveInputsRequest.InputsEntry
+	nil,                           // 39: flakeresolve.v1.ResolveInputsResponse.PathsEntry
+	(*LockChanges_Change)(nil),    // 40: flakeresolve.v1.LockChanges.Change
+	(*FlakeRef)(nil),              // 41: flakeresolve.v1.FlakeRef
+	(*LockFile)(nil),              // 42: flakeresolve.v1.LockFile
+	(*durationpb.Duration)(nil),   // 43: google.protobuf.Duration
+	(*InputPath)(nil),             // 44: flakeresolve.v1.InputPath
+	(*Input)(nil),                 // 45: flakeresolve.v1.Input
 }
 var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
-	5,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
-	20, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
-	17, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
-	0,  // 3: flakeresolve.v1.ResolveRequest.strategy:type_name -> flakeresolve.v1.Strategy
-	21, // 4: flakeresolve.v1.ResolveRequest.lock_file:type_name -> flakeresolve.v1.LockFile
-	22, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
-	22, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
-	18, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
-	9,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
-	10, // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
-	12, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
-	20, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
-	23, // 12: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
-	20, // 13: flakeresolve.v1.PathPin.original:type_name -> flakeresolve.v1.Source
-	1,  // 14: flakeresolve.v1.PathPin.origin:type_name -> flakeresolve.v1.PinOrigin
-	20, // 15: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
-	11, // 16: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
-	13, // 17: flakeresolve.v1.ResolveStats.objective:type_name -> flakeresolve.v1.ObjectiveBound
-	22, // 18: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
-	22, // 19: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
-	2,  // 20: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
-	12, // 21: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	19, // 22: flakeresolve.v1.LockChanges.added:type_name -> flakeresolve.v1.LockChanges.Change
-	19, // 23: flakeresolve.v1.LockChanges.removed:type_name -> flakeresolve.v1.LockChanges.Change
-	19, // 24: flakeresolve.v1.LockChanges.updated:type_name -> flakeresolve.v1.LockChanges.Change
-	10, // 25: flakeresolve.v1.LockChanges.duplicates:type_name -> flakeresolve.v1.Duplicate
-	24, // 26: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	8,  // 27: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	8,  // 28: flakeresolve.v1.LockChanges.Change.from:type_name -> flakeresolve.v1.PathPin
-	8,  // 29: flakeresolve.v1.LockChanges.Change.to:type_name -> flakeresolve.v1.PathPin
-	3,  // 30: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
-	6,  // 31: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
-	4,  // 32: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
-	7,  // 33: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
-	32, // [32:34] is the sub-list for method output_type
-	30, // [30:32] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	10, // 0: flakeresolve.v1.ListVersionsRequest.context:type_name -> flakeresolve.v1.ResolveInputsRequest
+	8,  // 1: flakeresolve.v1.ListVersionsResponse.versions:type_name -> flakeresolve.v1.FlakeVersion
+	9,  // 2: flakeresolve.v1.ListVersionsResponse.choice:type_name -> flakeresolve.v1.VersionChoice
+	41, // 3: flakeresolve.v1.FlakeVersion.locked:type_name -> flakeresolve.v1.FlakeRef
+	28, // 4: flakeresolve.v1.VersionChoice.held_back_by:type_name -> flakeresolve.v1.ConflictCause
+	38, // 5: flakeresolve.v1.ResolveInputsRequest.inputs:type_name -> flakeresolve.v1.ResolveInputsRequest.InputsEntry
+	1,  // 6: flakeresolve.v1.ResolveInputsRequest.strategy:type_name -> flakeresolve.v1.Strategy
+	42, // 7: flakeresolve.v1.ResolveInputsRequest.lock_file:type_name -> flakeresolve.v1.LockFile
+	43, // 8: flakeresolve.v1.ResolveInputsRequest.timeout:type_name -> google.protobuf.Duration
+	43, // 9: flakeresolve.v1.ResolveInputsRequest.effort:type_name -> google.protobuf.Duration
+	39, // 10: flakeresolve.v1.ResolveInputsResponse.paths:type_name -> flakeresolve.v1.ResolveInputsResponse.PathsEntry
+	15, // 11: flakeresolve.v1.ResolveInputsResponse.trees:type_name -> flakeresolve.v1.Tree
+	16, // 12: flakeresolve.v1.ResolveInputsResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
+	19, // 13: flakeresolve.v1.ResolveInputsResponse.stats:type_name -> flakeresolve.v1.ResolveStats
+	13, // 14: flakeresolve.v1.PathPin.pin:type_name -> flakeresolve.v1.Pin
+	44, // 15: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
+	14, // 16: flakeresolve.v1.PathPin.unpinned:type_name -> flakeresolve.v1.Unpinned
+	41, // 17: flakeresolve.v1.Pin.locked:type_name -> flakeresolve.v1.FlakeRef
+	41, // 18: flakeresolve.v1.Pin.original:type_name -> flakeresolve.v1.FlakeRef
+	2,  // 19: flakeresolve.v1.Pin.origin:type_name -> flakeresolve.v1.PinOrigin
+	41, // 20: flakeresolve.v1.Tree.locked:type_name -> flakeresolve.v1.FlakeRef
+	17, // 21: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
+	18, // 22: flakeresolve.v1.DuplicateEdge.declared_by:type_name -> flakeresolve.v1.FlakeVersionRef
+	20, // 23: flakeresolve.v1.ResolveStats.objective:type_name -> flakeresolve.v1.ObjectiveBound
+	43, // 24: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	43, // 25: flakeresolve.v1.ResolveStats.first_answer_duration:type_name -> google.protobuf.Duration
+	3,  // 26: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
+	10, // 27: flakeresolve.v1.ExplainInputsRequest.resolve_request:type_name -> flakeresolve.v1.ResolveInputsRequest
+	23, // 28: flakeresolve.v1.ExplainInputsResponse.trees:type_name -> flakeresolve.v1.TreeExplanation
+	15, // 29: flakeresolve.v1.TreeExplanation.tree:type_name -> flakeresolve.v1.Tree
+	24, // 30: flakeresolve.v1.TreeExplanation.routes:type_name -> flakeresolve.v1.InputRoute
+	25, // 31: flakeresolve.v1.InputRoute.edges:type_name -> flakeresolve.v1.InputEdge
+	26, // 32: flakeresolve.v1.InputRoute.reason:type_name -> flakeresolve.v1.PinReason
+	18, // 33: flakeresolve.v1.InputEdge.declared_by:type_name -> flakeresolve.v1.FlakeVersionRef
+	12, // 34: flakeresolve.v1.InputEdge.path_pin:type_name -> flakeresolve.v1.PathPin
+	2,  // 35: flakeresolve.v1.PinReason.origin:type_name -> flakeresolve.v1.PinOrigin
+	28, // 36: flakeresolve.v1.Conflict.causes:type_name -> flakeresolve.v1.ConflictCause
+	30, // 37: flakeresolve.v1.Conflict.hints:type_name -> flakeresolve.v1.ConflictHint
+	5,  // 38: flakeresolve.v1.ConflictCause.kind:type_name -> flakeresolve.v1.ConflictCause.Kind
+	29, // 39: flakeresolve.v1.ConflictCause.declared_by:type_name -> flakeresolve.v1.FlakeVersions
+	44, // 40: flakeresolve.v1.ConflictCause.chains:type_name -> flakeresolve.v1.InputPath
+	31, // 41: flakeresolve.v1.ConflictHint.relax_requirement:type_name -> flakeresolve.v1.RelaxRequirement
+	32, // 42: flakeresolve.v1.ConflictHint.allow_several:type_name -> flakeresolve.v1.AllowSeveral
+	33, // 43: flakeresolve.v1.ConflictHint.update_input:type_name -> flakeresolve.v1.UpdateInput
+	34, // 44: flakeresolve.v1.ConflictHint.use_strategy:type_name -> flakeresolve.v1.UseStrategy
+	35, // 45: flakeresolve.v1.ConflictHint.outcome:type_name -> flakeresolve.v1.HintOutcome
+	1,  // 46: flakeresolve.v1.UseStrategy.strategy:type_name -> flakeresolve.v1.Strategy
+	4,  // 47: flakeresolve.v1.LimitExceeded.limit:type_name -> flakeresolve.v1.Limit
+	19, // 48: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
+	40, // 49: flakeresolve.v1.LockChanges.added:type_name -> flakeresolve.v1.LockChanges.Change
+	40, // 50: flakeresolve.v1.LockChanges.removed:type_name -> flakeresolve.v1.LockChanges.Change
+	40, // 51: flakeresolve.v1.LockChanges.updated:type_name -> flakeresolve.v1.LockChanges.Change
+	16, // 52: flakeresolve.v1.LockChanges.duplicates:type_name -> flakeresolve.v1.Duplicate
+	45, // 53: flakeresolve.v1.ResolveInputsRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	12, // 54: flakeresolve.v1.ResolveInputsResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	12, // 55: flakeresolve.v1.LockChanges.Change.from:type_name -> flakeresolve.v1.PathPin
+	12, // 56: flakeresolve.v1.LockChanges.Change.to:type_name -> flakeresolve.v1.PathPin
+	6,  // 57: flakeresolve.v1.ResolverService.ListVersions:input_type -> flakeresolve.v1.ListVersionsRequest
+	10, // 58: flakeresolve.v1.ResolverService.ResolveInputs:input_type -> flakeresolve.v1.ResolveInputsRequest
+	21, // 59: flakeresolve.v1.ResolverService.ExplainInputs:input_type -> flakeresolve.v1.ExplainInputsRequest
+	7,  // 60: flakeresolve.v1.ResolverService.ListVersions:output_type -> flakeresolve.v1.ListVersionsResponse
+	11, // 61: flakeresolve.v1.ResolverService.ResolveInputs:output_type -> flakeresolve.v1.ResolveInputsResponse
+	22, // 62: flakeresolve.v1.ResolverService.ExplainInputs:output_type -> flakeresolve.v1.ExplainInputsResponse
+	60, // [60:63] is the sub-list for method output_type
+	57, // [57:60] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
@@ -1648,13 +3435,28 @@ func file_flakeresolve_v1_resolver_proto_init() {
 		return
 	}
 	file_flakeresolve_v1_index_proto_init()
+	file_flakeresolve_v1_resolver_proto_msgTypes[6].OneofWrappers = []any{
+		(*PathPin_Pin)(nil),
+		(*PathPin_Follows)(nil),
+		(*PathPin_Unpinned)(nil),
+	}
+	file_flakeresolve_v1_resolver_proto_msgTypes[15].OneofWrappers = []any{
+		(*ExplainInputsRequest_Flake)(nil),
+		(*ExplainInputsRequest_Path)(nil),
+	}
+	file_flakeresolve_v1_resolver_proto_msgTypes[24].OneofWrappers = []any{
+		(*ConflictHint_RelaxRequirement)(nil),
+		(*ConflictHint_AllowSeveral)(nil),
+		(*ConflictHint_UpdateInput)(nil),
+		(*ConflictHint_UseStrategy)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_resolver_proto_rawDesc), len(file_flakeresolve_v1_resolver_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   17,
+			NumEnums:      6,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

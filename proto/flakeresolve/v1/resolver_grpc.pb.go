@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ResolverService_Query_FullMethodName   = "/flakeresolve.v1.ResolverService/Query"
-	ResolverService_Resolve_FullMethodName = "/flakeresolve.v1.ResolverService/Resolve"
+	ResolverService_ListVersions_FullMethodName  = "/flakeresolve.v1.ResolverService/ListVersions"
+	ResolverService_ResolveInputs_FullMethodName = "/flakeresolve.v1.ResolverService/ResolveInputs"
+	ResolverService_ExplainInputs_FullMethodName = "/flakeresolve.v1.ResolverService/ExplainInputs"
 )
 
 // ResolverServiceClient is the client API for ResolverService service.
@@ -28,20 +29,38 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ResolverService answers questions about the versioned flakes of the
-// indexes a server has loaded.
+// indexes a server has loaded. The API is released and frozen: buf
+// breaking checks every change against proto/api-v1.binpb.
+//
+// Errors follow AIP-193: every error status carries a google.rpc.ErrorInfo
+// whose domain is "flakeresolve.dev" and whose reason is an ErrorReason
+// name, beside the typed detail that reason documents. The status message
+// is for people; programs read the details.
+//
+// Flakes are resources named "flakes/{flake}" and their versions
+// "flakes/{flake}/versions/{version}" (AIP-122). The HTTP routes come with
+// the HTTP face; the intended ones are written beside each method.
 type ResolverServiceClient interface {
-	// Query lists the versions of one flake that satisfy a Cargo version
-	// requirement, newest first. An unknown flake is NOT_FOUND (the message
-	// names the closest known names); a malformed requirement is
-	// INVALID_ARGUMENT (the message gives the column and the reason).
-	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error)
-	// Resolve pins every input path of a set of root inputs: valid, with the
-	// fewest distinct trees, then the newest versions. When no answer exists
-	// the status is FAILED_PRECONDITION with a Conflict detail naming the
-	// clashing requirements; a request over a limit is RESOURCE_EXHAUSTED
-	// (size) or DEADLINE_EXCEEDED (time) with a LimitExceeded detail; a
-	// malformed request is INVALID_ARGUMENT with a google.rpc.BadRequest.
-	Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error)
+	// Standard List (AIP-132) over flakes/{flake}/versions: the versions of
+	// one flake that satisfy a requirement, newest first. With context, also
+	// which of them the caller can use with its other inputs.
+	//
+	// (GET /v1/{parent=flakes/*}/versions)
+	ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error)
+	// Custom method (AIP-136): resolves root inputs into pins. Every
+	// requirement holds and, among such answers, the strategy's objective is
+	// best. No answer is FAILED_PRECONDITION with a Conflict; a limit is
+	// RESOURCE_EXHAUSTED (size), DEADLINE_EXCEEDED (time) or CANCELLED with
+	// LimitExceeded.
+	//
+	// (POST /v1/inputs:resolve)
+	ResolveInputs(ctx context.Context, in *ResolveInputsRequest, opts ...grpc.CallOption) (*ResolveInputsResponse, error)
+	// Custom method: why a flake (or an input path) is pinned as it is:
+	// every path that reaches its trees, the requirement on each edge and
+	// why each tree was chosen.
+	//
+	// (POST /v1/inputs:explain)
+	ExplainInputs(ctx context.Context, in *ExplainInputsRequest, opts ...grpc.CallOption) (*ExplainInputsResponse, error)
 }
 
 type resolverServiceClient struct {
@@ -52,20 +71,30 @@ func NewResolverServiceClient(cc grpc.ClientConnInterface) ResolverServiceClient
 	return &resolverServiceClient{cc}
 }
 
-func (c *resolverServiceClient) Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error) {
+func (c *resolverServiceClient) ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(QueryResponse)
-	err := c.cc.Invoke(ctx, ResolverService_Query_FullMethodName, in, out, cOpts...)
+	out := new(ListVersionsResponse)
+	err := c.cc.Invoke(ctx, ResolverService_ListVersions_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *resolverServiceClient) Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error) {
+func (c *resolverServiceClient) ResolveInputs(ctx context.Context, in *ResolveInputsRequest, opts ...grpc.CallOption) (*ResolveInputsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ResolveResponse)
-	err := c.cc.Invoke(ctx, ResolverService_Resolve_FullMethodName, in, out, cOpts...)
+	out := new(ResolveInputsResponse)
+	err := c.cc.Invoke(ctx, ResolverService_ResolveInputs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resolverServiceClient) ExplainInputs(ctx context.Context, in *ExplainInputsRequest, opts ...grpc.CallOption) (*ExplainInputsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainInputsResponse)
+	err := c.cc.Invoke(ctx, ResolverService_ExplainInputs_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,20 +106,38 @@ func (c *resolverServiceClient) Resolve(ctx context.Context, in *ResolveRequest,
 // for forward compatibility.
 //
 // ResolverService answers questions about the versioned flakes of the
-// indexes a server has loaded.
+// indexes a server has loaded. The API is released and frozen: buf
+// breaking checks every change against proto/api-v1.binpb.
+//
+// Errors follow AIP-193: every error status carries a google.rpc.ErrorInfo
+// whose domain is "flakeresolve.dev" and whose reason is an ErrorReason
+// name, beside the typed detail that reason documents. The status message
+// is for people; programs read the details.
+//
+// Flakes are resources named "flakes/{flake}" and their versions
+// "flakes/{flake}/versions/{version}" (AIP-122). The HTTP routes come with
+// the HTTP face; the intended ones are written beside each method.
 type ResolverServiceServer interface {
-	// Query lists the versions of one flake that satisfy a Cargo version
-	// requirement, newest first. An unknown flake is NOT_FOUND (the message
-	// names the closest known names); a malformed requirement is
-	// INVALID_ARGUMENT (the message gives the column and the reason).
-	Query(context.Context, *QueryRequest) (*QueryResponse, error)
-	// Resolve pins every input path of a set of root inputs: valid, with the
-	// fewest distinct trees, then the newest versions. When no answer exists
-	// the status is FAILED_PRECONDITION with a Conflict detail naming the
-	// clashing requirements; a request over a limit is RESOURCE_EXHAUSTED
-	// (size) or DEADLINE_EXCEEDED (time) with a LimitExceeded detail; a
-	// malformed request is INVALID_ARGUMENT with a google.rpc.BadRequest.
-	Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error)
+	// Standard List (AIP-132) over flakes/{flake}/versions: the versions of
+	// one flake that satisfy a requirement, newest first. With context, also
+	// which of them the caller can use with its other inputs.
+	//
+	// (GET /v1/{parent=flakes/*}/versions)
+	ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error)
+	// Custom method (AIP-136): resolves root inputs into pins. Every
+	// requirement holds and, among such answers, the strategy's objective is
+	// best. No answer is FAILED_PRECONDITION with a Conflict; a limit is
+	// RESOURCE_EXHAUSTED (size), DEADLINE_EXCEEDED (time) or CANCELLED with
+	// LimitExceeded.
+	//
+	// (POST /v1/inputs:resolve)
+	ResolveInputs(context.Context, *ResolveInputsRequest) (*ResolveInputsResponse, error)
+	// Custom method: why a flake (or an input path) is pinned as it is:
+	// every path that reaches its trees, the requirement on each edge and
+	// why each tree was chosen.
+	//
+	// (POST /v1/inputs:explain)
+	ExplainInputs(context.Context, *ExplainInputsRequest) (*ExplainInputsResponse, error)
 	mustEmbedUnimplementedResolverServiceServer()
 }
 
@@ -101,11 +148,14 @@ type ResolverServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedResolverServiceServer struct{}
 
-func (UnimplementedResolverServiceServer) Query(context.Context, *QueryRequest) (*QueryResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Query not implemented")
+func (UnimplementedResolverServiceServer) ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListVersions not implemented")
 }
-func (UnimplementedResolverServiceServer) Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Resolve not implemented")
+func (UnimplementedResolverServiceServer) ResolveInputs(context.Context, *ResolveInputsRequest) (*ResolveInputsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveInputs not implemented")
+}
+func (UnimplementedResolverServiceServer) ExplainInputs(context.Context, *ExplainInputsRequest) (*ExplainInputsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainInputs not implemented")
 }
 func (UnimplementedResolverServiceServer) mustEmbedUnimplementedResolverServiceServer() {}
 func (UnimplementedResolverServiceServer) testEmbeddedByValue()                         {}
@@ -128,38 +178,56 @@ func RegisterResolverServiceServer(s grpc.ServiceRegistrar, srv ResolverServiceS
 	s.RegisterService(&ResolverService_ServiceDesc, srv)
 }
 
-func _ResolverService_Query_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(QueryRequest)
+func _ResolverService_ListVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListVersionsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(ResolverServiceServer).Query(ctx, in)
+		return srv.(ResolverServiceServer).ListVersions(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: ResolverService_Query_FullMethodName,
+		FullMethod: ResolverService_ListVersions_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ResolverServiceServer).Query(ctx, req.(*QueryRequest))
+		return srv.(ResolverServiceServer).ListVersions(ctx, req.(*ListVersionsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _ResolverService_Resolve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ResolveRequest)
+func _ResolverService_ResolveInputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveInputsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(ResolverServiceServer).Resolve(ctx, in)
+		return srv.(ResolverServiceServer).ResolveInputs(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: ResolverService_Resolve_FullMethodName,
+		FullMethod: ResolverService_ResolveInputs_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ResolverServiceServer).Resolve(ctx, req.(*ResolveRequest))
+		return srv.(ResolverServiceServer).ResolveInputs(ctx, req.(*ResolveInputsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResolverService_ExplainInputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainInputsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResolverServiceServer).ExplainInputs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResolverService_ExplainInputs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResolverServiceServer).ExplainInputs(ctx, req.(*ExplainInputsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -172,12 +240,16 @@ var ResolverService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*ResolverServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "Query",
-			Handler:    _ResolverService_Query_Handler,
+			MethodName: "ListVersions",
+			Handler:    _ResolverService_ListVersions_Handler,
 		},
 		{
-			MethodName: "Resolve",
-			Handler:    _ResolverService_Resolve_Handler,
+			MethodName: "ResolveInputs",
+			Handler:    _ResolverService_ResolveInputs_Handler,
+		},
+		{
+			MethodName: "ExplainInputs",
+			Handler:    _ResolverService_ExplainInputs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

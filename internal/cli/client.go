@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime/debug"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/server"
+	"github.com/flakeresolve/flakeresolve/internal/service"
+	"github.com/flakeresolve/flakeresolve/internal/stablejson"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/solver"
+)
+
+// api is the service's operations, answered in-process (*service.Service)
+// or by a server (*server.Client); both fail with the same typed errors.
+type api interface {
+	ListVersions(context.Context, *pb.ListVersionsRequest) (*pb.ListVersionsResponse, error)
+	ResolveInputs(context.Context, *pb.ResolveInputsRequest) (*pb.ResolveInputsResponse, error)
+	ExplainInputs(context.Context, *pb.ExplainInputsRequest) (*pb.ExplainInputsResponse, error)
+}
+
+// resolveClient is where one command's calls go: the server at addr, or
+// local indexes (the embedded one when none are named) in a service of
+// its own, configured by the user's flags alone (no cap of its own on
+// time). It connects or loads on first use, once for the command.
+type resolveClient struct {
+	addr    string
+	indexes []string
+	api     api
+	remote  *server.Client
+}
+
+func (c *resolveClient) get() (api, error) {
+	if c.api != nil {
+		return c.api, nil
+	}
+	if c.addr != "" {
+		cl, err := server.Dial(c.addr)
+		if err != nil {
+			return nil, &exitErr{exitError, err}
+		}
+		c.api, c.remote = cl, cl
+		return c.api, nil
+	}
+	oneShotGC()
+	layers, err := service.LoadLayers(c.indexes, defaultindex.Load)
+	if err != nil {
+		return nil, &exitErr{exitError, err}
+	}
+	c.api = service.New(layers, service.Config{})
+	return c.api, nil
+}
+
+// close releases a server connection.
+func (c *resolveClient) close() {
+	if c.remote != nil {
+		c.remote.Close()
+	}
+}
+
+// call resolves a request.
+func (c *resolveClient) call(ctx context.Context, req *pb.ResolveInputsRequest) (*pb.ResolveInputsResponse, error) {
+	a, err := c.get()
+	if err != nil {
+		return nil, err
+	}
+	return a.ResolveInputs(ctx, req)
+}
+
+// oneShotGC trades memory for time in a process that loads an index,
+// answers once and exits: loading a large index allocates hundreds of
+// megabytes that stay live, and collecting while they are built is wasted
+// work. The collector runs only when the heap nears 1 GiB.
+func oneShotGC() {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(1 << 30)
+}
+
+// exitCodes is the one table from the errors of the service and of the
+// command line to exit codes: the first row that matches wins.
+var exitCodes = []struct {
+	code int
+	is   func(error) bool
+}{
+	{exitUsage, isA[*service.FieldError]},
+	{exitNotFound, isA[*index.NotFoundError]},
+	{exitConflict, isA[*solver.ConflictError]},
+	{exitError, isA[*solver.LimitError]},
+	{exitError, isA[*server.RemoteError]},
+}
+
+func isA[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
+// exitCode is the exit status for an error: the code the command line
+// attached, else the table's.
+func exitCode(err error) int {
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	for _, row := range exitCodes {
+		if row.is(err) {
+			return row.code
+		}
+	}
+	// cobra's own errors are about flags and arguments.
+	return exitUsage
+}
+
+// isServiceError says the error is one the API returns as a status.
+func isServiceError(err error) bool {
+	for _, row := range exitCodes {
+		if row.is(err) {
+			return true
+		}
+	}
+	return false
+}
+
+// printJSON writes a message as the command's --json output: exactly the
+// service's answer in protojson, versioned with the API (flakeresolve.v1).
+func printJSON(w io.Writer, m proto.Message) error {
+	data, err := stablejson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// answer prints a command's answer on w: with --json, the service's
+// message, or for an error of the service the status the API returns for
+// it (google.rpc.Status with its details, in protojson), whose text and
+// exit code then follow as without --json; else the text that text
+// writes.
+func answer(w io.Writer, asJSON bool, resp proto.Message, err error, text func(io.Writer) error) error {
+	switch {
+	case err != nil && asJSON && isServiceError(err):
+		if perr := printJSON(w, server.Status(err).Proto()); perr != nil {
+			return perr
+		}
+		return err
+	case err != nil:
+		return err
+	case asJSON:
+		return printJSON(w, resp)
+	}
+	return text(w)
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/service"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/solver"
+)
+
+// serve runs the service over the embedded index on a loopback port and
+// returns a client of it.
+func serve(t *testing.T) *Client {
+	t.Helper()
+	ix, err := defaultindex.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gs, _ := NewGRPCServer(service.New(index.NewLayers(ix), service.Config{}), Options{MaxRecvBytes: 1 << 20, Logger: quiet})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	c, err := Dial(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestHintsResolve: a client of a real server gets a conflict as typed
+// data, applies each of its hints to the request as the API documents the
+// change, and gets what the hint's outcome says: an answer with those root
+// pins, or still no answer.
+func TestHintsResolve(t *testing.T) {
+	c := serve(t)
+	ctx := context.Background()
+	hyprland := func(req string) *pb.Input { return &pb.Input{Url: "github:hyprwm/Hyprland", Version: req} }
+	protocols := &pb.Input{Url: "github:hyprwm/hyprland-protocols", Version: "^0.7"}
+	kinds := map[solver.ChangeKind]int{}
+	for name, req := range map[string]*pb.ResolveInputsRequest{
+		"a line that does not exist": {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.50")}},
+		"one tree wanted":            {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": protocols}, SingleFlakes: []string{"hyprland-protocols"}},
+		"one tree per flake":         {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": protocols}, Strategy: pb.Strategy_STRATEGY_SINGLE},
+		"one tree per range":         {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": {Url: protocols.Url, Version: "^0.2"}, "old": {Url: protocols.Url, Version: "=0.2.0"}, "new": {Url: protocols.Url, Version: ">0.2.0, <0.3"}}, Strategy: pb.Strategy_STRATEGY_CARGO},
+	} {
+		_, err := c.ResolveInputs(ctx, req)
+		var ce *solver.ConflictError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: %v, want a conflict", name, err)
+			continue
+		}
+		if len(ce.Causes) == 0 || len(ce.Hints) == 0 {
+			t.Errorf("%s: %d causes, %d hints", name, len(ce.Causes), len(ce.Hints))
+		}
+		for _, h := range ce.Hints {
+			if !h.Tried {
+				t.Errorf("%s: %v was not tried", name, h)
+				continue
+			}
+			kinds[h.Change.Kind]++
+			changed := apply(t, req, h.Change)
+			a, err := c.ResolveInputs(ctx, changed)
+			switch {
+			case h.Resolves && err != nil:
+				t.Errorf("%s: %v, applied: %v", name, h, err)
+			case !h.Resolves && !errors.As(err, new(*solver.ConflictError)):
+				t.Errorf("%s: %v, applied: %v, want a conflict still", name, h, err)
+			case h.Resolves && !slices.Equal(rootPins(a), h.Pins):
+				t.Errorf("%s: %v, applied: root pins %v", name, h, rootPins(a))
+			}
+		}
+	}
+	for _, k := range []solver.ChangeKind{solver.ChangeRelaxRequirement, solver.ChangeAllowSeveral, solver.ChangeUseStrategy} {
+		if kinds[k] == 0 {
+			t.Errorf("no hint of kind %d among the cases: %v", k, kinds)
+		}
+	}
+}
+
+// apply makes a hint's change to a request, as ConflictHint documents it.
+func apply(t *testing.T, req *pb.ResolveInputsRequest, c solver.Change) *pb.ResolveInputsRequest {
+	t.Helper()
+	out := proto.Clone(req).(*pb.ResolveInputsRequest)
+	switch c.Kind {
+	case solver.ChangeRelaxRequirement:
+		// The root input, or a root input's input through an override.
+		names := strings.Split(c.Path, "/")
+		in := out.Inputs[names[0]]
+		if len(names) == 2 {
+			if in.Inputs == nil {
+				in.Inputs = map[string]*pb.Input{}
+			}
+			if in.Inputs[names[1]] == nil {
+				in.Inputs[names[1]] = &pb.Input{}
+			}
+			in = in.Inputs[names[1]]
+		}
+		if len(names) == 1 && in.Version != c.From {
+			t.Errorf("relax %s from %s: the request says %q", c.Path, c.From, in.Version)
+		}
+		in.Version = c.To
+	case solver.ChangeAllowSeveral:
+		out.SingleFlakes = slices.DeleteFunc(out.SingleFlakes, func(f string) bool { return f == c.Flake })
+	case solver.ChangeUpdateInput:
+		out.UpdatePaths = append(out.UpdatePaths, c.Path)
+	case solver.ChangeUseStrategy:
+		out.Strategy = c.Strategy.Policy().Proto
+	default:
+		t.Fatalf("a change of kind %d", c.Kind)
+	}
+	return out
+}
+
+// rootPins are an answer's root inputs as a hint lists them.
+func rootPins(a *pb.ResolveInputsResponse) []string {
+	var out []string
+	for _, path := range slices.Sorted(maps.Keys(a.GetPaths())) {
+		if pin := a.Paths[path].GetPin(); pin != nil && !strings.Contains(path, "/") {
+			label := pin.Flake + " " + pin.Version
+			if pin.Version == "" {
+				label = pin.Flake + " ref:" + pin.Ref
+			}
+			out = append(out, label)
+		}
+	}
+	return out
+}

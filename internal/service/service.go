@@ -1,0 +1,216 @@
+// Package service is flakeresolve's application layer: the operations of
+// flakeresolve.v1.ResolverService (ListVersions, ResolveInputs,
+// ExplainInputs) as Go methods over loaded indexes, taking and returning
+// the API's messages.
+//
+// It is shaped so that every face of the API behaves alike: the gRPC
+// server (internal/server) adapts it to statuses, and the command line
+// calls it directly for local indexes, so neither carries policy of its
+// own. What differs between them is configuration: a server passes its
+// caps (Config), the command line the user's flags, with no cap hidden
+// behind them. Errors come out typed, for each face to render once:
+//
+//   - *FieldError: a malformed request, naming the field;
+//   - *index.NotFoundError: no index has the flake, with the closest names;
+//   - *solver.ConflictError: no answer, with typed causes and hints;
+//   - *solver.LimitError: a resolution hit a limit (time, size, work).
+//
+// The service holds its indexes behind an atomic pointer: a call reads the
+// indexes current when it starts and keeps them to its end, and Swap
+// replaces them for later calls without locks.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/solver"
+)
+
+// Config is what the caller of the service decides, not the request.
+type Config struct {
+	// MaxSolveTime caps the time of every call that resolves; a request's
+	// timeout may ask for less. Zero is no cap: the request's timeout (or
+	// the caller's context) is the only bound.
+	MaxSolveTime time.Duration
+}
+
+// Service answers the API's calls against the current indexes.
+type Service struct {
+	layers atomic.Pointer[index.Layers]
+	cfg    Config
+}
+
+// New serves the given layered indexes.
+func New(l *index.Layers, cfg Config) *Service {
+	s := &Service{cfg: cfg}
+	s.layers.Store(l)
+	return s
+}
+
+// Layers returns the indexes currently served.
+func (s *Service) Layers() *index.Layers { return s.layers.Load() }
+
+// Swap replaces the served indexes; calls already running keep the ones
+// they started with.
+func (s *Service) Swap(l *index.Layers) { s.layers.Store(l) }
+
+// FieldError is a malformed request: the field at fault, as a path of the
+// request's field names and map keys ("inputs.hyprland.version",
+// "context.strategy", "single_flakes[0]"), and what is wrong with it.
+type FieldError struct {
+	Field string
+	Msg   string
+	// Requirement says the field holds a version requirement that is not
+	// Cargo's syntax.
+	Requirement bool
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// fieldError reads the solver's complaint about a request as one about the
+// field of the API's request, under prefix ("context." for the context of
+// ListVersions). The solver names input fields by the request's paths;
+// the one field it names otherwise is the list of single flakes.
+func fieldError(err error, prefix string) error {
+	var re *solver.RequestError
+	if !errors.As(err, &re) {
+		return err
+	}
+	field := re.Field
+	if rest, ok := strings.CutPrefix(field, "single["); ok {
+		field = "single_flakes[" + rest
+	}
+	// An input's version is its requirement; the solver complains of one
+	// only when it does not parse.
+	return &FieldError{Field: prefix + field, Msg: re.Msg, Requirement: strings.HasSuffix(field, ".version")}
+}
+
+// LoadLayers loads index files in order; with no files it returns fallback.
+// Every file is loaded and validated before any is used, so the result is
+// all or nothing.
+func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.Layers, error) {
+	if len(files) == 0 {
+		ix, err := fallback()
+		if err != nil {
+			return nil, err
+		}
+		return index.NewLayers(ix), nil
+	}
+	var ixs []*index.Index
+	var errs []error
+	for _, f := range files {
+		ix, err := index.Load(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ixs = append(ixs, ix)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return index.NewLayers(ixs...), nil
+}
+
+// checkEnums rejects enum values the API does not define, anywhere in a
+// request: protojson and the wire both carry unknown numbers through, and
+// a number the service does not know must not be read as a default.
+func checkEnums(m proto.Message) error {
+	return checkEnumsIn(m.ProtoReflect(), "")
+}
+
+func checkEnumsIn(m protoreflect.Message, prefix string) error {
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		name := prefix + string(fd.Name())
+		v := m.Get(fd)
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() == nil && fd.MapValue().Enum() == nil {
+				continue
+			}
+			mp := v.Map()
+			var keys []string
+			byKey := map[string]protoreflect.Value{}
+			mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+				keys = append(keys, k.String())
+				byKey[k.String()] = v
+				return true
+			})
+			slices.Sort(keys)
+			for _, k := range keys {
+				if err := checkValue(fd.MapValue(), byKey[k], name+"."+k); err != nil {
+					return err
+				}
+			}
+		case fd.IsList():
+			l := v.List()
+			for j := range l.Len() {
+				if err := checkValue(fd, l.Get(j), fmt.Sprintf("%s[%d]", name, j)); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := checkValue(fd, v, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, name string) error {
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		values := fd.Enum().Values()
+		if values.ByNumber(v.Enum()) == nil {
+			names := make([]string, values.Len())
+			for i := range values.Len() {
+				names[i] = string(values.Get(i).Name())
+			}
+			return &FieldError{Field: name, Msg: fmt.Sprintf("unknown value %d; expected one of %s", v.Enum(), strings.Join(names, ", "))}
+		}
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return checkEnumsIn(v.Message(), name+".")
+	}
+	return nil
+}
+
+// deadline bounds one call that resolves: by the request's timeout
+// (checked, under field), capped by the configuration.
+func (s *Service) deadline(ctx context.Context, timeout *durationpb.Duration, field string) (context.Context, context.CancelFunc, error) {
+	limit := s.cfg.MaxSolveTime
+	if timeout != nil {
+		if err := timeout.CheckValid(); err != nil || timeout.AsDuration() <= 0 {
+			return nil, nil, &FieldError{Field: field, Msg: "expected a positive duration"}
+		}
+		if limit <= 0 || timeout.AsDuration() < limit {
+			limit = timeout.AsDuration()
+		}
+	}
+	if limit <= 0 {
+		ctx, cancel := context.WithCancel(ctx)
+		return ctx, cancel, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	return ctx, cancel, nil
+}
+
+// sortedKeys is for reading maps in a fixed order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,22 @@
+package solver
+
+import (
+	"github.com/flakeresolve/flakeresolve/index"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+)
+
+// FlakeOf is the flake of the indexes that a reference in URL form points
+// at, read exactly as a resolution reads an input's url (registry ids by
+// name, FlakeHub URLs by the repository they publish, anything else by
+// source); nil when no index has it or the reference does not parse.
+func FlakeOf(layers *index.Layers, url string) *index.Flake {
+	r := &resolver{universe: universe{layers: layers, targets: map[string]*target{}}}
+	return r.target(url).flake
+}
+
+// VersionOfTree is the newest version of f whose tree locked is (the same
+// narHash, or where either lacks one, the same rev), as a resolution
+// recognises a lock's pin; nil when it is none.
+func VersionOfTree(f *index.Flake, locked *pb.FlakeRef) *index.Version {
+	return treeVersion(f, locked)
+}
