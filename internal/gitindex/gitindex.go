@@ -212,7 +212,6 @@ func builderOf(builders []*builder, src *pb.FlakeRef) *builder {
 	return nil
 }
 
-
 // knows says whether the flake already has the tree at rev.
 func (b *builder) knows(rev string) bool {
 	for _, v := range b.flake.Versions {
