@@ -81,8 +81,13 @@ func (r *resolver) target(url string) *target {
 		if t.flake != nil {
 			// The requirement a FlakeHub URL spells is one on the index's
 			// flake; for a flake no index has, the URL is a reference like
-			// any other, which a lock pins.
+			// any other, which a lock pins. Its patch counts commits: a
+			// flake numbered by commit time reads it without (the rule is
+			// internal/importer's).
 			t.urlReq = req
+			if q, err := versionreq.Parse(req); err == nil && t.flake.Numbering == pb.Numbering_NUMBERING_COMMIT_TIME {
+				t.urlReq = q.WithoutPatch().String()
+			}
 		}
 		return t
 	}
