@@ -7,6 +7,7 @@
 package flakeresolvev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -441,9 +442,9 @@ func (ConflictCause_Kind) EnumDescriptor() ([]byte, []int) {
 type ListVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The flake: "flakes/{flake}", its name as the index lists it
-	// ("flakes/hyprutils"). Without google.api.resource_reference: the
-	// resource annotations come with the HTTP face and its googleapis
-	// imports; the pattern is the one above.
+	// ("flakes/hyprutils"). Without google.api.resource_reference: the API
+	// imports only the googleapis protos its HTTP routes need
+	// (google/api/annotations.proto); the pattern is the one above.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// A Cargo version requirement ("^0.8", ">=0.8, <0.10"); empty is "*".
 	// The one filter versions take, in the syntax flakes write, rather than
@@ -3050,7 +3051,7 @@ var File_flakeresolve_v1_resolver_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe2\x01\n" +
+	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe2\x01\n" +
 	"\x13ListVersionsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12 \n" +
 	"\vrequirement\x18\x02 \x01(\tR\vrequirement\x12\x1b\n" +
@@ -3290,11 +3291,11 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x11LIMIT_CONSTRAINTS\x10\x04\x12\x0f\n" +
 	"\vLIMIT_PATHS\x10\x05\x12\x0e\n" +
 	"\n" +
-	"LIMIT_WORK\x10\x062\xae\x02\n" +
-	"\x0fResolverService\x12[\n" +
-	"\fListVersions\x12$.flakeresolve.v1.ListVersionsRequest\x1a%.flakeresolve.v1.ListVersionsResponse\x12^\n" +
-	"\rResolveInputs\x12%.flakeresolve.v1.ResolveInputsRequest\x1a&.flakeresolve.v1.ResolveInputsResponse\x12^\n" +
-	"\rExplainInputs\x12%.flakeresolve.v1.ExplainInputsRequest\x1a&.flakeresolve.v1.ExplainInputsResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"LIMIT_WORK\x10\x062\xc1\x03\n" +
+	"\x0fResolverService\x12\xaf\x01\n" +
+	"\fListVersions\x12$.flakeresolve.v1.ListVersionsRequest\x1a%.flakeresolve.v1.ListVersionsResponse\"R\x82\xd3\xe4\x93\x02LZ*:\x01*\"%/v1/{parent=flakes/*}/versions:choose\x12\x1e/v1/{parent=flakes/*}/versions\x12}\n" +
+	"\rResolveInputs\x12%.flakeresolve.v1.ResolveInputsRequest\x1a&.flakeresolve.v1.ResolveInputsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/inputs:resolve\x12}\n" +
+	"\rExplainInputs\x12%.flakeresolve.v1.ExplainInputsRequest\x1a&.flakeresolve.v1.ExplainInputsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/inputs:explainBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_resolver_proto_rawDescOnce sync.Once
