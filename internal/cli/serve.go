@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,7 @@ func newServeCmd() *cobra.Command {
 		shutdownTimeout time.Duration
 		maxSolveTime    time.Duration
 		logFormat       string
+		web             httpFace
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -64,6 +66,9 @@ exit 0.`,
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("listening on %s: %w", listen, err)}
 			}
+			if err := web.start(gs, svc, maxRequestBytes, log); err != nil {
+				return err
+			}
 			log.Info("serving", "addr", lis.Addr().String(), "indexes", describe(layers), "load_time", time.Since(start))
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -96,6 +101,9 @@ exit 0.`,
 			}
 			log.Info("shutting down: finishing calls in flight", "timeout", shutdownTimeout)
 			hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			webCtx, cancelWeb := context.WithTimeout(context.Background(), shutdownTimeout)
+			web.shutdown(webCtx)
+			cancelWeb()
 			done := make(chan struct{})
 			go func() { gs.GracefulStop(); close(done) }()
 			select {
@@ -114,6 +122,7 @@ exit 0.`,
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take; requests may ask for less")
+	web.flags(cmd)
 	return cmd
 }
 

@@ -55,6 +55,19 @@ const (
 	// INTERNAL: a fault of the service itself; the message says what.
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_INTERNAL_ERROR ErrorReason = 6
+	// NOT_FOUND, from the HTTP face's requirement URLs
+	// (/f/{owner}/{project}/{requirement}): no version of the flake
+	// matches the requirement. Metadata "flake", "requirement", and
+	// "versions", the newest few the flake has, comma-separated.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_VERSION_NOT_FOUND ErrorReason = 7
+	// FAILED_PRECONDITION, from the HTTP face's requirement URLs: the
+	// newest matching version has no tarball URL to redirect to (its tree
+	// is a git or hg checkout, or a subdirectory of a repository), and a
+	// redirect to anything unpinned would not be one. Metadata "flake",
+	// "version" and "type".
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_NO_TARBALL ErrorReason = 8
 )
 
 // Enum value maps for ErrorReason.
@@ -67,6 +80,8 @@ var (
 		4: "NO_ANSWER",
 		5: "LIMIT_EXCEEDED",
 		6: "INTERNAL_ERROR",
+		7: "VERSION_NOT_FOUND",
+		8: "NO_TARBALL",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -76,6 +91,8 @@ var (
 		"NO_ANSWER":                4,
 		"LIMIT_EXCEEDED":           5,
 		"INTERNAL_ERROR":           6,
+		"VERSION_NOT_FOUND":        7,
+		"NO_TARBALL":               8,
 	}
 )
 
@@ -3255,7 +3272,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
 	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
 	"\n" +
-	"now_shares\x18\x05 \x03(\tR\tnowShares*\xa5\x01\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xcc\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
@@ -3263,7 +3280,10 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0fFLAKE_NOT_FOUND\x10\x03\x12\r\n" +
 	"\tNO_ANSWER\x10\x04\x12\x12\n" +
 	"\x0eLIMIT_EXCEEDED\x10\x05\x12\x12\n" +
-	"\x0eINTERNAL_ERROR\x10\x06*w\n" +
+	"\x0eINTERNAL_ERROR\x10\x06\x12\x15\n" +
+	"\x11VERSION_NOT_FOUND\x10\a\x12\x0e\n" +
+	"\n" +
+	"NO_TARBALL\x10\b*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
