@@ -86,6 +86,13 @@ func (r *resolver) target(url string) *target {
 		}
 		return t
 	}
+	if err == nil && src.Type == "indirect" && r.indirect != nil {
+		if to, ok, lerr := r.indirect(src); lerr != nil {
+			err = lerr
+		} else if ok {
+			src = to
+		}
+	}
 	if err != nil {
 		t.err = err
 		return t

@@ -25,6 +25,7 @@ import (
 func newLockCmd() *cobra.Command {
 	var (
 		indexes      []string
+		registries   []string
 		addr         string
 		update       []string
 		check        bool
@@ -132,7 +133,7 @@ Exit codes (for CI):
 			if len(dirs) == 0 {
 				dirs = []string{"."}
 			}
-			client := &resolveClient{addr: addr, indexes: indexes}
+			client := &resolveClient{addr: addr, indexes: indexes, registries: registries}
 			run := func(dir string, stdout, stderr io.Writer) error {
 				l := &locker{dir: dir, client: client, update: update, strategy: strategy, timeout: timeout, effort: effort, nix: nix}
 				return l.run(cmd.Context(), lockRun{out: out, check: check, writeFollows: writeFollows, several: len(dirs) > 1, stdout: stdout, stderr: stderr})
@@ -143,6 +144,7 @@ Exit codes (for CI):
 			return lockEach(dirs, cmd.OutOrStdout(), cmd.ErrOrStderr(), out, run)
 		},
 	}
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins; default: the embedded index)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
 	cmd.Flags().StringSliceVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable, or comma-separated)")

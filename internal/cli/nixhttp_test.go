@@ -184,6 +184,22 @@ func TestRequirementURLsWithNix(t *testing.T) {
 		})
 	}
 
+	// The index's names as a registry Nix 2.8 reads: the newest release,
+	// pinned.
+	exported := filepath.Join(t.TempDir(), "registry.json")
+	if code, out := runCLI("index", "registry", "--index", idx, "--pinned", "-o", exported); code != 0 {
+		t.Fatalf("index registry: exit %d\n%s", code, out)
+	}
+	// (Offline would set an empty registry of its own.)
+	out, stderr, err := judges[0].Nix(t, "", "flake", "metadata", "--json", "--flake-registry", exported, "acme-greeting",
+		"--store", nixtest.Store(t), "--option", "substituters", "", "--offline")
+	var meta struct {
+		Locked map[string]any `json:"locked"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &meta) != nil || meta.Locked["url"] != pinned("2.0.0") {
+		t.Errorf("nix flake metadata --flake-registry exported.json acme-greeting: %v %v\n%s", meta.Locked, err, stderr)
+	}
+
 	// A newer matching version is published and the server reloads:
 	// Nix 2.26's update moves the lock to it.
 	modern := judges[len(judges)-1]

@@ -28,6 +28,7 @@ func newServeCmd() *cobra.Command {
 		maxSolveTime    time.Duration
 		logFormat       string
 		web             httpFace
+		registries      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -60,7 +61,11 @@ exit 0.`,
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("not starting: %w", err)}
 			}
-			svc := service.New(layers, service.Config{MaxSolveTime: maxSolveTime})
+			indirect, err := registryLookup(registries)
+			if err != nil {
+				return err
+			}
+			svc := service.New(layers, service.Config{MaxSolveTime: maxSolveTime, Indirect: indirect})
 			gs, hs := server.NewGRPCServer(svc, server.Options{MaxRecvBytes: maxRequestBytes, Logger: log})
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -122,6 +127,7 @@ exit 0.`,
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take; requests may ask for less")
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	web.flags(cmd)
 	return cmd
 }
