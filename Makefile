@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench lock-example gophersat-patch
+.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench bench-http lock-example gophersat-patch
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -85,6 +85,12 @@ default-index:
 lock-example: build
 	./.ci/deps
 	bash testdata/lock-example/run bin/flakeresolve
+
+# The HTTP face's redirect route under load (wrk, from Debian), on
+# loopback for 10 seconds: requests/s and latency percentiles.
+bench-http: build
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	bash testdata/bench-http/run bin/flakeresolve 10 32
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
