@@ -108,17 +108,17 @@ func TestJSONRoutesAnswerAsGRPC(t *testing.T) {
 		{"list", "GET", "/v1/flakes/hyprutils/versions?requirement=%5E0.8&pageSize=2", "", func(ctx context.Context, _ []byte) (proto.Message, error) {
 			return f.rpc.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "^0.8", PageSize: 2})
 		}, &pb.ListVersionsResponse{}},
-		{"list with a context", "POST", "/v1/flakes/hyprland-protocols/versions:choose", `{"requirement": "*", "context": ` + resolve + `}`, listCall(f), &pb.ListVersionsResponse{}},
+		{"list with a context", "POST", "/v1/flakes/hyprland-protocols/versions:choose", `{"requirement": "*", "context": ` + resolve + `}`, rpcOf(f.rpc.ListVersions, func(r *pb.ListVersionsRequest) { r.Parent = "flakes/hyprland-protocols" }), &pb.ListVersionsResponse{}},
 		{"unknown flake", "GET", "/v1/flakes/hyprutil/versions", "", func(ctx context.Context, _ []byte) (proto.Message, error) {
 			return f.rpc.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutil"})
 		}, nil},
 		{"bad requirement", "GET", "/v1/flakes/hyprutils/versions?requirement=%5E0.8x", "", func(ctx context.Context, _ []byte) (proto.Message, error) {
 			return f.rpc.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "^0.8x"})
 		}, nil},
-		{"resolve", "POST", "/v1/inputs:resolve", resolve, resolveCall(f), &pb.ResolveInputsResponse{}},
-		{"conflict", "POST", "/v1/inputs:resolve", conflict, resolveCall(f), nil},
-		{"bad field", "POST", "/v1/inputs:resolve", `{"inputs": {"x": {"url": "github:a"}}}`, resolveCall(f), nil},
-		{"explain", "POST", "/v1/inputs:explain", `{"resolveRequest": ` + resolve + `, "flake": "nixpkgs"}`, explainCall(f), &pb.ExplainInputsResponse{}},
+		{"resolve", "POST", "/v1/inputs:resolve", resolve, rpcOf(f.rpc.ResolveInputs, nil), &pb.ResolveInputsResponse{}},
+		{"conflict", "POST", "/v1/inputs:resolve", conflict, rpcOf(f.rpc.ResolveInputs, nil), nil},
+		{"bad field", "POST", "/v1/inputs:resolve", `{"inputs": {"x": {"url": "github:a"}}}`, rpcOf(f.rpc.ResolveInputs, nil), nil},
+		{"explain", "POST", "/v1/inputs:explain", `{"resolveRequest": ` + resolve + `, "flake": "nixpkgs"}`, rpcOf(f.rpc.ExplainInputs, nil), &pb.ExplainInputsResponse{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, f.http+tc.path, strings.NewReader(tc.body))
@@ -147,34 +147,21 @@ func TestJSONRoutesAnswerAsGRPC(t *testing.T) {
 	}
 }
 
-func listCall(f face) func(context.Context, []byte) (proto.Message, error) {
+// rpcOf is a gRPC call of the request a JSON body spells, changed by
+// fill (the fields an HTTP route takes from its path).
+func rpcOf[R any, P interface {
+	*R
+	proto.Message
+}, A proto.Message](do func(context.Context, P, ...grpc.CallOption) (A, error), fill func(P)) func(context.Context, []byte) (proto.Message, error) {
 	return func(ctx context.Context, body []byte) (proto.Message, error) {
-		var req pb.ListVersionsRequest
-		if err := protojson.Unmarshal(body, &req); err != nil {
+		req := P(new(R))
+		if err := protojson.Unmarshal(body, req); err != nil {
 			return nil, err
 		}
-		req.Parent = "flakes/hyprland-protocols"
-		return f.rpc.ListVersions(ctx, &req)
-	}
-}
-
-func resolveCall(f face) func(context.Context, []byte) (proto.Message, error) {
-	return func(ctx context.Context, body []byte) (proto.Message, error) {
-		var req pb.ResolveInputsRequest
-		if err := protojson.Unmarshal(body, &req); err != nil {
-			return nil, err
+		if fill != nil {
+			fill(req)
 		}
-		return f.rpc.ResolveInputs(ctx, &req)
-	}
-}
-
-func explainCall(f face) func(context.Context, []byte) (proto.Message, error) {
-	return func(ctx context.Context, body []byte) (proto.Message, error) {
-		var req pb.ExplainInputsRequest
-		if err := protojson.Unmarshal(body, &req); err != nil {
-			return nil, err
-		}
-		return f.rpc.ExplainInputs(ctx, &req)
+		return do(ctx, req)
 	}
 }
 
