@@ -77,7 +77,7 @@ func (r *resolver) target(url string) *target {
 	src, err := flakeref.ParseAny(url)
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
 		t.src = src
-		t.flake = r.layers.LookupSource(&pb.FlakeRef{Type: "github", Owner: owner, Repo: repo})
+		t.flake, _ = r.layers.LookupProject(owner, repo)
 		if t.flake != nil {
 			// The requirement a FlakeHub URL spells is one on the index's
 			// flake; for a flake no index has, the URL is a reference like
@@ -90,6 +90,13 @@ func (r *resolver) target(url string) *target {
 			}
 		}
 		return t
+	}
+	if err == nil && src.Type == "indirect" && r.indirect != nil {
+		if to, ok, lerr := r.indirect(src); lerr != nil {
+			err = lerr
+		} else if ok {
+			src = to
+		}
 	}
 	if err != nil {
 		t.err = err

@@ -29,6 +29,10 @@ type Request struct {
 	Update []string
 	// Limits bound the work.
 	Limits Limits
+	// Indirect, when set, resolves an indirect reference (nixpkgs,
+	// flake:foo/ref) through flake registries before the index names do,
+	// as Nix resolves one: ok is false when no registry has it.
+	Indirect func(ref *pb.FlakeRef) (resolved *pb.FlakeRef, ok bool, err error)
 	// trial marks a resolution that tries a hint: only whether it
 	// answers matters, so a conflict is not explained.
 	trial bool

@@ -32,8 +32,10 @@ type api interface {
 type resolveClient struct {
 	addr    string
 	indexes []string
-	api     api
-	remote  *server.Client
+	// registries are --registry files, read before the index names.
+	registries []string
+	api        api
+	remote     *server.Client
 }
 
 func (c *resolveClient) get() (api, error) {
@@ -41,6 +43,9 @@ func (c *resolveClient) get() (api, error) {
 		return c.api, nil
 	}
 	if c.addr != "" {
+		if len(c.registries) > 0 {
+			return nil, usageErr("--server and --registry exclude each other: a server reads its own registries (serve --registry)")
+		}
 		cl, err := server.Dial(c.addr)
 		if err != nil {
 			return nil, &exitErr{exitError, err}
@@ -53,7 +58,11 @@ func (c *resolveClient) get() (api, error) {
 	if err != nil {
 		return nil, &exitErr{exitError, err}
 	}
-	c.api = service.New(layers, service.Config{})
+	indirect, err := registryLookup(c.registries)
+	if err != nil {
+		return nil, err
+	}
+	c.api = service.New(layers, service.Config{Indirect: indirect})
 	return c.api, nil
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,8 @@ func newServeCmd() *cobra.Command {
 		shutdownTimeout time.Duration
 		maxSolveTime    time.Duration
 		logFormat       string
+		web             httpFace
+		registries      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -58,11 +61,18 @@ exit 0.`,
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("not starting: %w", err)}
 			}
-			svc := service.New(layers, service.Config{MaxSolveTime: maxSolveTime})
+			indirect, err := registryLookup(registries)
+			if err != nil {
+				return err
+			}
+			svc := service.New(layers, service.Config{MaxSolveTime: maxSolveTime, Indirect: indirect})
 			gs, hs := server.NewGRPCServer(svc, server.Options{MaxRecvBytes: maxRequestBytes, Logger: log})
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("listening on %s: %w", listen, err)}
+			}
+			if err := web.start(gs, svc, maxRequestBytes, log); err != nil {
+				return err
 			}
 			log.Info("serving", "addr", lis.Addr().String(), "indexes", describe(layers), "load_time", time.Since(start))
 
@@ -96,6 +106,9 @@ exit 0.`,
 			}
 			log.Info("shutting down: finishing calls in flight", "timeout", shutdownTimeout)
 			hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			webCtx, cancelWeb := context.WithTimeout(context.Background(), shutdownTimeout)
+			web.shutdown(webCtx)
+			cancelWeb()
 			done := make(chan struct{})
 			go func() { gs.GracefulStop(); close(done) }()
 			select {
@@ -114,6 +127,8 @@ exit 0.`,
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take; requests may ask for less")
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
+	web.flags(cmd)
 	return cmd
 }
 

@@ -27,7 +27,7 @@ func (s *Service) resolveChecked(ctx context.Context, req *pb.ResolveInputsReque
 	if err := checkEnumsIn(req.ProtoReflect(), prefix); err != nil {
 		return nil, err
 	}
-	sreq, err := solverRequest(req, prefix)
+	sreq, err := s.solverRequest(req, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +51,9 @@ func resolve(ctx context.Context, layers *index.Layers, sreq *solver.Request, pr
 
 // solverRequest reads the API's request as the solver's, checking what the
 // solver takes on trust.
-func solverRequest(req *pb.ResolveInputsRequest, prefix string) (*solver.Request, error) {
+func (s *Service) solverRequest(req *pb.ResolveInputsRequest, prefix string) (*solver.Request, error) {
 	sreq := &solver.Request{
+		Indirect:       s.cfg.Indirect,
 		Inputs:         req.Inputs,
 		Single:         req.SingleFlakes,
 		UnversionedAny: req.UnversionedAsAny,

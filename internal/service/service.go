@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
@@ -44,6 +45,10 @@ type Config struct {
 	// timeout may ask for less. Zero is no cap: the request's timeout (or
 	// the caller's context) is the only bound.
 	MaxSolveTime time.Duration
+	// Indirect resolves indirect inputs (nixpkgs, flake:foo/ref) through
+	// flake registries before the index names do (--registry); nil: the
+	// index names alone.
+	Indirect func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
 }
 
 // Service answers the API's calls against the current indexes.

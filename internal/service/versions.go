@@ -137,7 +137,7 @@ func (s *Service) choose(ctx context.Context, layers *index.Layers, f *index.Fla
 	if err := checkEnumsIn(req.Context.ProtoReflect(), prefix); err != nil {
 		return nil, err
 	}
-	base, err := solverRequest(req.Context, prefix)
+	base, err := s.solverRequest(req.Context, prefix)
 	if err != nil {
 		return nil, err
 	}
