@@ -299,7 +299,7 @@ func (r *resolver) signature(v *index.Version, region int) string {
 	}
 	if r.lockPinned[v] {
 		// A lock pins this very tree: it cannot stand in for another.
-		sig += "|pinned:" + v.Locked.NarHash + v.Locked.Rev
+		sig += "|pinned:" + v.NarHash() + v.Rev()
 	}
 	return sig
 }

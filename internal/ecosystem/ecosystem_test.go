@@ -11,6 +11,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/internal/ecosystem"
+	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
@@ -80,8 +81,12 @@ func TestTestsolvAgrees(t *testing.T) {
 				if v.String() != ver {
 					continue
 				}
-				for in, q := range v.Requirements {
-					dep := v.Inputs[in].Url[len("github:eco/"):]
+				for in, decl := range v.Inputs() {
+					if decl.Version == "" {
+						continue
+					}
+					q := versionreq.MustParse(decl.Version)
+					dep := decl.Url[len("github:eco/"):]
 					if in == "nixpkgs" {
 						dep = "nixpkgs"
 					}

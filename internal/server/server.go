@@ -74,7 +74,7 @@ func (s *Service) Query(ctx context.Context, req *pb.QueryRequest) (*pb.QueryRes
 		Versions:      make([]*pb.MatchingVersion, 0, len(matches)),
 	}
 	for _, v := range slices.Backward(matches) {
-		resp.Versions = append(resp.Versions, &pb.MatchingVersion{Version: v.String(), Locked: v.Locked})
+		resp.Versions = append(resp.Versions, &pb.MatchingVersion{Version: v.String(), Locked: v.Locked()})
 	}
 	return resp, nil
 }
