@@ -33,7 +33,7 @@ proto-lint:
 
 # Rebuilds the embedded default index from the real-flake snapshot.
 default-index:
-	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.snap
 
 # The README's CI recipe end to end: git repositories, index build, lock,
 # and Nix accepting the lock offline in an empty store (needs nix-bin).
