@@ -152,17 +152,16 @@ func newFlake(origin string, pf *pb.FlakeSnapshot, tab *tables) (*Flake, error) 
 	if err := checkColumns(c, tab); err != nil {
 		return nil, err
 	}
-	f := &Flake{Name: pf.Name, Description: pf.Description, Source: pf.Source, DefaultRef: pf.DefaultRef, Origin: origin,
-		Refs: make(map[string]*Ref, len(pf.Refs)), cols: c, tab: tab}
-	for i, r := range pf.Refs {
-		if r.Name == "" || (i > 0 && r.Name <= pf.Refs[i-1].Name) {
-			return nil, fmt.Errorf("ref #%d is named %q: expected unique names in order", i, r.Name)
-		}
-		if int(r.InputSet) > len(tab.sets) || int(r.LockFile) > len(tab.locks) {
-			return nil, fmt.Errorf("ref %s: input set %d of %d, lock file %d of %d", r.Name, r.InputSet, len(tab.sets), r.LockFile, len(tab.locks))
-		}
-		pin := &pb.Source{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount}
-		f.Refs[r.Name] = &Ref{Name: r.Name, Locked: pinTo(pf.Source, pin), Inputs: tab.inputs(r.InputSet).get(), lock: tab.lock(r.LockFile)}
+	f := &Flake{Name: pf.Name, Description: pf.Description, Source: pf.Source, DefaultRef: pf.DefaultRef, Origin: origin, cols: c, tab: tab}
+	var err error
+	if f.Refs, err = newRefs("ref", pf.Refs, pf.Source, tab); err != nil {
+		return nil, err
+	}
+	if f.Refs == nil {
+		f.Refs = map[string]*Ref{}
+	}
+	if f.Revs, err = newRefs("rev", pf.Revs, pf.Source, tab); err != nil {
+		return nil, err
 	}
 	if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {
 		return nil, fmt.Errorf("default ref %q is not one of its refs", f.DefaultRef)
@@ -175,6 +174,30 @@ func newFlake(origin string, pf *pb.FlakeSnapshot, tab *tables) (*Flake, error) 
 		f.Versions[i] = &vs[i]
 	}
 	return f, nil
+}
+
+// newRefs builds ref heads, or trees at revs (whose Name stays empty); nil
+// when there are none.
+func newRefs(what string, refs []*pb.RefSnapshot, source *pb.Source, tab *tables) (map[string]*Ref, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]*Ref, len(refs))
+	for i, r := range refs {
+		if r.Name == "" || (i > 0 && r.Name <= refs[i-1].Name) {
+			return nil, fmt.Errorf("%s #%d is named %q: expected unique names in order", what, i, r.Name)
+		}
+		if int(r.InputSet) > len(tab.sets) || int(r.LockFile) > len(tab.locks) {
+			return nil, fmt.Errorf("%s %s: input set %d of %d, lock file %d of %d", what, r.Name, r.InputSet, len(tab.sets), r.LockFile, len(tab.locks))
+		}
+		pin := &pb.Source{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount}
+		ref := &Ref{Locked: pinTo(source, pin), Inputs: tab.inputs(r.InputSet).get(), lock: tab.lock(r.LockFile)}
+		if what == "ref" {
+			ref.Name = r.Name
+		}
+		out[r.Name] = ref
+	}
+	return out, nil
 }
 
 // checkColumns checks that every column has an entry per version (or none

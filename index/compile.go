@@ -86,17 +86,12 @@ func compile(m *pb.Index, intern bool) (*compiled, error) {
 // flake compiles a flake whose versions' items the chunks serialized.
 func (c *compiler) flake(f *pb.Flake, chunks []*compileChunk) (*pb.FlakeSnapshot, error) {
 	pf := &pb.FlakeSnapshot{Name: f.Name, Description: f.Description, Source: f.Source, DefaultRef: f.DefaultRef, Numbering: f.Numbering, Flake: f.Flake}
-	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
-		r := f.Refs[name]
-		set, err := c.inputSet(r.Inputs, "")
-		if err != nil {
-			return nil, err
-		}
-		lock, err := c.lockFile(r.LockFile, "")
-		if err != nil {
-			return nil, err
-		}
-		pf.Refs = append(pf.Refs, &pb.RefSnapshot{Name: name, Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount, InputSet: set, LockFile: lock})
+	var err error
+	if pf.Refs, err = c.refs(f.Refs); err != nil {
+		return nil, err
+	}
+	if pf.Revs, err = c.refs(f.Revs); err != nil {
+		return nil, err
 	}
 	cols := &pb.VersionColumns{}
 	n := len(f.Versions)
@@ -112,6 +107,24 @@ func (c *compiler) flake(f *pb.Flake, chunks []*compileChunk) (*pb.FlakeSnapshot
 	dropZeroColumns(cols)
 	pf.Versions = cols
 	return pf, nil
+}
+
+// refs compiles ref heads (or trees at revs), sorted by name.
+func (c *compiler) refs(refs map[string]*pb.Ref) ([]*pb.RefSnapshot, error) {
+	var out []*pb.RefSnapshot
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
+		r := refs[name]
+		set, err := c.inputSet(r.Inputs, "")
+		if err != nil {
+			return nil, err
+		}
+		lock, err := c.lockFile(r.LockFile, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &pb.RefSnapshot{Name: name, Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount, InputSet: set, LockFile: lock})
+	}
+	return out, nil
 }
 
 // sortVersions orders versions by SemVer precedence. The index was

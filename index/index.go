@@ -59,7 +59,10 @@ type Flake struct {
 	Description string
 	Source      *pb.Source
 	Refs        map[string]*Ref
-	DefaultRef  string
+	// Revs are trees at revs that inputs name by rev, keyed by rev: no
+	// version or ref head is them.
+	Revs       map[string]*Ref
+	DefaultRef string
 	// Origin is the Origin of the index the flake came from.
 	Origin string
 	// Versions ascending by SemVer precedence.

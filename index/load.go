@@ -243,7 +243,26 @@ func shareFlakes(flakes []*pb.Flake, n int) [][]int {
 	return shares
 }
 
-// validateFlake checks one flake's source, versions and refs.
+// namedTree is a ref head or a pinned rev, with its field in the index.
+type namedTree struct {
+	field string
+	ref   *pb.Ref
+}
+
+// namedTrees lists a flake's ref heads and pinned revs, which the index
+// records alike.
+func namedTrees(f *pb.Flake) []namedTree {
+	var out []namedTree
+	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
+		out = append(out, namedTree{"refs." + r, f.Refs[r]})
+	}
+	for _, rev := range slices.Sorted(maps.Keys(f.Revs)) {
+		out = append(out, namedTree{"revs." + rev, f.Revs[rev]})
+	}
+	return out
+}
+
+// validateFlake checks one flake's source, versions, refs and revs.
 func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 	var probs []Problem
 	add := func(field, format string, args ...any) {
@@ -258,17 +277,22 @@ func validateFlake(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 	}
 	probs = append(probs, validateVersions(reqs, fname, f)...)
 	probs = append(probs, validateLockFiles(fname, f)...)
-	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
-		ref := f.Refs[r]
+	for _, nt := range namedTrees(f) {
+		ref := nt.ref
 		if f.Source != nil {
 			checkSource(pinTo(f.Source, refPin(ref)), true, false, func(field, format string, args ...any) {
-				add("refs."+r+"."+field, format, args...)
+				add(nt.field+"."+field, format, args...)
 			})
 		}
 		for _, name := range slices.Sorted(maps.Keys(ref.Inputs)) {
 			checkInput(reqs, ref.Inputs, ref.Inputs[name], "inputs."+name, func(field, format string, args ...any) {
-				add("refs."+r+"."+field, format, args...)
+				add(nt.field+"."+field, format, args...)
 			})
+		}
+	}
+	for _, rev := range slices.Sorted(maps.Keys(f.Revs)) {
+		if f.Revs[rev].Rev != rev {
+			add("revs."+rev+".rev", "%q, expected the rev it is keyed by", f.Revs[rev].Rev)
 		}
 	}
 	if f.DefaultRef != "" && f.Refs[f.DefaultRef] == nil {

@@ -21,7 +21,8 @@ import (
 // a narHash), and a well-formed rev and narHash; and no node key leads
 // back to itself.
 
-// validateLockFiles checks the lock files of a flake's versions and refs.
+// validateLockFiles checks the lock files of a flake's versions, refs and
+// revs.
 func validateLockFiles(fname string, f *pb.Flake) []Problem {
 	c := &lockChecker{hashes: map[string]bool{}}
 	var probs []Problem
@@ -35,9 +36,9 @@ func validateLockFiles(fname string, f *pb.Flake) []Problem {
 			probs = append(probs, p)
 		}
 	}
-	for _, r := range slices.Sorted(maps.Keys(f.Refs)) {
-		for _, p := range c.check(f.Refs[r].LockFile) {
-			p.Flake, p.Field = fname, "refs."+r+"."+p.Field
+	for _, nt := range namedTrees(f) {
+		for _, p := range c.check(nt.ref.LockFile) {
+			p.Flake, p.Field = fname, nt.field+"."+p.Field
 			probs = append(probs, p)
 		}
 	}

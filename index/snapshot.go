@@ -251,12 +251,17 @@ func decompile(origin string, p *pb.IndexSnapshot) (*pb.Index, error) {
 	for i, pf := range p.Flakes {
 		f := ix.flakes[i]
 		out := &pb.Flake{Name: pf.Name, Description: pf.Description, Source: pf.Source, DefaultRef: pf.DefaultRef, Numbering: pf.Numbering, Flake: pf.Flake}
-		for _, r := range pf.Refs {
-			if out.Refs == nil {
-				out.Refs = map[string]*pb.Ref{}
+		refs := func(rs []*pb.RefSnapshot) map[string]*pb.Ref {
+			var out map[string]*pb.Ref
+			for _, r := range rs {
+				if out == nil {
+					out = map[string]*pb.Ref{}
+				}
+				out[r.Name] = &pb.Ref{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount, Inputs: sets(r.InputSet), LockFile: lock(r.LockFile)}
 			}
-			out.Refs[r.Name] = &pb.Ref{Rev: r.Rev, NarHash: r.NarHash, LastModified: r.LastModified, RevCount: r.RevCount, Inputs: sets(r.InputSet), LockFile: lock(r.LockFile)}
+			return out
 		}
+		out.Refs, out.Revs = refs(pf.Refs), refs(pf.Revs)
 		for j, v := range f.Versions {
 			out.Versions = append(out.Versions, &pb.Version{Version: v.String(), Locked: v.pin(),
 				Inputs: sets(column(f.cols.InputSet, j)), LockFile: lock(column(f.cols.LockFile, j))})

@@ -98,16 +98,17 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // loadedFlake is what the resolver can read of a loaded flake.
 type loadedFlake struct {
 	Description, DefaultRef, Origin, Source string
-	Refs                                    map[string]loadedTree
+	Refs, Revs                              map[string]loadedTree
 	Versions                                []loadedTree
-	Releases, Prereleases                   []string // what Select("*") and a prerelease requirement give
+	// Releases are what Select("*") gives; Prereleases the rest.
+	Releases, Prereleases []string
 }
 
 // loadedTree renders messages as text: comparing large trees of messages
 // with protocmp is slow.
 type loadedTree struct {
-	Version, NarHash, Rev, Ref, InputsKey string
-	Locked, Inputs, Lock                  string
+	Name, Version, NarHash, Rev, Ref, InputsKey string
+	Locked, Inputs, Lock                        string
 }
 
 func text(m proto.Message) string { return prototext.Format(m) }
@@ -132,9 +133,17 @@ func describe(t *testing.T, m *pb.Index, ix *Index) loadedIndex {
 	layers := NewLayers(ix)
 	for _, pf := range m.Flakes {
 		f := ix.Flake(pf.Name)
-		lf := loadedFlake{Description: f.Description, DefaultRef: f.DefaultRef, Origin: f.Origin, Source: text(f.Source), Refs: map[string]loadedTree{}}
-		for name, r := range f.Refs {
-			lf.Refs[name] = loadedTree{Locked: text(r.Locked), Inputs: text(&pb.InputSet{Inputs: r.Inputs}), Lock: graph(r.Lock())}
+		lf := loadedFlake{Description: f.Description, DefaultRef: f.DefaultRef, Origin: f.Origin, Source: text(f.Source)}
+		for _, refs := range []struct {
+			in  map[string]*Ref
+			out *map[string]loadedTree
+		}{{f.Refs, &lf.Refs}, {f.Revs, &lf.Revs}} {
+			for name, r := range refs.in {
+				if *refs.out == nil {
+					*refs.out = map[string]loadedTree{}
+				}
+				(*refs.out)[name] = loadedTree{Name: r.Name, Locked: text(r.Locked), Inputs: text(&pb.InputSet{Inputs: r.Inputs}), Lock: graph(r.Lock())}
+			}
 		}
 		byVersion := map[string]*pb.Version{}
 		for _, pv := range pf.Versions {
@@ -198,6 +207,9 @@ func canonical(m *pb.Index) *pb.Index {
 		})
 		if len(f.Refs) == 0 {
 			f.Refs = nil
+		}
+		if len(f.Revs) == 0 {
+			f.Revs = nil
 		}
 	}
 	return c

@@ -176,6 +176,15 @@ func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
 	if name := treeRef(f, &pb.Source{Rev: rev}); name != "" {
 		return r.refCand(f, name)
 	}
+	if tree := f.Revs[rev]; tree != nil {
+		if c := r.byRef[tree]; c != nil {
+			return c
+		}
+		c := &candidate{flake: f, locked: tree.Locked, inputs: tree.Inputs, own: tree.Lock()}
+		r.byRef[tree] = c
+		r.nodeOf(c)
+		return c
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/flakeresolve/flakeresolve/index"
 )
 
 // decoder reads an answer out of a model. Where a model leaves a choice
@@ -35,6 +36,15 @@ func (r *resolver) decode(model []bool) (*Answer, error) {
 	}
 	sort.Slice(d.ans.Nodes, func(i, j int) bool { return nodeLess(d.ans.Nodes[i], d.ans.Nodes[j]) })
 	d.duplicates()
+	// The answer's own value: a model may hold trees the answer does not
+	// use, where a criterion was not driven down.
+	for i, c := range r.stats.Objective {
+		b := &r.stats.Objective[i]
+		b.Value = d.value(c.Criterion)
+		if b.Proven {
+			b.Lower = b.Value
+		}
+	}
 	r.stats.Duration = time.Since(r.start)
 	d.ans.Stats = r.stats
 	return d.ans, nil
@@ -90,7 +100,7 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 		s := in.slots[name]
 		path := joinPath(prefix, name)
 		if len(d.ans.Paths) >= d.r.lim.MaxPaths {
-			return d.r.limit("paths", len(d.ans.Paths)+1, d.r.lim.MaxPaths)
+			return d.r.limit(LimitPaths, len(d.ans.Paths)+1, d.r.lim.MaxPaths)
 		}
 		p := &PathPin{Path: path, URL: s.decl.Url, DeclaredURL: s.declaredURL, Requirement: s.reqText, NotFlake: s.decl.Flake != nil && !*s.decl.Flake}
 		d.ans.Paths = append(d.ans.Paths, p)
@@ -133,6 +143,34 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 		}
 	}
 	return nil
+}
+
+// value is a criterion of the decoded answer, as criterion encodes it.
+func (d *decoder) value(c Criterion) int {
+	v := 0
+	switch c {
+	case RootStaleness:
+		for _, k := range slices.Sorted(maps.Keys(d.r.root.slots)) {
+			if s := d.r.root.slots[k]; s.kind == choose {
+				v += staleness(s.cands[d.choose(s)])
+			}
+		}
+	case Duplicates:
+		perFlake := map[*index.Flake]int{}
+		for n := range d.nodes {
+			perFlake[n.flake]++
+		}
+		for _, k := range perFlake {
+			v += k - 1
+		}
+	case Staleness:
+		for n := range d.nodes {
+			v += staleness(n.cand)
+		}
+	case Trees:
+		v = len(d.nodes)
+	}
+	return v
 }
 
 func (d *decoder) node(c *candidate) *Node {

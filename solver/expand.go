@@ -31,7 +31,9 @@ type instance struct {
 	active int
 	path   string
 	slots  map[string]*slot
-	parent *slot
+	// parents are the slots that lead to the instance, first the one that
+	// made it.
+	parents []*slot
 	// notFlake marks a flake = false input: Nix reads no flake.nix from
 	// the tree, so it has no inputs.
 	notFlake bool
@@ -295,7 +297,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	}
 	if r.choices += len(s.cands); r.choices > r.lim.MaxClauses {
 		// Every choice comes with at least one clause.
-		return nil, r.limit("clauses", r.choices, r.lim.MaxClauses)
+		return nil, r.limit(LimitClauses, r.choices, r.lim.MaxClauses)
 	}
 	childCtx := map[string]override{}
 	prefix := name + "/"
@@ -352,9 +354,10 @@ func splitPath(p string) []string {
 func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool, lock lockCtx) *instance {
 	full := fmt.Sprintf("%p|%s|%t|%p|%p", c, key, notFlake, lock.node, lock.root)
 	if in := r.byKey[full]; in != nil {
+		in.parents = append(in.parents, parent)
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parent: parent, notFlake: notFlake, lock: lock}
+	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
 	if in.lock.root == nil {
 		in.lock.root = in
 	}

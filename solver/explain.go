@@ -1,19 +1,26 @@
 package solver
 
 import (
+	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/flakeresolve/flakeresolve/index"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 // explain finds a minimal set of declarations that cannot hold together and
-// says it in their terms. Removal is tried from the last group built to the
-// first, so the declarations nearest the root, the ones a user can change,
-// are the ones kept.
+// says it in their terms, with changes that would lift the conflict, each
+// tried. Removal is tried from the last group built to the first, so the
+// declarations nearest the root, the ones a user can change, are the ones
+// kept.
 func (r *resolver) explain() error {
+	if r.req.trial {
+		return &ConflictError{}
+	}
 	set := map[*group]bool{}
 	for _, c := range r.cons {
 		if c.group != nil {
@@ -22,213 +29,301 @@ func (r *resolver) explain() error {
 	}
 	unsat := func() bool {
 		keep := func(c *constraint) bool { return c.group == nil || set[c.group] }
-		_, out := newSAT(r.nvars, r.cons, keep, nil, &r.stats.SATCalls, func() bool { return r.ctx.Err() != nil }).solve()
+		_, out := newSAT(r.nvars, r.cons, keep, &r.stats.SATCalls, func() bool { return r.ctx.Err() != nil }).solve()
 		return out == unsat
 	}
+	e := &ConflictError{Minimal: true}
 	for i := len(r.groups) - 1; i >= 0; i-- {
 		g := r.groups[i]
-		if !set[g] || r.ctx.Err() != nil {
+		if !set[g] {
 			continue
+		}
+		if r.ctx.Err() != nil {
+			e.Minimal = false
+			break
 		}
 		delete(set, g)
 		if !unsat() {
 			set[g] = true
 		}
 	}
-	var core []*group
 	for _, g := range r.groups {
 		if set[g] {
-			core = append(core, g)
+			e.Causes = append(e.Causes, r.causes(g)...)
 		}
 	}
-	e := &ConflictError{}
-	for _, g := range core {
-		e.Causes = append(e.Causes, r.describe(g)...)
-		if s := r.suggest(g); s != "" {
-			e.Suggestions = append(e.Suggestions, s)
+	// The changes that would lift the conflict, each tried; those tried
+	// that leave no answer are left out.
+	seen := map[Change]bool{}
+	for _, g := range r.groups {
+		if c, ok := r.change(g); set[g] && ok && !seen[c] {
+			seen[c] = true
+			if h := r.try(c); !h.Tried || h.Resolves {
+				e.Hints = append(e.Hints, h)
+			}
 		}
 	}
 	r.stats.Duration = time.Since(r.start)
 	return e
 }
 
-// describe says what a group of clauses stands for.
-func (r *resolver) describe(g *group) []string {
+// causes says what a group of clauses stands for: one cause per distinct
+// declaration in it.
+func (r *resolver) causes(g *group) []Cause {
 	switch g.kind {
 	case "root":
-		return []string{r.describeSlot("root input "+quote(g.name), g.slots[0])}
+		return []Cause{r.slotCause(g.slots[0], CauseRootRequirement, nil, nil)}
 	case "input":
-		return r.describeInput(g)
+		// The versions of a flake that declare one requirement of the
+		// input, and every chain that reaches them.
+		type decl struct{ req, why string }
+		var order []decl
+		bySlot := map[decl][]*slot{}
+		for _, s := range g.slots {
+			d := decl{s.reqText, s.why}
+			if bySlot[d] == nil {
+				order = append(order, d)
+			}
+			bySlot[d] = append(bySlot[d], s)
+		}
+		var out []Cause
+		for _, d := range order {
+			ss := bySlot[d]
+			by := &Declarer{Flake: g.flake.Name}
+			var chains [][]string
+			for _, s := range ss {
+				if v := s.owner.cand.version; v != nil && !slices.Contains(by.Versions, v.String()) {
+					by.Versions = append(by.Versions, v.String())
+				}
+				chains = appendChains(chains, s.owner)
+			}
+			slices.SortFunc(by.Versions, func(a, b string) int { return semverOf(b).Compare(semverOf(a)) })
+			out = append(out, r.slotCause(ss[0], CauseDependencyRequirement, by, chains))
+		}
+		return out
 	case "follows":
-		var out []string
+		var out []Cause
 		seen := map[string]bool{}
 		for _, s := range g.slots {
-			line := r.describeFollows(g, s)
-			if !seen[line] {
-				seen[line] = true
-				out = append(out, line)
+			c := Cause{Kind: CauseFollows, Input: fmt.Sprintf("inputs.%s.follows = %q", strings.ReplaceAll(g.name, "/", ".inputs."), *s.decl.Follows), Requirement: s.reqText}
+			if s.scope.cand != nil {
+				c.DeclaredBy = &Declarer{Flake: s.scope.cand.flake.Name, Versions: versionsOf(s.scope.cand)}
+				c.Chains = appendChains(nil, s.scope)
+			}
+			if s.req != nil {
+				c.Detail = *s.decl.Follows + " must match it"
+			} else {
+				c.Detail = "a path that does not exist for every choice beneath it"
+			}
+			if key := c.String(); !seen[key] {
+				seen[key] = true
+				out = append(out, c)
 			}
 		}
 		return out
 	case "single":
-		return []string{fmt.Sprintf("%s must resolve to a single version (it is listed in single)", g.flake.Name)}
+		return []Cause{{Kind: CauseSingleFlake, Flake: g.flake.Name}}
 	case "cargo":
-		return []string{fmt.Sprintf("the cargo strategy allows one version of %s in the range %s", g.flake.Name, g.class)}
+		return []Cause{{Kind: CauseStrategyLimit, Flake: g.flake.Name, Detail: "in the range " + g.class}}
 	case "one-per-flake":
-		return []string{fmt.Sprintf("the single strategy allows one tree of %s", g.flake.Name)}
+		return []Cause{{Kind: CauseStrategyLimit, Flake: g.flake.Name}}
 	}
 	return nil
 }
 
-// describeSlot says what a choice requires and, when nothing can meet it,
-// why.
-func (r *resolver) describeSlot(who string, s *slot) string {
-	var b strings.Builder
-	b.WriteString(who)
+// slotCause is what one input's declaration requires.
+func (r *resolver) slotCause(s *slot, kind CauseKind, by *Declarer, chains [][]string) Cause {
+	c := Cause{Kind: kind, Requirement: s.reqText, Input: s.name, DeclaredBy: by, Chains: chains}
 	switch {
 	case s.kind == unpinned:
-		fmt.Fprintf(&b, " requires %s %s, but %s", s.decl.Url, s.reqText, s.why)
-		return b.String()
-	case s.req != nil:
-		fmt.Fprintf(&b, " requires %s %s", s.flake.Name, s.reqText)
-	case len(s.cands) == 1 && s.cands[0].version == nil:
-		fmt.Fprintf(&b, " locks %s to the head of %s", s.flake.Name, s.cands[0].ref)
-	default:
-		fmt.Fprintf(&b, " locks %s from %s", s.flake.Name, s.decl.Url)
+		c.Kind, c.Flake, c.Detail = CauseMissingFlake, s.decl.Url, s.why
+		return c
+	case s.flake != nil:
+		c.Flake = s.flake.Name
 	}
 	if len(s.cands) == 0 {
-		b.WriteString(", but " + s.why)
-	} else if s.req != nil {
-		b.WriteString(" (" + matching(s.flake, s) + ")")
+		c.Detail = s.why
 	}
-	return b.String()
-}
-
-// matching lists the versions of f that satisfy a choice's requirement.
-func matching(f *index.Flake, s *slot) string {
-	vs := f.Select(s.req)
-	if len(vs) == 1 {
-		return "only " + vs[0].String() + " matches"
-	}
-	return "matching " + versionList(vs)
-}
-
-// describeInput says what the versions of a flake require of one input,
-// one line per distinct requirement, with the chain that reaches the flake.
-func (r *resolver) describeInput(g *group) []string {
-	type key struct{ req, why string }
-	versions := map[key][]*candidate{}
-	slotOf := map[key]*slot{}
-	var keys []key
-	for _, s := range g.slots {
-		k := key{s.reqText, ""}
-		if len(s.cands) == 0 || s.kind == unpinned {
-			k.why = s.why
+	if s.req != nil && s.flake != nil {
+		vs := s.flake.Select(s.req)
+		for i := len(vs) - 1; i >= 0; i-- {
+			c.Admitted = append(c.Admitted, vs[i].String())
 		}
-		if _, ok := slotOf[k]; !ok {
-			keys = append(keys, k)
-			slotOf[k] = s
-		}
-		c := s.owner.cand
-		if !containsCand(versions[k], c) {
-			versions[k] = append(versions[k], c)
+	} else {
+		for _, cand := range s.cands {
+			c.Admitted = append(c.Admitted, candLabel(cand)[len(cand.flake.Name)+1:])
 		}
 	}
-	var out []string
-	for _, k := range keys {
-		cs := versions[k]
-		sort.Slice(cs, func(i, j int) bool { return candLess(cs[i], cs[j]) })
-		who := fmt.Sprintf("%s (reached through %s)", labels(cs), chain(slotOf[k].owner))
-		out = append(out, r.describeSlot(who, slotOf[k]))
-	}
-	return out
+	return c
 }
 
-func containsCand(cs []*candidate, c *candidate) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
+func versionsOf(c *candidate) []string {
+	if c.version == nil {
+		return []string{candLabel(c)[len(c.flake.Name)+1:]}
+	}
+	return []string{c.version.String()}
+}
+
+// maxChains bounds the chains a cause lists: a graph of shared flakes
+// reaches one declaration through exponentially many paths.
+const maxChains = 8
+
+// appendChains adds the input paths that reach an instance, each a list of
+// input names from the root, up to maxChains.
+func appendChains(chains [][]string, in *instance) [][]string {
+	return chainsTo(chains, in, nil)
+}
+
+// chainsTo adds the chains through in's parents, suffix being the names
+// beneath in (innermost first).
+func chainsTo(chains [][]string, in *instance, suffix []string) [][]string {
+	if len(chains) >= maxChains {
+		return chains
+	}
+	if in.cand == nil {
+		ch := make([]string, len(suffix))
+		for i, name := range suffix {
+			ch[len(suffix)-1-i] = name
 		}
-	}
-	return false
-}
-
-func candLess(a, b *candidate) bool {
-	if a.version == nil || b.version == nil {
-		return a.version != nil || (b.version == nil && a.ref < b.ref)
-	}
-	return a.version.SemVer.LessThan(b.version.SemVer)
-}
-
-// labels names candidates of one flake compactly: "hyprland 0.50.0" or
-// "hyprland 0.49.0, 0.50.0" or "hyprland 0.45.0 to 0.50.0 (6 versions)".
-func labels(cs []*candidate) string {
-	name := cs[0].flake.Name
-	tag := func(c *candidate) string {
-		if c.version != nil {
-			return c.version.String()
+		for _, c := range chains {
+			if slices.Equal(c, ch) {
+				return chains
+			}
 		}
-		return "ref:" + c.ref
+		return append(chains, ch)
 	}
-	switch n := len(cs); {
-	case n <= 3:
-		parts := make([]string, n)
-		for i, c := range cs {
-			parts[i] = tag(c)
-		}
-		return name + " " + strings.Join(parts, ", ")
-	default:
-		return fmt.Sprintf("%s %s to %s (%d versions)", name, tag(cs[0]), tag(cs[n-1]), n)
+	for _, p := range in.parents {
+		chains = chainsTo(chains, p.owner, append(slices.Clip(suffix), p.name))
 	}
+	return chains
 }
 
-// chain is the path of inputs that first reached an instance, as
-// "root → hyprland → hyprlang".
-func chain(in *instance) string {
-	if in.path == "" {
-		return "root"
-	}
-	return "root → " + strings.ReplaceAll(in.path, "/", " → ")
-}
-
-func (r *resolver) describeFollows(g *group, s *slot) string {
-	decl := "inputs." + strings.ReplaceAll(g.name, "/", ".inputs.") + ".follows = " + quote(*s.decl.Follows)
-	who := "root declares " + decl
-	if g.flake != nil {
-		who = fmt.Sprintf("%s declares %s (reached through %s)", candLabel(s.scope.cand), decl, chain(s.scope))
-	}
-	if s.req != nil {
-		return fmt.Sprintf("%s with version %s, which %s must match", who, s.reqText, *s.decl.Follows)
-	}
-	return who + ", a path that does not exist for every choice beneath it"
-}
-
-// suggest says how a user could lift a group, when the group is theirs to
-// change.
-func (r *resolver) suggest(g *group) string {
+// change is what a user could change to lift a group, when the group is
+// theirs to change (or to override from the root flake).
+func (r *resolver) change(g *group) (Change, bool) {
 	switch g.kind {
 	case "root":
+		s := g.slots[0]
+		if s.kind == choose && len(s.cands) == 1 && s.cands[0].origin == OriginExistingLock {
+			return Change{Kind: ChangeUpdateInput, Path: s.path}, true
+		}
 		// Relaxing can help only where the requirement shuts out some
 		// version of the flake.
-		s := g.slots[0]
-		if s.req == nil || s.flake == nil || len(s.flake.Select(s.req)) == len(s.flake.Versions) {
-			return ""
+		if s.req != nil && s.flake != nil && len(s.flake.Select(s.req)) < len(s.flake.Versions) {
+			return Change{Kind: ChangeRelaxRequirement, Path: s.path, From: s.reqText}, true
 		}
-		msg := fmt.Sprintf("relax the requirement %s on root input %s", s.reqText, quote(g.name))
-		if newest := s.flake.Versions[len(s.flake.Versions)-1]; !s.req.Matches(newest.SemVer) {
-			msg += fmt.Sprintf(" (the newest %s is %s)", s.flake.Name, newest)
+	case "input":
+		// A requirement of a root input's own input: the root flake can
+		// override it (one level, as Nix allows).
+		for _, s := range g.slots {
+			if s.req != nil && s.flake != nil && len(s.flake.Select(s.req)) < len(s.flake.Versions) && len(s.owner.parents) == 1 && s.owner.parents[0].owner == r.root {
+				return Change{Kind: ChangeRelaxRequirement, Path: s.path, From: s.reqText}, true
+			}
 		}
-		return msg
 	case "follows":
-		if g.flake == nil && g.slots[0].req != nil {
-			return fmt.Sprintf("relax the version %s on the follows at %s", g.slots[0].reqText, quote(g.name))
+		if s := g.slots[0]; g.flake == nil && s.req != nil {
+			return Change{Kind: ChangeRelaxRequirement, Path: s.path, From: s.reqText}, true
 		}
 	case "single":
-		return fmt.Sprintf("allow several versions of %s (remove it from single)", g.flake.Name)
+		return Change{Kind: ChangeAllowSeveral, Flake: g.flake.Name}, true
 	case "cargo", "one-per-flake":
-		return "use the newest strategy, which allows several versions where requirements force them"
+		return Change{Kind: ChangeUseStrategy, Strategy: Newest}, true
 	}
-	return ""
+	return Change{}, false
 }
 
-func quote(s string) string { return fmt.Sprintf("%q", s) }
+// try resolves the request with a change and says what it gives. A
+// relaxed requirement is first dropped, then set to the caret of the
+// version that answer pinned, the narrowest requirement that lifts the
+// conflict the same way.
+func (r *resolver) try(c Change) Hint {
+	h := Hint{Change: c}
+	if r.ctx.Err() != nil {
+		return h
+	}
+	resolve := func(c Change) (*Answer, error) {
+		req := r.changed(c)
+		ctx, cancel := context.WithCancel(r.ctx)
+		defer cancel()
+		return Resolve(ctx, r.layers, req)
+	}
+	if c.Kind == ChangeRelaxRequirement {
+		c.To = "*"
+		a, err := resolve(c)
+		if err == nil {
+			if p := pinAt(a, c.Path); p != nil && p.Node.Version != "" {
+				c.To = caret(p.Node.Version)
+			}
+		}
+		h.Change = c
+	}
+	a, err := resolve(c)
+	if r.ctx.Err() != nil {
+		return h
+	}
+	h.Tried = true
+	if err != nil {
+		return h
+	}
+	h.Resolves = true
+	for _, p := range a.Paths {
+		if !strings.Contains(p.Path, "/") && p.Kind == Pinned {
+			h.Pins = append(h.Pins, p.Node.Label())
+		}
+	}
+	return h
+}
+
+// changed is the request with a change made.
+func (r *resolver) changed(c Change) *Request {
+	req := *r.req
+	req.trial = true
+	req.Inputs = map[string]*pb.Input{}
+	for name, in := range r.req.Inputs {
+		req.Inputs[name] = proto.Clone(in).(*pb.Input)
+	}
+	switch c.Kind {
+	case ChangeRelaxRequirement:
+		segs := splitPath(c.Path)
+		in := req.Inputs[segs[0]]
+		if len(segs) == 2 {
+			if in.Inputs == nil {
+				in.Inputs = map[string]*pb.Input{}
+			}
+			if in.Inputs[segs[1]] == nil {
+				in.Inputs[segs[1]] = &pb.Input{}
+			}
+			in = in.Inputs[segs[1]]
+		}
+		in.Version = c.To
+	case ChangeAllowSeveral:
+		req.Single = slices.DeleteFunc(slices.Clone(req.Single), func(f string) bool { return f == c.Flake })
+	case ChangeUpdateInput:
+		req.Update = append(slices.Clone(req.Update), c.Path)
+	case ChangeUseStrategy:
+		req.Strategy = c.Strategy
+	}
+	return &req
+}
+
+func pinAt(a *Answer, path string) *PathPin {
+	for _, p := range a.Paths {
+		if p.Path == path && p.Kind == Pinned {
+			return p
+		}
+	}
+	return nil
+}
+
+// caret is the caret requirement Cargo writes for a version: ^MAJOR.MINOR,
+// or ^0.MINOR, or for 0.0.PATCH the version itself.
+func caret(version string) string {
+	v := semverOf(version)
+	switch {
+	case v.Major() > 0:
+		return fmt.Sprintf("^%d.%d", v.Major(), v.Minor())
+	case v.Minor() > 0:
+		return fmt.Sprintf("^0.%d", v.Minor())
+	}
+	return "^" + v.String()
+}

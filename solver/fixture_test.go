@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
@@ -171,7 +172,7 @@ func parseInputLine(decls map[string]*pb.Input, line string) {
 
 func parseFixture(t *testing.T, ar *txtar.Archive) *fixture {
 	t.Helper()
-	fx := &fixture{index: &pb.Index{Schema: index.Schema}, req: &Request{Inputs: map[string]*pb.Input{}}}
+	fx := &fixture{index: &pb.Index{Schema: index.Schema}, req: &Request{Inputs: map[string]*pb.Input{}, Limits: proving}}
 	flakes := map[string]*pb.Flake{}
 	for _, f := range ar.Files {
 		lines := strings.Split(strings.TrimRight(string(f.Data), "\n"), "\n")
@@ -276,6 +277,11 @@ func parseFixture(t *testing.T, ar *txtar.Archive) *fixture {
 	}
 	return fx
 }
+
+// proving are the limits of tests that expect proofs: a work budget, so
+// that the answer does not depend on how busy the machine is, and no time
+// limit short of it.
+var proving = Limits{Effort: time.Hour, Work: 100_000_000}
 
 // lockProto is a tree's own lock file, nil when its lines locked nothing.
 func lockProto(n *lockfile.Node) *pb.LockFile {

@@ -42,12 +42,12 @@ var criterionNames = [...]string{RootStaleness: "root staleness", Duplicates: "d
 
 func (c Criterion) String() string { return criterionNames[c] }
 
-// Limit says how many trees of one flake an answer may hold.
-type Limit int
+// TreeLimit says how many trees of one flake an answer may hold.
+type TreeLimit int
 
 const (
 	// Unlimited: as many as requirements force (Nix allows any number).
-	Unlimited Limit = iota
+	Unlimited TreeLimit = iota
 	// PerRange: one per semver-compatible range (1.x.y, 0.2.x, 0.0.3).
 	PerRange
 	// PerFlake: one.
@@ -60,7 +60,7 @@ type Policy struct {
 	Name      string
 	Proto     pb.Strategy
 	Doc       string
-	Limit     Limit
+	Limit     TreeLimit
 	Objective []Criterion
 	// NewerNeverWorse holds when replacing a version by a newer one that
 	// every requirement treats alike and that declares the same inputs

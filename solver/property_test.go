@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
@@ -155,6 +157,7 @@ func TestProperty(t *testing.T) {
 				}
 			case *ConflictError:
 				conflicts++
+				checkHints(t, layers, fx.req, err.(*ConflictError))
 			default:
 				t.Fatalf("unexpected error: %v", err)
 			}
@@ -165,4 +168,35 @@ func TestProperty(t *testing.T) {
 		}
 	}
 	t.Logf("%d universes: %d answers, %d conflicts, 0 optimality failures", cases, answers, conflicts)
+}
+
+// checkHints applies every hint of a conflict to the request: one that
+// says it resolves must resolve, to the pins it names; and the conflict's
+// causes are data, each naming what it is about.
+func checkHints(t *testing.T, layers *index.Layers, req *Request, e *ConflictError) {
+	t.Helper()
+	if len(e.Causes) == 0 || !e.Minimal {
+		t.Errorf("conflict without causes, or not minimal without a deadline: %+v", e)
+	}
+	for _, h := range e.Hints {
+		if !h.Tried || !h.Resolves {
+			t.Errorf("hint %v: kept though it was not tried or does not resolve", h)
+			continue
+		}
+		r := &resolver{req: req}
+		a, err := Resolve(context.Background(), layers, r.changed(h.Change))
+		if err != nil {
+			t.Errorf("hint %v: applied, it gives %v", h, err)
+			continue
+		}
+		var pins []string
+		for _, p := range a.Paths {
+			if !strings.Contains(p.Path, "/") && p.Kind == Pinned {
+				pins = append(pins, p.Node.Label())
+			}
+		}
+		if !slices.Equal(pins, h.Pins) {
+			t.Errorf("hint %v: applied, it pins %v", h, pins)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package solver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +70,7 @@ func TestRealIndexHyprland(t *testing.T) {
 	for _, strategy := range []Strategy{Newest, Fewest} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			req := hyprlandRequest()
-			req.Strategy = strategy
+			req.Strategy, req.Limits = strategy, proving
 			a, err := Resolve(context.Background(), layers, req)
 			if err != nil {
 				t.Fatal(err)
@@ -128,6 +129,7 @@ func TestRealIndexReleaseLine(t *testing.T) {
 		"stylix": {Url: "github:danth/stylix", Version: "^0.2505", Inputs: map[string]*pb.Input{
 			"nixpkgs": followsDecl("nixpkgs"), "home-manager": followsDecl("home-manager")}},
 	}}
+	req.Limits = proving
 	a, err := Resolve(context.Background(), layers, req)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,8 @@ func TestRealIndexConflict(t *testing.T) {
 	}})
 	want := `no set of pins satisfies every requirement:
   - root input "hyprland" requires hyprland ^0.50, but no version of hyprland matches ^0.50 (the index has 9 versions, 0.30.0 to 0.34.0)
-to resolve it, relax the requirement ^0.50 on root input "hyprland" (the newest hyprland is 0.34.0).`
+to resolve it:
+  - relax hyprland ^0.50 → ^0.34: resolves, hyprland 0.34.0`
 	if _, ok := err.(*ConflictError); !ok || err.Error() != want {
 		t.Errorf("got %v, want:\n%s", err, want)
 	}
@@ -167,28 +170,42 @@ to resolve it, relax the requirement ^0.50 on root input "hyprland" (the newest 
 
 // TestDeterministic resolves one request many times at once: every answer
 // must be byte-identical, which also shows the solvers share no state (run
-// with -race). The effort budget is generous so every proof completes even
-// under the race detector: an answer cut short by its budget depends on
-// timing.
+// with -race). Budgets are in work, not time: with one that lets the proofs
+// finish and with one that cuts them short, which must not depend on timing
+// either.
 func TestDeterministic(t *testing.T) {
 	layers := defaultLayers(t)
-	var wg sync.WaitGroup
-	out := make([]string, 16)
-	for i := range out {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := hyprlandRequest()
-			req.Limits.Effort = time.Minute
-			a, err := Resolve(context.Background(), layers, req)
-			out[i] = renderAnswer(a, err)
-		}()
-	}
-	wg.Wait()
-	for i := range out {
-		if out[i] != out[0] {
-			t.Fatalf("answer %d differs:\n%s\nfirst:\n%s", i, out[i], out[0])
-		}
+	// A budget that ends the search before its proofs: the answer must not
+	// depend on timing either.
+	for _, work := range []int64{proving.Work, 1500} {
+		t.Run(fmt.Sprint(work), func(t *testing.T) {
+			var wg sync.WaitGroup
+			out := make([]string, 16)
+			var proven [16]bool
+			for i := range out {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req := hyprlandRequest()
+					req.Limits = Limits{Effort: time.Hour, Work: work}
+					a, err := Resolve(context.Background(), layers, req)
+					out[i] = renderAnswer(a, err)
+					if err == nil {
+						out[i] += fmt.Sprint(a.Stats.Objective, a.Stats.Work)
+						proven[i] = a.Stats.Proven()
+					}
+				}()
+			}
+			wg.Wait()
+			for i := range out {
+				if out[i] != out[0] {
+					t.Fatalf("answer %d differs:\n%s\nfirst:\n%s", i, out[i], out[0])
+				}
+			}
+			if proven[0] != (work == proving.Work) {
+				t.Errorf("work %d: proven %v", work, proven[0])
+			}
+		})
 	}
 }
 
@@ -197,7 +214,7 @@ func TestDeadline(t *testing.T) {
 	cancel()
 	_, err := Resolve(ctx, defaultLayers(t), hyprlandRequest())
 	le, ok := err.(*LimitError)
-	if !ok || le.Limit != "deadline" || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
+	if !ok || le.Limit != LimitDeadline || !le.Canceled || !strings.Contains(err.Error(), "canceled") {
 		t.Fatalf("got %v, want a canceled LimitError", err)
 	}
 }
@@ -220,7 +237,7 @@ func TestRealIndexEveryFlake(t *testing.T) {
 			req := &Request{Inputs: map[string]*pb.Input{
 				"it":      in,
 				"nixpkgs": {Url: "github:NixOS/nixpkgs", Version: "^0.1"},
-			}}
+			}, Limits: proving}
 			a, err := Resolve(context.Background(), layers, req)
 			if err != nil {
 				t.Fatalf("%s: %v", f.Name, err)

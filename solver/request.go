@@ -2,7 +2,6 @@ package solver
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
@@ -30,6 +29,9 @@ type Request struct {
 	Update []string
 	// Limits bound the work.
 	Limits Limits
+	// trial marks a resolution that tries a hint: only whether it
+	// answers matters, so a conflict is not explained.
+	trial bool
 }
 
 // Limits bound one resolution. Zero fields take the defaults.
@@ -45,6 +47,10 @@ type Limits struct {
 	// Effort bounds the time spent improving on the first answer and
 	// proving it optimal; the answer's stats say what was proven.
 	Effort time.Duration
+	// Work, when positive, bounds the whole solve in units of solver work
+	// (propagations and conflicts): unlike a time, a search it cuts short
+	// ends at the same answer on every run.
+	Work int64
 }
 
 // DefaultLimits are generous enough for a 20,000-flake ecosystem and small
@@ -209,6 +215,8 @@ type Stats struct {
 	Reachable, Candidates int
 	Variables, Clauses    int
 	SATCalls              int
+	// Work is the solver work spent (propagations and conflicts).
+	Work int64
 	// Objective says, per criterion of the policy's objective, the value
 	// the answer reaches and the lower bound proven for it.
 	Objective []Bound
@@ -234,53 +242,6 @@ func (s Stats) Proven() bool {
 		}
 	}
 	return true
-}
-
-// ConflictError says no answer exists, and why.
-type ConflictError struct {
-	// Causes are the clashing requirements, each with the chain that
-	// brought it in.
-	Causes []string
-	// Suggestions say what to relax.
-	Suggestions []string
-}
-
-func (e *ConflictError) Error() string {
-	var b strings.Builder
-	b.WriteString("no set of pins satisfies every requirement:\n")
-	for _, c := range e.Causes {
-		b.WriteString("  - " + c + "\n")
-	}
-	if len(e.Suggestions) > 0 {
-		b.WriteString("to resolve it, " + strings.Join(e.Suggestions, "; or ") + ".")
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
-// LimitError says a resolution hit a limit, which, and how big the problem
-// was.
-type LimitError struct {
-	// Limit is "deadline", "reachable versions", "candidates", "clauses"
-	// or "paths".
-	Limit string
-	Value int
-	Max   int
-	Stats Stats
-	// Canceled is true when the caller went away.
-	Canceled bool
-}
-
-func (e *LimitError) Error() string {
-	s := e.Stats
-	size := fmt.Sprintf("%d reachable versions, %d candidates, %d variables, %d clauses", s.Reachable, s.Candidates, s.Variables, s.Clauses)
-	switch e.Limit {
-	case "deadline":
-		if e.Canceled {
-			return fmt.Sprintf("resolution canceled after %s (problem: %s)", s.Duration.Round(time.Millisecond), size)
-		}
-		return fmt.Sprintf("resolution hit its deadline after %s with no answer yet (problem: %s); allow more time or narrow the requirements", s.Duration.Round(time.Millisecond), size)
-	}
-	return fmt.Sprintf("resolution exceeds the %s limit: %d > %d (problem so far: %s)", e.Limit, e.Value, e.Max, size)
 }
 
 // RequestError is a malformed request, with the field at fault.

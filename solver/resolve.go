@@ -92,7 +92,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	r.encode()
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	if len(r.cons) > r.lim.MaxClauses {
-		return nil, r.limit("clauses", len(r.cons), r.lim.MaxClauses)
+		return nil, r.limit(LimitClauses, len(r.cons), r.lim.MaxClauses)
 	}
 	model, err := r.optimize()
 	if err != nil {
@@ -150,12 +150,12 @@ func (r *resolver) checkRequest() error {
 func (r *resolver) wrap(err error) error {
 	if err == context.DeadlineExceeded || err == context.Canceled {
 		r.stats.Duration = time.Since(r.start)
-		return &LimitError{Limit: "deadline", Stats: r.stats, Canceled: err == context.Canceled}
+		return &LimitError{Limit: LimitDeadline, Stats: r.stats, Canceled: err == context.Canceled}
 	}
 	return err
 }
 
-func (r *resolver) limit(what string, value, max int) error {
+func (r *resolver) limit(what Limit, value, max int) error {
 	r.stats.Duration = time.Since(r.start)
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	return &LimitError{Limit: what, Value: value, Max: max, Stats: r.stats}

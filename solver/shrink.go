@@ -57,7 +57,7 @@ func (r *resolver) shrink() error {
 			r.allowed = keep
 			r.stats.Candidates = len(keep)
 			if len(keep) > r.lim.MaxCandidates {
-				return r.limit("candidates", len(keep), r.lim.MaxCandidates)
+				return r.limit(LimitCandidates, len(keep), r.lim.MaxCandidates)
 			}
 			return nil
 		}
@@ -81,7 +81,7 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 		w.drain()
 		if len(w.reach) > r.lim.MaxReachable {
 			r.stats.Reachable = len(w.reach)
-			return nil, nil, r.limit("reachable versions", len(w.reach), r.lim.MaxReachable)
+			return nil, nil, r.limit(LimitReachable, len(w.reach), r.lim.MaxReachable)
 		}
 		// A version-only override (floating) may retarget any edge to a
 		// flake the walk reached, so its versions are reachable too.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,15 +34,20 @@ func newLockCmd() *cobra.Command {
 		strat        string
 		timeout      time.Duration
 		effort       time.Duration
+		summary      string
+		asJSON       bool
+		graph        string
 	)
 	cmd := &cobra.Command{
-		Use:   "lock [DIR]",
+		Use:   "lock [DIR...]",
 		Short: "Write DIR/flake.lock from the flake's versioned inputs",
 		Long: `lock reads DIR/flake.nix (and DIR/flake.versions.nix, if present), resolves
 its inputs against the indexes (or a server), and writes DIR/flake.lock in
 the exact form Nix 2.8 and later accept unchanged: nix flake metadata
 --no-update-lock-file reads it, and nix flake lock leaves it as it is.
-DIR defaults to the current directory.
+DIR defaults to the current directory; several directories are locked in
+turn, with the indexes loaded once, each line of output prefixed by its
+directory, and the exit code of the worst (2, then 1, 4, 5).
 
 Requirements: an input's version is a Cargo requirement ("^0.2405", "~1.4",
 ">=1.2, <2"). Nix 2.8 rejects version attributes in flake.nix, so they may
@@ -65,6 +69,14 @@ An existing flake.lock is kept where it still satisfies the requirements;
 --update INPUT releases the pins of INPUT and everything beneath it. The
 file is replaced atomically, and only when it changes.
 
+What changed is printed as Nix prints it ("Flake lock file updates:", then
+a "• Updated input 'x':" line per change, exactly as nix flake lock does),
+on standard error. --summary markdown prints instead, on standard output,
+a table for a pull request (input, from, to, and why: the requirement, the
+branch that moved, the duplicate removed), the input graph and Nix's text;
+--json prints the changes as the flakeresolve.v1.LockChanges message;
+--graph prints the input graph (Mermaid or Graphviz dot).
+
 Deduplication: where several paths pin the same tree (one nixpkgs where
 there were ten), the lock has identical nodes, which Nix fetches once.
 --follows prints the inputs.A.inputs.C.follows lines that make Nix share
@@ -80,15 +92,13 @@ Exit codes (for CI):
 		Example: `  flakeresolve lock
   flakeresolve lock --index registry.json path/to/flake
   flakeresolve lock --check                # in CI: fail when flake.lock is stale
-  flakeresolve lock --update nixpkgs
+  flakeresolve lock --update nixpkgs,home-manager
+  flakeresolve lock --summary markdown > pr-body.md
+  flakeresolve lock --json | jq '.updated[].path'
+  flakeresolve lock --graph dot | dot -Tsvg > inputs.svg
+  flakeresolve lock hosts/laptop hosts/server   # one index load, both locked
   flakeresolve lock --follows              # print follows lines for duplicates
   flakeresolve lock --server 127.0.0.1:50051`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usageErr("lock takes at most one directory, got %d arguments", len(args))
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
@@ -96,80 +106,151 @@ Exit codes (for CI):
 			if check && writeFollows {
 				return usageErr("--check writes nothing, so it cannot be combined with --write-follows")
 			}
+			out, err := parseLockOutput(summary, asJSON, graph, follows)
+			if err != nil {
+				return err
+			}
 			strategy, err := parseStrategy(strat)
 			if err != nil {
 				return err
 			}
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
+			dirs := args
+			if len(dirs) == 0 {
+				dirs = []string{"."}
 			}
-			l := &locker{dir: dir, client: &resolveClient{addr: addr, indexes: indexes}, update: update, strategy: strategy, timeout: timeout, effort: effort}
-			if err := l.read(); err != nil {
-				return err
+			client := &resolveClient{addr: addr, indexes: indexes}
+			run := func(dir string, stdout, stderr io.Writer) error {
+				l := &locker{dir: dir, client: client, update: update, strategy: strategy, timeout: timeout, effort: effort}
+				return l.run(cmd.Context(), lockRun{out: out, check: check, writeFollows: writeFollows, several: len(dirs) > 1, stdout: stdout, stderr: stderr})
 			}
-			for _, w := range l.flake.Warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w)
+			if len(dirs) == 1 {
+				return run(dirs[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
-			root, resp, err := l.lock(cmd.Context())
-			if err != nil {
-				return err
-			}
-			lines := lockfile.Follows(resp)
-			if writeFollows && len(lines) > 0 {
-				if err := l.addFollows(lines); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "added %d follows line(s) to %s\n", len(lines), filepath.Join(dir, "flake.nix"))
-				if root, resp, err = l.lock(cmd.Context()); err != nil {
-					return err
-				}
-				lines = lockfile.Follows(resp)
-			}
-			if follows {
-				for _, line := range lines {
-					fmt.Fprintln(cmd.OutOrStdout(), line)
-				}
-			}
-			data, err := lockfile.Marshal(root)
-			if err != nil {
-				return &exitErr{exitError, err}
-			}
-			// Nix compares lock files as it would write them, so a file it
-			// reads the same (another key order, an older version) stays.
-			changed := l.old == nil
-			if !changed {
-				was, err := lockfile.Marshal(l.old)
-				changed = err != nil || !bytes.Equal(data, was)
-			}
-			summarize(cmd.ErrOrStderr(), resp, root, l.old, len(lines))
-			if beyond := lockfile.BeyondNix28(root); len(beyond) > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: Nix 2.8 cannot fetch %d input(s) the locks of dependencies pin: %s; this lock needs Nix 2.9 or later\n", len(beyond), strings.Join(beyond, ", "))
-			}
-			switch {
-			case !changed:
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s is up to date\n", l.lockPath())
-			case check:
-				return &exitErr{exitChanged, fmt.Errorf("%s would change; run flakeresolve lock %s", l.lockPath(), dir)}
-			default:
-				if err := writeFileAtomic(l.lockPath(), data); err != nil {
-					return &exitErr{exitError, err}
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", l.lockPath())
-			}
-			return nil
+			return lockEach(dirs, cmd.OutOrStdout(), cmd.ErrOrStderr(), out, run)
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins; default: the embedded index)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
-	cmd.Flags().StringArrayVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable)")
+	cmd.Flags().StringSliceVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 5 if flake.lock would change")
 	cmd.Flags().BoolVar(&follows, "follows", false, "print the follows lines that would let Nix share duplicated nodes")
 	cmd.Flags().BoolVar(&writeFollows, "write-follows", false, "add those follows lines to flake.nix, then lock")
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
+	cmd.Flags().StringVar(&summary, "summary", "nix", "how to tell what changed, as `FORMAT`: nix (Nix's own text, on standard error) or markdown (a table, the input graph and Nix's text, on standard output)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print the changes as {"dir", "changed", "added", "removed", "updated", "duplicates"} (the LockChanges message; one document per directory)`)
+	cmd.Flags().StringVar(&graph, "graph", "", graphUsage)
 	return cmd
+}
+
+// lockOutput is what lock prints on standard output: at most one of the
+// markdown summary, the JSON changes, the input graph and follows lines,
+// so that what a program reads there is one thing.
+type lockOutput struct {
+	markdown bool
+	json     bool
+	graph    string // "", "mermaid" or "dot"
+	follows  bool
+}
+
+func parseLockOutput(summary string, asJSON bool, graph string, follows bool) (lockOutput, error) {
+	out := lockOutput{json: asJSON, follows: follows}
+	switch summary {
+	case "nix":
+	case "markdown":
+		out.markdown = true
+	default:
+		return out, usageErr("--summary %q: expected nix or markdown", summary)
+	}
+	var err error
+	if out.graph, err = parseGraph(graph); err != nil {
+		return out, err
+	}
+	var set []string
+	for flag, on := range map[string]bool{"--summary markdown": out.markdown, "--json": out.json, "--graph": out.graph != "", "--follows": out.follows} {
+		if on {
+			set = append(set, flag)
+		}
+	}
+	if len(set) > 1 {
+		sort.Strings(set)
+		return out, usageErr("%s each print on standard output; choose one", strings.Join(set, " and "))
+	}
+	return out, nil
+}
+
+// lockRun is how one directory's run prints.
+type lockRun struct {
+	out          lockOutput
+	check        bool
+	writeFollows bool
+	// several: other directories are locked in the same run, so the
+	// markdown and the graph name this one.
+	several        bool
+	stdout, stderr io.Writer
+}
+
+// run locks one flake directory and prints what changed.
+func (l *locker) run(ctx context.Context, r lockRun) error {
+	if err := l.read(); err != nil {
+		return err
+	}
+	for _, w := range l.flake.Warnings {
+		fmt.Fprintln(r.stderr, "warning: "+w)
+	}
+	root, resp, err := l.lock(ctx)
+	if err != nil {
+		return err
+	}
+	lines := lockfile.Follows(resp)
+	if r.writeFollows && len(lines) > 0 {
+		if err := l.addFollows(lines); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.stderr, "added %d follows line(s) to %s\n", len(lines), filepath.Join(l.dir, "flake.nix"))
+		if root, resp, err = l.lock(ctx); err != nil {
+			return err
+		}
+		lines = lockfile.Follows(resp)
+	}
+	if r.out.follows {
+		for _, line := range lines {
+			fmt.Fprintln(r.stdout, line)
+		}
+	}
+	data, err := lockfile.Marshal(root)
+	if err != nil {
+		return &exitErr{exitError, err}
+	}
+	// Nix compares lock files as it would write them, so a file it
+	// reads the same (another key order, an older version) stays.
+	changed := l.old == nil
+	if !changed {
+		was, err := lockfile.Marshal(l.old)
+		changed = err != nil || !bytes.Equal(data, was)
+	}
+	diff := lockfile.Diff(l.old, root)
+	changes := lockfile.Changes(diff, l.old, resp, l.update)
+	changes.Dir, changes.Changed = l.dir, changed
+	if err := l.report(r, diff, changes, resp, len(lines)); err != nil {
+		return &exitErr{exitError, err}
+	}
+	if beyond := lockfile.BeyondNix28(root); len(beyond) > 0 {
+		fmt.Fprintf(r.stderr, "warning: Nix 2.8 cannot fetch %d input(s) the locks of dependencies pin: %s; this lock needs Nix 2.9 or later\n", len(beyond), strings.Join(beyond, ", "))
+	}
+	switch {
+	case !changed:
+		fmt.Fprintf(r.stderr, "%s is up to date\n", l.lockPath())
+	case r.check:
+		return &exitErr{exitChanged, fmt.Errorf("%s would change; run flakeresolve lock %s", l.lockPath(), l.dir)}
+	default:
+		if err := writeFileAtomic(l.lockPath(), data); err != nil {
+			return &exitErr{exitError, err}
+		}
+		fmt.Fprintf(r.stderr, "wrote %s\n", l.lockPath())
+	}
+	return nil
 }
 
 // locker holds what one lock run reads and resolves.
@@ -287,56 +368,6 @@ func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
 		return &exitErr{exitError, err}
 	}
 	return l.read()
-}
-
-// summarize prints what the lock pins: each path's tree, marking paths
-// that changed from the old lock and trees that several paths share.
-func summarize(w io.Writer, resp *pb.ResolveResponse, root, old *lockfile.Node, nFollows int) {
-	paths := make([]string, 0, len(resp.Paths))
-	for p := range resp.Paths {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	shared := 0
-	for _, n := range resp.Nodes {
-		if len(n.Paths) > 1 {
-			shared++
-		}
-	}
-	for _, p := range paths {
-		pin := resp.Paths[p]
-		segs := strings.Split(p, "/")
-		var what string
-		switch {
-		case pin.Follows != nil:
-			what = "follows " + followsText(pin.Follows)
-		case pin.Unpinned != "":
-			what = "unpinned (" + pin.Unpinned + ")"
-		default:
-			what = pinLabel(pin)
-		}
-		mark := ""
-		if n := root.Lookup(segs); n != nil && n.Locked != nil {
-			prev := old.Lookup(segs)
-			switch {
-			case prev == nil || prev.Locked == nil:
-				mark = "added"
-			case prev.Locked.NarHash != n.Locked.NarHash:
-				mark = "updated from " + short(prev.Locked.Rev)
-			}
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p, what, mark)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "%d input paths, %d distinct trees", len(paths), len(resp.Nodes))
-	if shared > 0 {
-		fmt.Fprintf(w, ", %d of them pinned at several paths", shared)
-	}
-	fmt.Fprintln(w)
-	if nFollows > 0 {
-		fmt.Fprintf(w, "%d follows line(s) would let Nix share those nodes (flakeresolve lock --follows)\n", nFollows)
-	}
 }
 
 func short(rev string) string {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/inputgraph"
 	"github.com/flakeresolve/flakeresolve/internal/server"
 	"github.com/flakeresolve/flakeresolve/internal/stablejson"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -37,6 +38,7 @@ func newResolveCmd() *cobra.Command {
 		effort  time.Duration
 		opts    pb.ResolveRequest
 		strat   string
+		graph   string
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve REQUEST.json",
@@ -70,6 +72,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 		Example: `  flakeresolve resolve request.json
   flakeresolve resolve --json request.json | jq '.paths["hyprland/hyprutils"]'
   flakeresolve resolve --strategy cargo --single nixpkgs request.json
+  flakeresolve resolve --graph dot request.json | dot -Tsvg > inputs.svg
   echo '{"inputs": {"hyprutils": {"url": "github:hyprwm/hyprutils", "version": "^0.8"}}}' | flakeresolve resolve -
   flakeresolve resolve --server 127.0.0.1:50051 request.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -81,6 +84,12 @@ of inputs that brought each in and what to relax, and exits 4.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
+			}
+			if _, err := parseGraph(graph); err != nil {
+				return err
+			}
+			if graph != "" && asJSON {
+				return usageErr("--graph and --json each print on standard output; choose one")
 			}
 			req, err := readResolveRequest(args[0], cmd.InOrStdin())
 			if err != nil {
@@ -109,6 +118,9 @@ of inputs that brought each in and what to relax, and exits 4.`,
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
+			if graph != "" {
+				return writeGraph(cmd.OutOrStdout(), graph, inputgraph.Build(resp, "root"))
+			}
 			printResolve(cmd.OutOrStdout(), resp)
 			return nil
 		},
@@ -121,6 +133,7 @@ of inputs that brought each in and what to relax, and exits 4.`,
 	cmd.Flags().StringVar(&strat, "strategy", "", strategyUsage())
 	cmd.Flags().StringArrayVar(&opts.Single, "single", nil, "`FLAKE` must resolve to exactly one version (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Update, "update", nil, "release the existing pin of input `PATH` and the pins beneath it (repeatable)")
+	cmd.Flags().StringVar(&graph, "graph", "", graphUsage)
 	cmd.Flags().BoolVar(&opts.UnversionedAny, "any", false, "treat inputs without a version as \"*\" instead of locking their ref")
 	return cmd
 }

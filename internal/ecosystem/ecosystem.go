@@ -1,12 +1,28 @@
-// Package ecosystem generates synthetic indexes shaped like the flake
-// ecosystem, for benchmarks: one nixpkgs-like hub with thousands of
-// FlakeHub-style versions (0.YYMM.N release lines and 0.1.N unstable),
-// libraries whose popularity follows a Zipf law, rolling 0.1.N flakes, and
-// requirements that lag behind (a version requires the lines its
-// dependencies had when it was released), which is what forces duplicates.
+// Package ecosystem generates synthetic flake ecosystems and hands the same
+// problems to flakeresolve and to peer solvers, for benchmarks and for
+// independent checks of the resolver's answers.
 //
-// Generation is deterministic for a seed, so a benchmark problem is named
-// by its size and seed and never needs to be committed.
+// A benchmark claim must hold on problems the resolver was not tuned to, so
+// there are two generators of different shapes, chosen by name (Generators):
+//
+//   - "hub": one nixpkgs-like hub with thousands of FlakeHub-style versions,
+//     Zipf-popular libraries whose release counts follow popularity,
+//     rolling 0.1.N flakes, and one requirement in eight lagging behind;
+//   - "layered": several smaller hubs that depend on each other, libraries in
+//     layers that each require the layer below (deep requirement chains),
+//     about V versions per library for V = 20, 30 or 50 by ecosystem size,
+//     and one requirement in three pinned to an older compatibility class,
+//     which is what forces several versions of a flake.
+//
+// Generation is deterministic for a size and a seed, so a benchmark problem
+// is named by its generator, size and seed and never needs to be committed.
+//
+// A problem (an ecosystem and a request's root inputs) is written in each
+// tool's own input form: the index protobuf and a request for flakeresolve,
+// a libsolv testcase for testsolv (WriteTestcase), and CUDF for aspcud
+// (WriteCUDF). The peers' answers are read back as trees and judged here
+// (Check), independently of the resolver: a peer is never trusted blindly,
+// and neither is the resolver.
 package ecosystem
 
 import (
@@ -17,116 +33,80 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
+	"sync"
 
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
-// Hub release lines, FlakeHub-numbered: 0.2105.N ... 0.2605.N, and 0.1.N.
-var hubLines = []int{2105, 2111, 2205, 2211, 2305, 2311, 2405, 2411, 2505, 2511, 2605}
+// Generator is one shape of synthetic ecosystem.
+type Generator struct {
+	Name string
+	// Shape says in a line what the generator makes, for tables and help.
+	Shape string
+	// Generate builds an ecosystem of n flakes (n >= 100) from a seed.
+	Generate func(n int, seed uint64) *Ecosystem
+}
 
-const (
-	hubPerLine   = 150  // versions per release line
-	hubUnstable  = 1500 // 0.1.N versions
-	epochs       = 100  // release time runs over this many steps
-	rollingShare = 20   // one flake in rollingShare is a rolling 0.1.N flake
-)
+// Generators are the generators by name, the first being the default.
+var Generators = []Generator{
+	{"hub", "one nixpkgs-like hub, Zipf libraries, one requirement in eight lagging", Generate},
+	{"layered", "several hubs, layered libraries with deep chains, one requirement in three lagging a class", GenerateLayered},
+}
 
-// Ecosystem is a generated index with what the request generator needs.
+// Lookup finds a generator by name.
+func Lookup(name string) (Generator, error) {
+	var names []string
+	for _, g := range Generators {
+		if g.Name == name {
+			return g, nil
+		}
+		names = append(names, g.Name)
+	}
+	return Generator{}, fmt.Errorf("unknown ecosystem generator %q, expected one of %s", name, strings.Join(names, ", "))
+}
+
+// Ecosystem is a generated index with what its request generator needs.
 type Ecosystem struct {
 	Index *pb.Index
-	libs  []*pb.Flake // by popularity, most popular first
 	seed  uint64
+	// request draws n root inputs the way the generator's users would.
+	request func(rng *rand.Rand, n int) map[string]*pb.Input
+
+	once sync.Once
+	u    *universe
+	uErr error
 }
+
+// Request picks n root inputs the way a user's flake does; the same seed
+// gives the same request.
+func (e *Ecosystem) Request(n int, seed uint64) map[string]*pb.Input {
+	return e.request(rand.New(rand.NewPCG(e.seed, seed)), n)
+}
+
+// Versions is the number of versions in the ecosystem.
+func (e *Ecosystem) Versions() int {
+	n := 0
+	for _, f := range e.Index.Flakes {
+		n += len(f.Versions)
+	}
+	return n
+}
+
+// epochs is how many steps release time runs over.
+const epochs = 100
 
 type release struct {
 	version string
 	epoch   int
 }
 
-// Generate builds an ecosystem of n flakes (n >= 10).
-func Generate(n int, seed uint64) *Ecosystem {
-	rng := rand.New(rand.NewPCG(seed, uint64(n)))
-	e := &Ecosystem{Index: &pb.Index{Schema: 1}, seed: seed}
-
-	hub := flake("nixpkgs", "NixOS", "nixpkgs")
-	var hubReleases []release
-	for i, line := range hubLines {
-		for k := range hubPerLine {
-			// Line i is current from epoch i*epochs/len(hubLines) on.
-			ep := i*epochs/len(hubLines) + k*epochs/len(hubLines)/hubPerLine
-			hubReleases = append(hubReleases, release{fmt.Sprintf("0.%d.%d", line, 1000+k), ep})
-		}
-	}
-	for k := range hubUnstable {
-		hubReleases = append(hubReleases, release{fmt.Sprintf("0.1.%d", 5000+k), k * epochs / hubUnstable})
-	}
-	addVersions(hub, hubReleases, nil)
-	e.Index.Flakes = append(e.Index.Flakes, hub)
-
-	// Rolling flakes first (they depend on nothing but may be depended on),
-	// then libraries by popularity.
-	nRolling := max(1, n/rollingShare)
-	var rolling []*pb.Flake
-	rollReleases := map[*pb.Flake][]release{}
-	for i := range nRolling {
-		f := flake(fmt.Sprintf("roll-%05d", i), "eco", fmt.Sprintf("roll-%05d", i))
-		var rs []release
-		count := 20 + rng.IntN(200)
-		for k := range count {
-			rs = append(rs, release{fmt.Sprintf("0.1.%d", 100+k), k * epochs / count})
-		}
-		addVersions(f, rs, nil)
-		rolling = append(rolling, f)
-		rollReleases[f] = rs
-		e.Index.Flakes = append(e.Index.Flakes, f)
-	}
-
-	nLibs := n - 1 - nRolling
-	libReleases := make([][]release, nLibs)
-	zipf := rand.NewZipf(rng, 1.1, 2, uint64(nLibs-1))
-	for i := range nLibs {
-		f := flake(fmt.Sprintf("lib-%05d", i), "eco", fmt.Sprintf("lib-%05d", i))
-		// Popular libraries release more often.
-		count := 3 + int(40/(1+float64(i)/20)) + rng.IntN(5)
-		rs := semverReleases(rng, count)
-		libReleases[i] = rs
-		deps := func(r release) map[string]*pb.Input {
-			in := map[string]*pb.Input{"nixpkgs": {Url: "github:NixOS/nixpkgs", Version: hubReq(rng, r.epoch)}}
-			if i > 0 {
-				for range rng.IntN(4) {
-					j := int(zipf.Uint64()) % i // more popular than i: a DAG
-					if req := laggingReq(rng, libReleases[j], r.epoch); req != "" {
-						name := fmt.Sprintf("lib-%05d", j)
-						in[name] = &pb.Input{Url: "github:eco/" + name, Version: req}
-					}
-				}
-			}
-			if rng.IntN(3) == 0 {
-				rf := rolling[rng.IntN(len(rolling))]
-				if req := laggingReq(rng, rollReleases[rf], r.epoch); req != "" {
-					in[rf.Name] = &pb.Input{Url: "github:eco/" + rf.Name, Version: req}
-				}
-			}
-			return in
-		}
-		// Consecutive releases mostly keep their inputs, as real flakes do.
-		var last map[string]*pb.Input
-		addVersions(f, rs, func(r release) map[string]*pb.Input {
-			if last == nil || rng.IntN(4) == 0 {
-				last = deps(r)
-			}
-			return last
-		})
-		e.libs = append(e.libs, f)
-		e.Index.Flakes = append(e.Index.Flakes, f)
-	}
-	return e
-}
-
 func flake(name, owner, repo string) *pb.Flake {
 	return &pb.Flake{Name: name, Source: &pb.Source{Type: "github", Owner: owner, Repo: repo}}
 }
 
+// addVersions adds a version for each release, locked to a rev and narHash made
+// from its name, with the inputs the generator gives it.
 func addVersions(f *pb.Flake, rs []release, inputs func(release) map[string]*pb.Input) {
 	for _, r := range rs {
 		key := f.Name + "@" + r.version
@@ -143,18 +123,20 @@ func addVersions(f *pb.Flake, rs []release, inputs func(release) map[string]*pb.
 	}
 }
 
-// semverReleases spreads count releases over time: mostly patches, some
-// minors, a rare major.
-func semverReleases(rng *rand.Rand, count int) []release {
+func githubURL(f *pb.Flake) string { return "github:" + f.Source.Owner + "/" + f.Source.Repo }
+
+// semverReleases spreads count releases from start to the last epoch: out of
+// every 20 releases, about majors bump the major version, about minors - majors
+// the minor, and the rest the patch.
+func semverReleases(rng *rand.Rand, count, start, majors, minors int) []release {
 	major, minor, patch := 0, 1, 0
 	var rs []release
-	start := rng.IntN(epochs / 2)
 	for k := range count {
 		rs = append(rs, release{fmt.Sprintf("%d.%d.%d", major, minor, patch), start + k*(epochs-start)/count})
 		switch x := rng.IntN(20); {
-		case x == 0:
+		case x < majors:
 			major, minor, patch = major+1, 0, 0
-		case x < 5:
+		case x < minors:
 			minor, patch = minor+1, 0
 		default:
 			patch++
@@ -163,49 +145,8 @@ func semverReleases(rng *rand.Rand, count int) []release {
 	return rs
 }
 
-// hubReq is the hub requirement of a release at epoch: the stable line
-// current then (or, one time in four, the unstable line from then on).
-func hubReq(rng *rand.Rand, epoch int) string {
-	if rng.IntN(4) == 0 {
-		return fmt.Sprintf("^0.1.%d", 5000+epoch*hubUnstable/epochs)
-	}
-	i := min(len(hubLines)-1, epoch*len(hubLines)/epochs)
-	return fmt.Sprintf("^0.%d", hubLines[i])
-}
-
-// laggingReq is a caret requirement on the release of a dependency that was
-// newest at epoch, or, one time in eight, on an older one (the conflict
-// pressure of requirements that lag behind). "" when the dependency had
-// not been released yet.
-func laggingReq(rng *rand.Rand, rs []release, epoch int) string {
-	k := sort.Search(len(rs), func(i int) bool { return rs[i].epoch > epoch }) - 1
-	if k < 0 {
-		return ""
-	}
-	if rng.IntN(8) == 0 {
-		k = rng.IntN(k + 1)
-	}
-	return "^" + rs[k].version
-}
-
-// Request picks root inputs the way a user's flake does: the newest stable
-// hub line and n-1 libraries by popularity, each at its newest major line or
-// any version.
-func (e *Ecosystem) Request(n int, seed uint64) map[string]*pb.Input {
-	rng := rand.New(rand.NewPCG(e.seed, seed))
-	zipf := rand.NewZipf(rng, 1.1, 2, uint64(len(e.libs)-1))
-	in := map[string]*pb.Input{"nixpkgs": {Url: "github:NixOS/nixpkgs", Version: fmt.Sprintf("^0.%d", hubLines[len(hubLines)-1])}}
-	for len(in) < n && len(in) < len(e.libs)+1 {
-		f := e.libs[int(zipf.Uint64())%len(e.libs)]
-		if in[f.Name] != nil {
-			continue
-		}
-		req := "*"
-		if rng.IntN(2) == 0 {
-			newest := f.Versions[len(f.Versions)-1].Version
-			req = "^" + newest
-		}
-		in[f.Name] = &pb.Input{Url: "github:eco/" + f.Name, Version: req}
-	}
-	return in
+// newestAt is the index of the release that was newest at epoch, or -1
+// when none had been released yet.
+func newestAt(rs []release, epoch int) int {
+	return sort.Search(len(rs), func(i int) bool { return rs[i].epoch > epoch }) - 1
 }

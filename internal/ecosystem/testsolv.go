@@ -6,12 +6,8 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
-
-	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -25,75 +21,55 @@ import (
 // (multiversion), as Nix allows. libsolv then answers with its own policy:
 // the newest version satisfying each requirement, with no attempt to share.
 func (e *Ecosystem) WriteTestcase(w io.Writer, request map[string]*pb.Input) error {
-	bw := bufio.NewWriter(w)
-	byURL := map[string]*pb.Flake{}
-	for _, f := range e.Index.Flakes {
-		byURL["github:"+f.Source.Owner+"/"+f.Source.Repo] = f
+	u, roots, err := e.problem(request)
+	if err != nil {
+		return err
 	}
 	// Every requirement anywhere, by flake.
-	reqs := map[*pb.Flake]map[string]*versionreq.Req{}
-	note := func(in *pb.Input) error {
-		f := byURL[in.Url]
-		if f == nil || in.Version == "" {
-			return fmt.Errorf("input %s: only versioned inputs to generated flakes are written", in.Url)
-		}
-		q, err := versionreq.Parse(in.Version)
-		if err != nil {
-			return err
-		}
-		if reqs[f] == nil {
-			reqs[f] = map[string]*versionreq.Req{}
-		}
-		reqs[f][q.String()] = q
-		return nil
+	reqs := map[*uflake]map[string]*ureq{}
+	for _, f := range u.flakes {
+		reqs[f] = maps.Clone(f.reqs)
 	}
-	for _, f := range e.Index.Flakes {
-		for _, v := range f.Versions {
-			for _, in := range v.Inputs {
-				if err := note(in); err != nil {
-					return err
-				}
-			}
-		}
+	for _, r := range roots {
+		reqs[r.flake][r.text] = r
 	}
-	for _, in := range request {
-		if err := note(in); err != nil {
-			return err
-		}
-	}
-	capability := func(in *pb.Input) string {
-		return fmt.Sprintf("%s(%s)", byURL[in.Url].Name, strings.ReplaceAll(versionreq.MustParse(in.Version).String(), " ", ""))
-	}
+	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "repo system 0 testtags <inline>")
 	fmt.Fprintln(bw, "repo available 0 testtags <inline>")
-	for _, f := range e.Index.Flakes {
-		keys := slices.Sorted(maps.Keys(reqs[f]))
-		for _, v := range f.Versions {
-			sv := semver.MustParse(v.Version)
-			fmt.Fprintf(bw, "#>=Pkg: %s %s 1 noarch\n", f.Name, v.Version)
-			for _, name := range slices.Sorted(maps.Keys(v.Inputs)) {
-				fmt.Fprintf(bw, "#>=Req: %s\n", capability(v.Inputs[name]))
+	for _, f := range u.flakes {
+		provides := map[*uversion][]string{}
+		for _, k := range slices.Sorted(maps.Keys(reqs[f])) {
+			for _, v := range reqs[f][k].matches {
+				provides[v] = append(provides[v], capability(reqs[f][k]))
 			}
-			for _, k := range keys {
-				if reqs[f][k].Matches(sv) {
-					fmt.Fprintf(bw, "#>=Prv: %s(%s)\n", f.Name, strings.ReplaceAll(k, " ", ""))
-				}
+		}
+		for _, pv := range f.Flake.Versions {
+			v := f.byVersion[pv.Version]
+			fmt.Fprintf(bw, "#>=Pkg: %s %s 1 noarch\n", f.Name, pv.Version)
+			for _, d := range v.deps {
+				fmt.Fprintf(bw, "#>=Req: %s\n", capability(d))
+			}
+			for _, c := range provides[v] {
+				fmt.Fprintf(bw, "#>=Prv: %s\n", c)
 			}
 		}
 	}
 	fmt.Fprintln(bw, "system unset * system")
 	fmt.Fprintln(bw, "job multiversion all packages")
-	for _, name := range slices.Sorted(maps.Keys(request)) {
-		fmt.Fprintf(bw, "job install provides %s\n", capability(request[name]))
+	for _, r := range roots {
+		fmt.Fprintf(bw, "job install provides %s\n", capability(r))
 	}
 	fmt.Fprintln(bw, "result transaction,problems <inline>")
 	return bw.Flush()
 }
 
-// ParseTestsolv reads the packages testsolv installs ("name version"),
-// sorted, from its output.
-func ParseTestsolv(out string) []string {
-	var pkgs []string
+func capability(r *ureq) string {
+	return fmt.Sprintf("%s(%s)", r.flake.Name, strings.ReplaceAll(r.text, " ", ""))
+}
+
+// ParseTestsolv reads the trees testsolv installs from its output.
+func ParseTestsolv(out string) []Tree {
+	var trees []Tree
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimPrefix(line, "+")
 		rest, ok := strings.CutPrefix(line, "install ")
@@ -107,8 +83,7 @@ func ParseTestsolv(out string) []string {
 		if i < 0 {
 			continue
 		}
-		pkgs = append(pkgs, nevra[:i]+" "+nevra[i+1:])
+		trees = append(trees, Tree{nevra[:i], nevra[i+1:]})
 	}
-	sort.Strings(pkgs)
-	return pkgs
+	return trees
 }

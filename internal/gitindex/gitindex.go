@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -102,6 +103,7 @@ type Skipped struct {
 func Build(ctx context.Context, repos []Repo, progress func(Event)) (*pb.Index, []Skipped, error) {
 	ix := &pb.Index{Schema: index.Schema}
 	var skipped []Skipped
+	var builders []*builder
 	seen := map[string]string{}
 	for i, r := range repos {
 		abs, err := filepath.Abs(r.Dir)
@@ -116,14 +118,118 @@ func Build(ctx context.Context, repos []Repo, progress func(Event)) (*pb.Index, 
 			return nil, nil, fmt.Errorf("%s and %s would both be the flake %q; name one with NAME=DIR", prev, r.Dir, r.Name)
 		}
 		seen[r.Name] = r.Dir
-		f, sk, err := buildRepo(ctx, r, i, len(repos), progress)
+		b, err := buildRepo(ctx, r, i, len(repos), progress)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", r.Dir, err)
 		}
-		skipped = append(skipped, sk...)
-		ix.Flakes = append(ix.Flakes, f)
+		builders = append(builders, b)
+		ix.Flakes = append(ix.Flakes, b.flake)
+	}
+	if err := addPinnedRevs(builders); err != nil {
+		return nil, nil, err
+	}
+	for _, b := range builders {
+		skipped = append(skipped, b.skipped...)
 	}
 	return ix, skipped, nil
+}
+
+// addPinnedRevs records the trees that inputs of the built flakes name by
+// rev in a repository being built, when they are neither a version nor a
+// ref head: Nix fetches such a rev, so the index must know its tree. The
+// trees' own inputs may name more revs; it repeats until none is new.
+func addPinnedRevs(builders []*builder) error {
+	for {
+		grew := false
+		for _, b := range builders {
+			for _, decls := range declarations(b.flake) {
+				for _, url := range inputURLs(decls) {
+					src, err := flakeref.Parse(url)
+					if err != nil || src.Rev == "" {
+						continue
+					}
+					target := builderOf(builders, src)
+					if target == nil || target.knows(src.Rev) {
+						continue
+					}
+					t, err := target.read("rev "+src.Rev, src.Rev)
+					if err != nil {
+						return fmt.Errorf("%s: rev %s, which %s names: %w", target.g.dir, src.Rev, b.repo, err)
+					}
+					if t == nil {
+						continue
+					}
+					if target.flake.Revs == nil {
+						target.flake.Revs = map[string]*pb.Ref{}
+					}
+					target.flake.Revs[src.Rev] = target.ref(t)
+					grew = true
+				}
+			}
+		}
+		if !grew {
+			return nil
+		}
+	}
+}
+
+// declarations are the input declarations of a flake's versions, refs and
+// pinned revs.
+func declarations(f *pb.Flake) []map[string]*pb.Input {
+	var out []map[string]*pb.Input
+	for _, v := range f.Versions {
+		out = append(out, v.Inputs)
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
+		out = append(out, f.Refs[name].Inputs)
+	}
+	for _, rev := range slices.Sorted(maps.Keys(f.Revs)) {
+		out = append(out, f.Revs[rev].Inputs)
+	}
+	return out
+}
+
+// inputURLs lists the URLs of declarations and of the overrides in them.
+func inputURLs(decls map[string]*pb.Input) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(decls)) {
+		if d := decls[name]; d.Url != "" {
+			out = append(out, d.Url)
+		}
+		out = append(out, inputURLs(decls[name].Inputs)...)
+	}
+	return out
+}
+
+// builderOf is the repository being built that a reference points at.
+func builderOf(builders []*builder, src *pb.Source) *builder {
+	for _, b := range builders {
+		s := b.flake.Source
+		if s.Type == src.Type && s.Type == "git" && withoutQuery(s.Url) == withoutQuery(src.Url) && s.Dir == src.Dir {
+			return b
+		}
+	}
+	return nil
+}
+
+func withoutQuery(url string) string {
+	base, _, _ := strings.Cut(url, "?")
+	return base
+}
+
+// knows says whether the flake already has the tree at rev.
+func (b *builder) knows(rev string) bool {
+	for _, v := range b.flake.Versions {
+		if v.Locked.GetRev() == rev {
+			return true
+		}
+	}
+	for _, r := range b.flake.Refs {
+		if r.Rev == rev {
+			return true
+		}
+	}
+	return b.flake.Revs[rev] != nil
 }
 
 type git struct {
@@ -294,20 +400,20 @@ func (g git) refs() (tags, heads []ref, err error) {
 	return tags, heads, nil
 }
 
-func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*pb.Flake, []Skipped, error) {
+func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*builder, error) {
 	g := git{ctx, r.Dir}
 	if _, err := g.run("rev-parse", "--git-dir"); err != nil {
-		return nil, nil, fmt.Errorf("not a git repository")
+		return nil, fmt.Errorf("not a git repository")
 	}
 	source, err := repoSource(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	subdir := source.Dir
 	f := &pb.Flake{Name: r.Name, Source: source, Refs: map[string]*pb.Ref{}, Numbering: pb.Numbering_NUMBERING_TAGS}
 	tags, heads, err := g.refs()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defaultBranch := ""
 	if head, err := g.run("symbolic-ref", "--short", "HEAD"); err == nil {
@@ -322,7 +428,7 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 			continue
 		}
 		if isFlake, err = g.hasFlake(rf.rev, subdir); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if isFlake {
 			break
@@ -342,7 +448,7 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 	b := &builder{g: g, repo: r.Name, subdir: subdir, isFlake: isFlake, flake: f, trees: map[string]treeResult{}, byPrecedence: map[string]string{}}
 	for i, tg := range tags {
 		if err := b.tag(tg); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		report(i+1, tg.name)
 	}
@@ -352,7 +458,7 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 	}
 	for i, h := range heads {
 		if err := b.head(h, rolling, defaultBranch); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		report(len(tags)+i+1, h.name)
 	}
@@ -369,9 +475,9 @@ func buildRepo(ctx context.Context, r Repo, n, max int, progress func(Event)) (*
 		for _, s := range b.skipped {
 			why = append(why, s.Ref+": "+s.Reason)
 		}
-		return nil, nil, fmt.Errorf("no tag or branch gives a version or ref (%s)", strings.Join(why, "; "))
+		return nil, fmt.Errorf("no tag or branch gives a version or ref (%s)", strings.Join(why, "; "))
 	}
-	return f, b.skipped, nil
+	return b, nil
 }
 
 // repoSource is where a repository's flake is published, with its dir.
@@ -510,6 +616,12 @@ func (b *builder) head(h ref, rolling bool, defaultBranch string) error {
 	if b.flake.Source.Type == "tarball" {
 		return nil // a ref has no URL of its own
 	}
+	b.flake.Refs[h.name] = b.ref(t)
+	return nil
+}
+
+// ref records a tree as a ref head or a pinned rev.
+func (b *builder) ref(t *tree) *pb.Ref {
 	rf := &pb.Ref{Rev: t.rev, NarHash: t.narHash, LastModified: t.lastModified, LockFile: t.lock}
 	if t.flake != nil {
 		rf.Inputs = flakenix.ToProto(t.flake.Inputs)
@@ -517,8 +629,7 @@ func (b *builder) head(h ref, rolling bool, defaultBranch string) error {
 	if b.flake.Source.Type == "git" {
 		rf.RevCount = t.revCount
 	}
-	b.flake.Refs[h.name] = rf
-	return nil
+	return rf
 }
 
 // addVersion records a version of the tree that ref (a tag, or a branch of

@@ -74,16 +74,23 @@ func resolveStatus(err error) error {
 	case errors.As(err, &re):
 		return badRequest(re.Field, re.Msg)
 	case errors.As(err, &ce):
-		return withDetail(codes.FailedPrecondition, err, &pb.Conflict{Causes: ce.Causes, Suggestions: ce.Suggestions})
+		c := &pb.Conflict{}
+		for _, cause := range ce.Causes {
+			c.Causes = append(c.Causes, cause.String())
+		}
+		for _, h := range ce.Hints {
+			c.Suggestions = append(c.Suggestions, h.String())
+		}
+		return withDetail(codes.FailedPrecondition, err, c)
 	case errors.As(err, &le):
 		code := codes.ResourceExhausted
-		if le.Limit == "deadline" {
+		if le.Limit == solver.LimitDeadline {
 			code = codes.DeadlineExceeded
 			if le.Canceled {
 				code = codes.Canceled
 			}
 		}
-		return withDetail(code, err, &pb.LimitExceeded{Limit: le.Limit, Value: uint64(le.Value), Max: uint64(le.Max), Stats: statsProto(le.Stats)})
+		return withDetail(code, err, &pb.LimitExceeded{Limit: le.Limit.String(), Value: uint64(le.Value), Max: uint64(le.Max), Stats: statsProto(le.Stats)})
 	}
 	return status.Error(codes.Internal, err.Error())
 }

@@ -24,7 +24,7 @@ func (s *Solver) addClauseLits(confl *Clause, lvl decLevel, met, metLvl []bool, 
 			// In clauses where cardinality > 1, some lits might be true in the conflict clause: ignore them
 			continue
 		}
-		met[v] = true
+		s.mark(met, v)
 		s.varBumpActivity(v)
 		if abs(s.model[v]) == lvl {
 			metLvl[v] = true
@@ -45,17 +45,22 @@ func (s *Solver) learnClause(confl *Clause, lvl decLevel) (learned *Clause, unit
 	if s.bufLits == nil {
 		s.bufLits = make([]Lit, 10_000)
 	}
-	lits := s.bufLits[:1]           // Not 0: make room for asserting literal
-	buf := make([]bool, s.nbVars*2) // Buffer for met and metLvl; reduces allocs/deallocs
-	met := buf[:s.nbVars]           // List of all vars already met
-	metLvl := buf[s.nbVars:]        // List of all vars from current level to deal with
+	lits := s.bufLits[:1] // Not 0: make room for asserting literal
+	// Upstream allocated met and metLvl for every conflict, which costs as
+	// much as the variables; they are kept and cleared by what was marked.
+	if len(s.metBuf) < 2*s.nbVars {
+		s.metBuf = make([]bool, 2*s.nbVars)
+	}
+	met := s.metBuf[:s.nbVars]                // List of all vars already met
+	metLvl := s.metBuf[s.nbVars : 2*s.nbVars] // List of all vars from current level to deal with
+	defer s.unmark(met, metLvl)
 	// nbLvl is the nb of vars in lvl currently used
 	nbLvl := s.addClauseLits(confl, lvl, met, metLvl, &lits)
 	ptr := len(s.trail) - 1 // Pointer in propagation trail
 	for nbLvl > 1 {         // We will stop once we only have one lit from current level.
 		for !metLvl[s.trail[ptr].Var()] {
 			if abs(s.model[s.trail[ptr].Var()]) == lvl { // This var was deduced afterwards and was not a reason for the conflict
-				met[s.trail[ptr].Var()] = true
+				s.mark(met, s.trail[ptr].Var())
 			}
 			ptr--
 		}
@@ -74,7 +79,7 @@ func (s *Solver) learnClause(confl *Clause, lvl decLevel) (learned *Clause, unit
 					if s.litStatus(lit) != Unsat { // In clauses where cardinality > 1, some lits might be true in the conflict clause: ignore them
 						continue
 					}
-					met[v2] = true
+					s.mark(met, v2)
 					s.varBumpActivity(v2)
 					if abs(s.model[v2]) == lvl {
 						metLvl[v2] = true
@@ -107,6 +112,22 @@ func (s *Solver) learnClause(confl *Clause, lvl decLevel) (learned *Clause, unit
 	learned.computeLbd(s.model)
 	// fmt.Printf("learned clause %s, trail is %s\n", learned.CNF(), s.trailString())
 	return learned, -1
+}
+
+// mark sets met[v], remembering v so that unmark can clear it. metLvl is
+// only ever set for a variable met.
+func (s *Solver) mark(met []bool, v Var) {
+	if !met[v] {
+		met[v] = true
+		s.marked = append(s.marked, v)
+	}
+}
+
+func (s *Solver) unmark(met, metLvl []bool) {
+	for _, v := range s.marked {
+		met[v], metLvl[v] = false, false
+	}
+	s.marked = s.marked[:0]
 }
 
 // minimizeLearned reduces (if possible) the length of the learned clause and returns the size

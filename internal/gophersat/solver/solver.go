@@ -85,9 +85,22 @@ type Solver struct {
 	pbSetBuf        []int   // A buffer to reduce allocation when performing cutting planes
 	pbSetBuf2       []int   // A buffer to reduce allocation when performing cutting planes
 	bufLits         []Lit   // A buffer for lits in learnClause, per solver so solvers can run in parallel
-	// Stop, when set, is polled every 32 conflicts; when it returns true,
-	// Solve gives up and returns Indet.
+	metBuf          []bool  // learnClause's met and metLvl, kept from conflict to conflict
+	marked          []Var   // the variables learnClause marked in metBuf
+	// Stop, when set, is polled at each conflict and every pollEvery
+	// propagations; when it returns true, the solve gives up and returns
+	// Indet.
 	Stop func() bool
+	// WorkLimit, when positive, interrupts a solve (Indet) once Work()
+	// reaches it: a bound on effort that is the same from run to run.
+	WorkLimit int64
+	work      int64 // see Work
+	halted    bool  // the current solve was interrupted by Stop or WorkLimit
+	assumps   []Lit // the assumptions of SolveAssuming, decided first in this order
+	assumpPtr int   // assumps[:assumpPtr] hold on the trail
+	assumpAt  []int // assumpAt[lvl]: assumpPtr when decision level lvl was opened
+	failed    bool  // an assumption was found false; conflict says why
+	conflict  []Lit // the final conflict of SolveAssuming
 }
 
 // New makes a solver, given a number of variables and a set of clauses.
@@ -150,8 +163,16 @@ func (s *Solver) newVar(v Var) {
 			s.polarity = append(s.polarity, false)
 			s.reason = append(s.reason, nil)
 			s.trailBuf = append(s.trailBuf, 0)
+			s.assumptions = append(s.assumptions, false)
+			s.pbSetBuf = append(s.pbSetBuf, 0)
+			s.pbSetBuf2 = append(s.pbSetBuf2, 0)
 		}
-		s.varQueue = newQueue(s.activity)
+		// Upstream rebuilt the whole queue here, which made adding
+		// variables one at a time quadratic; only the new ones go in.
+		s.varQueue.activity = s.activity
+		for i := s.nbVars; i < cnfVar; i++ {
+			s.varQueue.insert(i)
+		}
 		s.addVarWatcherList(v)
 		s.nbVars = cnfVar
 	}
@@ -254,9 +275,15 @@ func (s *Solver) clauseBumpActivity(c *Clause) {
 	}
 }
 
-// Chooses an unbound literal to be tested, or -1
-// if all the variables are already bound.
-func (s *Solver) chooseLit() Lit {
+// Chooses an unbound literal to be tested at level lvl, or -1
+// if all the variables are already bound. Assumptions come first.
+func (s *Solver) chooseLit(lvl decLevel) Lit {
+	if s.assumpPtr < len(s.assumps) {
+		if a := s.nextAssumption(lvl); a != -1 || s.failed {
+			return a
+		}
+	}
+	s.openLevel(lvl)
 	v := Var(-1)
 	for v == -1 && !s.varQueue.empty() {
 		if v2 := Var(s.varQueue.removeMin()); s.model[v2] == 0 { // Ignore already bound vars
@@ -292,9 +319,14 @@ func min[T number](a, b T) T {
 // TODO: check this method as it has a weird behavior regarding performance.
 // TODO: clean-up commented-out code and understand underlying performance pattern.
 func (s *Solver) cleanupBindings(lvl decLevel) {
-	i := 0
-	for i < len(s.trail) && abs(s.model[s.trail[i].Var()]) <= lvl {
-		i++
+	// The trail is ordered by level: find the cut from its end, so that the
+	// cost is what is undone, not the whole trail (upstream scanned from
+	// the start, which made appending clauses one at a time quadratic).
+	// Cutting planes unassigns literals it leaves at the end of the trail
+	// (level 0): they go too.
+	i := len(s.trail)
+	for i > 0 && (abs(s.model[s.trail[i-1].Var()]) > lvl || s.model[s.trail[i-1].Var()] == 0) {
+		i--
 	}
 	/*
 		for j := len(s.trail) - 1; j >= i; j-- {
@@ -324,13 +356,15 @@ func (s *Solver) cleanupBindings(lvl decLevel) {
 		s.polarity[v] = lit2.IsPositive()
 		if !s.varQueue.contains(int(v)) {
 			toInsert = append(toInsert, int(v))
-			s.varQueue.insert(int(v))
 		}
 	}
 	s.trail = s.trail[:i]
+	// Upstream inserted each variable here and once more in the loop above,
+	// so the heap filled with copies of the variables.
 	for i := len(toInsert) - 1; i >= 0; i-- {
 		s.varQueue.insert(toInsert[i])
 	}
+	s.backtrackAssumptions(lvl)
 	/*for i := len(s.trail) - 1; i >= 0; i-- {
 		lit := s.trail[i]
 		v := lit.Var()
@@ -372,7 +406,7 @@ func backtrackData(c *Clause, model []decLevel) (btLevel decLevel, lit Lit) {
 }
 
 func (s *Solver) rebuildOrderHeap() {
-	ints := make([]int, s.nbVars)
+	ints := make([]int, 0, s.nbVars) // upstream made it nbVars long, filling the heap with var 0
 	for v := 0; v < s.nbVars; v++ {
 		if s.model[v] == 0 {
 			ints = append(ints, int(v))
@@ -390,6 +424,10 @@ func (s *Solver) propagateAndSearch(lit Lit, lvl decLevel) Status {
 	for lit != -1 {
 		// log.Printf("picked %d at lvl %d", lit.Int(), lvl)
 		if conflict := s.unifyLiteral(lit, lvl); conflict == nil { // Pick new branch or restart
+			if s.halted { // propagation was cut short
+				s.cleanupBindings(1)
+				return Indet
+			}
 			if s.lbdStats.mustRestart() {
 				s.lbdStats.clear()
 				s.cleanupBindings(1)
@@ -401,10 +439,10 @@ func (s *Solver) propagateAndSearch(lit Lit, lvl decLevel) Status {
 				s.bumpNbMax()
 			}
 			lvl++
-			lit = s.chooseLit()
+			lit = s.chooseLit(lvl)
 		} else { // Deal with conflict
 			s.Stats.NbConflicts++
-			if s.stopped() {
+			if s.tick(true) {
 				s.cleanupBindings(1)
 				return Indet
 			}
@@ -426,7 +464,7 @@ func (s *Solver) propagateAndSearch(lit Lit, lvl decLevel) Status {
 					return s.setUnsat()
 				}
 				s.rebuildOrderHeap()
-				lit = s.chooseLit()
+				lit = s.chooseLit(2)
 				lvl = 2
 			} else {
 				if learnt.Len() == 2 {
@@ -442,7 +480,7 @@ func (s *Solver) propagateAndSearch(lit Lit, lvl decLevel) Status {
 			}
 		}
 	}
-	return Sat
+	return s.endSearch()
 }
 
 // propagateAndSearchPB performs pseudo-boolean constraint learning whenever a conflcit arises.
@@ -450,6 +488,10 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 	for lit != -1 {
 		// log.Printf("picked %d at lvl %d", lit.Int(), lvl)
 		if conflict := s.unifyLiteral(lit, lvl); conflict == nil { // Pick new branch or restart
+			if s.halted { // propagation was cut short
+				s.cleanupBindings(1)
+				return Indet
+			}
 			if s.Stats.NbConflicts >= s.lubyNextRestart {
 				s.lubyNextRestart += int(lubyConstant * luby(uint(s.Stats.NbRestarts)+2))
 				s.cleanupBindings(1)
@@ -461,12 +503,12 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 				s.bumpNbMax()
 			}
 			lvl++
-			lit = s.chooseLit()
+			lit = s.chooseLit(lvl)
 		} else { // Deal with conflict
 			for conflict != nil {
 				// log.Printf("conflict: %s", conflict.PBString())
 				s.Stats.NbConflicts++
-				if s.stopped() {
+				if s.tick(true) {
 					s.cleanupBindings(1)
 					return Indet
 				}
@@ -494,7 +536,7 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 						}
 					}
 					s.rebuildOrderHeap()
-					lit = s.chooseLit()
+					lit = s.chooseLit(2)
 					lvl = 2
 				} else {
 					lvl = newLvl
@@ -517,19 +559,29 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 					}
 					conflict = s.unifyLiterals(propagated, lvl)
 					if conflict == nil {
-						lit = s.chooseLit()
+						lit = s.chooseLit(lvl + 1)
 						lvl++
 					}
 				}
 			}
 		}
 	}
-	return Sat
+	return s.endSearch()
 }
 
-// stopped polls Stop every 32 conflicts.
-func (s *Solver) stopped() bool {
-	return s.Stop != nil && s.Stats.NbConflicts&31 == 0 && s.Stop()
+// endSearch is the outcome of a search that ran out of literals to decide:
+// a model, unless an assumption was found false or propagation was cut
+// short by a stop.
+func (s *Solver) endSearch() Status {
+	switch {
+	case s.failed:
+		s.cleanupBindings(1)
+		return Unsat
+	case s.halted:
+		s.cleanupBindings(1)
+		return Indet
+	}
+	return Sat
 }
 
 // Sets the status to unsat and do cleanup tasks.
@@ -549,8 +601,7 @@ func (s *Solver) setUnsat() Status {
 func (s *Solver) search() Status {
 	s.localNbRestarts++
 	lvl := decLevel(2) // Level starts at 2, for implementation reasons : 1 is for top-level bindings; 0 means "no level assigned yet"
-	// s.status = s.propagateAndSearch(s.chooseLit(), lvl)
-	s.status = s.propagateAndSearch(s.chooseLit(), lvl)
+	s.status = s.propagateAndSearch(s.chooseLit(lvl), lvl)
 	return s.status
 }
 
@@ -560,6 +611,9 @@ func (s *Solver) Solve() Status {
 		return s.status
 	}
 	s.status = Indet
+	s.halted = false
+	s.failed = false
+	s.conflict = s.conflict[:0]
 	//s.lbdStats.clear()
 	s.localNbRestarts = 0
 	var end chan struct{}
@@ -593,13 +647,20 @@ func (s *Solver) Solve() Status {
 	}
 	for s.status == Indet {
 		s.search()
-		if s.status == Indet && s.Stop != nil && s.Stop() {
+		if s.status == Indet && (s.halted || s.Stop != nil && s.Stop()) {
 			break
 		}
 		if s.status == Indet {
 			s.Stats.NbRestarts++
 			s.rebuildOrderHeap()
 		}
+	}
+	if s.failed { // Unsat under the assumptions only
+		s.status = Indet
+		if s.Verbose {
+			end <- struct{}{}
+		}
+		return Unsat
 	}
 	if s.status == Sat {
 		s.lastModel = make(Model, len(s.model))
@@ -773,17 +834,26 @@ func (s *Solver) decisionLits() []Lit {
 	return lits
 }
 
+// Upstream rebuilt the order heap after each unit, which costs a pass over
+// every variable per unit; choosing a literal skips assigned variables
+// anyway. It also assigned units that earlier ones had already propagated.
 func (s *Solver) propagateUnits(units []Lit) {
 	for _, unit := range units {
 		s.lbdStats.addLbd(1)
 		s.Stats.NbUnitLearned++
 		s.cleanupBindings(1)
+		switch s.litStatus(unit) {
+		case Sat:
+			continue
+		case Unsat:
+			s.status = Unsat
+			return
+		}
 		s.model[unit.Var()] = lvlToSignedLvl(unit, 1)
 		if s.unifyLiteral(unit, 1) != nil {
 			s.status = Unsat
 			return
 		}
-		s.rebuildOrderHeap()
 	}
 }
 

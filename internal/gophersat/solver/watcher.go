@@ -286,8 +286,13 @@ func removeFrom(lst []*Clause, c *Clause) []*Clause {
 }
 
 // Propagates literals in the trail starting from the ptrth, and returns a conflict clause, or nil if none arose.
+// Above the top level, it stops early, with no conflict, when the solve
+// must stop (see tick); what it leaves undone is undone by backtracking.
 func (s *Solver) propagate(ptr int, lvl decLevel) *Clause {
 	for ptr < len(s.trail) {
+		if lvl > 1 && s.tick(false) {
+			return nil
+		}
 		lit := s.trail[ptr]
 		// log.Printf("propagating %d", lit.Int())
 		for _, w := range s.wl.wlistBin[lit] {

@@ -168,7 +168,11 @@ type Flake struct {
 	Numbering Numbering `protobuf:"varint,7,opt,name=numbering,proto3,enum=flakeresolve.v1.Numbering" json:"numbering,omitempty"`
 	// False when the flake's trees are not flakes (no flake.nix): plain source
 	// trees, for "flake = false" inputs. Unset for flakes.
-	Flake         *bool `protobuf:"varint,8,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
+	Flake *bool `protobuf:"varint,8,opt,name=flake,proto3,oneof" json:"flake,omitempty"`
+	// Trees at revs that inputs name by rev (?rev=, github:OWNER/REPO/REV)
+	// and that are neither a version nor a ref head, keyed by rev, so that
+	// such inputs lock: their location is the flake's source.
+	Revs          map[string]*Ref `protobuf:"bytes,9,rep,name=revs,proto3" json:"revs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,6 +261,13 @@ func (x *Flake) GetFlake() bool {
 		return *x.Flake
 	}
 	return false
+}
+
+func (x *Flake) GetRevs() map[string]*Ref {
+	if x != nil {
+		return x.Revs
+	}
+	return nil
 }
 
 // Source is a flake reference in Nix's attribute form: the names are those
@@ -950,7 +961,7 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"\x1bflakeresolve/v1/index.proto\x12\x0fflakeresolve.v1\"O\n" +
 	"\x05Index\x12\x16\n" +
 	"\x06schema\x18\x01 \x01(\rR\x06schema\x12.\n" +
-	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xa9\x03\n" +
+	"\x06flakes\x18\x02 \x03(\v2\x16.flakeresolve.v1.FlakeR\x06flakes\"\xae\x04\n" +
 	"\x05Flake\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
 	"\x06source\x18\x02 \x01(\v2\x17.flakeresolve.v1.SourceR\x06source\x124\n" +
@@ -960,8 +971,12 @@ const file_flakeresolve_v1_index_proto_rawDesc = "" +
 	"defaultRef\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x128\n" +
 	"\tnumbering\x18\a \x01(\x0e2\x1a.flakeresolve.v1.NumberingR\tnumbering\x12\x19\n" +
-	"\x05flake\x18\b \x01(\bH\x00R\x05flake\x88\x01\x01\x1aM\n" +
+	"\x05flake\x18\b \x01(\bH\x00R\x05flake\x88\x01\x01\x124\n" +
+	"\x04revs\x18\t \x03(\v2 .flakeresolve.v1.Flake.RevsEntryR\x04revs\x1aM\n" +
 	"\tRefsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01\x1aM\n" +
+	"\tRevsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.flakeresolve.v1.RefR\x05value:\x028\x01B\b\n" +
 	"\x06_flake\"\x82\x03\n" +
@@ -1059,7 +1074,7 @@ func file_flakeresolve_v1_index_proto_rawDescGZIP() []byte {
 }
 
 var file_flakeresolve_v1_index_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_flakeresolve_v1_index_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_flakeresolve_v1_index_proto_goTypes = []any{
 	(Numbering)(0),    // 0: flakeresolve.v1.Numbering
 	(*Index)(nil),     // 1: flakeresolve.v1.Index
@@ -1073,11 +1088,12 @@ var file_flakeresolve_v1_index_proto_goTypes = []any{
 	(*LockInput)(nil), // 9: flakeresolve.v1.LockInput
 	(*InputPath)(nil), // 10: flakeresolve.v1.InputPath
 	nil,               // 11: flakeresolve.v1.Flake.RefsEntry
-	nil,               // 12: flakeresolve.v1.Version.InputsEntry
-	nil,               // 13: flakeresolve.v1.Input.InputsEntry
-	nil,               // 14: flakeresolve.v1.Ref.InputsEntry
-	nil,               // 15: flakeresolve.v1.LockFile.NodesEntry
-	nil,               // 16: flakeresolve.v1.LockNode.InputsEntry
+	nil,               // 12: flakeresolve.v1.Flake.RevsEntry
+	nil,               // 13: flakeresolve.v1.Version.InputsEntry
+	nil,               // 14: flakeresolve.v1.Input.InputsEntry
+	nil,               // 15: flakeresolve.v1.Ref.InputsEntry
+	nil,               // 16: flakeresolve.v1.LockFile.NodesEntry
+	nil,               // 17: flakeresolve.v1.LockNode.InputsEntry
 }
 var file_flakeresolve_v1_index_proto_depIdxs = []int32{
 	2,  // 0: flakeresolve.v1.Index.flakes:type_name -> flakeresolve.v1.Flake
@@ -1085,28 +1101,30 @@ var file_flakeresolve_v1_index_proto_depIdxs = []int32{
 	4,  // 2: flakeresolve.v1.Flake.versions:type_name -> flakeresolve.v1.Version
 	11, // 3: flakeresolve.v1.Flake.refs:type_name -> flakeresolve.v1.Flake.RefsEntry
 	0,  // 4: flakeresolve.v1.Flake.numbering:type_name -> flakeresolve.v1.Numbering
-	3,  // 5: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
-	12, // 6: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
-	7,  // 7: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
-	13, // 8: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
-	14, // 9: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
-	7,  // 10: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
-	15, // 11: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
-	3,  // 12: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.Source
-	3,  // 13: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.Source
-	16, // 14: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
-	10, // 15: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
-	6,  // 16: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
-	5,  // 17: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	5,  // 18: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	5,  // 19: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	8,  // 20: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
-	9,  // 21: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	12, // 5: flakeresolve.v1.Flake.revs:type_name -> flakeresolve.v1.Flake.RevsEntry
+	3,  // 6: flakeresolve.v1.Version.locked:type_name -> flakeresolve.v1.Source
+	13, // 7: flakeresolve.v1.Version.inputs:type_name -> flakeresolve.v1.Version.InputsEntry
+	7,  // 8: flakeresolve.v1.Version.lock_file:type_name -> flakeresolve.v1.LockFile
+	14, // 9: flakeresolve.v1.Input.inputs:type_name -> flakeresolve.v1.Input.InputsEntry
+	15, // 10: flakeresolve.v1.Ref.inputs:type_name -> flakeresolve.v1.Ref.InputsEntry
+	7,  // 11: flakeresolve.v1.Ref.lock_file:type_name -> flakeresolve.v1.LockFile
+	16, // 12: flakeresolve.v1.LockFile.nodes:type_name -> flakeresolve.v1.LockFile.NodesEntry
+	3,  // 13: flakeresolve.v1.LockNode.original:type_name -> flakeresolve.v1.Source
+	3,  // 14: flakeresolve.v1.LockNode.locked:type_name -> flakeresolve.v1.Source
+	17, // 15: flakeresolve.v1.LockNode.inputs:type_name -> flakeresolve.v1.LockNode.InputsEntry
+	10, // 16: flakeresolve.v1.LockInput.follows:type_name -> flakeresolve.v1.InputPath
+	6,  // 17: flakeresolve.v1.Flake.RefsEntry.value:type_name -> flakeresolve.v1.Ref
+	6,  // 18: flakeresolve.v1.Flake.RevsEntry.value:type_name -> flakeresolve.v1.Ref
+	5,  // 19: flakeresolve.v1.Version.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	5,  // 20: flakeresolve.v1.Input.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	5,  // 21: flakeresolve.v1.Ref.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	8,  // 22: flakeresolve.v1.LockFile.NodesEntry.value:type_name -> flakeresolve.v1.LockNode
+	9,  // 23: flakeresolve.v1.LockNode.InputsEntry.value:type_name -> flakeresolve.v1.LockInput
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_index_proto_init() }
@@ -1128,7 +1146,7 @@ func file_flakeresolve_v1_index_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_index_proto_rawDesc), len(file_flakeresolve_v1_index_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

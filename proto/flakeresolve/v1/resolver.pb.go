@@ -1244,6 +1244,186 @@ func (x *LimitExceeded) GetStats() *ResolveStats {
 	return nil
 }
 
+// LockChanges is what locking did to one flake's flake.lock, as
+// `flakeresolve lock --json` prints it: the lines of Nix's own lock file
+// diff (LockFile::diff), each with the answer's reasons, and why any flake
+// keeps several trees.
+type LockChanges struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flake's directory, as the command line named it.
+	Dir string `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	// flake.lock changed (with --check: would change). A lock can change
+	// with no line below, when only its form does (an older version, another
+	// key order).
+	Changed bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	// Input paths new in the lock, gone from it, and whose pin or follows
+	// changed; each list in Nix's order (by path, name by name).
+	Added   []*LockChanges_Change `protobuf:"bytes,3,rep,name=added,proto3" json:"added,omitempty"`
+	Removed []*LockChanges_Change `protobuf:"bytes,4,rep,name=removed,proto3" json:"removed,omitempty"`
+	Updated []*LockChanges_Change `protobuf:"bytes,5,rep,name=updated,proto3" json:"updated,omitempty"`
+	// Why each flake with several trees has them (the answer's duplicates).
+	Duplicates    []*Duplicate `protobuf:"bytes,6,rep,name=duplicates,proto3" json:"duplicates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockChanges) Reset() {
+	*x = LockChanges{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockChanges) ProtoMessage() {}
+
+func (x *LockChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockChanges.ProtoReflect.Descriptor instead.
+func (*LockChanges) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LockChanges) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *LockChanges) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *LockChanges) GetAdded() []*LockChanges_Change {
+	if x != nil {
+		return x.Added
+	}
+	return nil
+}
+
+func (x *LockChanges) GetRemoved() []*LockChanges_Change {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *LockChanges) GetUpdated() []*LockChanges_Change {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *LockChanges) GetDuplicates() []*Duplicate {
+	if x != nil {
+		return x.Duplicates
+	}
+	return nil
+}
+
+// Change is one input path's line of the diff.
+type LockChanges_Change struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input path ("hyprland/hyprutils").
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// What the old flake.lock holds at the path: locked, original and
+	// not_flake, or follows. Unset for an added path.
+	From *PathPin `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// The answer's pin at the path, with locked and original as the new
+	// flake.lock holds them. Unset for a removed path.
+	To *PathPin `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// An --update named this path or one above it.
+	Released bool `protobuf:"varint,4,opt,name=released,proto3" json:"released,omitempty"`
+	// Paths that now pin the same tree as this one and pinned another
+	// before: the duplicate this change removed.
+	NowShares     []string `protobuf:"bytes,5,rep,name=now_shares,json=nowShares,proto3" json:"now_shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockChanges_Change) Reset() {
+	*x = LockChanges_Change{}
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockChanges_Change) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockChanges_Change) ProtoMessage() {}
+
+func (x *LockChanges_Change) ProtoReflect() protoreflect.Message {
+	mi := &file_flakeresolve_v1_resolver_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockChanges_Change.ProtoReflect.Descriptor instead.
+func (*LockChanges_Change) Descriptor() ([]byte, []int) {
+	return file_flakeresolve_v1_resolver_proto_rawDescGZIP(), []int{13, 0}
+}
+
+func (x *LockChanges_Change) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LockChanges_Change) GetFrom() *PathPin {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *LockChanges_Change) GetTo() *PathPin {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *LockChanges_Change) GetReleased() bool {
+	if x != nil {
+		return x.Released
+	}
+	return false
+}
+
+func (x *LockChanges_Change) GetNowShares() []string {
+	if x != nil {
+		return x.NowShares
+	}
+	return nil
+}
+
 var File_flakeresolve_v1_resolver_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
@@ -1339,7 +1519,23 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value\x12\x10\n" +
 	"\x03max\x18\x03 \x01(\x04R\x03max\x123\n" +
-	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats*w\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\"\xe0\x03\n" +
+	"\vLockChanges\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\x129\n" +
+	"\x05added\x18\x03 \x03(\v2#.flakeresolve.v1.LockChanges.ChangeR\x05added\x12=\n" +
+	"\aremoved\x18\x04 \x03(\v2#.flakeresolve.v1.LockChanges.ChangeR\aremoved\x12=\n" +
+	"\aupdated\x18\x05 \x03(\v2#.flakeresolve.v1.LockChanges.ChangeR\aupdated\x12:\n" +
+	"\n" +
+	"duplicates\x18\x06 \x03(\v2\x1a.flakeresolve.v1.DuplicateR\n" +
+	"duplicates\x1a\xaf\x01\n" +
+	"\x06Change\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12,\n" +
+	"\x04from\x18\x02 \x01(\v2\x18.flakeresolve.v1.PathPinR\x04from\x12(\n" +
+	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
+	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
+	"\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
@@ -1376,7 +1572,7 @@ func file_flakeresolve_v1_resolver_proto_rawDescGZIP() []byte {
 }
 
 var file_flakeresolve_v1_resolver_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_flakeresolve_v1_resolver_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_flakeresolve_v1_resolver_proto_goTypes = []any{
 	(Strategy)(0),               // 0: flakeresolve.v1.Strategy
 	(PinOrigin)(0),              // 1: flakeresolve.v1.PinOrigin
@@ -1394,48 +1590,56 @@ var file_flakeresolve_v1_resolver_proto_goTypes = []any{
 	(*ObjectiveBound)(nil),      // 13: flakeresolve.v1.ObjectiveBound
 	(*Conflict)(nil),            // 14: flakeresolve.v1.Conflict
 	(*LimitExceeded)(nil),       // 15: flakeresolve.v1.LimitExceeded
-	nil,                         // 16: flakeresolve.v1.ResolveRequest.InputsEntry
-	nil,                         // 17: flakeresolve.v1.ResolveResponse.PathsEntry
-	(*Source)(nil),              // 18: flakeresolve.v1.Source
-	(*LockFile)(nil),            // 19: flakeresolve.v1.LockFile
-	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
-	(*InputPath)(nil),           // 21: flakeresolve.v1.InputPath
-	(*Input)(nil),               // 22: flakeresolve.v1.Input
+	(*LockChanges)(nil),         // 16: flakeresolve.v1.LockChanges
+	nil,                         // 17: flakeresolve.v1.ResolveRequest.InputsEntry
+	nil,                         // 18: flakeresolve.v1.ResolveResponse.PathsEntry
+	(*LockChanges_Change)(nil),  // 19: flakeresolve.v1.LockChanges.Change
+	(*Source)(nil),              // 20: flakeresolve.v1.Source
+	(*LockFile)(nil),            // 21: flakeresolve.v1.LockFile
+	(*durationpb.Duration)(nil), // 22: google.protobuf.Duration
+	(*InputPath)(nil),           // 23: flakeresolve.v1.InputPath
+	(*Input)(nil),               // 24: flakeresolve.v1.Input
 }
 var file_flakeresolve_v1_resolver_proto_depIdxs = []int32{
 	5,  // 0: flakeresolve.v1.QueryResponse.versions:type_name -> flakeresolve.v1.MatchingVersion
-	18, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
-	16, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
+	20, // 1: flakeresolve.v1.MatchingVersion.locked:type_name -> flakeresolve.v1.Source
+	17, // 2: flakeresolve.v1.ResolveRequest.inputs:type_name -> flakeresolve.v1.ResolveRequest.InputsEntry
 	0,  // 3: flakeresolve.v1.ResolveRequest.strategy:type_name -> flakeresolve.v1.Strategy
-	19, // 4: flakeresolve.v1.ResolveRequest.lock_file:type_name -> flakeresolve.v1.LockFile
-	20, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
-	17, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
+	21, // 4: flakeresolve.v1.ResolveRequest.lock_file:type_name -> flakeresolve.v1.LockFile
+	22, // 5: flakeresolve.v1.ResolveRequest.timeout:type_name -> google.protobuf.Duration
+	22, // 6: flakeresolve.v1.ResolveRequest.effort:type_name -> google.protobuf.Duration
+	18, // 7: flakeresolve.v1.ResolveResponse.paths:type_name -> flakeresolve.v1.ResolveResponse.PathsEntry
 	9,  // 8: flakeresolve.v1.ResolveResponse.nodes:type_name -> flakeresolve.v1.ResolvedNode
 	10, // 9: flakeresolve.v1.ResolveResponse.duplicates:type_name -> flakeresolve.v1.Duplicate
 	12, // 10: flakeresolve.v1.ResolveResponse.stats:type_name -> flakeresolve.v1.ResolveStats
-	18, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
-	21, // 12: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
-	18, // 13: flakeresolve.v1.PathPin.original:type_name -> flakeresolve.v1.Source
+	20, // 11: flakeresolve.v1.PathPin.locked:type_name -> flakeresolve.v1.Source
+	23, // 12: flakeresolve.v1.PathPin.follows:type_name -> flakeresolve.v1.InputPath
+	20, // 13: flakeresolve.v1.PathPin.original:type_name -> flakeresolve.v1.Source
 	1,  // 14: flakeresolve.v1.PathPin.origin:type_name -> flakeresolve.v1.PinOrigin
-	18, // 15: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
+	20, // 15: flakeresolve.v1.ResolvedNode.locked:type_name -> flakeresolve.v1.Source
 	11, // 16: flakeresolve.v1.Duplicate.edges:type_name -> flakeresolve.v1.DuplicateEdge
 	13, // 17: flakeresolve.v1.ResolveStats.objective:type_name -> flakeresolve.v1.ObjectiveBound
-	20, // 18: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
-	20, // 19: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
+	22, // 18: flakeresolve.v1.ResolveStats.duration:type_name -> google.protobuf.Duration
+	22, // 19: flakeresolve.v1.ResolveStats.first_answer:type_name -> google.protobuf.Duration
 	2,  // 20: flakeresolve.v1.ObjectiveBound.criterion:type_name -> flakeresolve.v1.Criterion
 	12, // 21: flakeresolve.v1.LimitExceeded.stats:type_name -> flakeresolve.v1.ResolveStats
-	22, // 22: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	8,  // 23: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
-	3,  // 24: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
-	6,  // 25: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
-	4,  // 26: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
-	7,  // 27: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
-	26, // [26:28] is the sub-list for method output_type
-	24, // [24:26] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	19, // 22: flakeresolve.v1.LockChanges.added:type_name -> flakeresolve.v1.LockChanges.Change
+	19, // 23: flakeresolve.v1.LockChanges.removed:type_name -> flakeresolve.v1.LockChanges.Change
+	19, // 24: flakeresolve.v1.LockChanges.updated:type_name -> flakeresolve.v1.LockChanges.Change
+	10, // 25: flakeresolve.v1.LockChanges.duplicates:type_name -> flakeresolve.v1.Duplicate
+	24, // 26: flakeresolve.v1.ResolveRequest.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	8,  // 27: flakeresolve.v1.ResolveResponse.PathsEntry.value:type_name -> flakeresolve.v1.PathPin
+	8,  // 28: flakeresolve.v1.LockChanges.Change.from:type_name -> flakeresolve.v1.PathPin
+	8,  // 29: flakeresolve.v1.LockChanges.Change.to:type_name -> flakeresolve.v1.PathPin
+	3,  // 30: flakeresolve.v1.ResolverService.Query:input_type -> flakeresolve.v1.QueryRequest
+	6,  // 31: flakeresolve.v1.ResolverService.Resolve:input_type -> flakeresolve.v1.ResolveRequest
+	4,  // 32: flakeresolve.v1.ResolverService.Query:output_type -> flakeresolve.v1.QueryResponse
+	7,  // 33: flakeresolve.v1.ResolverService.Resolve:output_type -> flakeresolve.v1.ResolveResponse
+	32, // [32:34] is the sub-list for method output_type
+	30, // [30:32] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_resolver_proto_init() }
@@ -1450,7 +1654,7 @@ func file_flakeresolve_v1_resolver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flakeresolve_v1_resolver_proto_rawDesc), len(file_flakeresolve_v1_resolver_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

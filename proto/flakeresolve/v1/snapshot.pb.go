@@ -234,7 +234,10 @@ type FlakeSnapshot struct {
 	// The refs, sorted by name.
 	Refs []*RefSnapshot `protobuf:"bytes,7,rep,name=refs,proto3" json:"refs,omitempty"`
 	// The versions, ascending by SemVer precedence.
-	Versions      *VersionColumns `protobuf:"bytes,8,opt,name=versions,proto3" json:"versions,omitempty"`
+	Versions *VersionColumns `protobuf:"bytes,8,opt,name=versions,proto3" json:"versions,omitempty"`
+	// The trees at revs (Flake.revs), sorted by rev; each one's name is its
+	// rev.
+	Revs          []*RefSnapshot `protobuf:"bytes,9,rep,name=revs,proto3" json:"revs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -325,7 +328,14 @@ func (x *FlakeSnapshot) GetVersions() *VersionColumns {
 	return nil
 }
 
-// RefSnapshot is a ref of a FlakeSnapshot.
+func (x *FlakeSnapshot) GetRevs() []*RefSnapshot {
+	if x != nil {
+		return x.Revs
+	}
+	return nil
+}
+
+// RefSnapshot is a ref, or a tree at a rev, of a FlakeSnapshot.
 type RefSnapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -674,7 +684,7 @@ const file_flakeresolve_v1_snapshot_proto_rawDesc = "" +
 	"\x0elock_node_ends\x18\t \x03(\rR\flockNodeEnds\x126\n" +
 	"\n" +
 	"pin_extras\x18\n" +
-	" \x03(\v2\x17.flakeresolve.v1.SourceR\tpinExtras\"\xe5\x02\n" +
+	" \x03(\v2\x17.flakeresolve.v1.SourceR\tpinExtras\"\x97\x03\n" +
 	"\rFlakeSnapshot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12/\n" +
@@ -684,7 +694,8 @@ const file_flakeresolve_v1_snapshot_proto_rawDesc = "" +
 	"\tnumbering\x18\x05 \x01(\x0e2\x1a.flakeresolve.v1.NumberingR\tnumbering\x12\x19\n" +
 	"\x05flake\x18\x06 \x01(\bH\x00R\x05flake\x88\x01\x01\x120\n" +
 	"\x04refs\x18\a \x03(\v2\x1c.flakeresolve.v1.RefSnapshotR\x04refs\x12;\n" +
-	"\bversions\x18\b \x01(\v2\x1f.flakeresolve.v1.VersionColumnsR\bversionsB\b\n" +
+	"\bversions\x18\b \x01(\v2\x1f.flakeresolve.v1.VersionColumnsR\bversions\x120\n" +
+	"\x04revs\x18\t \x03(\v2\x1c.flakeresolve.v1.RefSnapshotR\x04revsB\b\n" +
 	"\x06_flake\"\xca\x01\n" +
 	"\vRefSnapshot\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -748,13 +759,14 @@ var file_flakeresolve_v1_snapshot_proto_depIdxs = []int32{
 	9,  // 3: flakeresolve.v1.FlakeSnapshot.numbering:type_name -> flakeresolve.v1.Numbering
 	3,  // 4: flakeresolve.v1.FlakeSnapshot.refs:type_name -> flakeresolve.v1.RefSnapshot
 	4,  // 5: flakeresolve.v1.FlakeSnapshot.versions:type_name -> flakeresolve.v1.VersionColumns
-	7,  // 6: flakeresolve.v1.InputSet.inputs:type_name -> flakeresolve.v1.InputSet.InputsEntry
-	10, // 7: flakeresolve.v1.InputSet.InputsEntry.value:type_name -> flakeresolve.v1.Input
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 6: flakeresolve.v1.FlakeSnapshot.revs:type_name -> flakeresolve.v1.RefSnapshot
+	7,  // 7: flakeresolve.v1.InputSet.inputs:type_name -> flakeresolve.v1.InputSet.InputsEntry
+	10, // 8: flakeresolve.v1.InputSet.InputsEntry.value:type_name -> flakeresolve.v1.Input
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_flakeresolve_v1_snapshot_proto_init() }

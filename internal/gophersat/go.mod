@@ -1,3 +1,0 @@
-module github.com/crillab/gophersat
-
-go 1.19

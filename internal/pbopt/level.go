@@ -1,0 +1,217 @@
+package pbopt
+
+import (
+	"fmt"
+	"slices"
+
+	gs "github.com/flakeresolve/flakeresolve/internal/gophersat/solver"
+)
+
+// level minimises one objective, the levels before it fixed, by OLL
+// (core-guided: each set of soft literals that cannot all be false raises
+// the lower bound by its least weight and is replaced by a count of how
+// many of them are true), stratified by weight, with every model found
+// along the way offered as an upper bound.
+type level struct {
+	o      *optimiser
+	l      int
+	offset int64   // cost = offset + weights of the true softs, before relaxation
+	softs  []*soft // in creation order, so that runs are deterministic
+	bySoft map[gs.Lit]*soft
+	lower  int64 // proven: cost >= offset + lower
+}
+
+// soft is a literal that costs weight when true.
+type soft struct {
+	lit    gs.Lit
+	weight int64
+	// For the output "at least k of sum's inputs": relaxing it in a core
+	// brings in output k+1.
+	sum *totalizer
+	k   int
+}
+
+// normalised returns the objective as an offset and one positive weight per
+// literal, a variable at most once, in variable order.
+func (ob *Objective) normalised() (offset int64, lits []gs.Lit, weights []int64) {
+	coef := map[int]int64{}
+	for i, l := range ob.Lits {
+		w := ob.weight(i)
+		if l < 0 { // w·¬x = w - w·x
+			offset += w
+			l, w = -l, -w
+		}
+		coef[l] += w
+	}
+	vars := make([]int, 0, len(coef))
+	for v := range coef {
+		vars = append(vars, v)
+	}
+	slices.Sort(vars)
+	for _, v := range vars {
+		switch w := coef[v]; {
+		case w > 0:
+			lits = append(lits, gs.IntToLit(int32(v)))
+			weights = append(weights, w)
+		case w < 0: // w·x = w + (-w)·¬x
+			offset += w
+			lits = append(lits, gs.IntToLit(int32(-v)))
+			weights = append(weights, -w)
+		}
+	}
+	return offset, lits, weights
+}
+
+func newLevel(o *optimiser, l int) *level {
+	lv := &level{o: o, l: l, bySoft: map[gs.Lit]*soft{}}
+	offset, lits, weights := o.p.Levels[l].normalised()
+	lv.offset = offset
+	for i, lit := range lits {
+		lv.addSoft(lit, weights[i], nil, 0)
+	}
+	return lv
+}
+
+func (lv *level) addSoft(lit gs.Lit, w int64, sum *totalizer, k int) {
+	if s := lv.bySoft[lit]; s != nil {
+		s.weight += w
+		return
+	}
+	s := &soft{lit: lit, weight: w, sum: sum, k: k}
+	lv.softs = append(lv.softs, s)
+	lv.bySoft[lit] = s
+}
+
+func (lv *level) upper() int64 { return lv.o.cost(lv.l, lv.o.best) - lv.offset }
+
+// record publishes the bounds proven so far.
+func (lv *level) record() {
+	lv.o.levels[lv.l].Lower = lv.offset + lv.lower
+}
+
+// minimise runs until the level is proven optimal (true) or the search
+// stops (false).
+func (lv *level) minimise() bool {
+	defer lv.record()
+	stratum := lv.maxWeight()
+	for {
+		if lv.lower >= lv.upper() {
+			return true
+		}
+		lv.harden()
+		var assumptions []gs.Lit
+		all := true
+		for _, s := range lv.softs {
+			switch {
+			case s.weight > 0 && s.weight >= stratum:
+				assumptions = append(assumptions, s.lit.Negation())
+			case s.weight > 0:
+				all = false
+			}
+		}
+		switch lv.o.solve(assumptions) {
+		case gs.Indet:
+			return false
+		case gs.Sat:
+			m := lv.o.model()
+			lv.o.offer(lv.l, m)
+			if all {
+				// Every soft literal false: the model costs exactly the
+				// lower bound.
+				if c := lv.o.cost(lv.l, m) - lv.offset; c != lv.lower {
+					panic(fmt.Sprintf("pbopt: level %d: a model with every soft literal false costs %d, lower bound %d", lv.l, c, lv.lower))
+				}
+				return true
+			}
+			stratum = lv.nextStratum(stratum)
+		case gs.Unsat:
+			core := lv.o.s.Conflict()
+			if len(core) == 0 {
+				// The levels before were fixed to values a model has.
+				panic(fmt.Sprintf("pbopt: level %d: constraints unsatisfiable after fixing the levels before", lv.l))
+			}
+			lv.relax(core)
+			lv.record()
+		}
+	}
+}
+
+func (lv *level) maxWeight() int64 {
+	var m int64
+	for _, s := range lv.softs {
+		m = max(m, s.weight)
+	}
+	return m
+}
+
+// nextStratum lowers the weight threshold: halving it keeps the number of
+// strata logarithmic in the weights, however many distinct weights.
+func (lv *level) nextStratum(stratum int64) int64 {
+	next := stratum / 2
+	// Skip thresholds that would bring in no new literal.
+	var below int64
+	for _, s := range lv.softs {
+		if s.weight > 0 && s.weight < stratum {
+			below = max(below, s.weight)
+		}
+	}
+	return max(1, min(next, below))
+}
+
+// relax takes a core (assumptions ¬lit that cannot all hold): at least one
+// of its soft literals is true, so the lower bound rises by their least
+// weight w, each loses w, and the count of its true literals beyond the
+// first is a new soft literal of weight w.
+func (lv *level) relax(core []gs.Lit) {
+	softs := make([]*soft, len(core))
+	w := int64(-1)
+	for i, a := range core {
+		s := lv.bySoft[a.Negation()]
+		softs[i] = s
+		if w < 0 || s.weight < w {
+			w = s.weight
+		}
+	}
+	lv.lower += w
+	lits := make([]gs.Lit, len(softs))
+	for i, s := range softs {
+		s.weight -= w
+		lits[i] = s.lit
+		if s.sum != nil && s.k < len(s.sum.inputs) {
+			// "At least k" is now paid for w: "at least k+1" costs w more.
+			if out, ok := s.sum.output(lv.o, s.k+1); ok {
+				lv.addSoft(out, w, s.sum, s.k+1)
+			}
+		}
+	}
+	lv.o.addClause(lits)
+	if len(lits) > 1 {
+		t := newTotalizer(lits)
+		if out, ok := t.output(lv.o, 2); ok {
+			lv.addSoft(out, w, t, 2)
+		}
+	}
+}
+
+// harden forces false every soft literal whose weight alone would take a
+// model past the best one: no model as good as the best has it true.
+func (lv *level) harden() {
+	gap := lv.upper() - lv.lower
+	for _, s := range lv.softs {
+		if s.weight > gap {
+			lv.o.addClause([]gs.Lit{s.lit.Negation()})
+			s.weight = 0
+		}
+	}
+}
+
+// fix keeps the following levels to models optimal on this one: every soft
+// literal left with a weight must be false, which is exactly "cost at most
+// the optimum".
+func (lv *level) fix() {
+	for _, s := range lv.softs {
+		if s.weight > 0 {
+			lv.o.addClause([]gs.Lit{s.lit.Negation()})
+		}
+	}
+}
