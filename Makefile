@@ -56,6 +56,6 @@ bench: build
 	./.ci/deps
 	go test -run '^$$' -bench 'Resolve/flakes=/effort=first' -benchtime 200x ./solver
 	go test -run '^$$' -bench 'Resolve/flakes=/effort=200ms' -benchtime 32x ./solver
-	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./solver
+	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./index
 	go run ./cmd/benchsolv -bin bin/flakeresolve -gen hub -sizes 100,1000,5000,20000 -requests 3 -runs 3 -effort 200ms
 	go run ./cmd/benchsolv -bin bin/flakeresolve -gen layered -sizes 100,2000 -requests 3 -runs 3
