@@ -27,6 +27,20 @@ import (
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
+// decodeFile reads an index file of any form.
+func decodeFile(t *testing.T, path string) *pb.Index {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // roundTripIndexes are the indexes the snapshot must carry exactly: the
 // fixture that sets every field, the embedded default index (real flakes
 // and their lock files), and generated ones.
@@ -34,13 +48,7 @@ func roundTripIndexes(t *testing.T) map[string]*pb.Index {
 	t.Helper()
 	out := map[string]*pb.Index{}
 	for name, path := range map[string]string{"every": "testdata/every.json", "small": "testdata/small.json", "default": "defaultindex/default.snap"} {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out[name], err = Decode(path, data); err != nil {
-			t.Fatal(err)
-		}
+		out[name] = decodeFile(t, path)
 	}
 	out["ecosystem"] = ecosystem.Generate(300, 7).Index
 	out["big"] = ecosystem.GenerateBig(3_000).Index
@@ -220,14 +228,7 @@ func canonical(m *pb.Index) *pb.Index {
 // test until it is set in testdata/every.json, and then the round trip
 // until the snapshot carries it.
 func TestRoundTripFixtureSetsEveryField(t *testing.T) {
-	data, err := os.ReadFile("testdata/every.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Decode("every", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := decodeFile(t, "testdata/every.json")
 	set := map[protoreflect.FullName]bool{}
 	var walk func(protoreflect.Message)
 	walk = func(msg protoreflect.Message) {
@@ -330,14 +331,7 @@ func TestSnapshotConcurrentFirstUse(t *testing.T) {
 // A damaged snapshot is refused, with an error that names the file and
 // says what is wrong; so is one this build cannot read.
 func TestSnapshotCorruption(t *testing.T) {
-	data, err := os.ReadFile("testdata/every.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Decode("every", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := decodeFile(t, "testdata/every.json")
 	good, err := MarshalSnapshot("every", m)
 	if err != nil {
 		t.Fatal(err)
@@ -414,20 +408,13 @@ func TestSnapshotCorruption(t *testing.T) {
 // snapshot, and the problems are the ones loading the index reports, with
 // flake, version and field.
 func TestSnapshotValidatesWhenWritten(t *testing.T) {
-	data, err := os.ReadFile("testdata/invalid.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Decode("testdata/invalid.json", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := decodeFile(t, "testdata/invalid.json")
 	snap, err := MarshalSnapshot("testdata/invalid.json", m)
 	var inv *InvalidError
 	if !errors.As(err, &inv) || snap != nil {
 		t.Fatalf("MarshalSnapshot = %d bytes, %v; want no snapshot and *InvalidError", len(snap), err)
 	}
-	_, loadErr := Parse("testdata/invalid.json", data)
+	_, loadErr := Load("testdata/invalid.json")
 	if err.Error() != loadErr.Error() {
 		t.Errorf("writing a snapshot reports\n%v\nloading the index reports\n%v", err, loadErr)
 	}
