@@ -56,7 +56,11 @@ func build(origin string, p *pb.IndexSnapshot, from *compiled) (*Index, error) {
 		}
 		ix.flakes[i] = f
 		ix.byName[f.Name] = f
-		chunks = appendChunks(chunks, f)
+		var parsed []*semver.Version
+		if from != nil {
+			parsed = from.semver[i]
+		}
+		chunks = appendChunks(chunks, f, parsed)
 	}
 	if err := parseVersions(chunks); err != nil {
 		return nil, bad("%v", err)
@@ -234,10 +238,12 @@ func checkColumns(c *pb.VersionColumns, tab *tables) error {
 }
 
 // versionChunk is a run of one flake's versions to parse: a flake of a
-// million versions is parsed on every core.
+// million versions is parsed on every core. parsed, for an index compiled
+// in this process, are the versions parsed already.
 type versionChunk struct {
 	f      *Flake
 	semver []semver.Version
+	parsed []*semver.Version
 	lo, hi int
 }
 
@@ -245,13 +251,13 @@ type versionChunk struct {
 // small flakes span several).
 var chunkVersions = 1 << 14
 
-func appendChunks(chunks []versionChunk, f *Flake) []versionChunk {
+func appendChunks(chunks []versionChunk, f *Flake, parsed []*semver.Version) []versionChunk {
 	if len(f.Versions) == 0 {
 		return chunks
 	}
 	svs := make([]semver.Version, len(f.Versions))
 	for lo := 0; lo < len(svs); lo += chunkVersions {
-		chunks = append(chunks, versionChunk{f, svs, lo, min(lo+chunkVersions, len(svs))})
+		chunks = append(chunks, versionChunk{f, svs, parsed, lo, min(lo+chunkVersions, len(svs))})
 	}
 	return chunks
 }
@@ -271,15 +277,18 @@ func parseVersions(chunks []versionChunk) error {
 				}
 				c := chunks[j]
 				for i := c.lo; i < c.hi; i++ {
-					v := c.f.Versions[i]
-					text := c.f.tab.str(c.f.cols.Version[i])
-					sv, err := semver.StrictNewVersion(text)
-					if err != nil {
-						errs[j] = fmt.Errorf("flake %s, version #%d: %q is not strict SemVer: %v", c.f.Name, i, text, err)
-						break
+					if c.parsed != nil {
+						c.semver[i] = *c.parsed[i]
+					} else {
+						text := c.f.tab.str(c.f.cols.Version[i])
+						sv, err := semver.StrictNewVersion(text)
+						if err != nil {
+							errs[j] = fmt.Errorf("flake %s, version #%d: %q is not strict SemVer: %v", c.f.Name, i, text, err)
+							break
+						}
+						c.semver[i] = *sv
 					}
-					c.semver[i] = *sv
-					v.SemVer = &c.semver[i]
+					c.f.Versions[i].SemVer = &c.semver[i]
 				}
 			}
 		})

@@ -18,11 +18,13 @@ import (
 )
 
 // compiled is a validated index compiled to a snapshot payload and, when
-// not interned, the input sets and lock files the payload leaves out.
+// not interned, what the payload leaves out: the input sets and lock
+// files, and each flake's versions parsed.
 type compiled struct {
-	p     *pb.IndexSnapshot
-	sets  []map[string]*pb.Input
-	locks []*pb.LockFile
+	p      *pb.IndexSnapshot
+	sets   []map[string]*pb.Input
+	locks  []*pb.LockFile
+	semver [][]*semver.Version
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
@@ -39,28 +41,37 @@ var deterministic = proto.MarshalOptions{Deterministic: true}
 func compile(m *pb.Index, intern bool) (*compiled, error) {
 	flakes := slices.Clone(m.Flakes)
 	slices.SortFunc(flakes, func(a, b *pb.Flake) int { return strings.Compare(a.Name, b.Name) })
-	perFlake := make([][]*compileChunk, len(flakes))
-	var chunks []*compileChunk
+	c := &compiler{out: &compiled{p: &pb.IndexSnapshot{}}, intern: intern, sets: map[string]uint32{}, locks: map[string]uint32{}, nodes: map[string]uint32{}, extras: map[string]uint32{}}
+	sorted := make([][]*pb.Version, len(flakes))
 	for i, f := range flakes {
-		sorted := sortVersions(f.Versions)
-		for lo := 0; lo < len(sorted); lo += chunkVersions {
-			ch := &compileChunk{versions: sorted[lo:min(lo+chunkVersions, len(sorted))]}
-			perFlake[i] = append(perFlake[i], ch)
-			chunks = append(chunks, ch)
+		var svs []*semver.Version
+		sorted[i], svs = sortVersions(f.Versions)
+		if !intern {
+			c.out.semver = append(c.out.semver, svs)
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
-		wg.Go(func() {
-			for j := int(next.Add(1)) - 1; j < len(chunks); j = int(next.Add(1)) - 1 {
-				chunks[j].serialize(intern)
+	perFlake := make([][]*compileChunk, len(flakes))
+	if intern {
+		var chunks []*compileChunk
+		for i := range flakes {
+			for lo := 0; lo < len(sorted[i]); lo += chunkVersions {
+				ch := &compileChunk{versions: sorted[i][lo:min(lo+chunkVersions, len(sorted[i]))]}
+				perFlake[i] = append(perFlake[i], ch)
+				chunks = append(chunks, ch)
 			}
-		})
+		}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(chunks)) {
+			wg.Go(func() {
+				for j := int(next.Add(1)) - 1; j < len(chunks); j = int(next.Add(1)) - 1 {
+					chunks[j].serialize()
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 
-	c := &compiler{out: &compiled{p: &pb.IndexSnapshot{}}, intern: intern, sets: map[string]uint32{}, locks: map[string]uint32{}, nodes: map[string]uint32{}, extras: map[string]uint32{}}
 	size, count := 0, 0
 	for _, f := range flakes {
 		for _, v := range f.Versions {
@@ -73,7 +84,7 @@ func compile(m *pb.Index, intern bool) (*compiled, error) {
 	c.strings.Grow(size)
 	c.out.p.StringEnds = make([]uint32, 0, count)
 	for i, f := range flakes {
-		pf, err := c.flake(f, perFlake[i])
+		pf, err := c.flake(f, sorted[i], perFlake[i])
 		if err != nil {
 			return nil, fmt.Errorf("flake %s: %w", f.Name, err)
 		}
@@ -83,8 +94,9 @@ func compile(m *pb.Index, intern bool) (*compiled, error) {
 	return c.out, nil
 }
 
-// flake compiles a flake whose versions' items the chunks serialized.
-func (c *compiler) flake(f *pb.Flake, chunks []*compileChunk) (*pb.FlakeSnapshot, error) {
+// flake compiles a flake, its versions sorted; chunks, when interning,
+// are the versions' items serialized.
+func (c *compiler) flake(f *pb.Flake, versions []*pb.Version, chunks []*compileChunk) (*pb.FlakeSnapshot, error) {
 	pf := &pb.FlakeSnapshot{Name: f.Name, Description: f.Description, Source: f.Source, DefaultRef: f.DefaultRef, Numbering: f.Numbering, Flake: f.Flake}
 	var err error
 	if pf.Refs, err = c.refs(f.Refs); err != nil {
@@ -94,15 +106,19 @@ func (c *compiler) flake(f *pb.Flake, chunks []*compileChunk) (*pb.FlakeSnapshot
 		return nil, err
 	}
 	cols := &pb.VersionColumns{}
-	n := len(f.Versions)
+	n := len(versions)
 	for _, col := range []*[]uint32{&cols.Version, &cols.Rev, &cols.NarHash, &cols.Ref, &cols.PinExtra, &cols.InputSet, &cols.LockFile} {
 		*col = make([]uint32, 0, n)
 	}
 	cols.LastModified, cols.RevCount = make([]int64, 0, n), make([]int64, 0, n)
-	for _, ch := range chunks {
-		if err := c.columns(cols, ch); err != nil {
-			return nil, err
+	if c.intern {
+		for _, ch := range chunks {
+			if err := c.columns(cols, ch.versions, ch); err != nil {
+				return nil, err
+			}
 		}
+	} else if err := c.columns(cols, versions, nil); err != nil {
+		return nil, err
 	}
 	dropZeroColumns(cols)
 	pf.Versions = cols
@@ -127,9 +143,10 @@ func (c *compiler) refs(refs map[string]*pb.Ref) ([]*pb.RefSnapshot, error) {
 	return out, nil
 }
 
-// sortVersions orders versions by SemVer precedence. The index was
-// validated: every version parses, and no two share a precedence.
-func sortVersions(versions []*pb.Version) []*pb.Version {
+// sortVersions orders versions by SemVer precedence, and returns them
+// parsed. The index was validated: every version parses, and no two share
+// a precedence.
+func sortVersions(versions []*pb.Version) ([]*pb.Version, []*semver.Version) {
 	type keyed struct {
 		v  *pb.Version
 		sv *semver.Version
@@ -140,11 +157,11 @@ func sortVersions(versions []*pb.Version) []*pb.Version {
 		ks[i] = keyed{v, sv}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int { return a.sv.Compare(b.sv) })
-	out := make([]*pb.Version, len(ks))
+	out, svs := make([]*pb.Version, len(ks)), make([]*semver.Version, len(ks))
 	for i, k := range ks {
-		out[i] = k.v
+		out[i], svs[i] = k.v, k.sv
 	}
-	return out
+	return out, svs
 }
 
 // compileChunk is a run of one flake's sorted versions, serialized on one
@@ -158,20 +175,15 @@ type compileChunk struct {
 	sets, locks, extras []serialized
 }
 
-// serialized is an item and its deterministic serialization ("" when not
-// interning).
+// serialized is an item and its deterministic serialization.
 type serialized struct {
 	key string
 	msg proto.Message
 }
 
-func (ch *compileChunk) serialize(intern bool) {
+func (ch *compileChunk) serialize() {
 	seen := [3]map[string]int{{}, {}, {}}
 	add := func(kind int, items *[]serialized, msg proto.Message) int {
-		if !intern {
-			*items = append(*items, serialized{"", msg})
-			return len(*items) - 1
-		}
 		b, _ := deterministic.Marshal(msg)
 		if k, ok := seen[kind][string(b)]; ok {
 			return k
@@ -221,37 +233,52 @@ type compiler struct {
 	sets, locks, nodes, extras map[string]uint32
 }
 
-// columns appends a chunk's versions to a flake's columns.
-func (c *compiler) columns(cols *pb.VersionColumns, ch *compileChunk) error {
-	ids := func(items []serialized, intern func(serialized) (uint32, error)) ([]uint32, error) {
-		out := make([]uint32, len(items))
-		for k, it := range items {
-			id, err := intern(it)
+// columns appends versions to a flake's columns. ch, when interning, is
+// the chunk that serialized them.
+func (c *compiler) columns(cols *pb.VersionColumns, versions []*pb.Version, ch *compileChunk) error {
+	var sets, locks, extras []uint32
+	if ch != nil {
+		for _, it := range ch.sets {
+			k, err := c.inputSet(it.msg.(*pb.InputSet).Inputs, it.key)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			out[k] = id
+			sets = append(sets, k)
 		}
-		return out, nil
-	}
-	sets, err := ids(ch.sets, func(s serialized) (uint32, error) {
-		return c.inputSet(s.msg.(*pb.InputSet).Inputs, s.key)
-	})
-	if err != nil {
-		return err
-	}
-	locks, err := ids(ch.locks, func(s serialized) (uint32, error) { return c.lockFile(s.msg.(*pb.LockFile), s.key) })
-	if err != nil {
-		return err
-	}
-	extras, _ := ids(ch.extras, func(s serialized) (uint32, error) { return c.pinExtra(s.msg.(*pb.Source), s.key), nil })
-	local := func(ids []uint32, k int) uint32 {
-		if k < 0 {
-			return 0
+		for _, it := range ch.locks {
+			k, err := c.lockFile(it.msg.(*pb.LockFile), it.key)
+			if err != nil {
+				return err
+			}
+			locks = append(locks, k)
 		}
-		return ids[k]
+		for _, it := range ch.extras {
+			extras = append(extras, c.pinExtra(it.msg.(*pb.Source), it.key))
+		}
 	}
-	for i, v := range ch.versions {
+	// items are a version's numbers in the tables.
+	items := func(i int, v *pb.Version) (set, lock, extra uint32, err error) {
+		if ch != nil {
+			local := func(ids []uint32, k int) uint32 {
+				if k < 0 {
+					return 0
+				}
+				return ids[k]
+			}
+			return local(sets, ch.set[i]), local(locks, ch.lock[i]), local(extras, ch.extra[i]), nil
+		}
+		if set, err = c.inputSet(v.Inputs, ""); err != nil {
+			return 0, 0, 0, err
+		}
+		if lock, err = c.lockFile(v.LockFile, ""); err != nil {
+			return 0, 0, 0, err
+		}
+		if x := pinExtra(v.Locked); x != nil {
+			extra = c.pinExtra(x, "")
+		}
+		return set, lock, extra, nil
+	}
+	for i, v := range versions {
 		strs := [4]uint32{}
 		for j, s := range [4]string{v.Version, v.Locked.Rev, v.Locked.NarHash, v.Locked.Ref} {
 			id, err := c.str(s)
@@ -260,11 +287,13 @@ func (c *compiler) columns(cols *pb.VersionColumns, ch *compileChunk) error {
 			}
 			strs[j] = id
 		}
+		set, lock, extra, err := items(i, v)
+		if err != nil {
+			return err
+		}
 		cols.Version, cols.Rev, cols.NarHash, cols.Ref = append(cols.Version, strs[0]), append(cols.Rev, strs[1]), append(cols.NarHash, strs[2]), append(cols.Ref, strs[3])
 		cols.LastModified, cols.RevCount = append(cols.LastModified, v.Locked.LastModified), append(cols.RevCount, v.Locked.RevCount)
-		cols.PinExtra = append(cols.PinExtra, local(extras, ch.extra[i]))
-		cols.InputSet = append(cols.InputSet, local(sets, ch.set[i]))
-		cols.LockFile = append(cols.LockFile, local(locks, ch.lock[i]))
+		cols.PinExtra, cols.InputSet, cols.LockFile = append(cols.PinExtra, extra), append(cols.InputSet, set), append(cols.LockFile, lock)
 	}
 	return nil
 }
