@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/flakeresolve/flakeresolve/internal/ecosystem"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -43,10 +44,12 @@ func benchForms(b *testing.B, m *pb.Index) {
 }
 
 // benchLoad loads an index file's bytes and reports the heap the loaded
-// index keeps live and the file's size.
+// index keeps live, the time of a garbage collection with it live, and
+// the file's size.
 func benchLoad(b *testing.B, data []byte) {
 	b.ReportAllocs()
 	var live float64
+	var gc time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		runtime.GC()
@@ -61,11 +64,17 @@ func benchLoad(b *testing.B, data []byte) {
 		}
 		b.StopTimer()
 		runtime.GC()
+		// A collection with nothing live but the index: the work every
+		// cycle does while it is served.
+		start := time.Now()
+		runtime.GC()
+		gc = time.Since(start)
 		runtime.ReadMemStats(&after)
 		b.StartTimer()
 		live = float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
 		runtime.KeepAlive(ix)
 	}
 	b.ReportMetric(live, "live-MiB")
+	b.ReportMetric(float64(gc.Microseconds())/1000, "gc-ms")
 	b.ReportMetric(float64(len(data))/(1<<20), "file-MiB")
 }
