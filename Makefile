@@ -60,7 +60,7 @@ proto: $(GOOGLEAPIS)
 		--grpc-gateway_out=. --grpc-gateway_opt=module=$(MODULE) \
 		--openapiv2_out=proto --openapiv2_opt=disable_default_errors=false \
 		$(PROTOS)
-	rm -f proto/flakeresolve/v1/index.swagger.json
+	rm -f proto/flakeresolve/v1/index.swagger.json proto/flakeresolve/v1/snapshot.swagger.json
 	test -e $(API_IMAGE) || $(BUF) build -o $(API_IMAGE)
 
 proto-lint: $(GOOGLEAPIS)
@@ -78,7 +78,7 @@ gophersat-patch:
 
 # Rebuilds the embedded default index from the real-flake snapshot.
 default-index:
-	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+	go run ./cmd/flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.snap
 
 # The README's CI recipe end to end: git repositories, index build, lock,
 # and Nix accepting the lock offline in an empty store (needs nix-bin).
@@ -102,6 +102,6 @@ bench: build
 	./.ci/deps
 	go test -run '^$$' -bench 'Resolve/flakes=/effort=first' -benchtime 200x ./solver
 	go test -run '^$$' -bench 'Resolve/flakes=/effort=200ms' -benchtime 32x ./solver
-	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./solver
+	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./index
 	go run ./cmd/benchsolv -bin bin/flakeresolve -gen hub -sizes 100,1000,5000,20000 -requests 3 -runs 3 -effort 200ms
 	go run ./cmd/benchsolv -bin bin/flakeresolve -gen layered -sizes 100,2000 -requests 3 -runs 3

@@ -9,6 +9,18 @@
 // registry operator fixes a file in one pass and a server never serves half
 // an index.
 //
+// Validating a large index costs more than using it, so an index can be
+// validated once and written as a snapshot (flakeresolve.v1.IndexSnapshot,
+// MarshalSnapshot): the index compiled for loading, which a loader checks
+// only for completeness (its length and digest) and for numbers in range.
+// Every loaded index, from a snapshot or not, is laid out as a snapshot is:
+// each flake's versions are columns of numbers into one string table, and
+// the input declarations and lock files many versions share are stored
+// once and decoded on first use. A Version is three words, its pin and
+// inputs are read from the columns when asked for, so a million versions
+// cost a few hundred megabytes with few pointers, which keeps the garbage
+// collector's work, and the pauses requests see, small.
+//
 // Loaded indexes are immutable. Several can be layered (Layers): a name
 // found in an earlier index hides it in every later one, so versions of one
 // name never mix across indexes and a public flake cannot shadow a private
@@ -17,12 +29,8 @@
 package index
 
 import (
-	"maps"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -43,6 +51,7 @@ type Index struct {
 	Origin string
 	flakes []*Flake
 	byName map[string]*Flake
+	tab    *tables
 }
 
 // Flake is a flake of an index with its versions sorted.
@@ -65,59 +74,67 @@ type Flake struct {
 	Versions    []*Version
 	releases    []*Version
 	prereleases []*Version
+	// cols hold what each version pins and declares, by number in tab;
+	// a Version is its place in them.
+	cols *pb.VersionColumns
+	tab  *tables
 }
 
-// Version is one version of a flake.
+// Version is one version of a flake. What it pins and declares stays in
+// its flake's columns until asked for: a loaded index is mostly versions
+// no resolution reaches, and three words a version (its SemVer lives in
+// one array per flake) keep the heap small and cheap for the garbage
+// collector to scan.
 type Version struct {
 	SemVer *semver.Version
-	Locked *pb.FlakeRef
-	Inputs map[string]*pb.Input
-	// Requirements are the parsed version requirements of Inputs, by input
-	// name; unversioned inputs have none.
-	Requirements map[string]*versionreq.Req
-	inputsKey    atomic.Pointer[string]
-	lock         ownLock
+	flake  *Flake
+	i      int
 }
 
-// ownLock is a tree's own committed flake.lock, turned into a graph on
-// first use: only resolutions that lock through it need it.
-type ownLock struct {
-	file *pb.LockFile
-	once sync.Once
-	root *lockfile.Node
+// Locked is the exact tree of the version, with its location filled in
+// from the flake's source when the index gives none: a new message each
+// call, which the caller may keep or change.
+func (v *Version) Locked() *pb.FlakeRef { return pinTo(v.flake.Source, v.pin()) }
+
+// pin is the version's locked source as the index gives it.
+func (v *Version) pin() *pb.FlakeRef {
+	c := v.flake.cols
+	pin := &pb.FlakeRef{}
+	if x := column(c.PinExtra, v.i); x != 0 {
+		pin = proto.Clone(v.flake.tab.extras[x-1]).(*pb.FlakeRef)
+	}
+	pin.Rev, pin.NarHash, pin.Ref = v.Rev(), v.NarHash(), v.Ref()
+	pin.LastModified, pin.RevCount = column(c.LastModified, v.i), column(c.RevCount, v.i)
+	return pin
 }
 
-func (l *ownLock) graph() *lockfile.Node {
-	l.once.Do(func() {
-		// Loading validated the lock file, so it builds.
-		l.root, _ = lockfile.FromProto(l.file)
-	})
-	return l.root
+// NarHash is Locked().NarHash, without building the source.
+func (v *Version) NarHash() string { return v.flake.tab.str(column(v.flake.cols.NarHash, v.i)) }
+
+// Rev is Locked().Rev, without building the source.
+func (v *Version) Rev() string { return v.flake.tab.str(column(v.flake.cols.Rev, v.i)) }
+
+// Ref is Locked().Ref, without building the source: the tag the version
+// was published under, when the index records it.
+func (v *Version) Ref() string { return v.flake.tab.str(column(v.flake.cols.Ref, v.i)) }
+
+// Inputs are the version's inputs as its flake.nix declares them. Versions
+// that declare the same inputs share one map, which callers must not
+// change.
+func (v *Version) Inputs() map[string]*pb.Input {
+	return v.flake.tab.inputs(column(v.flake.cols.InputSet, v.i)).get()
+}
+
+// InputsKey identifies the version's input declarations: two versions
+// with equal keys declare identical inputs.
+func (v *Version) InputsKey() string {
+	return v.flake.tab.inputs(column(v.flake.cols.InputSet, v.i)).key()
 }
 
 // Lock is the version's own committed flake.lock, nil when the tree has
 // none. Nix locks the version's unversioned inputs to its pins.
-func (v *Version) Lock() *lockfile.Node { return v.lock.graph() }
-
-// InputsKey identifies the version's input declarations: two versions
-// with equal keys declare identical inputs. It is computed on first use,
-// since only resolutions that reach the version need it.
-func (v *Version) InputsKey() string {
-	if k := v.inputsKey.Load(); k != nil {
-		return *k
-	}
-	var b strings.Builder
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, name := range slices.Sorted(maps.Keys(v.Inputs)) {
-		data, _ := opts.Marshal(v.Inputs[name])
-		b.WriteString(name)
-		b.WriteByte(0)
-		b.Write(data)
-		b.WriteByte(0)
-	}
-	k := b.String()
-	v.inputsKey.Store(&k)
-	return k
+func (v *Version) Lock() *lockfile.Node {
+	return v.flake.tab.lock(column(v.flake.cols.LockFile, v.i)).graph()
 }
 
 // Ref is the head of a named ref (branch or tag) of a flake.
@@ -126,7 +143,7 @@ type Ref struct {
 	// Locked is the flake's source pinned to the ref's tree.
 	Locked *pb.FlakeRef
 	Inputs map[string]*pb.Input
-	lock   ownLock
+	lock   *ownLock
 }
 
 // Lock is the ref head's own committed flake.lock, nil when it has none.
@@ -156,74 +173,21 @@ type Stats struct {
 func (ix *Index) Stats() Stats {
 	var s Stats
 	s.Flakes = len(ix.flakes)
+	sizes := make([]int, len(ix.tab.sets)+1)
+	for k := range ix.tab.sets {
+		sizes[k+1] = ix.tab.sets[k].size()
+	}
 	for _, f := range ix.flakes {
 		s.Versions += len(f.Versions)
 		s.Refs += len(f.Refs)
-		for _, v := range f.Versions {
-			s.Inputs += len(v.Inputs)
+		if len(f.cols.InputSet) == 0 {
+			continue
+		}
+		for _, k := range f.cols.InputSet {
+			s.Inputs += sizes[k]
 		}
 	}
 	return s
-}
-
-// newIndex builds the lookup structures of a validated message, each
-// worker's share of flakes with the cache that validated them. It assumes
-// validation passed: names are unique and versions parse.
-func newIndex(origin string, m *pb.Index, caches []*loadCache, shares [][]int) *Index {
-	flakes := make([]*Flake, len(m.Flakes))
-	var wg sync.WaitGroup
-	for w, share := range shares {
-		wg.Go(func() {
-			for _, i := range share {
-				flakes[i] = newFlake(origin, m.Flakes[i], caches[w])
-			}
-		})
-	}
-	wg.Wait()
-	ix := &Index{Origin: origin, flakes: flakes, byName: make(map[string]*Flake, len(flakes))}
-	for _, f := range flakes {
-		ix.byName[f.Name] = f
-	}
-	sort.Slice(ix.flakes, func(i, j int) bool { return ix.flakes[i].Name < ix.flakes[j].Name })
-	return ix
-}
-
-func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
-	f := &Flake{
-		Name: pf.Name, Description: pf.Description, Source: pf.Source,
-		Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Numbering: pf.Numbering, Origin: origin,
-	}
-	for name, r := range pf.Refs {
-		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
-	}
-	for rev, r := range pf.Revs {
-		if f.Revs == nil {
-			f.Revs = make(map[string]*Ref, len(pf.Revs))
-		}
-		f.Revs[rev] = &Ref{Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}
-	}
-	for _, pv := range pf.Versions {
-		v := &Version{SemVer: reqs.version(pv.Version), Locked: reqs.pinTo(pf.Source, pv.Locked), Inputs: pv.Inputs, lock: ownLock{file: pv.LockFile}}
-		for name, in := range pv.Inputs {
-			if in.Version == "" {
-				continue
-			}
-			if v.Requirements == nil {
-				v.Requirements = map[string]*versionreq.Req{}
-			}
-			v.Requirements[name], _ = reqs.parse(in.Version)
-		}
-		f.Versions = append(f.Versions, v)
-	}
-	sort.Slice(f.Versions, func(i, j int) bool { return f.Versions[i].SemVer.LessThan(f.Versions[j].SemVer) })
-	for _, v := range f.Versions {
-		if v.SemVer.Prerelease() == "" {
-			f.releases = append(f.releases, v)
-		} else {
-			f.prereleases = append(f.prereleases, v)
-		}
-	}
-	return f
 }
 
 // sourceKey identifies where a flake lives, for lookups by source. GitHub,

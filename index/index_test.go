@@ -67,8 +67,8 @@ func TestLoadSortsAndSelects(t *testing.T) {
 	if got := ix.Stats(); got != (Stats{Flakes: 2, Versions: 5, Inputs: 5, Refs: 1}) {
 		t.Errorf("Stats = %+v", got)
 	}
-	if r := f.Versions[1].Requirements["hyprlang"]; r == nil || r.String() != "^0.6" {
-		t.Errorf("requirement of hyprlang = %v, want ^0.6", r)
+	if in := f.Versions[1].Inputs()["hyprlang"]; in.GetVersion() != "^0.6" {
+		t.Errorf("input hyprlang = %v, want requirement ^0.6", in)
 	}
 }
 
@@ -83,7 +83,7 @@ func TestLockedInheritsLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := ix.Flake("local")
-	for what, l := range map[string]*pb.FlakeRef{"version": f.Versions[0].Locked, "ref": f.Refs["HEAD"].Locked} {
+	for what, l := range map[string]*pb.FlakeRef{"version": f.Versions[0].Locked(), "ref": f.Refs["HEAD"].Locked} {
 		if l.Type != "path" || l.Path != "/srv/flakes/local" || l.NarHash == "" {
 			t.Errorf("%s locked = %v, want the path source with its narHash", what, l)
 		}

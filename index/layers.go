@@ -54,9 +54,14 @@ func NewLayers(indexes ...*Index) *Layers {
 					l.bySource[k] = f
 				}
 			}
-			for _, v := range f.Versions {
-				if v.Locked.Url != "" && v.Locked.Url != f.Source.GetUrl() && (v.Locked.Type == "tarball" || v.Locked.Type == "file") {
-					if k := keyOf(locationOf(v.Locked)); l.byURL[k] == (Tree{}) {
+			// Only a pin with extras can have a location of its own.
+			for i, x := range f.cols.PinExtra {
+				if x == 0 {
+					continue
+				}
+				v := f.Versions[i]
+				if locked := v.Locked(); locked.Url != "" && locked.Url != f.Source.GetUrl() && (locked.Type == "tarball" || locked.Type == "file") {
+					if k := keyOf(locationOf(locked)); l.byURL[k] == (Tree{}) {
 						l.byURL[k] = Tree{f, v}
 					}
 				}

@@ -67,7 +67,8 @@ func (e *InvalidError) Error() string {
 	return b.String()
 }
 
-// Load reads an index file in JSON or binary form.
+// Load reads an index file: a snapshot, or an index in JSON or binary
+// form.
 func Load(path string) (*Index, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -76,27 +77,49 @@ func Load(path string) (*Index, error) {
 	return Parse(path, data)
 }
 
-// Parse decodes and validates an index. A document whose first non-space
-// byte is '{' is JSON; anything else is the binary form. origin names the
-// source in errors.
+// Parse loads an index. A snapshot (the magic line first) is checked
+// whole against its digest and used as it is, data and all: it was
+// validated when it was written, and the index refers to data, which must
+// not change afterwards. Any other document is an Index, validated here:
+// JSON when its first non-space byte is '{', else the binary form. origin
+// names the source in errors.
 func Parse(origin string, data []byte) (*Index, error) {
+	if isSnapshot(data) {
+		p, err := readSnapshot(origin, data)
+		if err != nil {
+			return nil, err
+		}
+		return build(origin, p, nil)
+	}
 	m, err := Decode(origin, data)
 	if err != nil {
 		return nil, err
 	}
-	probs, caches, shares := validate(m)
-	if len(probs) > 0 {
+	if probs := Validate(m); len(probs) > 0 {
 		return nil, &InvalidError{Origin: origin, Problems: probs}
 	}
-	return newIndex(origin, m, caches, shares), nil
+	c, err := compile(m, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", origin, err)
+	}
+	return build(origin, c.p, c)
 }
 
-// Decode reads the message without validating it.
+// Decode reads an index without validating it. A snapshot is checked
+// whole and turned back into the Index it was compiled from, its versions
+// in precedence order.
 func Decode(origin string, data []byte) (*pb.Index, error) {
+	if isSnapshot(data) {
+		p, err := readSnapshot(origin, data)
+		if err != nil {
+			return nil, err
+		}
+		return decompile(origin, p)
+	}
 	m := &pb.Index{}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, fmt.Errorf("%s: empty file, expected an index in JSON or binary form", origin)
+		return nil, fmt.Errorf("%s: empty file, expected an index in JSON or binary form, or a snapshot", origin)
 	}
 	if trimmed[0] == '{' {
 		if err := protojson.Unmarshal(data, m); err != nil {
@@ -105,7 +128,7 @@ func Decode(origin string, data []byte) (*pb.Index, error) {
 		return m, nil
 	}
 	if err := proto.Unmarshal(data, m); err != nil {
-		return nil, fmt.Errorf("%s: neither JSON (no leading '{') nor a valid binary index: %v", origin, err)
+		return nil, fmt.Errorf("%s: neither JSON (no leading '{'), a snapshot (no %q line) nor a valid binary index: %v", origin, strings.TrimSpace(string(snapshotMagic)), err)
 	}
 	return m, nil
 }
@@ -125,21 +148,11 @@ var (
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
-// Validate checks a decoded index and returns every problem found, in a
-// stable order.
-func Validate(m *pb.Index) []Problem {
-	probs, _, _ := validate(m)
-	return probs
-}
-
-// loadCache keeps what validation computes for building the index: an
-// index spells the same few hundred requirements on hundreds of thousands
-// of inputs, and every version's pin is merged with its flake's location
-// once.
+// loadCache keeps what validation computes more than once: an index
+// spells the same few hundred requirements on hundreds of thousands of
+// inputs.
 type loadCache struct {
-	reqs     map[string]reqResult
-	versions map[string]*semver.Version
-	pins     map[*pb.FlakeRef]*pb.FlakeRef
+	reqs map[string]reqResult
 }
 
 type reqResult struct {
@@ -148,7 +161,7 @@ type reqResult struct {
 }
 
 func newLoadCache() *loadCache {
-	return &loadCache{reqs: map[string]reqResult{}, versions: map[string]*semver.Version{}, pins: map[*pb.FlakeRef]*pb.FlakeRef{}}
+	return &loadCache{reqs: map[string]reqResult{}}
 }
 
 func (c *loadCache) parse(s string) (*versionreq.Req, error) {
@@ -160,33 +173,12 @@ func (c *loadCache) parse(s string) (*versionreq.Req, error) {
 	return q, err
 }
 
-// version parses a strict SemVer version; nil when it is not one.
-func (c *loadCache) version(s string) *semver.Version {
-	if v, ok := c.versions[s]; ok {
-		return v
-	}
-	v, err := semver.StrictNewVersion(s)
-	if err != nil {
-		v = nil
-	}
-	c.versions[s] = v
-	return v
-}
-
-func (c *loadCache) pinTo(source *pb.FlakeLocation, pin *pb.FlakeRef) *pb.FlakeRef {
-	if p, ok := c.pins[pin]; ok {
-		return p
-	}
-	p := pinTo(source, pin)
-	c.pins[pin] = p
-	return p
-}
-
-// validate checks the index flake by flake, the flakes spread over
-// workers (each with its own cache, which build then uses): validation is
-// most of the time a large index takes to load. Problems come in the
-// flakes' order, whatever the workers' timing.
-func validate(m *pb.Index) ([]Problem, []*loadCache, [][]int) {
+// Validate checks a decoded index and returns every problem found, in a
+// stable order. It checks flake by flake, the flakes spread over workers
+// (each with its own cache): validation is most of the time an index
+// takes to load when it is not a snapshot. Problems come in the flakes'
+// order, whatever the workers' timing.
+func Validate(m *pb.Index) []Problem {
 	var probs []Problem
 	if m.Schema != Schema {
 		probs = append(probs, Problem{Field: "schema", Msg: fmt.Sprintf("found %d, this build reads schema %d", m.Schema, Schema)})
@@ -223,7 +215,7 @@ func validate(m *pb.Index) ([]Problem, []*loadCache, [][]int) {
 	for _, p := range perFlake {
 		probs = append(probs, p...)
 	}
-	return probs, caches, shares
+	return probs
 }
 
 func flakeName(i int, f *pb.Flake) string {
@@ -317,12 +309,12 @@ func validateVersions(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 	byPrecedence := map[string]string{} // version without build metadata -> as written
 	for i, v := range f.Versions {
 		vname := v.Version
-		sv := reqs.version(v.Version)
+		_, err := semver.StrictNewVersion(v.Version)
 		switch {
 		case v.Version == "":
 			vname = fmt.Sprintf("#%d", i)
 			add(vname, "version", "missing, expected a SemVer 2.0.0 version such as 1.2.0")
-		case sv == nil:
+		case err != nil:
 			add(vname, "version", "%q is not strict SemVer 2.0.0 (MAJOR.MINOR.PATCH[-PRE][+BUILD], no \"v\", no leading zeros)", v.Version)
 		default:
 			key, _, _ := strings.Cut(v.Version, "+") // strict SemVer: canonical but for build metadata
@@ -339,7 +331,7 @@ func validateVersions(reqs *loadCache, fname string, f *pb.Flake) []Problem {
 		if v.Locked == nil {
 			add(vname, "locked", "missing, expected the exact tree of this version (type, rev, narHash, ...)")
 		} else {
-			checkSource(reqs.pinTo(f.Source, v.Locked), true, v.Locked.Type != "", func(field, format string, args ...any) {
+			checkSource(pinTo(f.Source, v.Locked), true, v.Locked.Type != "", func(field, format string, args ...any) {
 				add(vname, "locked."+field, format, args...)
 			})
 		}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -101,11 +103,7 @@ func BenchmarkResolve(b *testing.B) {
 						proven++
 					}
 				}
-				slices.Sort(times)
-				ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-				b.ReportMetric(ms(times[len(times)/2]), "p50-ms")
-				b.ReportMetric(ms(times[int(0.99*float64(len(times)-1))]), "p99-ms")
-				b.ReportMetric(ms(times[len(times)-1]), "max-ms")
+				reportLatencies(b, times)
 				b.ReportMetric(float64(nodes)/float64(max(answers, 1)), "trees")
 				b.ReportMetric(float64(proven)/float64(max(answers, 1)), "proven")
 				b.ReportMetric(float64(limited)/float64(len(times)), "over-paths-limit")
@@ -168,36 +166,92 @@ func BenchmarkLimits(b *testing.B) {
 	}
 }
 
-// BenchmarkEcosystemLoad loads each ecosystem's index from its binary form,
-// as a server does at start, and reports the heap the loaded index keeps
-// live.
-func BenchmarkEcosystemLoad(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("flakes=%d", n), func(b *testing.B) {
-			data, err := index.MarshalBinary(generate(b, n).Index)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var live float64
-			for b.Loop() {
-				b.StopTimer()
-				runtime.GC()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				b.StartTimer()
-				ix, err := index.Parse("eco", data)
-				if err != nil {
+// BenchmarkResolveBig resolves warm with the 1,000,001-version index of
+// ecosystem.GenerateBig loaded: app's request alone on it (its one
+// version requires 100 of big's million versions), and, beside it, the
+// 1,000-flake ecosystem's 20-input requests (effort 200ms), as a server
+// holding one huge index answers everyday requests. Besides the request
+// times it reports what the garbage collector did meanwhile
+// (runtime/metrics): cycles, CPU and the part of it requests did
+// themselves (mark assist, which is what a request waits for when the live
+// heap is large) per resolve, and the longest stop-the-world pause.
+func BenchmarkResolveBig(b *testing.B) {
+	big := ecosystem.GenerateBig(1_000_000)
+	data, err := index.MarshalSnapshot("big", big.Index)
+	if err != nil {
+		b.Fatal(err)
+	}
+	big.Index = nil
+	ix, err := index.Parse("big", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, eco := loadEcosystem(b, 1000)
+	var ecoRequests []map[string]*pb.Input
+	for s := range 16 {
+		ecoRequests = append(ecoRequests, e.Request(20, uint64(s)))
+	}
+	for _, w := range []struct {
+		name     string
+		layers   *index.Layers
+		requests []map[string]*pb.Input
+		effort   time.Duration
+	}{
+		{"requests=app", index.NewLayers(ix), []map[string]*pb.Input{big.Request}, time.Nanosecond},
+		// The ecosystem has its own nixpkgs, which big's versions would
+		// take for theirs: it is layered beside big, not asked about it.
+		{"requests=ecosystem", index.NewLayers(append([]*index.Index{ix}, eco.Indexes()...)...), ecoRequests, 200 * time.Millisecond},
+	} {
+		b.Run(w.name, func(b *testing.B) {
+			runtime.GC()
+			samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+				{Name: "/sched/pauses/total/gc:seconds"}, {Name: "/gc/heap/live:bytes"}}
+			metrics.Read(samples)
+			// Read reuses a histogram's memory: keep the counts.
+			cycles0, gc0, assist0, pauses0 := samples[0].Value.Uint64(), samples[1].Value.Float64(), samples[2].Value.Float64(), slices.Clone(samples[3].Value.Float64Histogram().Counts)
+			var times []time.Duration
+			for i := 0; b.Loop(); i++ {
+				start := time.Now()
+				_, err := Resolve(context.Background(), w.layers, &Request{Inputs: w.requests[i%len(w.requests)], Limits: Limits{Effort: w.effort}})
+				if outcomeOf(err) == "error" {
 					b.Fatal(err)
 				}
-				b.StopTimer()
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				b.StartTimer()
-				live = float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
-				runtime.KeepAlive(ix)
+				times = append(times, time.Since(start))
 			}
-			b.ReportMetric(live, "live-MiB")
-			b.ReportMetric(float64(len(data))/(1<<20), "file-MiB")
+			metrics.Read(samples)
+			reportLatencies(b, times)
+			n := float64(len(times))
+			b.ReportMetric(float64(samples[0].Value.Uint64()-cycles0)/n, "gc-cycles/op")
+			b.ReportMetric((samples[1].Value.Float64()-gc0)*1000/n, "gc-cpu-ms/op")
+			b.ReportMetric((samples[2].Value.Float64()-assist0)*1000/n, "assist-ms/op")
+			b.ReportMetric(maxPause(pauses0, samples[3].Value.Float64Histogram())*1000, "max-stw-ms")
+			b.ReportMetric(float64(samples[4].Value.Uint64())/(1<<20), "live-MiB")
 		})
 	}
+	runtime.KeepAlive(ix)
+}
+
+// maxPause bounds the longest pause between two readings of a pause
+// histogram (before, its counts then): the upper bound of the highest
+// bucket that grew.
+func maxPause(before []uint64, after *metrics.Float64Histogram) float64 {
+	for i := len(after.Counts) - 1; i >= 0; i-- {
+		if after.Counts[i] > before[i] {
+			if math.IsInf(after.Buckets[i+1], 1) {
+				return after.Buckets[i]
+			}
+			return after.Buckets[i+1]
+		}
+	}
+	return 0
+}
+
+// reportLatencies reports the median, 99th percentile and longest of the
+// requests' times.
+func reportLatencies(b *testing.B, times []time.Duration) {
+	slices.Sort(times)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(times[len(times)/2]), "p50-ms")
+	b.ReportMetric(ms(times[int(0.99*float64(len(times)-1))]), "p99-ms")
+	b.ReportMetric(ms(times[len(times)-1]), "max-ms")
 }

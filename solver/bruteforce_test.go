@@ -50,7 +50,7 @@ func newWorld(layers *index.Layers, req *Request) *world {
 	for _, ix := range layers.Indexes() {
 		for _, f := range ix.Flakes() {
 			for _, v := range f.Versions {
-				t := &tree{label: f.Name + " " + v.String(), name: f.Name, flake: f, ver: v, inputs: v.Inputs, own: v.Lock()}
+				t := &tree{label: f.Name + " " + v.String(), name: f.Name, flake: f, ver: v, inputs: v.Inputs(), own: v.Lock()}
 				w.trees[t.label] = t
 			}
 			for name, r := range f.Refs {
@@ -64,7 +64,7 @@ func newWorld(layers *index.Layers, req *Request) *world {
 
 func (w *world) lockedOf(t *tree) *pb.FlakeRef {
 	if t.ver != nil {
-		return t.ver.Locked
+		return t.ver.Locked()
 	}
 	return t.flake.Refs[t.ref].Locked
 }
@@ -234,7 +234,7 @@ func (w *world) allowed(op openPath, d *pb.Input, reqText string, set map[string
 			continue
 		}
 		l := f.Name + " " + v.String()
-		if entry != nil && op.existing && v.Locked.NarHash == entry.Locked.NarHash {
+		if entry != nil && op.existing && v.NarHash() == entry.Locked.NarHash {
 			return keep([]bfChoice{{l, entry}}), false
 		}
 		cs = append(cs, bfChoice{label: l})

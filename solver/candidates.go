@@ -145,7 +145,7 @@ func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
 	if c := r.byVersion[v]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, version: v, locked: v.Locked, inputs: v.Inputs, own: v.Lock()}
+	c := &candidate{flake: f, version: v, locked: v.Locked(), inputs: v.Inputs(), own: v.Lock()}
 	r.byVersion[v] = c
 	r.nodeOf(c)
 	return c
@@ -199,19 +199,19 @@ func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
 	return nil
 }
 
-// sameTree says whether two locked sources are one tree: the same narHash,
-// or, where either lacks one, the same rev.
-func sameTree(a, b *pb.FlakeRef) bool {
-	if a.NarHash != "" && b.NarHash != "" {
-		return a.NarHash == b.NarHash
+// sameTree says whether the tree of a narHash and a rev is the tree a
+// source locks: the same narHash, or, where either lacks one, the same rev.
+func sameTree(narHash, rev string, b *pb.FlakeRef) bool {
+	if narHash != "" && b.NarHash != "" {
+		return narHash == b.NarHash
 	}
-	return a.Rev != "" && a.Rev == b.Rev
+	return rev != "" && rev == b.Rev
 }
 
 // treeVersion is the newest version of f whose tree locked is, or nil.
 func treeVersion(f *index.Flake, locked *pb.FlakeRef) *index.Version {
 	for i := len(f.Versions) - 1; i >= 0; i-- {
-		if sameTree(f.Versions[i].Locked, locked) {
+		if v := f.Versions[i]; sameTree(v.NarHash(), v.Rev(), locked) {
 			return f.Versions[i]
 		}
 	}
@@ -221,7 +221,7 @@ func treeVersion(f *index.Flake, locked *pb.FlakeRef) *index.Version {
 // treeRef is the first ref (by name) of f whose head locked is, or "".
 func treeRef(f *index.Flake, locked *pb.FlakeRef) string {
 	for _, name := range slices.Sorted(maps.Keys(f.Refs)) {
-		if sameTree(f.Refs[name].Locked, locked) {
+		if l := f.Refs[name].Locked; sameTree(l.NarHash, l.Rev, locked) {
 			return name
 		}
 	}
@@ -233,7 +233,7 @@ func treeRef(f *index.Flake, locked *pb.FlakeRef) string {
 func tagVersion(f *index.Flake, tag string) *index.Version {
 	for i := len(f.Versions) - 1; i >= 0; i-- {
 		v := f.Versions[i]
-		if v.Locked.Ref == tag || v.String() == tag || "v"+v.String() == tag {
+		if v.Ref() == tag || v.String() == tag || "v"+v.String() == tag {
 			return v
 		}
 	}
@@ -261,7 +261,7 @@ func (r *resolver) lockCand(n *lockfile.Node, origin Origin, path string) *candi
 	}
 	if c.flake != nil {
 		if v := treeVersion(c.flake, n.Locked); v != nil {
-			c.version, c.inputs = v, v.Inputs
+			c.version, c.inputs = v, v.Inputs()
 		} else if name := treeRef(c.flake, n.Locked); name != "" {
 			c.ref, c.inputs = name, c.flake.Refs[name].Inputs
 		}
@@ -409,7 +409,7 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 	var out []*candidate
 	for i := len(vs) - 1; i >= 0; i-- {
 		v := vs[i]
-		if entry != nil && in.lock.existing && sameTree(v.Locked, entry.Locked) {
+		if entry != nil && in.lock.existing && sameTree(v.NarHash(), v.Rev(), entry.Locked) {
 			// The existing lock's pin still satisfies the requirement:
 			// it stays, as Cargo keeps Cargo.lock's.
 			return []*candidate{r.lockCand(entry, origin, s.path)}, ""

@@ -144,7 +144,7 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
 			w.reach[v] = f
-			w.visit(v.Inputs)
+			w.visit(v.Inputs())
 			w.visitLock(v.Lock(), OriginDependencyLock)
 			grew = true
 		}
@@ -309,7 +309,7 @@ func (r *resolver) signature(v *index.Version, region int) string {
 	}
 	if r.lockPinned[v] {
 		// A lock pins this very tree: it cannot stand in for another.
-		sig += "|pinned:" + v.Locked.NarHash + v.Locked.Rev
+		sig += "|pinned:" + v.NarHash() + v.Rev()
 	}
 	return sig
 }

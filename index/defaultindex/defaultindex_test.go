@@ -17,8 +17,8 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// BenchmarkLoad: decode and validate the embedded index, as serve does at
-// start and on every reload.
+// BenchmarkLoad: load the embedded index, as every command without
+// --index does at start.
 func BenchmarkLoad(b *testing.B) {
 	b.SetBytes(int64(Size()))
 	for b.Loop() {

@@ -26,6 +26,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/flakeresolve/flakeresolve/index"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -250,46 +251,71 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestServeReloadKeepsOldIndexOnBadFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "index.json")
-	write := func(body string) {
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	flake := func(version string) string {
-		return `{"schema": 1, "flakes": [{"name": "mylib", "source": {"type": "github", "owner": "acme", "repo": "mylib"},
+	flake := func(version string) []byte {
+		return []byte(`{"schema": 1, "flakes": [{"name": "mylib", "source": {"type": "github", "owner": "acme", "repo": "mylib"},
 		  "versions": [{"version": "` + version + `", "locked": {"rev": "1111111111111111111111111111111111111111",
-		  "narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU=", "lastModified": 1700000000}}]}]}`
+		  "narHash": "sha256-XnAVV+H4f8Xdv0yZcSwJ5kCjLyE8fHxPeLX6a3HSrAU=", "lastModified": 1700000000}}]}]}`)
 	}
-	write(flake("1.0.0"))
-	s := startServer(t, "--index", path)
-	client := pb.NewResolverServiceClient(dial(t, s.addr))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	query := func() string {
-		r, err := client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/mylib", Requirement: "*"})
+	snapshot := func(t *testing.T, body []byte) []byte {
+		m, err := index.Decode("index.json", body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return versionsOf(r)
+		snap, err := index.MarshalSnapshot("index.json", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
 	}
-	if got := query(); got != "1.0.0" {
-		t.Fatalf("before reload: %q", got)
-	}
+	for _, tc := range []struct {
+		file string
+		good func(t *testing.T, version string) []byte
+		// bad is a file cut short, as a half-finished copy leaves it.
+		bad    func(t *testing.T) []byte
+		badLog string
+	}{
+		{"index.json", func(t *testing.T, v string) []byte { return flake(v) },
+			func(t *testing.T) []byte { return []byte(`{"schema": 1, "flakes": [{"name": "mylib"`) }, `not a valid JSON index`},
+		{"index.snap", func(t *testing.T, v string) []byte { return snapshot(t, flake(v)) },
+			func(t *testing.T) []byte { s := snapshot(t, flake("3.0.0")); return s[:len(s)/2] }, `snapshot truncated: the header says the payload is`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.file)
+			write := func(body []byte) {
+				if err := os.WriteFile(path, body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(tc.good(t, "1.0.0"))
+			s := startServer(t, "--index", path)
+			client := pb.NewResolverServiceClient(dial(t, s.addr))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			query := func() string {
+				r, err := client.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/mylib", Requirement: "*"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return versionsOf(r)
+			}
+			if got := query(); got != "1.0.0" {
+				t.Fatalf("before reload: %q", got)
+			}
 
-	write(`{"schema": 1, "flakes": [{"name": "mylib"`)
-	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLog(t, `reload failed, keeping the indexes in service.*not a valid JSON index`)
-	if got := query(); got != "1.0.0" {
-		t.Errorf("after a failed reload: %q, want the old index", got)
-	}
+			write(tc.bad(t))
+			s.cmd.Process.Signal(syscall.SIGHUP)
+			s.waitLog(t, `reload failed, keeping the indexes in service.*`+tc.badLog)
+			if got := query(); got != "1.0.0" {
+				t.Errorf("after a failed reload: %q, want the old index", got)
+			}
 
-	write(flake("2.0.0"))
-	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLog(t, `msg=reloaded`)
-	if got := query(); got != "2.0.0" {
-		t.Errorf("after a good reload: %q, want 2.0.0", got)
+			write(tc.good(t, "2.0.0"))
+			s.cmd.Process.Signal(syscall.SIGHUP)
+			s.waitLog(t, `msg=reloaded`)
+			if got := query(); got != "2.0.0" {
+				t.Errorf("after a good reload: %q, want 2.0.0", got)
+			}
+		})
 	}
 }
 

@@ -24,7 +24,7 @@ func newIndexCmd() *cobra.Command {
 		Use:   "index",
 		Short: "Check, describe and build index files",
 	}
-	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd(), newIndexBuildCmd(), newIndexRegistryCmd())
+	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd(), newIndexBuildCmd(), newIndexSnapshotCmd(), newIndexRegistryCmd())
 	return cmd
 }
 
@@ -32,12 +32,13 @@ func newIndexValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check index files and list every problem",
-		Long: `validate loads each index file (JSON or binary) and checks every flake,
-version and input: versions are strict SemVer, no two versions share a
-precedence, locked sources have the fields Nix needs for their type,
+		Long: `validate reads each index file (JSON, binary or snapshot) and checks every
+flake, version and input: versions are strict SemVer, no two versions share
+a precedence, locked sources have the fields Nix needs for their type,
 requirements parse, follows point at declared inputs, and each version's
-and ref's own flake.lock reads as Nix reads one. Every problem is listed
-with its flake, version and field. Exit 1 if any file is invalid.`,
+and ref's own flake.lock reads as Nix reads one. A snapshot, which loading
+trusts, is checked whole and then validated like any index. Every problem
+is listed with its flake, version and field. Exit 1 if any file is invalid.`,
 		Example: `  flakeresolve index validate index.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -48,14 +49,19 @@ with its flake, version and field. Exit 1 if any file is invalid.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, f := range args {
-				ix, err := index.Load(f)
+				m, err := decodeFile(f)
+				if err == nil {
+					if probs := index.Validate(m); len(probs) > 0 {
+						err = &index.InvalidError{Origin: f, Problems: probs}
+					}
+				}
 				if err != nil {
 					bad++
 					fmt.Fprintln(cmd.OutOrStdout(), err)
 					continue
 				}
-				st := ix.Stats()
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d flakes, %d versions, %d refs\n", f, st.Flakes, st.Versions, st.Refs)
+				versions, refs := counts(m)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d flakes, %d versions, %d refs\n", f, len(m.Flakes), versions, refs)
 			}
 			if bad > 0 {
 				return &exitErr{exitError, fmt.Errorf("%d of %d index file(s) invalid", bad, len(args))}
@@ -125,8 +131,9 @@ release branches, revs, narHashes, commit counts, declared inputs and each
 tree's committed flake.lock) and writes a versioned index, inferring
 versions and input requirements by the rules in the README ("The default
 index"); every version and ref carries its flake.lock as committed. The
-output is JSON when FILE ends in .json, binary otherwise; it is validated
-before it is written, and written atomically.`,
+output is JSON when FILE ends in .json, a snapshot when it ends in .snap,
+binary otherwise; it is validated before it is written, and written
+atomically.`,
 		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
   flakeresolve index import real-flakes.json -o default.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -160,7 +167,7 @@ before it is written, and written atomically.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, else binary)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, .snap for a snapshot, else binary)")
 	return cmd
 }
 
@@ -197,8 +204,9 @@ the branch of a rolling version) or {rev}, which each version fills in;
 serve at each URL the output of git archive --prefix=NAME/ of that rev.
 Tags that are skipped (a tag of a tag, a second tag of one version, a
 flake.nix or flake.lock that cannot be read) are listed with the reason,
-and the run goes on. The output is JSON when FILE ends in .json, binary
-otherwise; it is validated, then written atomically.`,
+and the run goes on. The output is JSON when FILE ends in .json, a snapshot
+when it ends in .snap, binary otherwise; it is validated, then written
+atomically.`,
 		Example: `  flakeresolve index build -o local.json ~/src/mylib ~/src/myapp
   flakeresolve index build -o registry.json hypr=./hyprland --source hypr=github:hyprwm/Hyprland
   flakeresolve index build -o registry.json 'tools=./monorepo?dir=nix/tools'
@@ -264,16 +272,12 @@ otherwise; it is validated, then written atomically.`,
 			if _, err := writeIndex(m, out, "built index"); err != nil {
 				return err
 			}
-			versions, refs := 0, 0
-			for _, f := range m.Flakes {
-				versions += len(f.Versions)
-				refs += len(f.Refs)
-			}
+			versions, refs := counts(m)
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions, %d refs\n", out, len(m.Flakes), versions, refs)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, else binary)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the index to `FILE` (.json for JSON, .snap for a snapshot, else binary)")
 	cmd.Flags().StringArrayVar(&sources, "source", nil, "`NAME=FLAKEREF`: where flake NAME is published (repeatable)")
 	return cmd
 }
@@ -301,16 +305,22 @@ func progressPrinter(w io.Writer) func(gitindex.Event) {
 }
 
 // writeIndex validates an index and writes it atomically, as JSON when the
-// file name ends in .json and binary otherwise; it returns the size.
+// file name ends in .json, as a snapshot when it ends in .snap, and binary
+// otherwise; it returns the size.
 func writeIndex(m *pb.Index, out, origin string) (int, error) {
-	if probs := index.Validate(m); len(probs) > 0 {
-		return 0, &exitErr{exitError, &index.InvalidError{Origin: origin, Problems: probs}}
+	var data []byte
+	var err error
+	if strings.HasSuffix(out, snapshotSuffix) {
+		// Writing a snapshot validates the index: it is the last time
+		// anything does.
+		data, err = index.MarshalSnapshot(origin, m)
+	} else if probs := index.Validate(m); len(probs) > 0 {
+		err = &index.InvalidError{Origin: origin, Problems: probs}
+	} else if strings.HasSuffix(out, ".json") {
+		data, err = index.MarshalJSON(m)
+	} else {
+		data, err = index.MarshalBinary(m)
 	}
-	marshal := index.MarshalBinary
-	if strings.HasSuffix(out, ".json") {
-		marshal = index.MarshalJSON
-	}
-	data, err := marshal(m)
 	if err == nil {
 		err = writeFileAtomic(out, data)
 	}
@@ -318,4 +328,73 @@ func writeIndex(m *pb.Index, out, origin string) (int, error) {
 		return 0, &exitErr{exitError, err}
 	}
 	return len(data), nil
+}
+
+// snapshotSuffix marks the files index commands write as snapshots.
+const snapshotSuffix = ".snap"
+
+// decodeFile reads an index file of any form without validating it.
+func decodeFile(path string) (*pb.Index, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return index.Decode(path, data)
+}
+
+// counts are the versions and refs of an index message.
+func counts(m *pb.Index) (versions, refs int) {
+	for _, f := range m.Flakes {
+		versions += len(f.Versions)
+		refs += len(f.Refs)
+	}
+	return versions, refs
+}
+
+func newIndexSnapshotCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "snapshot INDEX -o FILE",
+		Short: "Validate an index and write it as a snapshot, which loads without validating",
+		Long: `snapshot reads an index (JSON, binary, or a snapshot), validates it as
+validate does, and writes it as a snapshot: the index compiled for loading,
+with the sha256 digest of its contents. serve, resolve and query load a
+snapshot without validating it again, checking only that it is whole (its
+length and digest), so a million-version index loads in about a second
+instead of many. Keep the JSON or binary index as the source: a snapshot
+is rebuilt from it, and a build that changes the snapshot layout refuses
+older snapshots. index build and index import write a snapshot directly
+when their output ends in .snap. The output is written atomically.`,
+		Example: `  flakeresolve index snapshot registry.json -o registry.snap
+  flakeresolve serve --index registry.snap`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("snapshot takes one index file")
+			}
+			if out == "" {
+				return usageErr("snapshot needs -o FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
+			m, err := decodeFile(args[0])
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			data, err := index.MarshalSnapshot(args[0], m)
+			if err == nil {
+				err = writeFileAtomic(out, data)
+			}
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			versions, refs := counts(m)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d flakes, %d versions, %d refs, %d bytes, validated and written in %s\n",
+				out, len(m.Flakes), versions, refs, len(data), time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the snapshot to `FILE`")
+	return cmd
 }

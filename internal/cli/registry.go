@@ -124,7 +124,7 @@ func exportRegistry(layers *index.Layers, pinned bool, nix flakeref.NixVersion) 
 			left = append(left, name)
 			continue
 		}
-		to, err := lockfile.LockedFor(at, releases[len(releases)-1].Locked, "", nix)
+		to, err := lockfile.LockedFor(at, releases[len(releases)-1].Locked(), "", nix)
 		if err != nil {
 			return nil, nil, fmt.Errorf("flake %s: %w", name, err)
 		}

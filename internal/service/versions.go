@@ -63,7 +63,7 @@ func (s *Service) ListVersions(ctx context.Context, req *pb.ListVersionsRequest)
 	}
 	resp.NextPageToken = next
 	for _, v := range page {
-		resp.Versions = append(resp.Versions, &pb.FlakeVersion{Name: req.Parent + "/versions/" + v.String(), Version: v.String(), Locked: v.Locked})
+		resp.Versions = append(resp.Versions, &pb.FlakeVersion{Name: req.Parent + "/versions/" + v.String(), Version: v.String(), Locked: v.Locked()})
 	}
 	if req.Context != nil {
 		if resp.Choice, err = s.choose(ctx, layers, f, req, r.String(), matches); err != nil {
