@@ -438,7 +438,8 @@ func (w *world) followsHold(s *state) bool {
 }
 
 // strategyHolds checks the version limits: one tree for flakes named
-// single, and under the cargo strategy one version per compatible range
+// single and, under the single strategy, for every flake; under the cargo
+// strategy one version per compatible range
 // (spelled out here from Cargo's rule, not shared with the encoder).
 func (w *world) strategyHolds(used map[string]bool) bool {
 	perFlake := map[string]int{}
@@ -461,6 +462,13 @@ func (w *world) strategyHolds(used map[string]bool) bool {
 	for _, name := range w.req.Single {
 		if perFlake[name] > 1 {
 			return false
+		}
+	}
+	if w.req.Strategy == Single {
+		for _, n := range perFlake {
+			if n > 1 {
+				return false
+			}
 		}
 	}
 	if w.req.Strategy == Cargo {

@@ -111,6 +111,10 @@ func randomFixture(rng *rand.Rand) string {
 		fmt.Fprintf(&b, "single %s\n", name(rng.IntN(n)))
 	case 2:
 		b.WriteString("any\n")
+	case 4:
+		b.WriteString("strategy fewest\n")
+	case 5:
+		b.WriteString("strategy single\n")
 	case 3:
 		i := roots[0]
 		fmt.Fprintf(&b, "lock %s %s %s\n", name(i), name(i), pool[rng.IntN(len(pool))])
@@ -130,10 +134,11 @@ func randomFixture(rng *rand.Rand) string {
 	return b.String()
 }
 
-// TestProperty resolves thousands of generated universes and checks every
-// answer against exhaustive search: valid path by path, the fewest trees,
-// no tree that could move to a newer version, and conflicts only where no
-// answer exists.
+// TestProperty resolves thousands of generated universes under every
+// strategy and checks every answer against exhaustive search: valid path
+// by path, the best value of the strategy's objective, level by level
+// (newest: root staleness, duplicates, staleness, trees; fewest: trees,
+// staleness), and conflicts only where no answer exists.
 func TestProperty(t *testing.T) {
 	cases := *propertyCases
 	if testing.Short() {
