@@ -64,52 +64,63 @@ func outcomeOf(err error) string {
 }
 
 // BenchmarkResolve resolves 20-input requests against loaded ecosystems
-// (warm: the index is loaded once) and reports the median and 99th
-// percentile of the requests' times, the mean answer size and the share of
-// answers proven optimal. effort=first returns the first valid answer;
-// effort=200ms also improves it and tries to prove it optimal.
+// (warm: the index is loaded once) with the default strategy and fewest,
+// and reports the median, 99th percentile and longest of the requests'
+// times, the mean answer size and the share of answers whose every
+// objective level is proven. effort=first returns the first valid answer;
+// effort=default improves it and proves it within the default effort.
 func BenchmarkResolve(b *testing.B) {
 	for _, n := range benchSizes {
-		e, layers := loadEcosystem(b, n)
-		var inputs []map[string]*pb.Input
-		for s := range 64 {
-			inputs = append(inputs, e.Request(20, uint64(s)))
-		}
-		for _, mode := range []struct {
-			name   string
-			effort time.Duration
-		}{{"first", time.Nanosecond}, {"200ms", 200 * time.Millisecond}} {
-			b.Run(fmt.Sprintf("flakes=%d/effort=%s", n, mode.name), func(b *testing.B) {
-				var times []time.Duration
-				var proven, nodes, answers, limited int
-				for i := 0; b.Loop(); i++ {
-					start := time.Now()
-					a, err := Resolve(context.Background(), layers, &Request{Inputs: inputs[i%len(inputs)], Limits: Limits{Effort: mode.effort}})
-					times = append(times, time.Since(start))
-					switch outcomeOf(err) {
-					case "conflict":
-						continue
-					case "paths":
-						// Deep graphs unfold into more input paths (lock
-						// nodes) than a lock may hold; counted, not failed.
-						limited++
-						continue
-					case "error":
-						b.Fatal(err)
-					}
-					answers++
-					nodes += len(a.Nodes)
-					if a.Stats.Proven() {
-						proven++
-					}
+		b.Run(fmt.Sprintf("flakes=%d", n), func(b *testing.B) {
+			e, layers := loadEcosystem(b, n)
+			var inputs []map[string]*pb.Input
+			for s := range 64 {
+				inputs = append(inputs, e.Request(20, uint64(s)))
+			}
+			for _, strategy := range []Strategy{Policies[0].Strategy, Fewest} {
+				for _, mode := range []struct {
+					name   string
+					effort time.Duration
+				}{{"first", time.Nanosecond}, {"default", DefaultLimits.Effort}} {
+					b.Run(fmt.Sprintf("strategy=%s/effort=%s", strategy, mode.name), func(b *testing.B) {
+						benchResolve(b, layers, inputs, strategy, mode.effort)
+					})
 				}
-				reportLatencies(b, times)
-				b.ReportMetric(float64(nodes)/float64(max(answers, 1)), "trees")
-				b.ReportMetric(float64(proven)/float64(max(answers, 1)), "proven")
-				b.ReportMetric(float64(limited)/float64(len(times)), "over-paths-limit")
-			})
+			}
+		})
+	}
+}
+
+// benchResolve resolves the requests in turn and reports their times and
+// answers.
+func benchResolve(b *testing.B, layers *index.Layers, inputs []map[string]*pb.Input, strategy Strategy, effort time.Duration) {
+	var times []time.Duration
+	var proven, nodes, answers, limited int
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		a, err := Resolve(context.Background(), layers, &Request{Inputs: inputs[i%len(inputs)], Strategy: strategy, Limits: Limits{Effort: effort}})
+		times = append(times, time.Since(start))
+		switch outcomeOf(err) {
+		case "conflict":
+			continue
+		case "paths":
+			// Deep graphs unfold into more input paths (lock nodes)
+			// than a lock may hold; counted, not failed.
+			limited++
+			continue
+		case "error":
+			b.Fatal(err)
+		}
+		answers++
+		nodes += len(a.Nodes)
+		if a.Stats.Proven() {
+			proven++
 		}
 	}
+	reportLatencies(b, times)
+	b.ReportMetric(float64(nodes)/float64(max(answers, 1)), "trees")
+	b.ReportMetric(float64(proven)/float64(max(answers, 1)), "proven")
+	b.ReportMetric(float64(limited)/float64(len(times)), "over-paths-limit")
 }
 
 // BenchmarkLimits measures how far past its limits a resolution runs: with
@@ -119,49 +130,56 @@ func BenchmarkResolve(b *testing.B) {
 // within a few milliseconds whatever the instance.
 func BenchmarkLimits(b *testing.B) {
 	for _, n := range benchSizes {
-		e, layers := loadEcosystem(b, n)
-		var inputs []map[string]*pb.Input
-		for s := range 16 {
-			inputs = append(inputs, e.Request(20, uint64(s)))
-		}
-		for _, budget := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
-			for _, kind := range []string{"effort", "deadline"} {
-				b.Run(fmt.Sprintf("flakes=%d/%s=%s", n, kind, budget), func(b *testing.B) {
-					var over []time.Duration
-					for i := 0; b.Loop(); i++ {
-						req := &Request{Inputs: inputs[i%len(inputs)], Strategy: Fewest, Limits: Limits{Effort: time.Hour}}
-						ctx := context.Background()
-						if kind == "effort" {
-							req.Limits.Effort = budget
-						} else {
-							var cancel context.CancelFunc
-							ctx, cancel = context.WithTimeout(ctx, budget)
-							defer cancel()
-						}
-						start := time.Now()
-						a, err := Resolve(ctx, layers, req)
-						took := time.Since(start)
-						var limit time.Duration
-						switch {
-						case kind == "deadline":
-							limit = budget
-						case err == nil:
-							// The effort starts with the first answer.
-							limit = a.Stats.FirstAnswer + budget
-						default:
-							continue
-						}
-						over = append(over, max(0, took-limit))
+		b.Run(fmt.Sprintf("flakes=%d", n), func(b *testing.B) {
+			benchLimits(b, n)
+		})
+	}
+}
+
+// benchLimits measures the overshoot on the ecosystem of n flakes.
+func benchLimits(b *testing.B, n int) {
+	e, layers := loadEcosystem(b, n)
+	var inputs []map[string]*pb.Input
+	for s := range 16 {
+		inputs = append(inputs, e.Request(20, uint64(s)))
+	}
+	for _, budget := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
+		for _, kind := range []string{"effort", "deadline"} {
+			b.Run(fmt.Sprintf("%s=%s", kind, budget), func(b *testing.B) {
+				var over []time.Duration
+				for i := 0; b.Loop(); i++ {
+					req := &Request{Inputs: inputs[i%len(inputs)], Strategy: Fewest, Limits: Limits{Effort: time.Hour}}
+					ctx := context.Background()
+					if kind == "effort" {
+						req.Limits.Effort = budget
+					} else {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, budget)
+						defer cancel()
 					}
-					if len(over) == 0 {
-						return
+					start := time.Now()
+					a, err := Resolve(ctx, layers, req)
+					took := time.Since(start)
+					var limit time.Duration
+					switch {
+					case kind == "deadline":
+						limit = budget
+					case err == nil:
+						// The effort starts with the first answer.
+						limit = a.Stats.FirstAnswer + budget
+					default:
+						continue
 					}
-					slices.Sort(over)
-					ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-					b.ReportMetric(ms(over[len(over)/2]), "p50-over-ms")
-					b.ReportMetric(ms(over[len(over)-1]), "max-over-ms")
-				})
-			}
+					over = append(over, max(0, took-limit))
+				}
+				if len(over) == 0 {
+					return
+				}
+				slices.Sort(over)
+				ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+				b.ReportMetric(ms(over[len(over)/2]), "p50-over-ms")
+				b.ReportMetric(ms(over[len(over)-1]), "max-over-ms")
+			})
 		}
 	}
 }
@@ -176,33 +194,48 @@ func BenchmarkLimits(b *testing.B) {
 // themselves (mark assist, which is what a request waits for when the live
 // heap is large) per resolve, and the longest stop-the-world pause.
 func BenchmarkResolveBig(b *testing.B) {
-	big := ecosystem.GenerateBig(1_000_000)
-	data, err := index.MarshalSnapshot("big", big.Index)
-	if err != nil {
-		b.Fatal(err)
-	}
-	big.Index = nil
-	ix, err := index.Parse("big", data)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, eco := loadEcosystem(b, 1000)
+	// Built on first use, so that a -bench pattern that selects none of
+	// these does not generate the million versions.
+	var ix *index.Index
+	var big *ecosystem.BigFlake
+	var eco *index.Layers
 	var ecoRequests []map[string]*pb.Input
-	for s := range 16 {
-		ecoRequests = append(ecoRequests, e.Request(20, uint64(s)))
+	setup := func(b *testing.B) {
+		if ix != nil {
+			return
+		}
+		big = ecosystem.GenerateBig(1_000_000)
+		data, err := index.MarshalSnapshot("big", big.Index)
+		if err != nil {
+			b.Fatal(err)
+		}
+		big.Index = nil
+		if ix, err = index.Parse("big", data); err != nil {
+			b.Fatal(err)
+		}
+		var e *ecosystem.Ecosystem
+		e, eco = loadEcosystem(b, 1000)
+		for s := range 16 {
+			ecoRequests = append(ecoRequests, e.Request(20, uint64(s)))
+		}
 	}
 	for _, w := range []struct {
 		name     string
-		layers   *index.Layers
-		requests []map[string]*pb.Input
+		workload func() (*index.Layers, []map[string]*pb.Input)
 		effort   time.Duration
 	}{
-		{"requests=app", index.NewLayers(ix), []map[string]*pb.Input{big.Request}, time.Nanosecond},
+		{"requests=app", func() (*index.Layers, []map[string]*pb.Input) {
+			return index.NewLayers(ix), []map[string]*pb.Input{big.Request}
+		}, time.Nanosecond},
 		// The ecosystem has its own nixpkgs, which big's versions would
 		// take for theirs: it is layered beside big, not asked about it.
-		{"requests=ecosystem", index.NewLayers(append([]*index.Index{ix}, eco.Indexes()...)...), ecoRequests, 200 * time.Millisecond},
+		{"requests=ecosystem", func() (*index.Layers, []map[string]*pb.Input) {
+			return index.NewLayers(append([]*index.Index{ix}, eco.Indexes()...)...), ecoRequests
+		}, 200 * time.Millisecond},
 	} {
 		b.Run(w.name, func(b *testing.B) {
+			setup(b)
+			layers, requests := w.workload()
 			runtime.GC()
 			samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
 				{Name: "/sched/pauses/total/gc:seconds"}, {Name: "/gc/heap/live:bytes"}}
@@ -212,7 +245,7 @@ func BenchmarkResolveBig(b *testing.B) {
 			var times []time.Duration
 			for i := 0; b.Loop(); i++ {
 				start := time.Now()
-				_, err := Resolve(context.Background(), w.layers, &Request{Inputs: w.requests[i%len(w.requests)], Limits: Limits{Effort: w.effort}})
+				_, err := Resolve(context.Background(), layers, &Request{Inputs: requests[i%len(requests)], Limits: Limits{Effort: w.effort}})
 				if outcomeOf(err) == "error" {
 					b.Fatal(err)
 				}
