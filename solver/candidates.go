@@ -405,19 +405,19 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 		}
 		return cs, why
 	}
-	vs := t.flake.Select(req)
-	var out []*candidate
+	if entry != nil && in.lock.existing {
+		for _, v := range t.flake.Select(req) {
+			if sameTree(v.NarHash(), v.Rev(), entry.Locked) {
+				// The existing lock's pin still satisfies the
+				// requirement: it stays, as Cargo keeps Cargo.lock's.
+				return []*candidate{r.lockCand(entry, origin, s.path)}, ""
+			}
+		}
+	}
+	vs := r.allowed.selectVersions(t.flake, req)
+	out := make([]*candidate, 0, len(vs))
 	for i := len(vs) - 1; i >= 0; i-- {
-		v := vs[i]
-		if entry != nil && in.lock.existing && sameTree(v.NarHash(), v.Rev(), entry.Locked) {
-			// The existing lock's pin still satisfies the requirement:
-			// it stays, as Cargo keeps Cargo.lock's.
-			return []*candidate{r.lockCand(entry, origin, s.path)}, ""
-		}
-		if r.allowed != nil && !r.allowed[v] {
-			continue
-		}
-		out = append(out, r.versionCand(v, t.flake))
+		out = append(out, r.versionCand(vs[i], t.flake))
 	}
 	if len(out) == 0 {
 		return nil, noMatch(t.flake, req)

@@ -43,7 +43,7 @@ type universe struct {
 	nodes      map[string]*node
 	// allowed are the versions shrinking kept (nil before it); lockPinned
 	// the versions some reachable lock pins, which it keeps whole.
-	allowed    map[*index.Version]bool
+	allowed    kept
 	lockPinned map[*index.Version]bool
 }
 

@@ -22,7 +22,7 @@ import (
 // newer versions. Dropping versions drops their requirements, which can
 // merge more versions, so shrinking repeats until nothing changes.
 func (r *resolver) shrink() error {
-	var allowed map[*index.Version]bool
+	var allowed kept
 	for {
 		cuts, reach, err := r.reach(allowed)
 		if err != nil {
@@ -53,26 +53,74 @@ func (r *resolver) shrink() error {
 				}
 			}
 		}
-		if allowed != nil && len(keep) == len(allowed) {
-			r.allowed = keep
+		if allowed != nil && len(keep) == allowed.count() {
+			r.allowed = allowed
 			r.stats.Candidates = len(keep)
 			if len(keep) > r.lim.MaxCandidates {
 				return r.limit(LimitCandidates, len(keep), r.lim.MaxCandidates)
 			}
 			return nil
 		}
-		allowed = keep
+		allowed = keptOf(flakes, keep)
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
 	}
 }
 
+// kept are the versions shrinking keeps, per flake, split as the index
+// splits them so that a requirement selects from them as from the flake's
+// own.
+type kept map[*index.Flake]*keptVersions
+
+type keptVersions struct {
+	releases, prereleases []*index.Version
+}
+
+func keptOf(flakes map[*index.Flake]bool, keep map[*index.Version]bool) kept {
+	out := kept{}
+	for f := range flakes {
+		kv := &keptVersions{}
+		for _, v := range f.Versions {
+			switch {
+			case !keep[v]:
+			case v.SemVer.Prerelease() == "":
+				kv.releases = append(kv.releases, v)
+			default:
+				kv.prereleases = append(kv.prereleases, v)
+			}
+		}
+		out[f] = kv
+	}
+	return out
+}
+
+func (k kept) count() int {
+	n := 0
+	for _, kv := range k {
+		n += len(kv.releases) + len(kv.prereleases)
+	}
+	return n
+}
+
+// selectVersions is f.Select(q) restricted to what shrinking kept (all of
+// them when k is nil), ascending.
+func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version {
+	if k == nil {
+		return f.Select(q)
+	}
+	kv := k[f]
+	if kv == nil {
+		return nil
+	}
+	return versionreq.Select(q, kv.releases, kv.prereleases, func(v *index.Version) *semver.Version { return v.SemVer })
+}
+
 // reach walks every declaration the request can reach through allowed
 // versions. It returns, per flake, the requirements that reach it (the
 // cuts that split its versions into interchangeable classes) and the
 // reached versions.
-func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
+func (r *resolver) reach(allowed kept) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
 	w := &reachWalk{r: r, allowed: allowed, cutText: map[*index.Flake]map[string]*versionreq.Req{}, reach: map[*index.Version]*index.Flake{},
 		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, expanded: map[expansion]bool{}, targets: map[*index.Flake]bool{}}
 	w.visit(r.req.Inputs)
@@ -111,7 +159,7 @@ func (r *resolver) reach(allowed map[*index.Version]bool) (map[*index.Flake][]*v
 // reachWalk is the state of one walk over the declarations.
 type reachWalk struct {
 	r        *resolver
-	allowed  map[*index.Version]bool
+	allowed  kept
 	cutText  map[*index.Flake]map[string]*versionreq.Req
 	reach    map[*index.Version]*index.Flake
 	seenRefs map[*candidate]bool
@@ -136,10 +184,7 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 	}
 	w.expanded[key] = true
 	grew := false
-	for _, v := range f.Select(q) {
-		if w.allowed != nil && !w.allowed[v] {
-			continue
-		}
+	for _, v := range w.allowed.selectVersions(f, q) {
 		if _, ok := w.reach[v]; !ok {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
