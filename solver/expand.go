@@ -335,6 +335,9 @@ func addOverrides(ctx map[string]override, decls map[string]*pb.Input, scope *in
 }
 
 func ctxKey(ctx map[string]override) string {
+	if len(ctx) == 0 {
+		return ""
+	}
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(ctx)) {
 		fmt.Fprintf(&b, "%s=%p@%p;", k, ctx[k].decl, ctx[k].scope)
@@ -352,7 +355,7 @@ func splitPath(p string) []string {
 // instance finds or creates the instance of c under ctx and lock; a lock
 // with no root is the instance's own.
 func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool, lock lockCtx) *instance {
-	full := fmt.Sprintf("%p|%s|%t|%p|%p", c, key, notFlake, lock.node, lock.root)
+	full := instanceKey{c, key, notFlake, lock.node, lock.root}
 	if in := r.byKey[full]; in != nil {
 		in.parents = append(in.parents, parent)
 		return in
@@ -364,6 +367,16 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 	r.byKey[full] = in
 	r.instances = append(r.instances, in)
 	return in
+}
+
+// instanceKey tells instances apart: a candidate under a context of
+// overrides (ctxKey), as a flake or not, locking through a lock.
+type instanceKey struct {
+	cand     *candidate
+	ctx      string
+	notFlake bool
+	lock     *lockfile.Node
+	lockRoot *instance
 }
 
 // follow resolves a follows path from the flake that declared it.

@@ -51,7 +51,7 @@ type universe struct {
 // their overrides and locks, and their slots.
 type graph struct {
 	instances []*instance
-	byKey     map[string]*instance
+	byKey     map[instanceKey]*instance
 	root      *instance
 	choices   int // candidates of every slot, counted against the clause limit
 }
@@ -77,7 +77,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
 			nodes: map[string]*node{}, lockPinned: map[*index.Version]bool{},
 		},
-		graph:   graph{byKey: map[string]*instance{}},
+		graph:   graph{byKey: map[instanceKey]*instance{}},
 		problem: problem{groupKeys: map[string]*group{}},
 	}
 	if err := r.checkRequest(); err != nil {

@@ -45,7 +45,7 @@ func (r *resolver) shrink() error {
 				}
 			}
 			region := regions(vs, cuts[f])
-			seen := map[string]bool{}
+			seen := map[signature]bool{}
 			for k := len(vs) - 1; k >= 0; k-- {
 				if sig := r.signature(vs[k], region[k]); !seen[sig] {
 					seen[sig] = true
@@ -121,8 +121,9 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 // cuts that split its versions into interchangeable classes) and the
 // reached versions.
 func (r *resolver) reach(allowed kept) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
-	w := &reachWalk{r: r, allowed: allowed, cutText: map[*index.Flake]map[string]*versionreq.Req{}, reach: map[*index.Version]*index.Flake{},
-		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, expanded: map[expansion]bool{}, targets: map[*index.Flake]bool{}}
+	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Version]*index.Flake{},
+		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, seenInputs: map[string]bool{}, expanded: map[expansion]bool{},
+		targets: map[*index.Flake]bool{}}
 	w.visit(r.req.Inputs)
 	w.visitLock(r.req.Lock, OriginExistingLock)
 	for {
@@ -146,26 +147,28 @@ func (r *resolver) reach(allowed kept) (map[*index.Flake][]*versionreq.Req, map[
 			break
 		}
 	}
-	cuts := map[*index.Flake][]*versionreq.Req{}
-	for f, m := range w.cutText {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			cuts[f] = append(cuts[f], m[k])
-		}
-		cuts[f] = append(cuts[f], w.floating...)
+	for f := range w.cuts {
+		w.cuts[f] = append(w.cuts[f], w.floating...)
 	}
-	return cuts, w.reach, nil
+	return w.cuts, w.reach, nil
 }
 
 // reachWalk is the state of one walk over the declarations.
 type reachWalk struct {
-	r        *resolver
-	allowed  kept
-	cutText  map[*index.Flake]map[string]*versionreq.Req
+	r       *resolver
+	allowed kept
+	// cuts are the requirements on each flake, each once (a requirement
+	// text is parsed once per resolution, so one text is one pointer).
+	cuts     map[*index.Flake][]*versionreq.Req
+	cut      map[expansion]bool
 	reach    map[*index.Version]*index.Flake
 	seenRefs map[*candidate]bool
-	// seenLocks are the lock nodes walked, each once.
-	seenLocks map[*lockfile.Node]bool
-	expanded  map[expansion]bool
+	// seenLocks are the lock nodes walked, each once; seenInputs the
+	// versions' input declarations (InputsKey), each once: versions that
+	// declare the same inputs reach the same versions.
+	seenLocks  map[*lockfile.Node]bool
+	seenInputs map[string]bool
+	expanded   map[expansion]bool
 	// floating are the requirements of version-only overrides; targets
 	// are the flakes declarations point at.
 	floating []*versionreq.Req
@@ -178,7 +181,7 @@ func (w *reachWalk) visit(decls map[string]*pb.Input) { w.queue = append(w.queue
 // expand reaches the versions of f that q selects, once per (f, q), and
 // reports whether any was new.
 func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
-	key := expansion{f, q.String()}
+	key := expansion{f, q}
 	if w.expanded[key] {
 		return false
 	}
@@ -189,7 +192,10 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
 			w.reach[v] = f
-			w.visit(v.Inputs())
+			if k := v.InputsKey(); !w.seenInputs[k] {
+				w.seenInputs[k] = true
+				w.visit(v.Inputs())
+			}
 			w.visitLock(v.Lock(), OriginDependencyLock)
 			grew = true
 		}
@@ -216,7 +222,7 @@ func (w *reachWalk) drain() {
 				req = q
 			}
 			if d.Url == "" {
-				if req != nil {
+				if req != nil && !slices.Contains(w.floating, req) {
 					w.floating = append(w.floating, req)
 				}
 				continue
@@ -226,11 +232,9 @@ func (w *reachWalk) drain() {
 				continue
 			}
 			w.targets[t.flake] = true
-			if req != nil {
-				if w.cutText[t.flake] == nil {
-					w.cutText[t.flake] = map[string]*versionreq.Req{}
-				}
-				w.cutText[t.flake][req.String()] = req
+			if cut := (expansion{t.flake, req}); req != nil && !w.cut[cut] {
+				w.cut[cut] = true
+				w.cuts[t.flake] = append(w.cuts[t.flake], req)
 			}
 			if t.rev != "" || t.version != nil || (req == nil && !w.r.req.UnversionedAny) {
 				// One tree, whichever path reaches it. Pins that locks hold
@@ -301,7 +305,7 @@ var anyVersion = versionreq.MustParse("*")
 
 type expansion struct {
 	flake *index.Flake
-	req   string
+	req   *versionreq.Req
 }
 
 // flattenDecls lists declarations and every nested override in them.
@@ -347,16 +351,22 @@ func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
 }
 
 // signature is what makes two versions of a flake interchangeable.
-func (r *resolver) signature(v *index.Version, region int) string {
-	sig := fmt.Sprintf("%d|%s", region, v.InputsKey())
+func (r *resolver) signature(v *index.Version, region int) signature {
+	sig := signature{region: region, inputs: v.InputsKey()}
 	if r.req.Strategy == Cargo {
-		sig += "|" + compatClass(v.SemVer)
+		sig.class = compatClass(v.SemVer)
 	}
 	if r.lockPinned[v] {
 		// A lock pins this very tree: it cannot stand in for another.
-		sig += "|pinned:" + v.NarHash() + v.Rev()
+		sig.pinned, sig.narHash, sig.rev = true, v.NarHash(), v.Rev()
 	}
 	return sig
+}
+
+type signature struct {
+	region                      int
+	inputs, class, narHash, rev string
+	pinned                      bool
 }
 
 // compatClass is Cargo's semver-compatible range of a version: 1.x.y, 0.2.x
