@@ -151,6 +151,9 @@ func (r *Ref) Lock() *lockfile.Node { return r.lock.graph() }
 
 func (v *Version) String() string { return v.SemVer.Original() }
 
+// Index is the version's place in its flake's Versions.
+func (v *Version) Index() int { return v.i }
+
 func semverOf(v *Version) *semver.Version { return v.SemVer }
 
 // Flakes returns the index's flakes sorted by name, in a new slice the

@@ -24,44 +24,49 @@ import (
 func (r *resolver) shrink() error {
 	var allowed kept
 	for {
-		cuts, reach, err := r.reach(allowed)
+		w, err := r.reach(allowed)
 		if err != nil {
 			return err
 		}
 		if allowed == nil {
-			r.stats.Reachable = len(reach)
+			r.stats.Reachable = w.reached
 		}
-		keep := map[*index.Version]bool{}
-		flakes := map[*index.Flake]bool{}
-		for _, f := range reach {
-			flakes[f] = true
-		}
-		for f := range flakes {
-			// The flake's versions are sorted; keep the reached ones in order.
+		keep, n := kept{}, 0
+		for f, in := range w.reach {
+			// The flake's versions are sorted; take the reached ones in order.
 			var vs []*index.Version
-			for _, v := range f.Versions {
-				if _, ok := reach[v]; ok {
-					vs = append(vs, v)
+			for k, ok := range in {
+				if ok {
+					vs = append(vs, f.Versions[k])
 				}
 			}
-			region := regions(vs, cuts[f])
+			region := regions(vs, w.cuts[f])
 			seen := map[signature]bool{}
+			kv := &keptVersions{}
 			for k := len(vs) - 1; k >= 0; k-- {
 				if sig := r.signature(vs[k], region[k]); !seen[sig] {
 					seen[sig] = true
-					keep[vs[k]] = true
+					if vs[k].SemVer.Prerelease() == "" {
+						kv.releases = append(kv.releases, vs[k])
+					} else {
+						kv.prereleases = append(kv.prereleases, vs[k])
+					}
 				}
 			}
+			slices.Reverse(kv.releases)
+			slices.Reverse(kv.prereleases)
+			keep[f] = kv
+			n += len(kv.releases) + len(kv.prereleases)
 		}
-		if allowed != nil && len(keep) == allowed.count() {
+		if allowed != nil && n == allowed.count() {
 			r.allowed = allowed
-			r.stats.Candidates = len(keep)
-			if len(keep) > r.lim.MaxCandidates {
-				return r.limit(LimitCandidates, len(keep), r.lim.MaxCandidates)
+			r.stats.Candidates = n
+			if n > r.lim.MaxCandidates {
+				return r.limit(LimitCandidates, n, r.lim.MaxCandidates)
 			}
 			return nil
 		}
-		allowed = keptOf(flakes, keep)
+		allowed = keep
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
@@ -75,24 +80,6 @@ type kept map[*index.Flake]*keptVersions
 
 type keptVersions struct {
 	releases, prereleases []*index.Version
-}
-
-func keptOf(flakes map[*index.Flake]bool, keep map[*index.Version]bool) kept {
-	out := kept{}
-	for f := range flakes {
-		kv := &keptVersions{}
-		for _, v := range f.Versions {
-			switch {
-			case !keep[v]:
-			case v.SemVer.Prerelease() == "":
-				kv.releases = append(kv.releases, v)
-			default:
-				kv.prereleases = append(kv.prereleases, v)
-			}
-		}
-		out[f] = kv
-	}
-	return out
 }
 
 func (k kept) count() int {
@@ -120,8 +107,8 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 // versions. It returns, per flake, the requirements that reach it (the
 // cuts that split its versions into interchangeable classes) and the
 // reached versions.
-func (r *resolver) reach(allowed kept) (map[*index.Flake][]*versionreq.Req, map[*index.Version]*index.Flake, error) {
-	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Version]*index.Flake{},
+func (r *resolver) reach(allowed kept) (*reachWalk, error) {
+	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]bool{},
 		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, seenInputs: map[string]bool{}, expanded: map[expansion]bool{},
 		targets: map[*index.Flake]bool{}}
 	w.visit(r.req.Inputs)
@@ -129,11 +116,11 @@ func (r *resolver) reach(allowed kept) (map[*index.Flake][]*versionreq.Req, map[
 	for {
 		w.drain()
 		if err := r.ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if len(w.reach) > r.lim.MaxReachable {
-			r.stats.Reachable = len(w.reach)
-			return nil, nil, r.limit(LimitReachable, len(w.reach), r.lim.MaxReachable)
+		if w.reached > r.lim.MaxReachable {
+			r.stats.Reachable = w.reached
+			return nil, r.limit(LimitReachable, w.reached, r.lim.MaxReachable)
 		}
 		// A version-only override (floating) may retarget any edge to a
 		// flake the walk reached, so its versions are reachable too.
@@ -150,7 +137,7 @@ func (r *resolver) reach(allowed kept) (map[*index.Flake][]*versionreq.Req, map[
 	for f := range w.cuts {
 		w.cuts[f] = append(w.cuts[f], w.floating...)
 	}
-	return w.cuts, w.reach, nil
+	return w, nil
 }
 
 // reachWalk is the state of one walk over the declarations.
@@ -159,9 +146,12 @@ type reachWalk struct {
 	allowed kept
 	// cuts are the requirements on each flake, each once (a requirement
 	// text is parsed once per resolution, so one text is one pointer).
-	cuts     map[*index.Flake][]*versionreq.Req
-	cut      map[expansion]bool
-	reach    map[*index.Version]*index.Flake
+	cuts map[*index.Flake][]*versionreq.Req
+	cut  map[expansion]bool
+	// reach marks the reached versions of each flake, by place in its
+	// Versions; reached counts them.
+	reach    map[*index.Flake][]bool
+	reached  int
 	seenRefs map[*candidate]bool
 	// seenLocks are the lock nodes walked, each once; seenInputs the
 	// versions' input declarations (InputsKey), each once: versions that
@@ -188,10 +178,9 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 	w.expanded[key] = true
 	grew := false
 	for _, v := range w.allowed.selectVersions(f, q) {
-		if _, ok := w.reach[v]; !ok {
+		if w.mark(f, v) {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
-			w.reach[v] = f
 			if k := v.InputsKey(); !w.seenInputs[k] {
 				w.seenInputs[k] = true
 				w.visit(v.Inputs())
@@ -250,19 +239,33 @@ func (w *reachWalk) drain() {
 			}
 			w.expand(t.flake, req)
 		}
-		if len(w.reach) > w.r.lim.MaxReachable {
+		if w.reached > w.r.lim.MaxReachable {
 			return
 		}
 	}
 }
 
+// mark reaches version v of f, and says whether it was new.
+func (w *reachWalk) mark(f *index.Flake, v *index.Version) bool {
+	in := w.reach[f]
+	if in == nil {
+		in = make([]bool, len(f.Versions))
+		w.reach[f] = in
+	}
+	if in[v.Index()] {
+		return false
+	}
+	in[v.Index()] = true
+	w.reached++
+	return true
+}
+
 // reachCand reaches a fixed tree: its declared inputs and its own lock.
 func (w *reachWalk) reachCand(c *candidate) {
 	if c.version != nil {
-		if _, ok := w.reach[c.version]; ok {
+		if !w.mark(c.flake, c.version) {
 			return
 		}
-		w.reach[c.version] = c.flake
 	} else {
 		if w.seenRefs[c] {
 			return
