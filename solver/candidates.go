@@ -24,9 +24,10 @@ type candidate struct {
 	flake   *index.Flake
 	version *index.Version // the version the tree is, if any
 	ref     string         // for a ref head: the ref
-	// locked is what a lock records for the pin; original, for a pin
-	// taken from a lock, is the lock node's original (nil: the
-	// declaration's reference is the original).
+	// locked is what a lock records for the pin (for a version, built
+	// when first asked for: lockedSource); original, for a pin taken from a
+	// lock, is the lock node's original (nil: the declaration's reference
+	// is the original).
 	locked, original *pb.FlakeRef
 	inputs           map[string]*pb.Input
 	origin           Origin // for a pin taken from a lock: which lock
@@ -38,6 +39,22 @@ type candidate struct {
 	// node's, and their follows paths start at the lock's root.
 	fake bool
 	node *node
+}
+
+// lockedSource is what a lock records for the pin.
+func (c *candidate) lockedSource() *pb.FlakeRef {
+	if c.locked == nil {
+		c.locked = c.version.Locked()
+	}
+	return c.locked
+}
+
+// tree is the narHash and rev that identify the candidate's tree.
+func (c *candidate) tree() (narHash, rev string) {
+	if c.locked == nil {
+		return c.version.NarHash(), c.version.Rev()
+	}
+	return c.locked.NarHash, c.locked.Rev
 }
 
 func (c *candidate) semver() *semver.Version {
@@ -145,7 +162,7 @@ func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
 	if c := r.byVersion[v]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, version: v, locked: v.Locked(), inputs: v.Inputs(), own: v.Lock()}
+	c := &candidate{flake: f, version: v, inputs: v.Inputs(), own: v.Lock()}
 	r.byVersion[v] = c
 	r.nodeOf(c)
 	return c
@@ -171,7 +188,8 @@ func (r *resolver) namedCand(f *index.Flake, ref *index.Ref, name string) *candi
 }
 
 func (r *resolver) nodeOf(c *candidate) {
-	key := c.flake.Name + "\x00" + c.locked.NarHash + "\x00" + c.locked.Rev
+	key := nodeKey{flake: c.flake.Name}
+	key.narHash, key.rev = c.tree()
 	n := r.nodes[key]
 	if n == nil {
 		n = &node{flake: c.flake, cand: c}
@@ -184,6 +202,9 @@ func (r *resolver) nodeOf(c *candidate) {
 	}
 	c.node = n
 }
+
+// nodeKey identifies a tree: a flake's, by narHash and rev.
+type nodeKey struct{ flake, narHash, rev string }
 
 // byRevision finds the version or ref of f locked to rev.
 func (r *resolver) byRevision(f *index.Flake, rev string) *candidate {
@@ -494,7 +515,7 @@ func candLabel(c *candidate) string {
 	case c.ref != "":
 		return c.flake.Name + " ref:" + c.ref
 	}
-	return c.flake.Name + " rev:" + shortRev(c.locked.Rev)
+	return c.flake.Name + " rev:" + shortRev(c.lockedSource().Rev)
 }
 
 // shortRev abbreviates a rev as git does in one-line logs.

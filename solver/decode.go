@@ -127,7 +127,7 @@ func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) 
 			}
 			c := s.cands[k]
 			n := d.node(c)
-			p.Node, p.Locked, p.Original = n, c.locked, c.original
+			p.Node, p.Locked, p.Original = n, c.lockedSource(), c.original
 			p.Origin, p.Ref = d.r.origin(s, c)
 			n.Paths = append(n.Paths, path)
 			declaredBy := "root"
@@ -183,7 +183,7 @@ func (d *decoder) node(c *candidate) *Node {
 		return n
 	}
 	rep := c.node.cand
-	n := &Node{Flake: rep.flake.Name, Ref: rep.ref, Locked: rep.locked, External: d.r.standIns[rep.flake.Name] == rep.flake}
+	n := &Node{Flake: rep.flake.Name, Ref: rep.ref, Locked: rep.lockedSource(), External: d.r.standIns[rep.flake.Name] == rep.flake}
 	if rep.version != nil {
 		n.Version = rep.version.String()
 		n.Ref = ""

@@ -40,7 +40,7 @@ type universe struct {
 	// stand-in flakes of trees no index has, by source.
 	byLockNode map[lockKey]*candidate
 	standIns   map[string]*index.Flake
-	nodes      map[string]*node
+	nodes      map[nodeKey]*node
 	// allowed are the versions shrinking kept (nil before it); lockPinned
 	// the versions some reachable lock pins, which it keeps whole.
 	allowed    kept
@@ -75,7 +75,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 			layers: layers, indirect: req.Indirect, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
 			byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
 			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
-			nodes: map[string]*node{}, lockPinned: map[*index.Version]bool{},
+			nodes: map[nodeKey]*node{}, lockPinned: map[*index.Version]bool{},
 		},
 		graph:   graph{byKey: map[instanceKey]*instance{}},
 		problem: problem{groupKeys: map[string]*group{}},
