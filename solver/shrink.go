@@ -35,16 +35,17 @@ func (r *resolver) shrink() error {
 		for f, in := range w.reach {
 			// The flake's versions are sorted; take the reached ones in order.
 			var vs []*index.Version
-			for k, ok := range in {
-				if ok {
-					vs = append(vs, f.Versions[k])
+			var inputs []int32
+			for k, id := range in {
+				if id != 0 {
+					vs, inputs = append(vs, f.Versions[k]), append(inputs, id)
 				}
 			}
 			region := regions(vs, w.cuts[f])
 			seen := map[signature]bool{}
 			kv := &keptVersions{}
 			for k := len(vs) - 1; k >= 0; k-- {
-				if sig := r.signature(vs[k], region[k]); !seen[sig] {
+				if sig := r.signature(vs[k], region[k], inputs[k]); !seen[sig] {
 					seen[sig] = true
 					if vs[k].SemVer.Prerelease() == "" {
 						kv.releases = append(kv.releases, vs[k])
@@ -108,8 +109,8 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 // cuts that split its versions into interchangeable classes) and the
 // reached versions.
 func (r *resolver) reach(allowed kept) (*reachWalk, error) {
-	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]bool{},
-		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, seenInputs: map[string]bool{}, expanded: map[expansion]bool{},
+	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
+		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[string]int32{}, expanded: map[expansion]bool{},
 		targets: map[*index.Flake]bool{}}
 	w.visit(r.req.Inputs)
 	w.visitLock(r.req.Lock, OriginExistingLock)
@@ -149,16 +150,15 @@ type reachWalk struct {
 	cuts map[*index.Flake][]*versionreq.Req
 	cut  map[expansion]bool
 	// reach marks the reached versions of each flake, by place in its
-	// Versions; reached counts them.
-	reach    map[*index.Flake][]bool
+	// Versions, with the number inputs gives their input declarations
+	// (0: not reached); reached counts them.
+	reach    map[*index.Flake][]int32
+	inputs   map[string]int32
 	reached  int
 	seenRefs map[*candidate]bool
-	// seenLocks are the lock nodes walked, each once; seenInputs the
-	// versions' input declarations (InputsKey), each once: versions that
-	// declare the same inputs reach the same versions.
-	seenLocks  map[*lockfile.Node]bool
-	seenInputs map[string]bool
-	expanded   map[expansion]bool
+	// seenLocks are the lock nodes walked, each once.
+	seenLocks map[*lockfile.Node]bool
+	expanded  map[expansion]bool
 	// floating are the requirements of version-only overrides; targets
 	// are the flakes declarations point at.
 	floating []*versionreq.Req
@@ -178,11 +178,10 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 	w.expanded[key] = true
 	grew := false
 	for _, v := range w.allowed.selectVersions(f, q) {
-		if w.mark(f, v) {
+		if reached, newInputs := w.mark(f, v); reached {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
-			if k := v.InputsKey(); !w.seenInputs[k] {
-				w.seenInputs[k] = true
+			if newInputs {
 				w.visit(v.Inputs())
 			}
 			w.visitLock(v.Lock(), OriginDependencyLock)
@@ -245,25 +244,33 @@ func (w *reachWalk) drain() {
 	}
 }
 
-// mark reaches version v of f, and says whether it was new.
-func (w *reachWalk) mark(f *index.Flake, v *index.Version) bool {
+// mark reaches version v of f, and says whether it was new and whether
+// its input declarations were: versions that declare the same inputs
+// reach the same versions, so those are walked once.
+func (w *reachWalk) mark(f *index.Flake, v *index.Version) (reached, newInputs bool) {
 	in := w.reach[f]
 	if in == nil {
-		in = make([]bool, len(f.Versions))
+		in = make([]int32, len(f.Versions))
 		w.reach[f] = in
 	}
-	if in[v.Index()] {
-		return false
+	if in[v.Index()] != 0 {
+		return false, false
 	}
-	in[v.Index()] = true
+	key := v.InputsKey()
+	id, seen := w.inputs[key]
+	if !seen {
+		id = int32(len(w.inputs)) + 1
+		w.inputs[key] = id
+	}
+	in[v.Index()] = id
 	w.reached++
-	return true
+	return true, !seen
 }
 
 // reachCand reaches a fixed tree: its declared inputs and its own lock.
 func (w *reachWalk) reachCand(c *candidate) {
 	if c.version != nil {
-		if !w.mark(c.flake, c.version) {
+		if reached, _ := w.mark(c.flake, c.version); !reached {
 			return
 		}
 	} else {
@@ -354,8 +361,10 @@ func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
 }
 
 // signature is what makes two versions of a flake interchangeable.
-func (r *resolver) signature(v *index.Version, region int) signature {
-	sig := signature{region: region, inputs: v.InputsKey()}
+// inputs numbers the version's input declarations (equal numbers, equal
+// declarations).
+func (r *resolver) signature(v *index.Version, region int, inputs int32) signature {
+	sig := signature{region: region, inputs: inputs}
 	if r.req.Strategy == Cargo {
 		sig.class = compatClass(v.SemVer)
 	}
@@ -367,9 +376,10 @@ func (r *resolver) signature(v *index.Version, region int) signature {
 }
 
 type signature struct {
-	region                      int
-	inputs, class, narHash, rev string
-	pinned                      bool
+	region              int
+	inputs              int32
+	class, narHash, rev string
+	pinned              bool
 }
 
 // compatClass is Cargo's semver-compatible range of a version: 1.x.y, 0.2.x
