@@ -131,6 +131,17 @@ func (v *Version) InputsKey() string {
 	return v.flake.tab.inputs(column(v.flake.cols.InputSet, v.i)).key()
 }
 
+// InputsID identifies the version's input declarations as InputsKey
+// does, in a word: two versions of one index with equal IDs declare
+// identical inputs, and the zero ID is no inputs. Callers that compare
+// many versions' inputs hash this instead of the key.
+func (v *Version) InputsID() InputsID {
+	return InputsID{v.flake.tab.inputs(column(v.flake.cols.InputSet, v.i)).id()}
+}
+
+// InputsID is what Version.InputsID returns.
+type InputsID struct{ set *inputSet }
+
 // Lock is the version's own committed flake.lock, nil when the tree has
 // none. Nix locks the version's unversioned inputs to its pins.
 func (v *Version) Lock() *lockfile.Node {

@@ -23,6 +23,10 @@ type tables struct {
 	locks      []ownLock
 	nodes      []lockNode
 	extras     []*pb.FlakeRef
+	// setsByKey holds, for each key of a decoded input set, the first
+	// set decoded with it: the set that stands for every equal one.
+	setsMu    sync.Mutex
+	setsByKey map[string]*inputSet
 }
 
 // span is where item k (from 1; 0 is none) of a table lies in its
@@ -86,6 +90,8 @@ type inputSet struct {
 	once   sync.Once
 	inputs map[string]*pb.Input
 	bytes  string
+	// canonical is the set that stands for every set equal to this one.
+	canonical *inputSet
 }
 
 func (s *inputSet) get() map[string]*pb.Input {
@@ -107,17 +113,36 @@ func (s *inputSet) key() string {
 	return s.bytes
 }
 
+// id is the set's canonical stand-in: equal sets, equal ids.
+func (s *inputSet) id() *inputSet {
+	if s == nil {
+		return nil
+	}
+	s.once.Do(s.decode)
+	return s.canonical
+}
+
 func (s *inputSet) decode() {
 	if s.raw == nil {
 		b, _ := deterministic.Marshal(&pb.InputSet{Inputs: s.inputs})
 		s.bytes = string(b)
-		return
+	} else {
+		m := &pb.InputSet{}
+		if err := proto.Unmarshal(s.raw, m); err != nil {
+			s.tab.corrupt("input set", s.k, err)
+		}
+		s.inputs, s.bytes = m.Inputs, string(s.raw)
 	}
-	m := &pb.InputSet{}
-	if err := proto.Unmarshal(s.raw, m); err != nil {
-		s.tab.corrupt("input set", s.k, err)
+	t := s.tab
+	t.setsMu.Lock()
+	defer t.setsMu.Unlock()
+	if t.setsByKey == nil {
+		t.setsByKey = map[string]*inputSet{}
 	}
-	s.inputs, s.bytes = m.Inputs, string(s.raw)
+	if s.canonical = t.setsByKey[s.bytes]; s.canonical == nil {
+		s.canonical = s
+		t.setsByKey[s.bytes] = s
+	}
 }
 
 // size is the number of inputs in the set, read without decoding it.

@@ -173,7 +173,8 @@ func (r *resolver) encodeStrategy() {
 		classes := map[string][]*node{}
 		for _, n := range ns {
 			if v := n.cand.semver(); v != nil {
-				classes[compatClass(v)] = append(classes[compatClass(v)], n)
+				cl := compatOf(v).String()
+				classes[cl] = append(classes[cl], n)
 			}
 		}
 		for _, cl := range slices.Sorted(maps.Keys(classes)) {

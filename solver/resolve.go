@@ -45,6 +45,9 @@ type universe struct {
 	// the versions some reachable lock pins, which it keeps whole.
 	allowed    kept
 	lockPinned map[*index.Version]bool
+	// pinnedTrees numbers the trees of lockPinned versions, for
+	// shrinking's signatures.
+	pinnedTrees map[[2]string]int32
 }
 
 // graph is the inputs the request reaches: instances of candidates under
@@ -75,7 +78,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 			layers: layers, indirect: req.Indirect, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
 			byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
 			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
-			nodes: map[nodeKey]*node{}, lockPinned: map[*index.Version]bool{},
+			nodes: map[nodeKey]*node{}, lockPinned: map[*index.Version]bool{}, pinnedTrees: map[[2]string]int32{},
 		},
 		graph:   graph{byKey: map[instanceKey]*instance{}},
 		problem: problem{groupKeys: map[string]*group{}},

@@ -110,7 +110,7 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 // reached versions.
 func (r *resolver) reach(allowed kept) (*reachWalk, error) {
 	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
-		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[string]int32{}, expanded: map[expansion]bool{},
+		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[index.InputsID]int32{}, expanded: map[expansion]bool{},
 		targets: map[*index.Flake]bool{}}
 	w.visit(r.req.Inputs)
 	w.visitLock(r.req.Lock, OriginExistingLock)
@@ -153,7 +153,7 @@ type reachWalk struct {
 	// Versions, with the number inputs gives their input declarations
 	// (0: not reached); reached counts them.
 	reach    map[*index.Flake][]int32
-	inputs   map[string]int32
+	inputs   map[index.InputsID]int32
 	reached  int
 	seenRefs map[*candidate]bool
 	// seenLocks are the lock nodes walked, each once.
@@ -256,7 +256,7 @@ func (w *reachWalk) mark(f *index.Flake, v *index.Version) (reached, newInputs b
 	if in[v.Index()] != 0 {
 		return false, false
 	}
-	key := v.InputsKey()
+	key := v.InputsID()
 	id, seen := w.inputs[key]
 	if !seen {
 		id = int32(len(w.inputs)) + 1
@@ -360,36 +360,57 @@ func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
 	return region
 }
 
-// signature is what makes two versions of a flake interchangeable.
-// inputs numbers the version's input declarations (equal numbers, equal
+// signature is what makes two versions of a flake interchangeable; inputs
+// numbers the version's input declarations (equal numbers, equal
 // declarations).
 func (r *resolver) signature(v *index.Version, region int, inputs int32) signature {
 	sig := signature{region: region, inputs: inputs}
 	if r.req.Strategy == Cargo {
-		sig.class = compatClass(v.SemVer)
+		sig.class = compatOf(v.SemVer)
 	}
 	if r.lockPinned[v] {
 		// A lock pins this very tree: it cannot stand in for another.
-		sig.pinned, sig.narHash, sig.rev = true, v.NarHash(), v.Rev()
+		tree := [2]string{v.NarHash(), v.Rev()}
+		if r.pinnedTrees[tree] == 0 {
+			r.pinnedTrees[tree] = int32(len(r.pinnedTrees)) + 1
+		}
+		sig.pinned = r.pinnedTrees[tree]
 	}
 	return sig
 }
 
+// signature is a version's class; pinned numbers the tree of a version a
+// lock pins (0: none does).
 type signature struct {
-	region              int
-	inputs              int32
-	class, narHash, rev string
-	pinned              bool
+	region int
+	inputs int32
+	class  compat
+	pinned int32
 }
 
-// compatClass is Cargo's semver-compatible range of a version: 1.x.y, 0.2.x
-// or 0.0.3.
-func compatClass(v *semver.Version) string {
+// compat is Cargo's semver-compatible range of a version: 1.x.y (the
+// major), 0.2.x (the minor) or 0.0.3 (the patch).
+type compat struct {
+	part  byte // 'M', 'm' or 'p'
+	value uint64
+}
+
+func compatOf(v *semver.Version) compat {
 	switch {
 	case v.Major() > 0:
-		return fmt.Sprintf("%d.x.y", v.Major())
+		return compat{'M', v.Major()}
 	case v.Minor() > 0:
-		return fmt.Sprintf("0.%d.x", v.Minor())
+		return compat{'m', v.Minor()}
 	}
-	return fmt.Sprintf("0.0.%d", v.Patch())
+	return compat{'p', v.Patch()}
+}
+
+func (c compat) String() string {
+	switch c.part {
+	case 'M':
+		return fmt.Sprintf("%d.x.y", c.value)
+	case 'm':
+		return fmt.Sprintf("0.%d.x", c.value)
+	}
+	return fmt.Sprintf("0.0.%d", c.value)
 }
