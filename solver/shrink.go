@@ -164,6 +164,7 @@ type reachWalk struct {
 	floating []*versionreq.Req
 	targets  map[*index.Flake]bool
 	queue    []map[string]*pb.Input
+	flat     []*pb.Input // the declarations drain walks, flattened
 }
 
 func (w *reachWalk) visit(decls map[string]*pb.Input) { w.queue = append(w.queue, decls) }
@@ -177,8 +178,9 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 	}
 	w.expanded[key] = true
 	grew := false
+	in := w.reachOf(f)
 	for _, v := range w.allowed.selectVersions(f, q) {
-		if reached, newInputs := w.mark(f, v); reached {
+		if reached, newInputs := w.mark(in, v); reached {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
 			if newInputs {
@@ -199,7 +201,8 @@ func (w *reachWalk) drain() {
 		}
 		decls := w.queue[0]
 		w.queue = w.queue[1:]
-		for _, d := range flattenDecls(decls) {
+		w.flat = appendDecls(w.flat[:0], decls)
+		for _, d := range w.flat {
 			text := w.r.declReq(d)
 			var req *versionreq.Req
 			if text != "" {
@@ -244,15 +247,20 @@ func (w *reachWalk) drain() {
 	}
 }
 
-// mark reaches version v of f, and says whether it was new and whether
-// its input declarations were: versions that declare the same inputs
-// reach the same versions, so those are walked once.
-func (w *reachWalk) mark(f *index.Flake, v *index.Version) (reached, newInputs bool) {
+// reachOf is where the walk marks the versions of f.
+func (w *reachWalk) reachOf(f *index.Flake) []int32 {
 	in := w.reach[f]
 	if in == nil {
 		in = make([]int32, len(f.Versions))
 		w.reach[f] = in
 	}
+	return in
+}
+
+// mark reaches version v (in is its flake's reachOf), and says whether it was new and whether
+// its input declarations were: versions that declare the same inputs
+// reach the same versions, so those are walked once.
+func (w *reachWalk) mark(in []int32, v *index.Version) (reached, newInputs bool) {
 	if in[v.Index()] != 0 {
 		return false, false
 	}
@@ -270,7 +278,7 @@ func (w *reachWalk) mark(f *index.Flake, v *index.Version) (reached, newInputs b
 // reachCand reaches a fixed tree: its declared inputs and its own lock.
 func (w *reachWalk) reachCand(c *candidate) {
 	if c.version != nil {
-		if reached, _ := w.mark(c.flake, c.version); !reached {
+		if reached, _ := w.mark(w.reachOf(c.flake), c.version); !reached {
 			return
 		}
 	} else {
@@ -318,13 +326,18 @@ type expansion struct {
 	req   *versionreq.Req
 }
 
-// flattenDecls lists declarations and every nested override in them.
-func flattenDecls(decls map[string]*pb.Input) []*pb.Input {
-	var out []*pb.Input
-	for _, name := range slices.Sorted(maps.Keys(decls)) {
+// appendDecls appends declarations and every nested override in them, by
+// name.
+func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
+	var buf [8]string
+	names := buf[:0]
+	for name := range decls {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
 		d := decls[name]
-		out = append(out, d)
-		out = append(out, flattenDecls(d.Inputs)...)
+		out = appendDecls(append(out, d), d.Inputs)
 	}
 	return out
 }
