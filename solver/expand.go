@@ -307,7 +307,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		}
 	}
 	addOverrides(childCtx, decl0.Inputs, in)
-	key := ctxKey(childCtx)
+	key := r.ctxID(childCtx)
 	notFlake := s.decl.Flake != nil && !*s.decl.Flake
 	for _, c := range s.cands {
 		// A fresh tree locks its inputs through its own flake.lock; a pin
@@ -334,15 +334,22 @@ func addOverrides(ctx map[string]override, decls map[string]*pb.Input, scope *in
 	}
 }
 
-func ctxKey(ctx map[string]override) string {
+// ctxID numbers a context of overrides: equal contexts, equal numbers, 0
+// for none.
+func (r *resolver) ctxID(ctx map[string]override) int32 {
 	if len(ctx) == 0 {
-		return ""
+		return 0
 	}
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(ctx)) {
 		fmt.Fprintf(&b, "%s=%p@%p;", k, ctx[k].decl, ctx[k].scope)
 	}
-	return b.String()
+	id, ok := r.ctxIDs[b.String()]
+	if !ok {
+		id = int32(len(r.ctxIDs)) + 1
+		r.ctxIDs[b.String()] = id
+	}
+	return id
 }
 
 func splitPath(p string) []string {
@@ -354,8 +361,8 @@ func splitPath(p string) []string {
 
 // instance finds or creates the instance of c under ctx and lock; a lock
 // with no root is the instance's own.
-func (r *resolver) instance(c *candidate, ctx map[string]override, key string, parent *slot, notFlake bool, lock lockCtx) *instance {
-	full := instanceKey{c, key, notFlake, lock.node, lock.root}
+func (r *resolver) instance(c *candidate, ctx map[string]override, key int32, parent *slot, notFlake bool, lock lockCtx) *instance {
+	full := instanceKey{c, lock.node, lock.root, key, notFlake}
 	if in := r.byKey[full]; in != nil {
 		in.parents = append(in.parents, parent)
 		return in
@@ -370,13 +377,13 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 }
 
 // instanceKey tells instances apart: a candidate under a context of
-// overrides (ctxKey), as a flake or not, locking through a lock.
+// overrides (ctxID), as a flake or not, locking through a lock.
 type instanceKey struct {
 	cand     *candidate
-	ctx      string
-	notFlake bool
 	lock     *lockfile.Node
 	lockRoot *instance
+	ctx      int32
+	notFlake bool
 }
 
 // follow resolves a follows path from the flake that declared it.

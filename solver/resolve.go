@@ -55,6 +55,7 @@ type universe struct {
 type graph struct {
 	instances []*instance
 	byKey     map[instanceKey]*instance
+	ctxIDs    map[string]int32 // see ctxID
 	root      *instance
 	choices   int // candidates of every slot, counted against the clause limit
 }
@@ -80,7 +81,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
 			nodes: map[nodeKey]*node{}, lockPinned: map[*index.Version]bool{}, pinnedTrees: map[[2]string]int32{},
 		},
-		graph:   graph{byKey: map[instanceKey]*instance{}},
+		graph:   graph{byKey: map[instanceKey]*instance{}, ctxIDs: map[string]int32{}},
 		problem: problem{groupKeys: map[string]*group{}},
 	}
 	if err := r.checkRequest(); err != nil {

@@ -402,9 +402,10 @@ type signature struct {
 }
 
 // compat is Cargo's semver-compatible range of a version: 1.x.y (the
-// major), 0.2.x (the minor) or 0.0.3 (the patch).
+// major), 0.2.x (the minor) or 0.0.3 (the patch). Words only, so that a
+// signature hashes as one block of memory.
 type compat struct {
-	part  byte // 'M', 'm' or 'p'
+	part  uint64 // 'M', 'm' or 'p'
 	value uint64
 }
 
