@@ -238,10 +238,10 @@ func (c *config) flakeresolve(p *problem, reqFile string) *outcome {
 	// The service's answer in protojson: 64-bit integers are strings,
 	// and zero values are left out.
 	var ans struct {
-		Nodes []struct {
+		Trees []struct {
 			Flake   string `json:"flake"`
 			Version string `json:"version"`
-		} `json:"nodes"`
+		} `json:"trees"`
 		Stats struct {
 			Objective []struct {
 				Criterion  string `json:"criterion"`
@@ -256,7 +256,7 @@ func (c *config) flakeresolve(p *problem, reqFile string) *outcome {
 		o.failed = fmt.Errorf("reading its --json output: %w", err)
 		return o
 	}
-	for _, n := range ans.Nodes {
+	for _, n := range ans.Trees {
 		o.trees = append(o.trees, ecosystem.Tree{Flake: n.Flake, Version: n.Version})
 	}
 	o.invalid = p.eco.Check(p.inputs, o.trees)
