@@ -30,12 +30,15 @@ type resolver struct {
 // point at, the candidates of each, the distinct trees they are, and what
 // shrinking kept.
 type universe struct {
-	layers    *index.Layers
-	indirect  func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
-	targets   map[string]*target
-	reqs      map[string]*versionreq.Req
-	byVersion map[*index.Version]*candidate
-	byRef     map[*index.Ref]*candidate
+	layers   *index.Layers
+	indirect func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
+	targets  map[string]*target
+	reqs     map[string]*versionreq.Req
+	// declTargets caches what the reachability walk reads of each
+	// declaration.
+	declTargets map[*pb.Input]*declTarget
+	byVersion   map[*index.Version]*candidate
+	byRef       map[*index.Ref]*candidate
 	// byLockNode caches the candidates lock nodes pin; standIns are the
 	// stand-in flakes of trees no index has, by source.
 	byLockNode map[lockKey]*candidate
@@ -76,7 +79,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	r := &resolver{
 		ctx: ctx, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
 		universe: universe{
-			layers: layers, indirect: req.Indirect, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
+			layers: layers, indirect: req.Indirect, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{}, declTargets: map[*pb.Input]*declTarget{},
 			byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
 			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
 			nodes: map[nodeKey]*node{}, lockPinned: map[*index.Version]bool{}, pinnedTrees: map[[2]string]int32{},

@@ -203,22 +203,18 @@ func (w *reachWalk) drain() {
 		w.queue = w.queue[1:]
 		w.flat = appendDecls(w.flat[:0], decls)
 		for _, d := range w.flat {
-			text := w.r.declReq(d)
-			var req *versionreq.Req
-			if text != "" {
-				q, err := w.r.requirement(text)
-				if err != nil {
-					continue // reported where the declaration is encoded
-				}
-				req = q
+			dt := w.r.declTarget(d)
+			if dt.bad {
+				continue // reported where the declaration is encoded
 			}
+			req := dt.req
 			if d.Url == "" {
 				if req != nil && !slices.Contains(w.floating, req) {
 					w.floating = append(w.floating, req)
 				}
 				continue
 			}
-			t := w.r.target(d.Url)
+			t := dt.t
 			if t.flake == nil {
 				continue
 			}
@@ -324,6 +320,32 @@ var anyVersion = versionreq.MustParse("*")
 type expansion struct {
 	flake *index.Flake
 	req   *versionreq.Req
+}
+
+// declTarget is what the walk reads of a declaration, worked out once per
+// resolution (each shrinking round walks the same declarations again): its
+// requirement (nil: none; bad: one that does not parse) and, when it has a
+// URL, its target.
+type declTarget struct {
+	req *versionreq.Req
+	bad bool
+	t   *target
+}
+
+func (r *resolver) declTarget(d *pb.Input) *declTarget {
+	if dt := r.declTargets[d]; dt != nil {
+		return dt
+	}
+	dt := &declTarget{}
+	if text := r.declReq(d); text != "" {
+		dt.req, _ = r.requirement(text)
+		dt.bad = dt.req == nil
+	}
+	if d.Url != "" {
+		dt.t = r.target(d.Url)
+	}
+	r.declTargets[d] = dt
+	return dt
 }
 
 // appendDecls appends declarations and every nested override in them, by
