@@ -92,9 +92,11 @@ func main() {
 		check(err)
 		fmt.Fprintf(os.Stderr, "generating %s %d flakes...\n", g.Name, n)
 		e := g.Generate(n, *seed)
-		data, err := index.MarshalBinary(e.Index)
+		// The index as a registry publishes it: a snapshot, validated
+		// when written, which flakeresolve loads without validating again.
+		data, err := index.MarshalSnapshot(fmt.Sprintf("%s-%d", g.Name, n), e.Index)
 		check(err)
-		indexFile := filepath.Join(c.dir, fmt.Sprintf("%s-%d.binpb", g.Name, n))
+		indexFile := filepath.Join(c.dir, fmt.Sprintf("%s-%d.snap", g.Name, n))
 		check(os.WriteFile(indexFile, data, 0o644))
 		for s := range *requests {
 			p := &problem{gen: g.Name, flakes: n, versions: e.Versions(), indexMiB: float64(len(data)) / (1 << 20), request: s, eco: e, index: indexFile}
@@ -153,7 +155,7 @@ func (c *config) bench(p *problem) string {
 	fmt.Fprintln(os.Stderr)
 	outs := []*outcome{ours, peer, libsolv}
 
-	fmt.Printf("\n### %s, %d flakes (%d versions, %.1f MiB index), request %d: %d root inputs reach %d versions\n\n",
+	fmt.Printf("\n### %s, %d flakes (%d versions, %.1f MiB snapshot), request %d: %d root inputs reach %d versions\n\n",
 		p.gen, p.flakes, p.versions, p.indexMiB, p.request, len(p.inputs), reachable)
 	fmt.Printf("| tool | trees | staleness | proven | valid | s (median of %d runs, or 1 run past %s) |\n", c.runs, c.timeout)
 	fmt.Println("|---|---:|---:|:---:|:---:|---:|")
