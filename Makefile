@@ -96,12 +96,16 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
 
 # The benchmarks of BENCHMARKS.md: warm resolves on generated ecosystems of
-# 100 to 20,000 flakes, then whole processes against testsolv and aspcud on
-# both generators' problems.
+# 100 to 20,000 flakes with the default strategy and fewest, how far limits
+# overshoot, whole processes against aspcud and testsolv on both
+# generators' problems, index loads, and the property test's count.
 bench: build
 	./.ci/deps
-	go test -run '^$$' -bench 'Resolve/flakes=/effort=first' -benchtime 200x ./solver
-	go test -run '^$$' -bench 'Resolve/flakes=/effort=200ms' -benchtime 32x ./solver
-	go test -run '^$$' -bench EcosystemLoad -benchtime 3x ./index
-	go run ./cmd/benchsolv -bin bin/flakeresolve -gen hub -sizes 100,1000,5000,20000 -requests 3 -runs 3 -effort 200ms
-	go run ./cmd/benchsolv -bin bin/flakeresolve -gen layered -sizes 100,2000 -requests 3 -runs 3
+	go test -run '^$$' -bench 'Resolve/flakes=/strategy=newest' -benchtime 64x ./solver
+	go test -run '^$$' -bench 'Resolve/flakes=/strategy=fewest' -benchtime 16x ./solver
+	go test -run '^$$' -bench Limits ./solver
+	go run ./cmd/benchsolv -bin bin/flakeresolve -gen hub -sizes 100,2000,20000 -requests 3 -runs 1
+	go run ./cmd/benchsolv -bin bin/flakeresolve -gen layered -sizes 100,2000 -requests 3 -runs 1
+	go test -run '^$$' -bench 'LoadMillion|EcosystemLoad' ./index
+	go run ./cmd/benchload -bin bin/flakeresolve -runs 3
+	go test -count=1 -run TestProperty -v ./solver | grep universes

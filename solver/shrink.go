@@ -105,9 +105,9 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 }
 
 // reach walks every declaration the request can reach through allowed
-// versions. It returns, per flake, the requirements that reach it (the
-// cuts that split its versions into interchangeable classes) and the
-// reached versions.
+// versions. The walk it returns holds, per flake, the requirements that
+// reach it (cuts, which split its versions into interchangeable classes)
+// and the reached versions.
 func (r *resolver) reach(allowed kept) (*reachWalk, error) {
 	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
 		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[index.InputsID]int32{}, expanded: map[expansion]bool{},
@@ -253,9 +253,9 @@ func (w *reachWalk) reachOf(f *index.Flake) []int32 {
 	return in
 }
 
-// mark reaches version v (in is its flake's reachOf), and says whether it was new and whether
-// its input declarations were: versions that declare the same inputs
-// reach the same versions, so those are walked once.
+// mark reaches version v (in is its flake's reachOf), and says whether it
+// was new and whether its input declarations were: versions that declare
+// the same inputs reach the same versions, so those are walked once.
 func (w *reachWalk) mark(in []int32, v *index.Version) (reached, newInputs bool) {
 	if in[v.Index()] != 0 {
 		return false, false
