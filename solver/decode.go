@@ -2,8 +2,6 @@ package solver
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,8 +94,8 @@ func (d *decoder) holds(conds []choice) bool {
 // instances on the way down to their paths, where follows declared by them
 // start.
 func (d *decoder) walk(in *instance, prefix string, stack map[*instance]string) error {
-	for _, name := range slices.Sorted(maps.Keys(in.slots)) {
-		s := in.slots[name]
+	for _, s := range in.slotsInOrder() {
+		name := s.name
 		path := joinPath(prefix, name)
 		if len(d.ans.Paths) >= d.r.lim.MaxPaths {
 			return d.r.limit(LimitPaths, len(d.ans.Paths)+1, d.r.lim.MaxPaths)
@@ -155,8 +153,8 @@ func (d *decoder) value(c Criterion) int {
 	v := 0
 	switch c {
 	case RootStaleness:
-		for _, k := range slices.Sorted(maps.Keys(d.r.root.slots)) {
-			if s := d.r.root.slots[k]; s.kind == choose {
+		for _, s := range d.r.root.slotsInOrder() {
+			if s.kind == choose {
 				v += staleness(s.cands[d.choose(s)])
 			}
 		}

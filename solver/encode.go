@@ -54,8 +54,8 @@ func (r *resolver) encode() {
 		if i%1024 == 0 && r.ctx.Err() != nil {
 			return // Resolve reports the deadline
 		}
-		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
-			s := in.slots[name]
+		for _, s := range in.slotsInOrder() {
+			name := s.name
 			var g *group
 			switch {
 			case s.kind == follows && s.scope.cand == nil:
@@ -209,8 +209,7 @@ func (r *resolver) criterion(c Criterion, flakes []*index.Flake, byFlake map[*in
 	}
 	switch c {
 	case RootStaleness:
-		for _, name := range slices.Sorted(maps.Keys(r.root.slots)) {
-			s := r.root.slots[name]
+		for _, s := range r.root.slotsInOrder() {
 			for k, cand := range s.cands {
 				add(s.vars[k], staleness(cand))
 			}

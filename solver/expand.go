@@ -31,6 +31,9 @@ type instance struct {
 	active int
 	path   string
 	slots  map[string]*slot
+	// ordered are the slots by name, for the stages that walk them in
+	// order (see slotsInOrder).
+	ordered []*slot
 	// parents are the slots that lead to the instance, first the one that
 	// made it.
 	parents []*slot
@@ -61,6 +64,18 @@ func (in *instance) inputs(r *resolver) map[string]*pb.Input {
 		return nil
 	}
 	return in.cand.inputs
+}
+
+// slotsInOrder lists the instance's slots by name, sorting them once:
+// variables, constraints and the answer are all written in this order.
+func (in *instance) slotsInOrder() []*slot {
+	if len(in.ordered) != len(in.slots) {
+		in.ordered = in.ordered[:0]
+		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
+			in.ordered = append(in.ordered, in.slots[name])
+		}
+	}
+	return in.ordered
 }
 
 type slotKind int
@@ -150,8 +165,7 @@ func (r *resolver) assignVars() {
 		instancesOf[in.cand.node]++
 	}
 	for _, in := range r.instances {
-		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
-			s := in.slots[name]
+		for _, s := range in.slotsInOrder() {
 			for _, a := range s.alts {
 				for _, c := range a.conds {
 					if c.s.referenced == nil {
@@ -170,8 +184,7 @@ func (r *resolver) assignVars() {
 		}
 	}
 	for _, in := range r.instances {
-		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
-			s := in.slots[name]
+		for _, s := range in.slotsInOrder() {
 			s.vars = make([]int, len(s.cands))
 			for k, c := range s.cands {
 				shared := in != r.root && (s.referenced == nil || !s.referenced[k]) && s.children[k].active == r.xOf(c.node)
