@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/flakeresolve/flakeresolve/index"
@@ -133,16 +135,46 @@ func (r *resolver) target(url string) *target {
 	return t
 }
 
-// requirement parses a requirement once per resolution.
+// requirement parses a requirement once per resolution, and a text seen
+// before in this process not at all: one text is one *Req in a
+// resolution, which the walk's keys rely on.
 func (r *resolver) requirement(text string) (*versionreq.Req, error) {
 	if q, ok := r.reqs[text]; ok {
 		return q, nil
+	}
+	q, err := parsedReq(text)
+	if err != nil {
+		return nil, err
+	}
+	r.reqs[text] = q
+	return q, nil
+}
+
+// parsedReqs holds the requirements parsed so far, shared by every
+// resolution: the texts an index declares come back in every request that
+// reaches them, and a Req never changes. Texts come from callers too, so
+// it stops growing at maxParsedReqs.
+var (
+	parsedReqs  sync.Map // text → *versionreq.Req
+	parsedCount atomic.Int64
+)
+
+const maxParsedReqs = 1 << 16
+
+func parsedReq(text string) (*versionreq.Req, error) {
+	if q, ok := parsedReqs.Load(text); ok {
+		return q.(*versionreq.Req), nil
 	}
 	q, err := versionreq.Parse(text)
 	if err != nil {
 		return nil, err
 	}
-	r.reqs[text] = q
+	if parsedCount.Load() < maxParsedReqs {
+		if was, loaded := parsedReqs.LoadOrStore(text, q); loaded {
+			return was.(*versionreq.Req), nil
+		}
+		parsedCount.Add(1)
+	}
 	return q, nil
 }
 
