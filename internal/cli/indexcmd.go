@@ -134,7 +134,7 @@ index"); every version and ref carries its flake.lock as committed. The
 output is JSON when FILE ends in .json, a snapshot when it ends in .snap,
 binary otherwise; it is validated before it is written, and written
 atomically.`,
-		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.snap
   flakeresolve index import real-flakes.json -o default.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
