@@ -14,13 +14,14 @@ import (
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/solver"
 )
 
 const registryUsage = "read indirect inputs (nixpkgs, flake:foo/ref) through the Nix flake registry `FILE` (registry.json) before the index names; repeat in Nix's precedence order, the first winning (--override-flake, user, system, global)"
 
 // registryLookup reads registry files into the service's lookup of
 // indirect references; nil without files.
-func registryLookup(files []string) (func(*pb.FlakeRef) (*pb.FlakeRef, bool, error), error) {
+func registryLookup(files []string) (solver.Registries, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -32,7 +33,7 @@ func registryLookup(files []string) (func(*pb.FlakeRef) (*pb.FlakeRef, bool, err
 		}
 		chain = append(chain, r)
 	}
-	return chain.Lookup, nil
+	return chain, nil
 }
 
 func newIndexRegistryCmd() *cobra.Command {
