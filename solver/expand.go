@@ -285,6 +285,8 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		switch {
 		case t.err != nil:
 			s.why = t.err.Error()
+		case t.src.Type == "indirect" && r.indirect != nil:
+			s.why = fmt.Sprintf("%s: no flake registry (%s) has %q, and no index names it", s.decl.Url, r.indirect, t.src.Id)
 		case s.req != nil:
 			s.why = fmt.Sprintf("%s is not in the index", s.decl.Url)
 		default:

@@ -31,11 +31,20 @@ type Request struct {
 	Limits Limits
 	// Indirect, when set, resolves an indirect reference (nixpkgs,
 	// flake:foo/ref) through flake registries before the index names do,
-	// as Nix resolves one: ok is false when no registry has it.
-	Indirect func(ref *pb.FlakeRef) (resolved *pb.FlakeRef, ok bool, err error)
+	// as Nix resolves one.
+	Indirect Registries
 	// trial marks a resolution that tries a hint: only whether it
 	// answers matters, so a conflict is not explained.
 	trial bool
+}
+
+// Registries look indirect references up as Nix does, before the index
+// names: ok is false when no registry has the reference. String names the
+// registries, for the message of a reference none of them has and no index
+// names.
+type Registries interface {
+	Lookup(ref *pb.FlakeRef) (resolved *pb.FlakeRef, ok bool, err error)
+	String() string
 }
 
 // Limits bound one resolution. Zero fields take the defaults.

@@ -31,7 +31,7 @@ type resolver struct {
 // shrinking kept.
 type universe struct {
 	layers    *index.Layers
-	indirect  func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
+	indirect  Registries
 	targets   map[string]*target
 	reqs      map[string]*versionreq.Req
 	byVersion map[*index.Version]*candidate

@@ -16,12 +16,13 @@ import (
 
 func newQueryCmd() *cobra.Command {
 	var (
-		indexes []string
-		addr    string
-		asJSON  bool
-		timeout time.Duration
-		with    string
-		input   string
+		indexes    []string
+		registries []string
+		addr       string
+		asJSON     bool
+		timeout    time.Duration
+		with       string
+		input      string
 	)
 	cmd := &cobra.Command{
 		Use:   "query NAME REQUIREMENT",
@@ -83,7 +84,7 @@ running server with --server.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{addr: addr, indexes: indexes}
+			client := &resolveClient{addr: addr, indexes: indexes, registries: registries}
 			defer client.close()
 			resp, err := listAll(ctx, client, req)
 			if err != nil && ci != nil {
@@ -95,6 +96,7 @@ running server with --server.`,
 			})
 		},
 	}
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to answer from (JSON or binary; repeat to layer, first wins)")
 	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"versions": [{"name", "version", "locked"}, ...], "choice": {...}} (the ListVersionsResponse message)`)

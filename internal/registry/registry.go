@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -121,6 +122,15 @@ func (r *Registry) Marshal() ([]byte, error) {
 
 // Chain is registries in precedence order, the first winning.
 type Chain []*Registry
+
+// String names the registries' files, in order.
+func (c Chain) String() string {
+	files := make([]string, len(c))
+	for i, r := range c {
+		files[i] = r.File
+	}
+	return strings.Join(files, ", ")
+}
 
 // Lookup resolves a reference through the registries as Nix does. ok is
 // false when no entry matches it; err is a cycle, or a ref or rev that

@@ -35,7 +35,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index"
-	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
@@ -48,7 +47,7 @@ type Config struct {
 	// Indirect resolves indirect inputs (nixpkgs, flake:foo/ref) through
 	// flake registries before the index names do (--registry); nil: the
 	// index names alone.
-	Indirect func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
+	Indirect solver.Registries
 }
 
 // Service answers the API's calls against the current indexes.

@@ -141,7 +141,7 @@ func (s *Service) choose(ctx context.Context, layers *index.Layers, f *index.Fla
 	if err != nil {
 		return nil, err
 	}
-	input, decl, err := contextInput(layers, f, req)
+	input, decl, err := contextInput(layers, s.cfg.Indirect, f, req)
 	if err != nil {
 		return nil, err
 	}
@@ -273,9 +273,10 @@ func matchingVersion(matches []*index.Version, version string) *index.Version {
 }
 
 // contextInput is the root input of the context that stands for flake f,
-// and its declaration: the one named, else the one whose reference is f,
-// else a new one at f's location.
-func contextInput(layers *index.Layers, f *index.Flake, req *pb.ListVersionsRequest) (string, *pb.Input, error) {
+// and its declaration: the one named, else the one whose reference is f
+// (read through the registries, as resolving the context reads it), else
+// a new one at f's location.
+func contextInput(layers *index.Layers, indirect solver.Registries, f *index.Flake, req *pb.ListVersionsRequest) (string, *pb.Input, error) {
 	inputs := req.Context.Inputs
 	if req.Input != "" {
 		decl := inputs[req.Input]
@@ -285,14 +286,14 @@ func contextInput(layers *index.Layers, f *index.Flake, req *pb.ListVersionsRequ
 		case decl.Follows != nil:
 			return "", nil, &FieldError{Field: "input", Msg: fmt.Sprintf("root input %q follows %q; name the input it follows", req.Input, decl.GetFollows())}
 		}
-		if g := solver.FlakeOf(layers, decl.Url); g != f {
+		if g := solver.FlakeOf(layers, indirect, decl.Url); g != f {
 			return "", nil, &FieldError{Field: "input", Msg: fmt.Sprintf("root input %q (%s) is not %s", req.Input, decl.Url, f.Name)}
 		}
 		return req.Input, decl, nil
 	}
 	var named []string
 	for _, name := range sortedKeys(inputs) {
-		if d := inputs[name]; d.GetUrl() != "" && solver.FlakeOf(layers, d.Url) == f {
+		if d := inputs[name]; d.GetUrl() != "" && solver.FlakeOf(layers, indirect, d.Url) == f {
 			named = append(named, name)
 		}
 	}
