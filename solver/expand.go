@@ -129,6 +129,9 @@ func (r *resolver) expand() error {
 				return err
 			}
 		}
+		if err := r.checkMemory(); err != nil {
+			return err
+		}
 		if i%256 == 0 {
 			if err := r.ctx.Err(); err != nil {
 				return err
@@ -295,6 +298,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.flake == nil && len(s.cands) > 0 {
 		s.flake = s.cands[0].flake
 	}
+	r.stats.Memory += slotBytes + choiceBytes*int64(len(s.cands))
 	if r.choices += len(s.cands); r.choices > r.lim.MaxClauses {
 		// Every choice comes with at least one clause.
 		return nil, r.limit(LimitClauses, r.choices, r.lim.MaxClauses)
@@ -358,6 +362,7 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 		return in
 	}
 	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
+	r.stats.Memory += instanceBytes + int64(len(full))
 	if in.lock.root == nil {
 		in.lock.root = in
 	}

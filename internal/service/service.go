@@ -40,31 +40,56 @@ import (
 
 // Config is what the caller of the service decides, not the request.
 type Config struct {
-	// MaxSolveTime caps the time of every call that resolves; a request's
-	// timeout may ask for less. Zero is no cap: the request's timeout (or
-	// the caller's context) is the only bound.
+	// MaxSolveTime caps the time of every call that resolves, its wait for
+	// a place to solve included; a request's timeout may ask for less.
+	// Zero is no cap: the request's timeout (or the caller's context) is
+	// the only bound.
 	MaxSolveTime time.Duration
+	// Limits bound every resolution (zero fields: the solver's defaults).
+	// Effort and Work, when set, also cap what a request may ask for: a
+	// request's effort or work_limit above them is lowered to them, and
+	// a request without one gets them.
+	Limits solver.Limits
+	// MaxConcurrentSolves bounds the calls that resolve at once (0: no
+	// bound); MaxQueuedSolves bounds the calls waiting for a place, which
+	// are refused with LimitConcurrency beyond it.
+	MaxConcurrentSolves, MaxQueuedSolves int
+	// Access decides which layers each caller sees (see WithCaller).
+	Access Access
+	// Observer is told of solves and of the queue (nil: no one).
+	Observer Observer
 }
 
 // Service answers the API's calls against the current indexes.
 type Service struct {
-	layers atomic.Pointer[index.Layers]
+	served atomic.Pointer[served]
 	cfg    Config
+	admit  *admission
+	obs    Observer
 }
 
 // New serves the given layered indexes.
 func New(l *index.Layers, cfg Config) *Service {
-	s := &Service{cfg: cfg}
-	s.layers.Store(l)
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	s := &Service{cfg: cfg, obs: obs, admit: newAdmission(cfg.MaxConcurrentSolves, cfg.MaxQueuedSolves, obs)}
+	s.served.Store(newServed(l, cfg.Access))
 	return s
 }
 
-// Layers returns the indexes currently served.
-func (s *Service) Layers() *index.Layers { return s.layers.Load() }
+// Layers returns every index currently served, whoever may see it.
+func (s *Service) Layers() *index.Layers { return s.served.Load().all }
+
+// layers are the indexes the caller of ctx sees.
+func (s *Service) layers(ctx context.Context) *index.Layers {
+	return s.served.Load().view(CallerOf(ctx))
+}
 
 // Swap replaces the served indexes; calls already running keep the ones
 // they started with.
-func (s *Service) Swap(l *index.Layers) { s.layers.Store(l) }
+func (s *Service) Swap(l *index.Layers) { s.served.Store(newServed(l, s.cfg.Access)) }
 
 // FieldError is a malformed request: the field at fault, as a path of the
 // request's field names and map keys ("inputs.hyprland.version",
@@ -210,6 +235,22 @@ func (s *Service) deadline(ctx context.Context, timeout *durationpb.Duration, fi
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	return ctx, cancel, nil
+}
+
+// checkLengths refuses a string field longer than the configuration's
+// MaxFieldLength, before the field is read: a flake name is looked up and
+// compared with every known name, a path split.
+func (s *Service) checkLengths(fields map[string]string) error {
+	max := s.cfg.Limits.MaxFieldLength
+	if max <= 0 {
+		max = solver.DefaultLimits.MaxFieldLength
+	}
+	for _, f := range sortedKeys(fields) {
+		if n := len(fields[f]); n > max {
+			return &solver.LimitError{Limit: solver.LimitFieldLength, Field: f, Value: n, Max: max}
+		}
+	}
+	return nil
 }
 
 // sortedKeys is for reading maps in a fixed order.
