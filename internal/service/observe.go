@@ -68,4 +68,3 @@ func statsOf(err error) solver.Stats {
 	}
 	return solver.Stats{}
 }
-
