@@ -13,9 +13,11 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/gitindex"
 	"github.com/flakeresolve/flakeresolve/internal/importer"
+	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -48,7 +50,7 @@ with its flake, version and field. Exit 1 if any file is invalid.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, f := range args {
-				ix, err := index.Load(f)
+				ix, err := service.LoadIndex(f)
 				if err != nil {
 					bad++
 					fmt.Fprintln(cmd.OutOrStdout(), err)
@@ -88,7 +90,7 @@ func newIndexStatsCmd() *cobra.Command {
 			}
 			for _, f := range args {
 				start := time.Now()
-				ix, err := index.Load(f)
+				ix, err := service.LoadIndex(f)
 				if err != nil {
 					return &exitErr{exitError, err}
 				}
@@ -312,7 +314,7 @@ func writeIndex(m *pb.Index, out, origin string) (int, error) {
 	}
 	data, err := marshal(m)
 	if err == nil {
-		err = writeFileAtomic(out, data)
+		err = boundedfile.WriteAtomic(out, data)
 	}
 	if err != nil {
 		return 0, &exitErr{exitError, err}

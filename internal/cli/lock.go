@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/service"
@@ -243,7 +244,7 @@ func (l *locker) run(ctx context.Context, r lockRun) error {
 	case r.check:
 		return &exitErr{exitChanged, fmt.Errorf("%s would change; run flakeresolve lock %s", l.lockPath(), l.dir)}
 	default:
-		if err := writeFileAtomic(l.lockPath(), data); err != nil {
+		if err := boundedfile.WriteAtomic(l.lockPath(), data); err != nil {
 			return &exitErr{exitError, err}
 		}
 		fmt.Fprintf(r.stderr, "wrote %s\n", l.lockPath())
@@ -275,7 +276,7 @@ func (l *locker) read() error {
 		return &exitErr{exitError, err}
 	}
 	l.flake = f
-	data, err := os.ReadFile(l.lockPath())
+	data, err := boundedfile.Read(l.lockPath(), boundedfile.MaxFlakeLock)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil
@@ -355,7 +356,7 @@ func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
 	if _, err := flakenix.Parse(path, src); err != nil {
 		return &exitErr{exitError, fmt.Errorf("adding follows lines would break flake.nix (%v); add them by hand:\n  %s", err, strings.Join(texts, "\n  "))}
 	}
-	if err := writeFileAtomic(path, src); err != nil {
+	if err := boundedfile.WriteAtomic(path, src); err != nil {
 		return &exitErr{exitError, err}
 	}
 	return l.read()

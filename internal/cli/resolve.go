@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/inputgraph"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -166,10 +166,10 @@ func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveInputsRequest,
 	var data []byte
 	var err error
 	if name == "-" {
-		data, err = io.ReadAll(stdin)
+		data, err = io.ReadAll(io.LimitReader(stdin, boundedfile.MaxRequest))
 		name = "standard input"
 	} else {
-		data, err = os.ReadFile(name)
+		data, err = boundedfile.Read(name, boundedfile.MaxRequest)
 	}
 	if err != nil {
 		return nil, &exitErr{exitError, err}

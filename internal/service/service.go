@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
@@ -136,7 +137,7 @@ func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.L
 	var ixs []*index.Index
 	var errs []error
 	for _, f := range files {
-		ix, err := index.Load(f)
+		ix, err := LoadIndex(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -147,6 +148,21 @@ func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.L
 		return nil, err
 	}
 	return index.NewLayers(ixs...), nil
+}
+
+// LoadIndex reads and validates one index file, of at most
+// boundedfile.MaxIndex bytes and nothing but a regular file.
+//
+// A binary index cut short is not always detected: protobuf's wire format
+// has no end marker, so a file cut between two fields decodes as a smaller
+// valid index (a cut inside a field fails). An index that must be known
+// whole is distributed as a snapshot, whose digest covers every byte.
+func LoadIndex(path string) (*index.Index, error) {
+	data, err := boundedfile.Read(path, boundedfile.MaxIndex)
+	if err != nil {
+		return nil, err
+	}
+	return index.Parse(path, data)
 }
 
 // checkEnums rejects enum values the API does not define, anywhere in a
