@@ -25,7 +25,7 @@ import (
 func newLockCmd() *cobra.Command {
 	var (
 		indexes      []string
-		addr         string
+		remote       serverFlags
 		update       []string
 		check        bool
 		follows      bool
@@ -99,7 +99,7 @@ Exit codes (for CI):
   flakeresolve lock --follows              # print follows lines for duplicates
   flakeresolve lock --server 127.0.0.1:50051`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if addr != "" && len(indexes) > 0 {
+			if remote.addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
 			if check && writeFollows {
@@ -117,7 +117,7 @@ Exit codes (for CI):
 			if len(dirs) == 0 {
 				dirs = []string{"."}
 			}
-			client := &resolveClient{addr: addr, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes}
 			run := func(dir string, stdout, stderr io.Writer) error {
 				l := &locker{dir: dir, client: client, update: update, strategy: strategy, timeout: timeout, effort: effort}
 				return l.run(cmd.Context(), lockRun{out: out, check: check, writeFollows: writeFollows, several: len(dirs) > 1, stdout: stdout, stderr: stderr})
@@ -129,7 +129,7 @@ Exit codes (for CI):
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins; default: the embedded index)")
-	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	remote.register(cmd)
 	cmd.Flags().StringSliceVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 5 if flake.lock would change")
 	cmd.Flags().BoolVar(&follows, "follows", false, "print the follows lines that would let Nix share duplicated nodes")

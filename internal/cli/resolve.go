@@ -25,7 +25,7 @@ import (
 func newResolveCmd() *cobra.Command {
 	var (
 		indexes []string
-		addr    string
+		remote  serverFlags
 		asJSON  bool
 		timeout time.Duration
 		effort  time.Duration
@@ -80,7 +80,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if addr != "" && len(indexes) > 0 {
+			if remote.addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
 			if _, err := parseGraph(graph); err != nil {
@@ -109,7 +109,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{addr: addr, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes}
 			defer client.close()
 			resp, err := client.call(ctx, req)
 			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
@@ -122,7 +122,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
-	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	remote.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"pin": {"flake", "version", "locked", ...}}}, "trees": [...], ...} (the ResolveInputsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower; locally nothing does)")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")

@@ -1,6 +1,9 @@
 // Package server serves the application layer (internal/service) over
 // gRPC, and calls it there: the server registers the service with health
-// checking, reflection, a request size limit and structured call logs; its
+// checking, optional reflection, TLS and callers' identities (a client
+// certificate's subject or a bearer token, which the service's access
+// policy maps to the index layers each caller sees), a request size
+// limit, metrics and a bounded access log; its
 // errors become statuses as AIP-193 asks (status.go), and Client, the
 // other end, turns those statuses back into the service's typed errors.
 // So a call answered by a remote server fails exactly as the same call
@@ -12,17 +15,22 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/internal/service"
+	"github.com/flakeresolve/flakeresolve/internal/telemetry"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -61,48 +69,109 @@ func (s rpcService) ExplainInputs(ctx context.Context, req *pb.ExplainInputsRequ
 	return resp, nil
 }
 
+// MaxMessageBytes is the largest answer a server sends and a Client
+// accepts. gRPC's default receive limit of 4 MiB is less than the
+// explanation of a large resolution; the server's request limit is its
+// own (Options.MaxRecvBytes), far smaller.
+const MaxMessageBytes = 256 << 20
+
 // Options configure the gRPC server.
 type Options struct {
 	// MaxRecvBytes caps the size of one request message.
 	MaxRecvBytes int
 	Logger       *slog.Logger
+	// TLS, when set, serves over TLS with it (with ClientCAs and
+	// RequireAndVerifyClientCert for mutual TLS); nil serves plaintext.
+	TLS *tls.Config
+	// Tokens are the bearer tokens accepted; RequireCaller refuses calls
+	// with neither a token nor a client certificate.
+	Tokens        Tokens
+	RequireCaller bool
+	// Reflection registers gRPC server reflection, which lists the API to
+	// anyone who asks.
+	Reflection bool
+	// Metrics, when set, count every call.
+	Metrics *telemetry.Metrics
+	// LogBurst is how many access log lines each method and status code
+	// gets per LogInterval (defaults 20 and 10s); the rest are summarised.
+	LogBurst    int
+	LogInterval time.Duration
 }
 
-// NewGRPCServer serves svc with health checking and reflection registered.
-// The returned health server lets the caller mark the service as not
-// serving during shutdown.
-func NewGRPCServer(svc *service.Service, opts Options) (*grpc.Server, *health.Server) {
+// Server is a gRPC server of the service.
+type Server struct {
+	*grpc.Server
+	// Health lets the caller mark the service as not serving during
+	// shutdown.
+	Health *health.Server
+	log    *accessLog
+}
+
+// FlushLog writes the access log's pending summaries, at shutdown.
+func (s *Server) FlushLog() { s.log.flush() }
+
+// NewGRPCServer serves svc with health checking, and reflection when
+// asked for.
+func NewGRPCServer(svc *service.Service, opts Options) *Server {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	gs := grpc.NewServer(
+	if opts.LogBurst <= 0 {
+		opts.LogBurst = 20
+	}
+	if opts.LogInterval <= 0 {
+		opts.LogInterval = 10 * time.Second
+	}
+	al := newAccessLog(log, opts.Metrics, opts.LogBurst, opts.LogInterval)
+	sopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
-		grpc.ChainUnaryInterceptor(logCalls(log)),
-	)
-	pb.RegisterResolverServiceServer(gs, rpcService{svc: svc})
+		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(al.observe, authenticate(opts.Tokens, opts.RequireCaller)),
+	}
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	gs := grpc.NewServer(sopts...)
+	desc := decodeErrors(pb.ResolverService_ServiceDesc)
+	gs.RegisterService(&desc, rpcService{svc: svc})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(pb.ResolverService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)
-	reflection.Register(gs)
-	return gs, hs
+	if opts.Reflection {
+		reflection.Register(gs)
+	}
+	return &Server{Server: gs, Health: hs, log: al}
 }
 
-func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		resp, err := handler(ctx, req)
-		code := status.Code(err)
-		level := slog.LevelInfo
-		if code == codes.Internal || code == codes.Unknown {
-			level = slog.LevelError
+// decodeErrors makes a request that is not the method's message (bytes
+// that do not decode) an INVALID_ARGUMENT of the service's, as any other
+// malformed request, and passes it through the interceptors, which log
+// and count it. gRPC itself answers such a request INTERNAL before any
+// interceptor runs, so it was neither logged nor the client's fault.
+func decodeErrors(desc grpc.ServiceDesc) grpc.ServiceDesc {
+	desc.Methods = slices.Clone(desc.Methods)
+	for i, m := range desc.Methods {
+		handler, full := m.Handler, "/"+desc.ServiceName+"/"+m.MethodName
+		desc.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			var bad error
+			resp, err := handler(srv, ctx, func(v any) error {
+				if err := dec(v); err != nil {
+					name := "request"
+					if pm, ok := v.(proto.Message); ok {
+						name = string(pm.ProtoReflect().Descriptor().FullName())
+					}
+					bad = Status(&service.FieldError{Field: "request", Msg: fmt.Sprintf("not a valid %s message: %s", name, status.Convert(err).Message())}).Err()
+					return bad
+				}
+				return nil
+			}, ic)
+			if bad != nil {
+				return ic(ctx, nil, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, func(context.Context, any) (any, error) { return nil, bad })
+			}
+			return resp, err
 		}
-		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration", time.Since(start)}
-		if err != nil {
-			attrs = append(attrs, "error", status.Convert(err).Message())
-		}
-		log.Log(ctx, level, "rpc", attrs...)
-		return resp, err
 	}
+	return desc
 }

@@ -22,6 +22,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -127,27 +129,37 @@ func fieldError(err error, prefix string) error {
 // Every file is loaded and validated before any is used, so the result is
 // all or nothing.
 func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.Layers, error) {
+	l, _, err := LoadLayersDigests(files, fallback)
+	return l, err
+}
+
+// LoadLayersDigests is LoadLayers, and the SHA-256 digest of each file by
+// its name ("embedded" for the fallback), so an operator can tell which
+// bytes are in service.
+func LoadLayersDigests(files []string, fallback func() (*index.Index, error)) (*index.Layers, map[string]string, error) {
 	if len(files) == 0 {
 		ix, err := fallback()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return index.NewLayers(ix), nil
+		return index.NewLayers(ix), map[string]string{ix.Origin: "embedded"}, nil
 	}
 	var ixs []*index.Index
 	var errs []error
+	digests := map[string]string{}
 	for _, f := range files {
-		ix, err := LoadIndex(f)
+		ix, digest, err := loadIndex(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		ixs = append(ixs, ix)
+		digests[f] = digest
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return index.NewLayers(ixs...), nil
+	return index.NewLayers(ixs...), digests, nil
 }
 
 // LoadIndex reads and validates one index file, of at most
@@ -158,11 +170,18 @@ func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.L
 // valid index (a cut inside a field fails). An index that must be known
 // whole is distributed as a snapshot, whose digest covers every byte.
 func LoadIndex(path string) (*index.Index, error) {
+	ix, _, err := loadIndex(path)
+	return ix, err
+}
+
+func loadIndex(path string) (*index.Index, string, error) {
 	data, err := boundedfile.Read(path, boundedfile.MaxIndex)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return index.Parse(path, data)
+	sum := sha256.Sum256(data)
+	ix, err := index.Parse(path, data)
+	return ix, hex.EncodeToString(sum[:]), err
 }
 
 // checkEnums rejects enum values the API does not define, anywhere in a
