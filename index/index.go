@@ -28,6 +28,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -237,25 +238,7 @@ func keyOf(s *pb.FlakeRef) sourceKey {
 	case "git", "hg":
 		// Nix 2.8 keeps ?dir= in a git URL as well as in dir; the
 		// repository is the URL without it.
-		k.url = withoutDir(k.url)
+		k.url = flakeref.RepoURL(k.url)
 	}
 	return k
-}
-
-// withoutDir drops a dir query parameter from a URL.
-func withoutDir(url string) string {
-	base, query, ok := strings.Cut(url, "?")
-	if !ok {
-		return url
-	}
-	var keep []string
-	for _, p := range strings.Split(query, "&") {
-		if !strings.HasPrefix(p, "dir=") {
-			keep = append(keep, p)
-		}
-	}
-	if len(keep) == 0 {
-		return base
-	}
-	return base + "?" + strings.Join(keep, "&")
 }

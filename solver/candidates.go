@@ -341,7 +341,7 @@ func (r *resolver) lockEntry(in *instance, s *slot, declared *pb.FlakeRef) *lock
 		// The input is the node's own child, whatever its spelling.
 		return e.Node
 	}
-	if declared == nil || !flakeref.Equal(declared, e.Node.Original) {
+	if declared == nil || !flakeref.SameInput(declared, e.Node.Original) {
 		return nil
 	}
 	return e.Node

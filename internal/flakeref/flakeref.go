@@ -529,6 +529,41 @@ func Equal(a, b *pb.FlakeRef) bool {
 	return proto.Equal(a, b)
 }
 
+// SameInput says whether two references are one input as the Nix versions
+// that wrote them spell it: Nix 2.8 keeps ?dir= in a repository's url as
+// well as in dir, later Nix only in dir, so a lock either wrote matches the
+// same declaration.
+func SameInput(a, b *pb.FlakeRef) bool {
+	if Equal(a, b) {
+		return true
+	}
+	if a == nil || b == nil || a.Type != b.Type || a.Dir == "" || a.Dir != b.Dir {
+		return false
+	}
+	a2, b2 := proto.Clone(a).(*pb.FlakeRef), proto.Clone(b).(*pb.FlakeRef)
+	a2.Url, b2.Url = RepoURL(a2.Url), RepoURL(b2.Url)
+	return Equal(a2, b2)
+}
+
+// RepoURL is a repository URL without the ?dir= Nix 2.8 keeps in it: the
+// repository itself, whichever subdirectory a flake is in.
+func RepoURL(url string) string {
+	base, query, ok := strings.Cut(url, "?")
+	if !ok {
+		return url
+	}
+	var keep []string
+	for _, p := range strings.Split(query, "&") {
+		if !strings.HasPrefix(p, "dir=") {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return base
+	}
+	return base + "?" + strings.Join(keep, "&")
+}
+
 // String renders a source in URL form, the inverse of Parse.
 func String(s *pb.FlakeRef) string {
 	q := map[string]string{}

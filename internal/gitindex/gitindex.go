@@ -205,16 +205,11 @@ func inputURLs(decls map[string]*pb.Input) []string {
 func builderOf(builders []*builder, src *pb.FlakeRef) *builder {
 	for _, b := range builders {
 		s := b.flake.Source
-		if s.Type == src.Type && s.Type == "git" && withoutQuery(s.Url) == withoutQuery(src.Url) && s.Dir == src.Dir {
+		if s.Type == src.Type && s.Type == "git" && flakeref.RepoURL(s.Url) == flakeref.RepoURL(src.Url) && s.Dir == src.Dir {
 			return b
 		}
 	}
 	return nil
-}
-
-func withoutQuery(url string) string {
-	base, _, _ := strings.Cut(url, "?")
-	return base
 }
 
 // knows says whether the flake already has the tree at rev.
