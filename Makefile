@@ -17,8 +17,8 @@ build:
 # share state: solvers running in parallel, a server answering concurrent
 # calls and reloading. (The whole suite under -race is five times slower,
 # mostly in sequential SAT and Nix tests that race nothing.)
-RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload
-RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service
+RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload|Admission|HostileVisibility|AccessLog
+RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service ./internal/server
 
 test:
 	./.ci/deps

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/telemetry"
 )
 
@@ -71,14 +70,15 @@ func (a *accessLog) observe(ctx context.Context, req any, info *grpc.UnaryServer
 	if a.metrics != nil {
 		done = a.metrics.RPCStarted("grpc", info.FullMethod)
 	}
-	resp, err := handler(ctx, req)
+	var caller string
+	resp, err := handler(context.WithValue(ctx, callerSlotKey{}, &caller), req)
 	code := outcome(ctx, err)
 	done(code.String())
-	a.record(ctx, info.FullMethod, code, err, time.Since(start))
+	a.record(ctx, info.FullMethod, caller, code, err, time.Since(start))
 	return resp, err
 }
 
-func (a *accessLog) record(ctx context.Context, method string, code codes.Code, err error, took time.Duration) {
+func (a *accessLog) record(ctx context.Context, method, caller string, code codes.Code, err error, took time.Duration) {
 	now := time.Now()
 	k := logKey{method, code.String()}
 	a.mu.Lock()
@@ -107,7 +107,7 @@ func (a *accessLog) record(ctx context.Context, method string, code codes.Code, 
 		level = slog.LevelError
 	}
 	attrs := []any{"method", method, "code", code.String(), "duration", took}
-	if caller := service.CallerOf(ctx); caller != "" {
+	if caller != "" {
 		attrs = append(attrs, "caller", caller)
 	}
 	if p, ok := peer.FromContext(ctx); ok {

@@ -93,6 +93,13 @@ func authenticate(tokens Tokens, required bool) grpc.UnaryServerInterceptor {
 		if caller == "" && required {
 			return nil, status.Error(codes.Unauthenticated, "this server answers only callers with a bearer token or a client certificate")
 		}
+		if slot, ok := ctx.Value(callerSlotKey{}).(*string); ok {
+			*slot = caller
+		}
 		return handler(service.WithCaller(ctx, caller), req)
 	}
 }
+
+// callerSlotKey marks where authenticate tells the access log, which runs
+// around it, who the caller was.
+type callerSlotKey struct{}

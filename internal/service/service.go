@@ -110,7 +110,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 // fieldError reads the solver's complaint about a request as one about the
 // field of the API's request, under prefix ("context." for the context of
 // ListVersions). The solver names input fields by the request's paths;
-// the one field it names otherwise is the list of single flakes.
+// the fields it names otherwise are the lists of single flakes and of
+// update paths.
 func fieldError(err error, prefix string) error {
 	var re *solver.RequestError
 	if !errors.As(err, &re) {
@@ -119,6 +120,9 @@ func fieldError(err error, prefix string) error {
 	field := re.Field
 	if rest, ok := strings.CutPrefix(field, "single["); ok {
 		field = "single_flakes[" + rest
+	}
+	if rest, ok := strings.CutPrefix(field, "update["); ok {
+		field = "update_paths[" + rest
 	}
 	// An input's version is its requirement; the solver complains of one
 	// only when it does not parse.
