@@ -188,17 +188,20 @@ func (r *resolver) limit(what Limit, value, max int) error {
 	return &LimitError{Limit: what, Value: value, Max: max, Stats: r.stats}
 }
 
-// The fixed costs of the estimate of a problem's memory (Stats.Memory):
-// an instance with its maps and key, a slot, one choice of a slot (its
-// candidate, child, variable and follows alternatives), a constraint and
-// one literal of it (the literal and its weight). BenchmarkMemoryEstimate
-// compares the estimate with the heap a resolution allocates.
+// The costs of the estimate of a resolution's memory (Stats.Memory): a
+// version the walk reaches (its maps and requirement cuts), an instance
+// with its maps and key, a slot, one choice of a slot (its candidate,
+// child, variable and follows alternatives), a constraint and one literal
+// of it (with its weight and the optimiser's copy). They are calibrated by
+// BenchmarkMemoryEstimate so that the estimate is near the bytes a
+// resolution allocates (BENCHMARKS.md), which bounds what it holds live.
 const (
-	instanceBytes   = 640
-	slotBytes       = 320
-	choiceBytes     = 64
-	constraintBytes = 96
-	literalBytes    = 16
+	reachedBytes    = 768
+	instanceBytes   = 1920
+	slotBytes       = 960
+	choiceBytes     = 192
+	constraintBytes = 288
+	literalBytes    = 48
 )
 
 // checkMemory refuses a problem whose estimated memory is over the limit.
