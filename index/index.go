@@ -55,6 +55,10 @@ type Flake struct {
 	// version or ref head is them.
 	Revs       map[string]*Ref
 	DefaultRef string
+	// Numbering says how the versions are numbered; a FlakeHub
+	// requirement's patch counts commits, which a flake numbered by
+	// commit time cannot compare.
+	Numbering pb.Numbering
 	// Origin is the Origin of the index the flake came from.
 	Origin string
 	// Versions ascending by SemVer precedence.
@@ -187,7 +191,7 @@ func newIndex(origin string, m *pb.Index, caches []*loadCache, shares [][]int) *
 func newFlake(origin string, pf *pb.Flake, reqs *loadCache) *Flake {
 	f := &Flake{
 		Name: pf.Name, Description: pf.Description, Source: pf.Source,
-		Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Origin: origin,
+		Refs: make(map[string]*Ref, len(pf.Refs)), DefaultRef: pf.DefaultRef, Numbering: pf.Numbering, Origin: origin,
 	}
 	for name, r := range pf.Refs {
 		f.Refs[name] = &Ref{Name: name, Locked: pinTo(pf.Source, refPin(r)), Inputs: r.Inputs, lock: ownLock{file: r.LockFile}}

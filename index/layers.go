@@ -18,6 +18,10 @@ type Layers struct {
 	// flake's versions are one URL each, not its source's).
 	byURL map[sourceKey]Tree
 	names []string
+	// byProject finds flakes by the name FlakeHub's protocol gives them
+	// (flakeref.Project), lower-cased; projects are those names, sorted.
+	byProject map[string]*Flake
+	projects  []string
 }
 
 // Tree is one version of a flake.
@@ -31,7 +35,7 @@ type Tree struct {
 // mixed with the later index's. A hidden flake is not found by source
 // either, so a private flake cannot be bypassed through the public one's URL.
 func NewLayers(indexes ...*Index) *Layers {
-	l := &Layers{layers: indexes, byName: map[string]*Flake{}, bySource: map[sourceKey]*Flake{}, byURL: map[sourceKey]Tree{}}
+	l := &Layers{layers: indexes, byName: map[string]*Flake{}, bySource: map[sourceKey]*Flake{}, byURL: map[sourceKey]Tree{}, byProject: map[string]*Flake{}}
 	for _, ix := range indexes {
 		for _, f := range ix.flakes {
 			if _, hidden := l.byName[f.Name]; hidden {
@@ -39,6 +43,12 @@ func NewLayers(indexes ...*Index) *Layers {
 			}
 			l.byName[f.Name] = f
 			l.names = append(l.names, f.Name)
+			if owner, project, ok := flakeref.Project(f.Source); ok {
+				if k := strings.ToLower(owner + "/" + project); l.byProject[k] == nil {
+					l.byProject[k] = f
+					l.projects = append(l.projects, owner+"/"+project)
+				}
+			}
 			if k := keyOf(flakeref.AtLocation(f.Source)); k != (sourceKey{}) {
 				if _, taken := l.bySource[k]; !taken {
 					l.bySource[k] = f
@@ -54,6 +64,7 @@ func NewLayers(indexes ...*Index) *Layers {
 		}
 	}
 	sort.Strings(l.names)
+	sort.Strings(l.projects)
 	return l
 }
 
@@ -84,6 +95,17 @@ func (l *Layers) Lookup(name string) (*Flake, error) {
 		return f, nil
 	}
 	return nil, &NotFoundError{Name: name, Suggestions: closest(name, l.names, 3)}
+}
+
+// LookupProject finds a flake by the name FlakeHub's protocol gives it,
+// OWNER/PROJECT (flakeref.Project), compared case-insensitively as forges
+// compare them; the first of the layers wins, as for names.
+func (l *Layers) LookupProject(owner, project string) (*Flake, error) {
+	if f := l.byProject[strings.ToLower(owner+"/"+project)]; f != nil {
+		return f, nil
+	}
+	name := owner + "/" + project
+	return nil, &NotFoundError{Name: name, Suggestions: closest(name, l.projects, 3)}
 }
 
 // LookupSource finds the flake that lives at a source (type and location;

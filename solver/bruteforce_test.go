@@ -348,6 +348,9 @@ func (w *world) search(s *state, set map[string]bool, yield func(*state) bool) b
 		// A FlakeHub URL spells a requirement on the flake the index has.
 		if f, _, _ := w.flakeOf(eff.Url); f != nil {
 			req = spelled
+			if f.Numbering == pb.Numbering_NUMBERING_COMMIT_TIME {
+				req = versionreq.MustParse(spelled).WithoutPatch().String()
+			}
 		}
 	}
 	if eff.Follows != nil {

@@ -77,14 +77,26 @@ func (r *resolver) target(url string) *target {
 	src, err := flakeref.ParseAny(url)
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
 		t.src = src
-		t.flake = r.layers.LookupSource(&pb.FlakeRef{Type: "github", Owner: owner, Repo: repo})
+		t.flake, _ = r.layers.LookupProject(owner, repo)
 		if t.flake != nil {
 			// The requirement a FlakeHub URL spells is one on the index's
 			// flake; for a flake no index has, the URL is a reference like
-			// any other, which a lock pins.
+			// any other, which a lock pins. Its patch counts commits: a
+			// flake numbered by commit time reads it without (the rule is
+			// internal/importer's).
 			t.urlReq = req
+			if q, err := versionreq.Parse(req); err == nil && t.flake.Numbering == pb.Numbering_NUMBERING_COMMIT_TIME {
+				t.urlReq = q.WithoutPatch().String()
+			}
 		}
 		return t
+	}
+	if err == nil && src.Type == "indirect" && r.indirect != nil {
+		if to, ok, lerr := r.indirect(src); lerr != nil {
+			err = lerr
+		} else if ok {
+			src = to
+		}
 	}
 	if err != nil {
 		t.err = err

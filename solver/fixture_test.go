@@ -43,7 +43,9 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/r
 //	                        "FLAKE@KEY" (a tree no index has), or
 //	                        "-> PATH" (a follows, from the lock's root);
 //	                        "original=REF" after it gives the node's
-//	                        original that ref
+//	                        original that ref; "FLAKE numbering time"
+//	                        numbers FLAKE's versions by commit time;
+//	                        an input's URL may be given whole (with ://)
 //	-- request --           root inputs, unindented, same syntax
 //	-- options --           optional: strategy cargo | single FLAKE | any
 //	                        | lock PATH TREE (the existing flake.lock)
@@ -161,6 +163,9 @@ func parseInputLine(decls map[string]*pb.Input, line string) {
 		case t == "flake=false":
 			no := false
 			in.Flake = &no
+		case strings.Contains(t, "://"):
+			in.Url = t
+			return
 		case strings.ContainsAny(t[:1], "0123456789^~=<>*"):
 			in.Version = t
 		default:
@@ -227,8 +232,12 @@ func parseFixture(t *testing.T, ar *txtar.Archive) *fixture {
 					}
 					continue
 				}
+				if len(w) == 3 && w[1] == "numbering" && w[2] == "time" {
+					fl.Numbering = pb.Numbering_NUMBERING_COMMIT_TIME
+					continue
+				}
 				if len(w) != 2 {
-					t.Fatalf("universe: %q: expected FLAKE VERSION or FLAKE ref NAME", line)
+					t.Fatalf("universe: %q: expected FLAKE VERSION, FLAKE ref NAME or FLAKE numbering time", line)
 				}
 				v := &pb.Version{Version: w[1], Locked: fakeLocked(w[0] + "@" + w[1]), Inputs: cur}
 				fl.Versions = append(fl.Versions, v)

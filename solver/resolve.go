@@ -31,6 +31,7 @@ type resolver struct {
 // shrinking kept.
 type universe struct {
 	layers    *index.Layers
+	indirect  func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
 	targets   map[string]*target
 	reqs      map[string]*versionreq.Req
 	byVersion map[*index.Version]*candidate
@@ -71,7 +72,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	r := &resolver{
 		ctx: ctx, req: req, lim: req.Limits.withDefaults(), start: time.Now(),
 		universe: universe{
-			layers: layers, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
+			layers: layers, indirect: req.Indirect, targets: map[string]*target{}, reqs: map[string]*versionreq.Req{},
 			byVersion: map[*index.Version]*candidate{}, byRef: map[*index.Ref]*candidate{},
 			byLockNode: map[lockKey]*candidate{}, standIns: map[string]*index.Flake{},
 			nodes: map[string]*node{}, lockPinned: map[*index.Version]bool{},

@@ -145,7 +145,11 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 			continue
 		}
 		if _, ok := w.reach[v]; !ok {
-			w.reachCand(w.r.versionCand(v, f))
+			// Most reached versions are never chosen: no candidate is
+			// made for them here.
+			w.reach[v] = f
+			w.visit(v.Inputs)
+			w.visitLock(v.Lock(), OriginDependencyLock)
 			grew = true
 		}
 	}

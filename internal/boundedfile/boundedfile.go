@@ -22,12 +22,14 @@ import (
 
 // Limits for the files the command line and the server read. Real
 // flake.nix files are a few kilobytes and real flake.lock files under a
-// megabyte; an index of 20,000 flakes is under 200 MB.
+// megabyte; an index of 20,000 flakes is under 200 MB, and Nix's global
+// flake registry under 20 KB.
 const (
 	MaxFlakeNix  = 4 << 20
 	MaxFlakeLock = 64 << 20
 	MaxRequest   = 64 << 20
 	MaxIndex     = 2 << 30
+	MaxRegistry  = 64 << 20
 )
 
 // TooLargeError says a file is over the bytes its reader takes.

@@ -36,8 +36,10 @@ type api interface {
 type resolveClient struct {
 	remote  serverFlags
 	indexes []string
-	api     api
-	conn    *server.Client
+	// registries are --registry files, read before the index names.
+	registries []string
+	api        api
+	conn       *server.Client
 }
 
 func (c *resolveClient) get() (api, error) {
@@ -45,6 +47,9 @@ func (c *resolveClient) get() (api, error) {
 		return c.api, nil
 	}
 	if c.remote.addr != "" {
+		if len(c.registries) > 0 {
+			return nil, usageErr("--server and --registry exclude each other: a server reads its own registries (serve --registry)")
+		}
 		cl, err := c.remote.dial()
 		if err != nil {
 			return nil, &exitErr{exitError, err}
@@ -57,7 +62,11 @@ func (c *resolveClient) get() (api, error) {
 	if err != nil {
 		return nil, &exitErr{exitError, err}
 	}
-	c.api = service.New(layers, service.Config{})
+	indirect, err := registryLookup(c.registries)
+	if err != nil {
+		return nil, err
+	}
+	c.api = service.New(layers, service.Config{Indirect: indirect})
 	return c.api, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/nixtest"
 )
@@ -50,7 +51,7 @@ func TestConfigsKeptByNix(t *testing.T) {
 			for _, j := range judges {
 				store := nixtest.Store(t)
 				_, stderr, err := j.Offline(t, store, "", "flake", "metadata", "--no-update-lock-file", "path:"+root)
-				if beyond := lockfile.BeyondNix28(root0); j.Name == "2.8" && len(beyond) > 0 {
+				if beyond := lockfile.Unfetched(root0, flakeref.MinNix); j.Name == "2.8" && len(beyond) > 0 {
 					// nix-installer's own lock pins file downloads, a type
 					// Nix 2.8 cannot read; lock warns that the lock needs
 					// a newer Nix.

@@ -26,7 +26,7 @@ func newIndexCmd() *cobra.Command {
 		Use:   "index",
 		Short: "Check, describe and build index files",
 	}
-	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd(), newIndexBuildCmd())
+	cmd.AddCommand(newIndexValidateCmd(), newIndexStatsCmd(), newIndexImportCmd(), newIndexBuildCmd(), newIndexRegistryCmd())
 	return cmd
 }
 

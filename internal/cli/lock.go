@@ -17,6 +17,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -26,6 +27,7 @@ func newLockCmd() *cobra.Command {
 	var (
 		indexes      []string
 		remote       serverFlags
+		registries   []string
 		update       []string
 		check        bool
 		follows      bool
@@ -36,6 +38,7 @@ func newLockCmd() *cobra.Command {
 		summary      string
 		asJSON       bool
 		graph        string
+		minNix       string
 	)
 	cmd := &cobra.Command{
 		Use:   "lock [DIR...]",
@@ -63,6 +66,16 @@ Both forms can be mixed; one attribute given two values is an error.
 Inputs without a version lock like today's Nix: to the ref their URL names
 or the default branch's head. Inputs whose flake is in no index keep their
 pin from the existing flake.lock.
+
+--min-nix VERSION names the oldest Nix that must read the lock (default
+2.8): a tarball pin carries rev and revCount from 2.16.2 and lastModified
+from 2.17.1, the releases from which every later Nix reads them (the
+lockable tarball protocol reached 2.13.5, 2.13.6, 2.15.2, 2.15.3 and 2.16.2
+too, but not 2.14 nor 2.16.0), and a file download is fetched from 2.9. An
+input whose URL is a requirement URL (https://HOST/f/OWNER/PROJECT/REQ.tar.gz,
+as FlakeHub and flakeresolve serve --http-listen answer) locks to the
+pinned tarball the server redirects to, with the attributes of its Link
+header that the lock's Nix reads.
 
 An existing flake.lock is kept where it still satisfies the requirements;
 --update INPUT releases the pins of INPUT and everything beneath it. The
@@ -113,13 +126,17 @@ Exit codes (for CI):
 			if err != nil {
 				return err
 			}
+			nix, err := flakeref.ParseNixVersion(minNix)
+			if err != nil {
+				return usageErr("--min-nix: %v", err)
+			}
 			dirs := args
 			if len(dirs) == 0 {
 				dirs = []string{"."}
 			}
-			client := &resolveClient{remote: remote, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes, registries: registries}
 			run := func(dir string, stdout, stderr io.Writer) error {
-				l := &locker{dir: dir, client: client, update: update, strategy: strategy, timeout: timeout, effort: effort}
+				l := &locker{dir: dir, client: client, update: update, strategy: strategy, timeout: timeout, effort: effort, nix: nix}
 				return l.run(cmd.Context(), lockRun{out: out, check: check, writeFollows: writeFollows, several: len(dirs) > 1, stdout: stdout, stderr: stderr})
 			}
 			if len(dirs) == 1 {
@@ -128,6 +145,7 @@ Exit codes (for CI):
 			return lockEach(dirs, cmd.OutOrStdout(), cmd.ErrOrStderr(), out, run)
 		},
 	}
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins; default: the embedded index)")
 	remote.register(cmd)
 	cmd.Flags().StringSliceVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable, or comma-separated)")
@@ -140,6 +158,7 @@ Exit codes (for CI):
 	cmd.Flags().StringVar(&summary, "summary", "nix", "how to tell what changed, as `FORMAT`: nix (Nix's own text, on standard error) or markdown (a table, the input graph and Nix's text, on standard output)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print the changes as {"dir", "changed", "added", "removed", "updated", "duplicates"} (the LockChanges message; one document per directory)`)
 	cmd.Flags().StringVar(&graph, "graph", "", graphUsage)
+	cmd.Flags().StringVar(&minNix, "min-nix", flakeref.MinNix.String(), "the oldest Nix `VERSION` that must read the lock (2.8, 2.18, ...): which attributes a pin may carry")
 	return cmd
 }
 
@@ -235,8 +254,8 @@ func (l *locker) run(ctx context.Context, r lockRun) error {
 	if err := l.report(r, diff, changes, resp, len(lines)); err != nil {
 		return &exitErr{exitError, err}
 	}
-	if beyond := lockfile.BeyondNix28(root); len(beyond) > 0 {
-		fmt.Fprintf(r.stderr, "warning: Nix 2.8 cannot fetch %d input(s) the locks of dependencies pin: %s; this lock needs Nix 2.9 or later\n", len(beyond), strings.Join(beyond, ", "))
+	if beyond := lockfile.Unfetched(root, l.nix); len(beyond) > 0 {
+		fmt.Fprintf(r.stderr, "warning: Nix %s cannot fetch %d input(s) the locks of dependencies pin: %s\n", l.nix, len(beyond), strings.Join(beyond, ", "))
 	}
 	switch {
 	case !changed:
@@ -262,6 +281,8 @@ type locker struct {
 	strategy pb.Strategy
 	timeout  time.Duration
 	effort   time.Duration
+	// nix is the oldest Nix that must read the lock.
+	nix flakeref.NixVersion
 
 	flake    *flakenix.Flake
 	old      *lockfile.Node
@@ -316,7 +337,7 @@ func (l *locker) lock(ctx context.Context) (*lockfile.Node, *pb.ResolveInputsRes
 	if err != nil {
 		return nil, nil, l.placed(err)
 	}
-	root, err := lockfile.Build(l.flake.Inputs, resp)
+	root, err := lockfile.Build(l.flake.Inputs, resp, l.nix)
 	if err != nil {
 		return nil, nil, &exitErr{exitError, err}
 	}

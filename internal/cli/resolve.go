@@ -24,14 +24,15 @@ import (
 
 func newResolveCmd() *cobra.Command {
 	var (
-		indexes []string
-		remote  serverFlags
-		asJSON  bool
-		timeout time.Duration
-		effort  time.Duration
-		opts    pb.ResolveInputsRequest
-		strat   string
-		graph   string
+		indexes    []string
+		registries []string
+		remote     serverFlags
+		asJSON     bool
+		timeout    time.Duration
+		effort     time.Duration
+		opts       pb.ResolveInputsRequest
+		strat      string
+		graph      string
 	)
 	cmd := &cobra.Command{
 		Use:   "resolve REQUEST.json",
@@ -109,7 +110,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{remote: remote, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes, registries: registries}
 			defer client.close()
 			resp, err := client.call(ctx, req)
 			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
@@ -121,6 +122,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			})
 		},
 	}
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
 	remote.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"pin": {"flake", "version", "locked", ...}}}, "trees": [...], ...} (the ResolveInputsResponse message)`)

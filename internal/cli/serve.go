@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,6 +29,8 @@ func newServeCmd() *cobra.Command {
 		maxSolveTime    time.Duration
 		logFormat       string
 		ops             opsFlags
+		web             httpFace
+		registries      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -43,6 +46,9 @@ places, or wait in a queue of --max-queued-solves until their deadline.
 --tls-cert/--tls-key serve TLS, --client-ca requires client certificates,
 --tokens accepts bearer tokens; --layer-access makes an index visible only
 to named callers. --admin-listen serves Prometheus metrics and pprof.
+--http-listen also serves the API as JSON, FlakeHub's requirement URLs and
+fh's listings over HTTP (HTTPS with --tls-cert), through the same limits,
+queue and callers.
 
 Without --index it serves the embedded default index. With --index files
 (repeatable; a flake in an earlier file hides the same name in later ones)
@@ -90,6 +96,9 @@ exit 0.`,
 			if err := checkAccess(cfg.Access, layers); err != nil {
 				return err
 			}
+			if cfg.Indirect, err = registryLookup(registries); err != nil {
+				return err
+			}
 			svc := service.New(layers, cfg)
 			gs := server.NewGRPCServer(svc, opts)
 			defer gs.FlushLog()
@@ -102,6 +111,9 @@ exit 0.`,
 				return &exitErr{exitError, err}
 			}
 			defer stopAdmin()
+			if err := web.start(gs, svc, maxRequestBytes, opts.TLS, log); err != nil {
+				return err
+			}
 			log.Info("serving", "addr", lis.Addr().String(), "tls", opts.TLS != nil, "indexes", describe(layers), "load_time", time.Since(start),
 				"max_concurrent_solves", cfg.MaxConcurrentSolves, "max_queued_solves", cfg.MaxQueuedSolves)
 
@@ -135,6 +147,9 @@ exit 0.`,
 			}
 			log.Info("shutting down: finishing calls in flight", "timeout", shutdownTimeout)
 			gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			webCtx, cancelWeb := context.WithTimeout(context.Background(), shutdownTimeout)
+			web.shutdown(webCtx)
+			cancelWeb()
 			done := make(chan struct{})
 			go func() { gs.GracefulStop(); close(done) }()
 			select {
@@ -153,7 +168,9 @@ exit 0.`,
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take, its wait in the queue included; requests may ask for less")
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	ops.register(cmd)
+	web.flags(cmd)
 	return cmd
 }
 

@@ -3,26 +3,93 @@ package flakeref
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
-var flakehubRE = regexp.MustCompile(`^https://flakehub\.com/f/([^/]+)/([^/]+)/([^/?]+?)(?:\.tar\.gz)?$`)
+var flakehubRE = regexp.MustCompile(`^https?://[^/?#]+/f/([^/?#]+)/([^/?#]+)/([^/?#]+?)(?:\.tar\.gz)?$`)
 
-// FlakeHub splits a FlakeHub URL (https://flakehub.com/f/OWNER/REPO/REQ.tar.gz)
-// into the GitHub repository it publishes and the version requirement its
-// last segment spells, percent-decoded (fh writes "=0.1.5" as "%3D0.1.5"
-// and "*" as "%2A"). FlakeHub names flakes after their GitHub
-// repositories, which is how an index that knows the repository finds the
-// flake.
-func FlakeHub(url string) (owner, repo, req string, ok bool) {
+// FlakeHub splits a requirement URL of FlakeHub's protocol
+// (https://flakehub.com/f/OWNER/PROJECT/REQ.tar.gz, or the same path on
+// another registry that serves it, such as flakeresolve serve
+// --http-listen) into the project it names and the version requirement
+// its last segment spells, percent-decoded (fh writes "=0.1.5" as
+// "%3D0.1.5" and "*" as "%2A"). An index finds the flake by its project
+// name (Project).
+func FlakeHub(url string) (owner, project, req string, ok bool) {
 	m := flakehubRE.FindStringSubmatch(url)
-	if m == nil {
+	if m == nil || m[3] == "releases" {
 		return "", "", "", false
 	}
 	return m[1], m[2], percentDecode(m[3]), true
+}
+
+// Project is the name FlakeHub's protocol gives a flake, OWNER/PROJECT:
+// a forge's owner and repository, as FlakeHub names flakes after their
+// GitHub repositories; for a flake published at URLs (git, hg, or a
+// tarball per version), the two path segments before the one that names
+// the version or the archive: a placeholder ({version}, {tag}, {rev}), an
+// "archive" segment as forges write, or the archive's own file name, with
+// a ".git" suffix dropped (git+https://example.org/acme/greeting.git and
+// https://example.org/acme/greeting/{version}.tar.gz are both
+// acme/greeting). ok is false for other sources. Registries compare
+// project names case-insensitively, as forges do.
+func Project(l *pb.FlakeLocation) (owner, project string, ok bool) {
+	t, known := LookupType(l.GetType())
+	switch {
+	case !known:
+		return "", "", false
+	case t.Kind == KindForge:
+		return l.Owner, l.Repo, l.Owner != "" && l.Repo != ""
+	case t.Kind != KindRepository && t.Kind != KindDownload:
+		return "", "", false
+	}
+	path := l.Url
+	if i := strings.Index(path, "://"); i >= 0 {
+		path = path[i+3:]
+	}
+	path, _, _ = strings.Cut(path, "?")
+	segs := strings.Split(path, "/")[1:] // the host is no segment
+	cut := len(segs)
+	for i, s := range segs {
+		if strings.Contains(s, "{") || s == "archive" || s == "-" {
+			cut = i
+			break
+		}
+	}
+	if cut == len(segs) && t.Kind == KindDownload {
+		cut-- // the archive's file name
+	}
+	segs = slices.DeleteFunc(segs[:max(cut, 0)], func(s string) bool { return s == "" })
+	if len(segs) < 2 {
+		return "", "", false
+	}
+	return segs[len(segs)-2], strings.TrimSuffix(segs[len(segs)-1], ".git"), true
+}
+
+// Tarball is the URL of a pinned tree as a tarball that unpacks to it:
+// a tarball's own url, or a forge rev's archive (the table's Archive, the
+// URL Nix's fetcher downloads for the pin, so its narHash is the pin's).
+// ok is false for other types, for a pin without a rev, and for a flake
+// in a subdirectory, which a tarball URL cannot name.
+func Tarball(locked *pb.FlakeRef) (url string, ok bool) {
+	t, known := LookupType(locked.GetType())
+	switch {
+	case !known || locked.Dir != "":
+		return "", false
+	case t.Name == "tarball":
+		return locked.Url, locked.Url != ""
+	case t.Archive == "" || locked.Rev == "":
+		return "", false
+	}
+	host := locked.Host
+	if host == "" {
+		host = t.Host
+	}
+	return strings.NewReplacer("{host}", host, "{owner}", locked.Owner, "{repo}", locked.Repo, "{rev}", locked.Rev).Replace(t.Archive), true
 }
 
 var (

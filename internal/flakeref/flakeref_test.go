@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flakeresolve/flakeresolve/internal/nixtest"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/refs.txt with the installed Nix's answers")
@@ -163,8 +164,96 @@ func TestFlakeHub(t *testing.T) {
 	if _, _, req, _ := FlakeHub("https://flakehub.com/f/NixOS/nixpkgs/%3D0.1.793735"); req != "=0.1.793735" {
 		t.Errorf("FlakeHub(%%3D0.1.793735) requirement = %q, want =0.1.793735", req)
 	}
-	if _, _, _, ok := FlakeHub("https://example.org/f/a/b/1.tar.gz"); ok {
-		t.Error("a non-FlakeHub URL was taken for FlakeHub")
+	// Another registry serving FlakeHub's protocol (flakeresolve serve
+	// --http-listen) on its own host, as Nix requires "^" to be written.
+	if o, p, req, ok := FlakeHub("http://127.0.0.1:8080/f/acme/greeting/%5E1.0.tar.gz"); !ok || o != "acme" || p != "greeting" || req != "^1.0" {
+		t.Errorf("FlakeHub(loopback) = %q %q %q %v", o, p, req, ok)
+	}
+	for _, url := range []string{"https://example.org/a/b/1.tar.gz", "https://example.org/f/a/b/releases", "https://example.org/x/f/a/b/1.tar.gz", "git+https://example.org/f/a/b/1"} {
+		if _, _, _, ok := FlakeHub(url); ok {
+			t.Errorf("%s was taken for a requirement URL", url)
+		}
+	}
+}
+
+func TestProject(t *testing.T) {
+	for src, want := range map[string]string{
+		"github:hyprwm/hyprutils":                            "hyprwm/hyprutils",
+		"sourcehut:~user/repo":                               "~user/repo",
+		"git+https://example.org/acme/greeting.git":          "acme/greeting",
+		"git+https://example.org/acme/greeting?ref=main":     "acme/greeting",
+		"https://example.org/acme/greeting/archive/x.tar.gz": "acme/greeting",
+		"https://example.org/dl/acme/greeting.tar.gz":        "dl/acme",
+		"https://example.org/greeting.tar.gz":                "",
+		"path:/srv/greeting":                                 "",
+		"nixpkgs":                                            "",
+	} {
+		s, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, p, ok := Project(Location(s))
+		if got := o + "/" + p; ok != (want != "") || ok && got != want {
+			t.Errorf("Project(%s) = %s, %v; want %q", src, got, ok, want)
+		}
+	}
+	// Index sources of tarball flakes are URL templates, which no parser
+	// reads.
+	for tmpl, want := range map[string]string{
+		"http://127.0.0.1:9/acme/greeting/{version}.tar.gz":      "acme/greeting",
+		"https://example.org/acme/greeting/archive/{rev}.tar.gz": "acme/greeting",
+		"https://example.org/greeting-{version}.tar.gz":          "",
+	} {
+		o, p, ok := Project(&pb.FlakeLocation{Type: "tarball", Url: tmpl})
+		if got := o + "/" + p; ok != (want != "") || ok && got != want {
+			t.Errorf("Project(%s) = %s, %v; want %q", tmpl, got, ok, want)
+		}
+	}
+}
+
+func TestTarball(t *testing.T) {
+	rev := "31732fcf5e8fea42e59c2488ad31a0e651500f68"
+	for _, tc := range []struct {
+		locked *pb.FlakeRef
+		want   string
+	}{
+		{&pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Rev: rev}, "https://github.com/o/r/archive/" + rev + ".tar.gz"},
+		{&pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Rev: rev, Host: "git.example.org"}, "https://git.example.org/o/r/archive/" + rev + ".tar.gz"},
+		{&pb.FlakeRef{Type: "sourcehut", Owner: "~u", Repo: "r", Rev: rev}, "https://git.sr.ht/~u/r/archive/" + rev + ".tar.gz"},
+		{&pb.FlakeRef{Type: "tarball", Url: "https://e.org/r-1.0.tar.gz"}, "https://e.org/r-1.0.tar.gz"},
+		{&pb.FlakeRef{Type: "github", Owner: "o", Repo: "r"}, ""},
+		{&pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Rev: rev, Dir: "nix"}, ""},
+		{&pb.FlakeRef{Type: "gitlab", Owner: "o", Repo: "r", Rev: rev}, ""},
+		{&pb.FlakeRef{Type: "git", Url: "https://e.org/r", Rev: rev}, ""},
+	} {
+		got, ok := Tarball(tc.locked)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("Tarball(%v) = %q, %v; want %q", tc.locked, got, ok, tc.want)
+		}
+	}
+}
+
+func TestNixVersions(t *testing.T) {
+	tarball, _ := LookupType("tarball")
+	for v, want := range map[string]string{
+		"2.8": "narHash", "2.13.5": "narHash", "2.16.1": "narHash", "2.16.2": "narHash rev revCount",
+		"2.17.0": "narHash rev revCount", "2.17.1": "narHash rev revCount lastModified", "2.26.3": "narHash rev revCount lastModified",
+	} {
+		nix, err := ParseNixVersion(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(tarball.LockAttrs(nix), " "); got != want {
+			t.Errorf("tarball lock attributes for Nix %s: %s, want %s", v, got, want)
+		}
+	}
+	if NixEvery.String() != "2.17.1" {
+		t.Errorf("NixEvery = %s", NixEvery)
+	}
+	for _, bad := range []string{"2", "2.x", "2.7", "v2.18", "2.18.1.1", "2.08"} {
+		if _, err := ParseNixVersion(bad); err == nil {
+			t.Errorf("ParseNixVersion(%q) accepted it", bad)
+		}
 	}
 }
 

@@ -121,8 +121,8 @@ func roundTrip(t *testing.T, typ *flakeref.Type, decl *pb.FlakeRef) {
 	for _, a := range typ.Pin {
 		mustSet(t, tree, a, pinValues[a])
 	}
-	locked, err := lockfile.LockedFor(decl, tree, "")
-	if !typ.Nix28 {
+	locked, err := lockfile.LockedFor(decl, tree, "", flakeref.MinNix)
+	if !typ.Fetched(flakeref.MinNix) {
 		if err == nil || !strings.Contains(err.Error(), "cannot be locked for Nix 2.8") {
 			t.Errorf("%s: LockedFor = %v, %v; want refused, Nix 2.8 cannot fetch it", label, locked, err)
 		}
@@ -174,7 +174,7 @@ func mustSet(t *testing.T, s *pb.FlakeRef, attr string, v any) {
 func TestTypeNounsMatchNix(t *testing.T) {
 	nixtest.Need(t, "nix")
 	for _, typ := range flakeref.Types {
-		if !typ.Nix28 {
+		if !typ.Fetched(flakeref.MinNix) {
 			continue
 		}
 		attrs := map[string]any{"type": typ.Name, "zzz": "x"}

@@ -644,8 +644,10 @@ func (b *builder) addVersion(label, version, refName string, t *tree) {
 		// count; the forges' fetchers record neither.
 		locked.Ref, locked.RevCount = refName, t.revCount
 	case "tarball":
-		// A tarball carries neither rev nor ref, only its own URL.
-		locked = &pb.FlakeRef{Type: "tarball", Url: expand(src.Url, version, refName, t.rev), Dir: src.Dir, NarHash: t.narHash, LastModified: t.lastModified}
+		// A tarball carries no ref, only its own URL; its rev and commit
+		// count are what the lockable tarball protocol records for newer
+		// Nix (the lock writer keeps them for the Nix it writes for).
+		locked = &pb.FlakeRef{Type: "tarball", Url: expand(src.Url, version, refName, t.rev), Dir: src.Dir, Rev: t.rev, RevCount: t.revCount, NarHash: t.narHash, LastModified: t.lastModified}
 	}
 	v := &pb.Version{Version: version, Locked: locked, LockFile: t.lock}
 	if t.flake != nil {

@@ -171,8 +171,8 @@ func TestBuildTarballVersions(t *testing.T) {
 	hashes := map[string]bool{}
 	for _, v := range f.Versions {
 		want := "file://" + served + "/greeting-" + v.Version + ".tar.gz"
-		if v.Locked.Type != "tarball" || v.Locked.Url != want || v.Locked.Rev != "" {
-			t.Errorf("%s locked = %v, want a tarball at %s", v.Version, v.Locked, want)
+		if v.Locked.Type != "tarball" || v.Locked.Url != want || len(v.Locked.Rev) != 40 || v.Locked.RevCount == 0 {
+			t.Errorf("%s locked = %v, want a tarball at %s with its rev and commit count", v.Version, v.Locked, want)
 		}
 		// Publish the version as the template says: git archive of its
 		// tag under one top directory.

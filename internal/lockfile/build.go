@@ -13,11 +13,12 @@ import (
 )
 
 // Build turns a resolution of a flake's inputs into a lock file tree: one
-// node per input path, as Nix writes it. A pin taken from a lock file (the
-// existing one, or a dependency's own) keeps that lock's attributes, as Nix
-// copies them; any other records what Nix 2.8 records for its type. A path
-// the resolution left unpinned cannot be locked.
-func Build(decls map[string]*flakenix.Input, resp *pb.ResolveInputsResponse) (*Node, error) {
+// node per input path, as Nix writes it, for every Nix from nix on. A pin
+// taken from the existing lock keeps that lock's attributes, as Nix keeps
+// them; one taken from a dependency's own lock keeps those nix reads
+// (Trim); any other records what nix records for its type (LockedFor). A
+// path the resolution left unpinned cannot be locked.
+func Build(decls map[string]*flakenix.Input, resp *pb.ResolveInputsResponse, nix flakeref.NixVersion) (*Node, error) {
 	root := &Node{Inputs: map[string]*Edge{}}
 	paths := slices.Collect(maps.Keys(resp.Paths))
 	slices.SortFunc(paths, shallowFirst) // parents before children
@@ -59,10 +60,10 @@ func Build(decls map[string]*flakenix.Input, resp *pb.ResolveInputsResponse) (*N
 		case pb.PinOrigin_PIN_ORIGIN_EXISTING_LOCK:
 			// Kept as the lock holds it.
 		case pb.PinOrigin_PIN_ORIGIN_DEPENDENCY_LOCK:
-			locked = Trim(locked)
+			locked = Trim(locked, nix)
 		default:
 			var err error
-			if locked, err = LockedFor(original, tree.Locked, tree.Ref); err != nil {
+			if locked, err = LockedFor(original, tree.Locked, tree.Ref, nix); err != nil {
 				problems = append(problems, fmt.Sprintf("input '%s' (%s %s): %v", p, tree.Flake, orRef(tree), err))
 				continue
 			}

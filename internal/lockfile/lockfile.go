@@ -155,10 +155,11 @@ func numbers(m map[string]any) map[string]any {
 	return out
 }
 
-// BeyondNix28 lists the input paths whose pin is of a type Nix 2.8 cannot
-// fetch (a file download, which newer Nix writes into the locks of flakes
-// that use it), sorted: a lock holding one needs a newer Nix.
-func BeyondNix28(root *Node) []string {
+// Unfetched lists the input paths whose pin is of a type that some Nix
+// from nix on cannot fetch (a file download, which newer Nix writes into
+// the locks of flakes that use it, for Nix 2.8), sorted, each with its type
+// and the first Nix that fetches it.
+func Unfetched(root *Node, nix flakeref.NixVersion) []string {
 	var out []string
 	var walk func(n *Node, prefix string)
 	walk = func(n *Node, prefix string) {
@@ -171,8 +172,8 @@ func BeyondNix28(root *Node) []string {
 			if prefix != "" {
 				path = prefix + "/" + name
 			}
-			if t, ok := flakeref.LookupType(e.Node.Locked.GetType()); ok && !t.Nix28 {
-				out = append(out, path+" ("+t.Name+")")
+			if t, ok := flakeref.LookupType(e.Node.Locked.GetType()); ok && !t.Fetched(nix) {
+				out = append(out, fmt.Sprintf("%s (%s, Nix %s and later)", path, t.Name, t.Since))
 			}
 			walk(e.Node, path)
 		}
@@ -181,19 +182,20 @@ func BeyondNix28(root *Node) []string {
 	return out
 }
 
-// Trim keeps of a locked source what Nix 2.8 records for its type (its
-// location, its pin, and the declaration's attributes it repeats), so that
-// a pin copied from a lock a newer Nix wrote (a FlakeHub tarball's rev and
-// lastModified, say) reads in Nix 2.8; Nix 2.26 reads that form too. A
-// type Nix 2.8 cannot fetch is kept as it is.
-func Trim(locked *pb.FlakeRef) *pb.FlakeRef {
+// Trim keeps of a locked source what every Nix from nix on reads for its
+// type (its location, the attributes flakeref.Types allows from nix on,
+// and the declaration's attributes it repeats), so that a pin copied from
+// a lock a newer Nix wrote (a FlakeHub tarball's rev and lastModified,
+// say) reads in the oldest Nix the lock is for. A type that Nix cannot
+// fetch is kept as it is.
+func Trim(locked *pb.FlakeRef, nix flakeref.NixVersion) *pb.FlakeRef {
 	t, ok := flakeref.LookupType(locked.Type)
-	if !ok || !t.Nix28 {
+	if !ok || !t.Fetched(nix) {
 		return locked
 	}
 	attrs := flakeref.Attrs(locked)
 	keep := map[string]any{"type": locked.Type}
-	for _, names := range [][]string{t.Location, t.OptionalLocation, t.Pin, t.Declared, {"dir"}} {
+	for _, names := range [][]string{t.Location, t.OptionalLocation, t.LockAttrs(nix), t.Declared, {"dir"}} {
 		for _, k := range names {
 			if v, ok := attrs[k]; ok {
 				keep[k] = v
@@ -208,29 +210,40 @@ func Trim(locked *pb.FlakeRef) *pb.FlakeRef {
 }
 
 // LockedFor renders the locked attributes of a tree for an input declared
-// as original: what flakeref.Types says Nix 2.8 records for the type,
-// no more and no less. That is the location (a forge's owner, repo and
-// host; a url; a path), the type's pin (forges: rev, lastModified, narHash;
-// git: ref, rev, revCount, lastModified, narHash; a tarball only its
-// narHash, as Nix 2.8 rejects rev and lastModified there; a path its
-// narHash), and what the declaration carries over: its "dir", which Nix
-// keeps, and git's submodules and shallow. A git or hg ref is the one the
-// pin was fetched through (a branch, or for a rev the default branch),
-// else the one the declaration names, else the tree's own (a version's
-// tag).
-func LockedFor(original, tree *pb.FlakeRef, ref string) (*pb.FlakeRef, error) {
+// as original, for every Nix from nix on: what flakeref.Types says that
+// Nix reads for the type, no more and no less. That is the location (a
+// forge's owner, repo and host; a url; a path), the type's pin (forges:
+// rev, lastModified, narHash; git: ref, rev, revCount, lastModified,
+// narHash; a tarball its narHash, and from the Nix releases that read the
+// lockable tarball protocol its rev, revCount and lastModified, where the
+// tree has them; a path its narHash), and what the declaration carries
+// over: its "dir", which Nix keeps, and git's submodules and shallow. A
+// git or hg ref is the one the pin was fetched through (a branch, or for a
+// rev the default branch), else the one the declaration names, else the
+// tree's own (a version's tag).
+//
+// A tarball declaration (a requirement URL, .../f/OWNER/PROJECT/REQ.tar.gz)
+// locks to a tarball, as Nix locks one through the redirect it gets: a
+// forge version becomes its rev's archive (flakeref.Tarball), with its rev
+// and lastModified.
+func LockedFor(original, tree *pb.FlakeRef, ref string, nix flakeref.NixVersion) (*pb.FlakeRef, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("no locked source")
 	}
+	if original.GetType() == "tarball" && tree.Type != "tarball" {
+		if url, ok := flakeref.Tarball(tree); ok {
+			tree = &pb.FlakeRef{Type: "tarball", Url: url, Rev: tree.Rev, RevCount: tree.RevCount, LastModified: tree.LastModified, NarHash: tree.NarHash}
+		}
+	}
 	t, known := flakeref.LookupType(tree.Type)
-	if !known || len(t.Pin) == 0 || !t.Nix28 {
+	if !known || len(t.Pin) == 0 || !t.Fetched(nix) {
 		var lockable []string
 		for _, t := range flakeref.Types {
-			if len(t.Pin) > 0 && t.Nix28 {
+			if len(t.Pin) > 0 && t.Fetched(nix) {
 				lockable = append(lockable, t.Name)
 			}
 		}
-		return nil, fmt.Errorf("type %q cannot be locked for Nix 2.8 (expected %s)", tree.Type, strings.Join(lockable, ", "))
+		return nil, fmt.Errorf("type %q cannot be locked for Nix %s (expected %s)", tree.Type, nix, strings.Join(lockable, ", "))
 	}
 	from := flakeref.Attrs(tree)
 	if t.Kind == flakeref.KindRepository && original.Type == tree.Type && strings.HasPrefix(original.Url, tree.Url+"?") {
@@ -252,7 +265,7 @@ func LockedFor(original, tree *pb.FlakeRef, ref string) (*pb.FlakeRef, error) {
 			missing = append(missing, a)
 		}
 	}
-	for _, a := range t.OptionalLocation {
+	for _, a := range slices.Concat(t.OptionalLocation, t.LockAttrs(nix)) {
 		if v, ok := from[a]; ok {
 			attrs[a] = v
 		}
@@ -264,7 +277,7 @@ func LockedFor(original, tree *pb.FlakeRef, ref string) (*pb.FlakeRef, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("the index's %s source lacks %s, which Nix 2.8 needs to fetch and verify it", tree.Type, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("the index's %s source lacks %s, which Nix needs to fetch and verify it", tree.Type, strings.Join(missing, ", "))
 	}
 	return flakeref.SourceOf(attrs)
 }

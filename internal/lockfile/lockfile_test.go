@@ -1,9 +1,11 @@
 package lockfile
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -144,19 +146,66 @@ func TestParseErrors(t *testing.T) {
 
 func TestLockedFor(t *testing.T) {
 	tree := &pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Ref: "main", Rev: "31732fcf5e8fea42e59c2488ad31a0e651500f68", LastModified: 5, NarHash: "sha256-x", RevCount: 9}
-	l, err := LockedFor(&pb.FlakeRef{Type: "indirect", Id: "r", Dir: "sub"}, tree, "")
+	l, err := LockedFor(&pb.FlakeRef{Type: "indirect", Id: "r", Dir: "sub"}, tree, "", flakeref.MinNix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l.Ref != "" || l.RevCount != 0 || l.Dir != "sub" || l.Rev != tree.Rev {
 		t.Errorf("github locked = %v; want no ref or revCount, the declaration's dir", l)
 	}
-	if _, err := LockedFor(&pb.FlakeRef{Type: "git", Url: "https://e.org/x"}, &pb.FlakeRef{Type: "git", Url: "https://e.org/x", Rev: tree.Rev, NarHash: "sha256-x"}, ""); err == nil || !strings.Contains(err.Error(), "lacks ref, revCount, lastModified") {
+	if _, err := LockedFor(&pb.FlakeRef{Type: "git", Url: "https://e.org/x"}, &pb.FlakeRef{Type: "git", Url: "https://e.org/x", Rev: tree.Rev, NarHash: "sha256-x"}, "", flakeref.MinNix); err == nil || !strings.Contains(err.Error(), "lacks ref, revCount, lastModified") {
 		t.Errorf("git without ref: %v", err)
 	}
-	l, err = LockedFor(&pb.FlakeRef{Type: "tarball", Url: "https://e.org/x.tar.gz"}, &pb.FlakeRef{Type: "tarball", Url: "https://e.org/x.tar.gz", Rev: "r", LastModified: 3, NarHash: "sha256-x"}, "")
-	if err != nil || l.Rev != "" || l.LastModified != 0 {
-		t.Errorf("tarball locked = %v, %v; Nix 2.8 rejects rev and lastModified on tarballs", l, err)
+}
+
+// TestLockedForNix: what a tarball lock may carry follows the Nix release
+// it is for, as flakeref.Types says (every release from it on reads each
+// attribute), and a requirement URL locks a forge version as its rev's
+// archive.
+func TestLockedForNix(t *testing.T) {
+	rev := "31732fcf5e8fea42e59c2488ad31a0e651500f68"
+	tarball := &pb.FlakeRef{Type: "tarball", Url: "https://e.org/x.tar.gz", Rev: rev, RevCount: 7, LastModified: 3, NarHash: "sha256-x"}
+	forge := &pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Rev: rev, LastModified: 3, NarHash: "sha256-x"}
+	declared := &pb.FlakeRef{Type: "tarball", Url: "https://registry.example/f/o/r/%5E1.0.tar.gz"}
+	for _, tc := range []struct {
+		nix  string
+		tree *pb.FlakeRef
+		want string
+	}{
+		{"2.8", tarball, `{"narHash":"sha256-x","type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		// 2.13.5 reads rev, but 2.14 does not, nor 2.16.0.
+		{"2.13.5", tarball, `{"narHash":"sha256-x","type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		{"2.16.1", tarball, `{"narHash":"sha256-x","type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		{"2.16.2", tarball, `{"narHash":"sha256-x","rev":"` + rev + `","revCount":7,"type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		// 2.17.0 refuses lastModified, which 2.17.1 reads.
+		{"2.17", tarball, `{"narHash":"sha256-x","rev":"` + rev + `","revCount":7,"type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		{"2.17.1", tarball, `{"lastModified":3,"narHash":"sha256-x","rev":"` + rev + `","revCount":7,"type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		{"2.26.3", tarball, `{"lastModified":3,"narHash":"sha256-x","rev":"` + rev + `","revCount":7,"type":"tarball","url":"https://e.org/x.tar.gz"}`},
+		{"2.8", forge, `{"narHash":"sha256-x","type":"tarball","url":"https://github.com/o/r/archive/` + rev + `.tar.gz"}`},
+		{"2.18", forge, `{"lastModified":3,"narHash":"sha256-x","rev":"` + rev + `","type":"tarball","url":"https://github.com/o/r/archive/` + rev + `.tar.gz"}`},
+	} {
+		nix, err := flakeref.ParseNixVersion(tc.nix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := LockedFor(declared, tc.tree, "", nix)
+		if err != nil {
+			t.Fatalf("Nix %s: %v", tc.nix, err)
+		}
+		if got, _ := json.Marshal(flakeref.Attrs(l)); string(got) != tc.want {
+			t.Errorf("Nix %s, %s tree: locked %s, want %s", tc.nix, tc.tree.Type, got, tc.want)
+		}
+		if tr := Trim(tc.tree, nix); tc.tree.Type == "tarball" {
+			if got, _ := json.Marshal(flakeref.Attrs(tr)); string(got) != tc.want {
+				t.Errorf("Nix %s: Trim keeps %s, want %s", tc.nix, got, tc.want)
+			}
+		}
+	}
+	// A forge flake in a subdirectory has no tarball URL: it stays a
+	// forge pin, which Nix fetches whatever the declaration's type.
+	sub := &pb.FlakeRef{Type: "github", Owner: "o", Repo: "r", Rev: rev, LastModified: 3, NarHash: "sha256-x", Dir: "nix"}
+	if l, err := LockedFor(declared, sub, "", flakeref.MinNix); err != nil || l.Type != "github" {
+		t.Errorf("a subdirectory flake through a requirement URL locks as %v, %v", l, err)
 	}
 }
 
@@ -172,7 +221,7 @@ func TestParseKeepsWhatNewerNixWrites(t *testing.T) {
 	if locked.LastModified != 5 || locked.Rev != "r" {
 		t.Errorf("Parse dropped attributes: %v", locked)
 	}
-	if tr := Trim(locked); tr.LastModified != 0 || tr.Rev != "" || tr.Url != locked.Url || tr.NarHash != locked.NarHash {
+	if tr := Trim(locked, flakeref.MinNix); tr.LastModified != 0 || tr.Rev != "" || tr.Url != locked.Url || tr.NarHash != locked.NarHash {
 		t.Errorf("Trim = %v; want url and narHash only", tr)
 	}
 }

@@ -29,6 +29,7 @@ const maxLoggedMessage = 256
 // written. So a quiet server logs every call, and one under load writes
 // a bounded number of lines per interval, however many calls it answers.
 type accessLog struct {
+	face     string // "grpc" or "http", for the metrics
 	log      *slog.Logger
 	metrics  *telemetry.Metrics
 	burst    int
@@ -46,8 +47,8 @@ type logCount struct {
 	took           time.Duration
 }
 
-func newAccessLog(log *slog.Logger, m *telemetry.Metrics, burst int, interval time.Duration) *accessLog {
-	return &accessLog{log: log, metrics: m, burst: burst, interval: interval, counts: map[logKey]*logCount{}}
+func newAccessLog(face string, log *slog.Logger, m *telemetry.Metrics, burst int, interval time.Duration) *accessLog {
+	return &accessLog{face: face, log: log, metrics: m, burst: burst, interval: interval, counts: map[logKey]*logCount{}}
 }
 
 // outcome is the call's real code: a handler that finished after its
@@ -68,17 +69,22 @@ func (a *accessLog) observe(ctx context.Context, req any, info *grpc.UnaryServer
 	start := time.Now()
 	done := func(string) {}
 	if a.metrics != nil {
-		done = a.metrics.RPCStarted("grpc", info.FullMethod)
+		done = a.metrics.RPCStarted(a.face, info.FullMethod)
 	}
-	var caller string
-	resp, err := handler(context.WithValue(ctx, callerSlotKey{}, &caller), req)
+	var slot callSlot
+	resp, err := handler(context.WithValue(ctx, callSlotKey{}, &slot), req)
 	code := outcome(ctx, err)
 	done(code.String())
-	a.record(ctx, info.FullMethod, caller, code, err, time.Since(start))
+	if slot.peer == "" {
+		if p, ok := peer.FromContext(ctx); ok {
+			slot.peer = p.Addr.String()
+		}
+	}
+	a.record(ctx, info.FullMethod, slot, code, err, time.Since(start))
 	return resp, err
 }
 
-func (a *accessLog) record(ctx context.Context, method, caller string, code codes.Code, err error, took time.Duration) {
+func (a *accessLog) record(ctx context.Context, method string, slot callSlot, code codes.Code, err error, took time.Duration) {
 	now := time.Now()
 	k := logKey{method, code.String()}
 	a.mu.Lock()
@@ -106,12 +112,12 @@ func (a *accessLog) record(ctx context.Context, method, caller string, code code
 	if serverFault {
 		level = slog.LevelError
 	}
-	attrs := []any{"method", method, "code", code.String(), "duration", took}
-	if caller != "" {
-		attrs = append(attrs, "caller", caller)
+	attrs := []any{"method", method, "code", code.String(), "duration", took, "face", a.face}
+	if slot.caller != "" {
+		attrs = append(attrs, "caller", slot.caller)
 	}
-	if p, ok := peer.FromContext(ctx); ok {
-		attrs = append(attrs, "peer", p.Addr.String())
+	if slot.peer != "" {
+		attrs = append(attrs, "peer", slot.peer)
 	}
 	if err != nil {
 		msg := status.Convert(err).Message()
@@ -135,7 +141,7 @@ func (a *accessLog) flushLocked(ctx context.Context) {
 		c := a.counts[k]
 		if dropped := c.calls - c.written; dropped > 0 {
 			a.log.Log(ctx, slog.LevelInfo, "rpc summary", "method", k.method, "code", k.code, "calls", c.calls, "not_logged", dropped,
-				"mean_duration", c.took/time.Duration(c.calls), "interval", a.interval)
+				"mean_duration", c.took/time.Duration(c.calls), "interval", a.interval, "face", a.face)
 			if a.metrics != nil {
 				a.metrics.LogSuppressed(k.method, k.code, dropped)
 			}

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -49,16 +51,28 @@ func ParseTokens(name string, data []byte) (Tokens, error) {
 	return t, sc.Err()
 }
 
-// callerOf names who makes a call: the owner of its bearer token, else the
-// subject of its verified client certificate (the common name, or the
-// whole subject when it has none), else "" (anonymous). A token that is
-// presented must be known: a typo must not silently make a caller
-// anonymous.
+// callerOf names who makes a gRPC call (identify, from its metadata and
+// its TLS peer).
 func callerOf(ctx context.Context, tokens Tokens) (string, error) {
-	if vals := metadata.ValueFromIncomingContext(ctx, "authorization"); len(vals) > 0 {
-		tok, ok := strings.CutPrefix(vals[0], "Bearer ")
+	var chains [][]*x509.Certificate
+	if p, ok := peer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			chains = ti.State.VerifiedChains
+		}
+	}
+	return identify(metadata.ValueFromIncomingContext(ctx, "authorization"), chains, tokens)
+}
+
+// identify names a caller from its authorization values and its verified
+// certificate chains: the owner of its bearer token, else the subject of
+// its client certificate (the common name, or the whole subject when it
+// has none), else "" (anonymous). A token that is presented must be
+// known: a typo must not silently make a caller anonymous.
+func identify(authorization []string, chains [][]*x509.Certificate, tokens Tokens) (string, error) {
+	if len(authorization) > 0 {
+		tok, ok := strings.CutPrefix(authorization[0], "Bearer ")
 		if !ok {
-			return "", status.Error(codes.Unauthenticated, "authorization metadata is not \"Bearer TOKEN\"")
+			return "", status.Error(codes.Unauthenticated, "authorization is not \"Bearer TOKEN\"")
 		}
 		caller, ok := tokens[sha256.Sum256([]byte(tok))]
 		if !ok {
@@ -66,16 +80,22 @@ func callerOf(ctx context.Context, tokens Tokens) (string, error) {
 		}
 		return caller, nil
 	}
-	if p, ok := peer.FromContext(ctx); ok {
-		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 {
-			cert := ti.State.VerifiedChains[0][0]
-			if cert.Subject.CommonName != "" {
-				return cert.Subject.CommonName, nil
-			}
-			return cert.Subject.String(), nil
+	if len(chains) > 0 {
+		cert := chains[0][0]
+		if cert.Subject.CommonName != "" {
+			return cert.Subject.CommonName, nil
 		}
+		return cert.Subject.String(), nil
 	}
 	return "", nil
+}
+
+// admit refuses an anonymous caller when callers are required.
+func admit(caller string, required bool) error {
+	if caller == "" && required {
+		return status.Error(codes.Unauthenticated, "this server answers only callers with a bearer token or a client certificate")
+	}
+	return nil
 }
 
 // authenticate puts the caller into the context for the service, which
@@ -87,19 +107,49 @@ func authenticate(tokens Tokens, required bool) grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		caller, err := callerOf(ctx, tokens)
+		if err == nil {
+			err = admit(caller, required)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if caller == "" && required {
-			return nil, status.Error(codes.Unauthenticated, "this server answers only callers with a bearer token or a client certificate")
-		}
-		if slot, ok := ctx.Value(callerSlotKey{}).(*string); ok {
-			*slot = caller
-		}
-		return handler(service.WithCaller(ctx, caller), req)
+		return handler(withCaller(ctx, caller), req)
 	}
 }
 
-// callerSlotKey marks where authenticate tells the access log, which runs
-// around it, who the caller was.
-type callerSlotKey struct{}
+// withCaller tells the service, and the access log that runs around the
+// interceptors, who the caller is.
+func withCaller(ctx context.Context, caller string) context.Context {
+	if slot, ok := ctx.Value(callSlotKey{}).(*callSlot); ok {
+		slot.caller = caller
+	}
+	return service.WithCaller(ctx, caller)
+}
+
+// callSlot is where the interceptors tell the access log, which runs
+// around them, who the caller was, and where a call of the HTTP face came
+// from (its gRPC peer is the in-memory connection).
+type callSlot struct{ caller, peer string }
+
+type callSlotKey struct{}
+
+// HTTPContext names who makes a request of the HTTP face as a gRPC caller
+// is named: by the bearer token of its Authorization header, else by its
+// verified client certificate. The context it returns carries the caller
+// and the client's address into the calls the face makes (InProcess). It
+// refuses the request as a gRPC call would be refused (UNAUTHENTICATED:
+// an unknown token, or no caller where one is required).
+func (s *Server) HTTPContext(r *http.Request) (context.Context, error) {
+	var chains [][]*x509.Certificate
+	if r.TLS != nil {
+		chains = r.TLS.VerifiedChains
+	}
+	caller, err := identify(r.Header.Values("Authorization"), chains, s.opts.Tokens)
+	if err == nil {
+		err = admit(caller, s.opts.RequireCaller)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return context.WithValue(service.WithCaller(r.Context(), caller), httpPeerKey{}, r.RemoteAddr), nil
+}

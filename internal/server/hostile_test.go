@@ -3,21 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -40,6 +32,7 @@ import (
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/telemetry"
 	"github.com/flakeresolve/flakeresolve/internal/tlsconf"
+	"github.com/flakeresolve/flakeresolve/internal/tlsconf/tlstest"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
@@ -286,6 +279,7 @@ func TestHostileSuggestions(t *testing.T) {
 // the root ("4 trees for 3 paths"); both are malformed requests now, as
 // are update paths and follows with such names.
 func TestHostileNames(t *testing.T) {
+	underCeiling(t)
 	h := startHostile(t, service.Config{}, Options{})
 	c := h.client(t, ClientOptions{})
 	ctx := ctxFor(t)
@@ -314,6 +308,7 @@ func TestHostileNames(t *testing.T) {
 // SRI SHA-256 or a rev that is not 40 hex digits was once kept and
 // written into the next lock.
 func TestHostilePins(t *testing.T) {
+	underCeiling(t)
 	h := startHostile(t, service.Config{}, Options{})
 	c := h.client(t, ClientOptions{})
 	ctx := ctxFor(t)
@@ -356,6 +351,7 @@ func (rawCodec) Name() string                       { return "proto" }
 // error, INVALID_ARGUMENT, and logged (gRPC alone answers INTERNAL
 // before any interceptor, so they were never logged).
 func TestHostileBytes(t *testing.T) {
+	underCeiling(t)
 	h := startHostile(t, service.Config{}, Options{})
 	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -379,6 +375,7 @@ func TestHostileBytes(t *testing.T) {
 // asks (none, or a trillion units), and its cap on effort whatever effort
 // the request asks: the answer's work is the cap's, not the request's.
 func TestHostileWorkCap(t *testing.T) {
+	underCeiling(t)
 	const capped = 200
 	free := startHostile(t, service.Config{}, Options{}).client(t, ClientOptions{})
 	limited := startHostile(t, service.Config{Limits: solver.Limits{Work: capped}}, Options{}).client(t, ClientOptions{})
@@ -403,42 +400,6 @@ func TestHostileWorkCap(t *testing.T) {
 		if a.Stats.Work >= whole.Stats.Work {
 			t.Errorf("work_limit %d under a cap of %d: work %d, as much as uncapped (%d)", asked, capped, a.Stats.Work, whole.Stats.Work)
 		}
-	}
-}
-
-// certs writes a CA, a server certificate for 127.0.0.1 and client
-// certificates for the named callers, as PEM files in dir.
-func certs(t *testing.T, dir string, callers ...string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	write := func(name, kind string, der []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("ca.pem", "CERTIFICATE", caDER)
-	issue := func(name string, tmpl *x509.Certificate) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
-		write(name+".pem", "CERTIFICATE", der)
-		write(name+".key", "EC PRIVATE KEY", keyDER)
-	}
-	issue("server", &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"}, NotBefore: caTmpl.NotBefore, NotAfter: caTmpl.NotAfter,
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	for i, c := range callers {
-		issue(c, &x509.Certificate{SerialNumber: big.NewInt(int64(3 + i)), Subject: pkix.Name{CommonName: c}, NotBefore: caTmpl.NotBefore, NotAfter: caTmpl.NotAfter,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	}
 }
 
@@ -478,8 +439,9 @@ func leaks(said string) bool {
 // the callers named for it (by client certificate or by token) and by no
 // one else: not in answers, not in errors, not in suggestions.
 func TestHostileVisibility(t *testing.T) {
+	underCeiling(t)
 	dir := t.TempDir()
-	certs(t, dir, "team-a", "team-b")
+	tlstest.Certs(t, dir, "team-a", "team-b")
 	p := func(name string) string { return filepath.Join(dir, name) }
 	tokenA, tokenB := "token-of-team-a-0123456789", "token-of-team-b-0123456789"
 	tokens, err := ParseTokens("tokens", []byte(fmt.Sprintf("# callers\nteam-a %s\nteam-b %s\n", tokenA, tokenB)))
@@ -552,6 +514,7 @@ func TestHostileVisibility(t *testing.T) {
 // TestHostileReflection: reflection, which lists the API to anyone, is off
 // unless asked for.
 func TestHostileReflection(t *testing.T) {
+	underCeiling(t)
 	for _, on := range []bool{false, true} {
 		h := startHostile(t, service.Config{}, Options{Reflection: on})
 		conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -575,6 +538,7 @@ func TestHostileReflection(t *testing.T) {
 // TestHostileLargeAnswer: an answer over gRPC's default 4 MiB reaches the
 // command line's client (it once broke --server).
 func TestHostileLargeAnswer(t *testing.T) {
+	underCeiling(t)
 	h := startHostile(t, service.Config{Limits: solver.Limits{MaxDeclarations: 50_000}}, Options{})
 	c := h.client(t, ClientOptions{})
 	req := &pb.ResolveInputsRequest{Inputs: map[string]*pb.Input{}}
@@ -611,7 +575,7 @@ func TestAccessLogBounded(t *testing.T) {
 
 	// A handler that answers after its caller left answered no one.
 	var buf syncBuffer
-	al := newAccessLog(slog.New(slog.NewTextHandler(&buf, nil)), nil, 10, time.Hour)
+	al := newAccessLog("grpc", slog.New(slog.NewTextHandler(&buf, nil)), nil, 10, time.Hour)
 	info := &grpc.UnaryServerInfo{FullMethod: "/x/Y"}
 	ok := func(context.Context, any) (any, error) { return "answer", nil }
 	canceled, cancel := context.WithCancel(context.Background())

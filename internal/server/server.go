@@ -16,18 +16,16 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/encoding"
+	protoenc "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/telemetry"
@@ -105,6 +103,8 @@ type Server struct {
 	// shutdown.
 	Health *health.Server
 	log    *accessLog
+	svc    *service.Service
+	opts   Options
 }
 
 // FlushLog writes the access log's pending summaries, at shutdown.
@@ -113,9 +113,8 @@ func (s *Server) FlushLog() { s.log.flush() }
 // NewGRPCServer serves svc with health checking, and reflection when
 // asked for.
 func NewGRPCServer(svc *service.Service, opts Options) *Server {
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if opts.LogBurst <= 0 {
 		opts.LogBurst = 20
@@ -123,18 +122,12 @@ func NewGRPCServer(svc *service.Service, opts Options) *Server {
 	if opts.LogInterval <= 0 {
 		opts.LogInterval = 10 * time.Second
 	}
-	al := newAccessLog(log, opts.Metrics, opts.LogBurst, opts.LogInterval)
-	sopts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
-		grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(al.observe, authenticate(opts.Tokens, opts.RequireCaller)),
-	}
+	al := newAccessLog("grpc", opts.Logger, opts.Metrics, opts.LogBurst, opts.LogInterval)
+	var creds []grpc.ServerOption
 	if opts.TLS != nil {
-		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+		creds = append(creds, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
-	gs := grpc.NewServer(sopts...)
-	desc := decodeErrors(pb.ResolverService_ServiceDesc)
-	gs.RegisterService(&desc, rpcService{svc: svc})
+	gs := newServer(svc, opts, al, authenticate(opts.Tokens, opts.RequireCaller), creds...)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(pb.ResolverService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -142,36 +135,22 @@ func NewGRPCServer(svc *service.Service, opts Options) *Server {
 	if opts.Reflection {
 		reflection.Register(gs)
 	}
-	return &Server{Server: gs, Health: hs, log: al}
+	return &Server{Server: gs, Health: hs, log: al, svc: svc, opts: opts}
 }
 
-// decodeErrors makes a request that is not the method's message (bytes
-// that do not decode) an INVALID_ARGUMENT of the service's, as any other
-// malformed request, and passes it through the interceptors, which log
-// and count it. gRPC itself answers such a request INTERNAL before any
-// interceptor runs, so it was neither logged nor the client's fault.
-func decodeErrors(desc grpc.ServiceDesc) grpc.ServiceDesc {
-	desc.Methods = slices.Clone(desc.Methods)
-	for i, m := range desc.Methods {
-		handler, full := m.Handler, "/"+desc.ServiceName+"/"+m.MethodName
-		desc.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
-			var bad error
-			resp, err := handler(srv, ctx, func(v any) error {
-				if err := dec(v); err != nil {
-					name := "request"
-					if pm, ok := v.(proto.Message); ok {
-						name = string(pm.ProtoReflect().Descriptor().FullName())
-					}
-					bad = Status(&service.FieldError{Field: "request", Msg: fmt.Sprintf("not a valid %s message: %s", name, status.Convert(err).Message())}).Err()
-					return bad
-				}
-				return nil
-			}, ic)
-			if bad != nil {
-				return ic(ctx, nil, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, func(context.Context, any) (any, error) { return nil, bad })
-			}
-			return resp, err
-		}
-	}
-	return desc
+// newServer is a gRPC server of the service: the request size limit,
+// the access log around the interceptor that names callers, and
+// malformed requests as INVALID_ARGUMENT.
+func newServer(svc *service.Service, opts Options, al *accessLog, callers grpc.UnaryServerInterceptor, extra ...grpc.ServerOption) *grpc.Server {
+	sopts := append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
+		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(al.observe, callers),
+	}, extra...)
+	codec := &requestCodec{CodecV2: encoding.GetCodecV2(protoenc.Name)}
+	sopts = append(sopts, grpc.ForceServerCodecV2(codec))
+	gs := grpc.NewServer(sopts...)
+	desc := decodeErrors(pb.ResolverService_ServiceDesc, codec)
+	gs.RegisterService(&desc, rpcService{svc: svc})
+	return gs
 }

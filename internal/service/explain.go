@@ -23,7 +23,7 @@ func (s *Service) ExplainInputs(ctx context.Context, req *pb.ExplainInputsReques
 	if err := s.checkLengths(map[string]string{"flake": req.GetFlake(), "path": req.GetPath()}); err != nil {
 		return nil, err
 	}
-	layers := s.layers(ctx)
+	layers := s.LayersOf(ctx)
 	switch t := req.Target.(type) {
 	case nil:
 		return nil, &FieldError{Field: "flake", Msg: "neither flake nor path is set; expected the flake or the input path to explain"}

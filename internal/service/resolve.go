@@ -44,7 +44,7 @@ func (s *Service) resolveChecked(ctx context.Context, req *pb.ResolveInputsReque
 		return nil, err
 	}
 	defer release()
-	return s.resolve(ctx, s.layers(ctx), sreq, prefix)
+	return s.resolve(ctx, s.LayersOf(ctx), sreq, prefix)
 }
 
 // resolve runs the solver, its complaints about the request read as
@@ -74,6 +74,7 @@ func (s *Service) solverRequest(req *pb.ResolveInputsRequest, prefix string) (*s
 		return nil, err
 	}
 	sreq := &solver.Request{
+		Indirect:       s.cfg.Indirect,
 		Inputs:         req.Inputs,
 		Single:         req.SingleFlakes,
 		UnversionedAny: req.UnversionedAsAny,

@@ -38,6 +38,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
+	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	Access Access
 	// Observer is told of solves and of the queue (nil: no one).
 	Observer Observer
+	// Indirect resolves indirect inputs (nixpkgs, flake:foo/ref) through
+	// flake registries before the index names do (--registry); nil: the
+	// index names alone.
+	Indirect func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
 }
 
 // Service answers the API's calls against the current indexes.
@@ -85,8 +90,8 @@ func New(l *index.Layers, cfg Config) *Service {
 // Layers returns every index currently served, whoever may see it.
 func (s *Service) Layers() *index.Layers { return s.served.Load().all }
 
-// layers are the indexes the caller of ctx sees.
-func (s *Service) layers(ctx context.Context) *index.Layers {
+// LayersOf returns the indexes the caller of ctx (WithCaller) sees.
+func (s *Service) LayersOf(ctx context.Context) *index.Layers {
 	return s.served.Load().view(CallerOf(ctx))
 }
 

@@ -48,7 +48,7 @@ func (s *Service) ListVersions(ctx context.Context, req *pb.ListVersionsRequest)
 	if req.Input != "" && req.Context == nil {
 		return nil, &FieldError{Field: "input", Msg: "names a root input of the context, but the request has no context"}
 	}
-	layers := s.layers(ctx)
+	layers := s.LayersOf(ctx)
 	f, err := layers.Lookup(name)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ package versionreq
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,4 +157,33 @@ func Select[T any](r *Req, releases, prereleases []T, version func(T) *semver.Ve
 	out = append(out, releases[i:j]...)
 	sort.SliceStable(out, func(a, b int) bool { return version(out[a]).LessThan(version(out[b])) })
 	return out
+}
+
+// WithoutPatch is the requirement with every comparator that names a patch
+// widened to its whole MAJOR.MINOR series: "^", "~" and "=" keep their
+// operator, ">" and ">=" become ">=", "<" and "<=" become "<=". It reads a
+// FlakeHub requirement, whose patch counts commits, against versions
+// numbered otherwise (by commit time): the bound widens and never narrows,
+// and a count is never compared with a time. A prerelease is dropped with
+// the patch it belongs to.
+func (r *Req) WithoutPatch() *Req {
+	cs := slices.Clone(r.comparators)
+	changed := false
+	for i, c := range cs {
+		if c.Patch == nil || c.Minor == nil || c.Op == Wildcard {
+			continue
+		}
+		c.Patch, c.Pre = nil, ""
+		switch c.Op {
+		case Greater:
+			c.Op = GreaterEq
+		case Less:
+			c.Op = LessEq
+		}
+		cs[i], changed = c, true
+	}
+	if !changed {
+		return r
+	}
+	return compile(cs)
 }

@@ -196,3 +196,32 @@ func TestSelectAgreesWithMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutPatch(t *testing.T) {
+	for in, want := range map[string]string{
+		"^0.2305.490449":   "^0.2305",
+		"=0.1.793735":      "=0.1",
+		">0.1.5":           ">=0.1",
+		"<0.2305.5":        "<=0.2305",
+		">=0.1.2, <0.1.90": ">=0.1, <=0.1",
+		"~1.2.3-rc.1":      "~1.2",
+		"0.1.*":            "0.1.*",
+		"^0.2305":          "^0.2305",
+		"*":                "*",
+	} {
+		if got := MustParse(in).WithoutPatch().String(); got != want {
+			t.Errorf("%s without patch = %s, want %s", in, got, want)
+		}
+	}
+	// Widened, never narrowed: every version the requirement admits, the
+	// widened one admits too.
+	for _, req := range []string{"^0.2305.490449", ">0.1.5", "<0.2305.5", "=0.1.793735", "~1.2.3"} {
+		r, w := MustParse(req), MustParse(req).WithoutPatch()
+		for _, v := range []string{"0.1.5", "0.1.6", "0.1.793735", "0.2305.1", "0.2305.490449", "0.2305.490450", "1.2.3", "1.2.9"} {
+			sv := semver.MustParse(v)
+			if r.Matches(sv) && !w.Matches(sv) {
+				t.Errorf("%s admits %s, %s does not", req, v, w)
+			}
+		}
+	}
+}

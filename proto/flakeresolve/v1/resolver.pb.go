@@ -7,6 +7,7 @@
 package flakeresolvev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -54,6 +55,19 @@ const (
 	// INTERNAL: a fault of the service itself; the message says what.
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_INTERNAL_ERROR ErrorReason = 6
+	// NOT_FOUND, from the HTTP face's requirement URLs
+	// (/f/{owner}/{project}/{requirement}): no version of the flake
+	// matches the requirement. Metadata "flake", "requirement", and
+	// "versions", the newest few the flake has, comma-separated.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_VERSION_NOT_FOUND ErrorReason = 7
+	// FAILED_PRECONDITION, from the HTTP face's requirement URLs: the
+	// newest matching version has no tarball URL to redirect to (its tree
+	// is a git or hg checkout, or a subdirectory of a repository), and a
+	// redirect to anything unpinned would not be one. Metadata "flake",
+	// "version" and "type".
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_NO_TARBALL ErrorReason = 8
 )
 
 // Enum value maps for ErrorReason.
@@ -66,6 +80,8 @@ var (
 		4: "NO_ANSWER",
 		5: "LIMIT_EXCEEDED",
 		6: "INTERNAL_ERROR",
+		7: "VERSION_NOT_FOUND",
+		8: "NO_TARBALL",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -75,6 +91,8 @@ var (
 		"NO_ANSWER":                4,
 		"LIMIT_EXCEEDED":           5,
 		"INTERNAL_ERROR":           6,
+		"VERSION_NOT_FOUND":        7,
+		"NO_TARBALL":               8,
 	}
 )
 
@@ -465,9 +483,9 @@ func (ConflictCause_Kind) EnumDescriptor() ([]byte, []int) {
 type ListVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The flake: "flakes/{flake}", its name as the index lists it
-	// ("flakes/hyprutils"). Without google.api.resource_reference: the
-	// resource annotations come with the HTTP face and its googleapis
-	// imports; the pattern is the one above.
+	// ("flakes/hyprutils"). Without google.api.resource_reference: the API
+	// imports only the googleapis protos its HTTP routes need
+	// (google/api/annotations.proto); the pattern is the one above.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// A Cargo version requirement ("^0.8", ">=0.8, <0.10"); empty is "*".
 	// The one filter versions take, in the syntax flakes write, rather than
@@ -3097,7 +3115,7 @@ var File_flakeresolve_v1_resolver_proto protoreflect.FileDescriptor
 
 const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe2\x01\n" +
+	"\x1eflakeresolve/v1/resolver.proto\x12\x0fflakeresolve.v1\x1a\x1bflakeresolve/v1/index.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe2\x01\n" +
 	"\x13ListVersionsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12 \n" +
 	"\vrequirement\x18\x02 \x01(\tR\vrequirement\x12\x1b\n" +
@@ -3303,7 +3321,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
 	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
 	"\n" +
-	"now_shares\x18\x05 \x03(\tR\tnowShares*\xa5\x01\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xcc\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
@@ -3311,7 +3329,10 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0fFLAKE_NOT_FOUND\x10\x03\x12\r\n" +
 	"\tNO_ANSWER\x10\x04\x12\x12\n" +
 	"\x0eLIMIT_EXCEEDED\x10\x05\x12\x12\n" +
-	"\x0eINTERNAL_ERROR\x10\x06*w\n" +
+	"\x0eINTERNAL_ERROR\x10\x06\x12\x15\n" +
+	"\x11VERSION_NOT_FOUND\x10\a\x12\x0e\n" +
+	"\n" +
+	"NO_TARBALL\x10\b*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
@@ -3345,11 +3366,11 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x12LIMIT_FIELD_LENGTH\x10\t\x12\x15\n" +
 	"\x11LIMIT_CONCURRENCY\x10\n" +
 	"\x12\x10\n" +
-	"\fLIMIT_MEMORY\x10\v2\xae\x02\n" +
-	"\x0fResolverService\x12[\n" +
-	"\fListVersions\x12$.flakeresolve.v1.ListVersionsRequest\x1a%.flakeresolve.v1.ListVersionsResponse\x12^\n" +
-	"\rResolveInputs\x12%.flakeresolve.v1.ResolveInputsRequest\x1a&.flakeresolve.v1.ResolveInputsResponse\x12^\n" +
-	"\rExplainInputs\x12%.flakeresolve.v1.ExplainInputsRequest\x1a&.flakeresolve.v1.ExplainInputsResponseBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
+	"\fLIMIT_MEMORY\x10\v2\xc1\x03\n" +
+	"\x0fResolverService\x12\xaf\x01\n" +
+	"\fListVersions\x12$.flakeresolve.v1.ListVersionsRequest\x1a%.flakeresolve.v1.ListVersionsResponse\"R\x82\xd3\xe4\x93\x02LZ*:\x01*\"%/v1/{parent=flakes/*}/versions:choose\x12\x1e/v1/{parent=flakes/*}/versions\x12}\n" +
+	"\rResolveInputs\x12%.flakeresolve.v1.ResolveInputsRequest\x1a&.flakeresolve.v1.ResolveInputsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/inputs:resolve\x12}\n" +
+	"\rExplainInputs\x12%.flakeresolve.v1.ExplainInputsRequest\x1a&.flakeresolve.v1.ExplainInputsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/inputs:explainBKZIgithub.com/flakeresolve/flakeresolve/proto/flakeresolve/v1;flakeresolvev1b\x06proto3"
 
 var (
 	file_flakeresolve_v1_resolver_proto_rawDescOnce sync.Once

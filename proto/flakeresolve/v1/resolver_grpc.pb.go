@@ -38,28 +38,29 @@ const (
 // is for people; programs read the details.
 //
 // Flakes are resources named "flakes/{flake}" and their versions
-// "flakes/{flake}/versions/{version}" (AIP-122). The HTTP routes come with
-// the HTTP face; the intended ones are written beside each method.
+// "flakes/{flake}/versions/{version}" (AIP-122). Each method's
+// google.api.http option is its HTTP/JSON route (AIP-127), which
+// `flakeresolve serve --http-listen` answers through grpc-gateway; the
+// OpenAPI document generated from them is
+// proto/flakeresolve/v1/resolver.swagger.json.
 type ResolverServiceClient interface {
 	// Standard List (AIP-132) over flakes/{flake}/versions: the versions of
 	// one flake that satisfy a requirement, newest first. With context, also
 	// which of them the caller can use with its other inputs.
 	//
-	// (GET /v1/{parent=flakes/*}/versions)
+	// Over HTTP, GET with the other fields in the query string; a request
+	// with a context (a message of maps, which a query string cannot carry)
+	// is the same call as POST .../versions:choose with the request as body.
 	ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error)
 	// Custom method (AIP-136): resolves root inputs into pins. Every
 	// requirement holds and, among such answers, the strategy's objective is
 	// best. No answer is FAILED_PRECONDITION with a Conflict; a limit is
 	// RESOURCE_EXHAUSTED (size), DEADLINE_EXCEEDED (time) or CANCELLED with
 	// LimitExceeded.
-	//
-	// (POST /v1/inputs:resolve)
 	ResolveInputs(ctx context.Context, in *ResolveInputsRequest, opts ...grpc.CallOption) (*ResolveInputsResponse, error)
 	// Custom method: why a flake (or an input path) is pinned as it is:
 	// every path that reaches its trees, the requirement on each edge and
 	// why each tree was chosen.
-	//
-	// (POST /v1/inputs:explain)
 	ExplainInputs(ctx context.Context, in *ExplainInputsRequest, opts ...grpc.CallOption) (*ExplainInputsResponse, error)
 }
 
@@ -115,28 +116,29 @@ func (c *resolverServiceClient) ExplainInputs(ctx context.Context, in *ExplainIn
 // is for people; programs read the details.
 //
 // Flakes are resources named "flakes/{flake}" and their versions
-// "flakes/{flake}/versions/{version}" (AIP-122). The HTTP routes come with
-// the HTTP face; the intended ones are written beside each method.
+// "flakes/{flake}/versions/{version}" (AIP-122). Each method's
+// google.api.http option is its HTTP/JSON route (AIP-127), which
+// `flakeresolve serve --http-listen` answers through grpc-gateway; the
+// OpenAPI document generated from them is
+// proto/flakeresolve/v1/resolver.swagger.json.
 type ResolverServiceServer interface {
 	// Standard List (AIP-132) over flakes/{flake}/versions: the versions of
 	// one flake that satisfy a requirement, newest first. With context, also
 	// which of them the caller can use with its other inputs.
 	//
-	// (GET /v1/{parent=flakes/*}/versions)
+	// Over HTTP, GET with the other fields in the query string; a request
+	// with a context (a message of maps, which a query string cannot carry)
+	// is the same call as POST .../versions:choose with the request as body.
 	ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error)
 	// Custom method (AIP-136): resolves root inputs into pins. Every
 	// requirement holds and, among such answers, the strategy's objective is
 	// best. No answer is FAILED_PRECONDITION with a Conflict; a limit is
 	// RESOURCE_EXHAUSTED (size), DEADLINE_EXCEEDED (time) or CANCELLED with
 	// LimitExceeded.
-	//
-	// (POST /v1/inputs:resolve)
 	ResolveInputs(context.Context, *ResolveInputsRequest) (*ResolveInputsResponse, error)
 	// Custom method: why a flake (or an input path) is pinned as it is:
 	// every path that reaches its trees, the requirement on each edge and
 	// why each tree was chosen.
-	//
-	// (POST /v1/inputs:explain)
 	ExplainInputs(context.Context, *ExplainInputsRequest) (*ExplainInputsResponse, error)
 	mustEmbedUnimplementedResolverServiceServer()
 }
