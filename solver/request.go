@@ -29,6 +29,10 @@ type Request struct {
 	Update []string
 	// Limits bound the work.
 	Limits Limits
+	// Indirect, when set, resolves an indirect reference (nixpkgs,
+	// flake:foo/ref) through flake registries before the index names do,
+	// as Nix resolves one: ok is false when no registry has it.
+	Indirect func(ref *pb.FlakeRef) (resolved *pb.FlakeRef, ok bool, err error)
 	// trial marks a resolution that tries a hint: only whether it
 	// answers matters, so a conflict is not explained.
 	trial bool
@@ -68,34 +72,25 @@ var DefaultLimits = Limits{MaxReachable: 1_000_000, MaxCandidates: 200_000, MaxC
 	MaxDepth: 32, MaxDeclarations: 100_000, MaxFieldLength: 4096, MaxMemory: 4 << 30}
 
 func (l Limits) withDefaults() Limits {
-	if l.MaxReachable <= 0 {
-		l.MaxReachable = DefaultLimits.MaxReachable
-	}
-	if l.MaxCandidates <= 0 {
-		l.MaxCandidates = DefaultLimits.MaxCandidates
-	}
-	if l.MaxClauses <= 0 {
-		l.MaxClauses = DefaultLimits.MaxClauses
-	}
-	if l.Effort <= 0 {
-		l.Effort = DefaultLimits.Effort
-	}
-	if l.MaxPaths <= 0 {
-		l.MaxPaths = DefaultLimits.MaxPaths
-	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultLimits.MaxDepth
-	}
-	if l.MaxDeclarations <= 0 {
-		l.MaxDeclarations = DefaultLimits.MaxDeclarations
-	}
-	if l.MaxFieldLength <= 0 {
-		l.MaxFieldLength = DefaultLimits.MaxFieldLength
-	}
-	if l.MaxMemory <= 0 {
-		l.MaxMemory = DefaultLimits.MaxMemory
-	}
+	d := DefaultLimits
+	l.MaxReachable = positiveOr(l.MaxReachable, d.MaxReachable)
+	l.MaxCandidates = positiveOr(l.MaxCandidates, d.MaxCandidates)
+	l.MaxClauses = positiveOr(l.MaxClauses, d.MaxClauses)
+	l.Effort = positiveOr(l.Effort, d.Effort)
+	l.MaxPaths = positiveOr(l.MaxPaths, d.MaxPaths)
+	l.MaxDepth = positiveOr(l.MaxDepth, d.MaxDepth)
+	l.MaxDeclarations = positiveOr(l.MaxDeclarations, d.MaxDeclarations)
+	l.MaxFieldLength = positiveOr(l.MaxFieldLength, d.MaxFieldLength)
+	l.MaxMemory = positiveOr(l.MaxMemory, d.MaxMemory)
 	return l
+}
+
+// positiveOr is v, or d when v is no bound (zero or negative).
+func positiveOr[T int | int64 | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
 }
 
 // Answer is a resolution.
