@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench lock-example gophersat-patch
+.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench bench-http lock-example gophersat-patch
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -15,10 +15,13 @@ build:
 
 # Every test, then again under the race detector the tests where goroutines
 # share state: solvers running in parallel, a server answering concurrent
-# calls and reloading. (The whole suite under -race is five times slower,
-# mostly in sequential SAT and Nix tests that race nothing.)
-RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload|Admission|HostileVisibility|AccessLog
-RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service ./internal/server
+# calls and reloading, callers over both faces. (The whole suite under
+# -race is five times slower, mostly in sequential SAT and Nix tests that
+# race nothing.) The hostile-request suite (internal/server, TestHostile*:
+# a real server over loopback, each test under a heap ceiling it fails
+# over) is part of ./... and skips nothing.
+RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload|Admission|HostileVisibility|AccessLog|HTTPCallers
+RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service ./internal/server ./internal/httpapi
 
 test:
 	./.ci/deps
@@ -32,23 +35,43 @@ BUF := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 # against (make proto-breaking), and a change it refuses needs a v2.
 API_IMAGE := proto/api-v1.binpb
 
-# Regenerates the committed Go code from proto/ (needs protoc; Debian's
-# protobuf-compiler). The plugins' versions are pinned as tools in go.mod.
-proto:
+# googleapis' HTTP annotations, which resolver.proto imports for its routes:
+# taken from a pinned Go module that carries them (grpc-gateway v1's
+# third_party/googleapis), so the Go module proxy and checksum database
+# stand behind them like behind any module, and copied under proto/ where
+# protoc and buf find them. Not committed (.gitignore): fetched again here.
+GOOGLEAPIS_MODULE := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+GOOGLEAPIS := proto/google/api/annotations.proto proto/google/api/http.proto
+
+$(GOOGLEAPIS):
+	mkdir -p proto/google/api
+	dir=$$(go mod download -json $(GOOGLEAPIS_MODULE) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p') && \
+		test -n "$$dir" && install -m 644 "$$dir/third_party/googleapis/$(@:proto/%=%)" $@
+
+# Regenerates the committed code from proto/ (needs protoc; Debian's
+# protobuf-compiler): the messages, the gRPC service, its HTTP/JSON gateway
+# (grpc-gateway) and the OpenAPI document of the HTTP routes. The plugins'
+# versions are pinned as tools in go.mod.
+proto: $(GOOGLEAPIS)
 	protoc -I proto \
 		--plugin=protoc-gen-go=$$(go tool -n protoc-gen-go) \
 		--plugin=protoc-gen-go-grpc=$$(go tool -n protoc-gen-go-grpc) \
+		--plugin=protoc-gen-grpc-gateway=$$(go tool -n protoc-gen-grpc-gateway) \
+		--plugin=protoc-gen-openapiv2=$$(go tool -n protoc-gen-openapiv2) \
 		--go_out=. --go_opt=module=$(MODULE) \
 		--go-grpc_out=. --go-grpc_opt=module=$(MODULE) \
+		--grpc-gateway_out=. --grpc-gateway_opt=module=$(MODULE) \
+		--openapiv2_out=proto --openapiv2_opt=disable_default_errors=false \
 		$(PROTOS)
+	rm -f proto/flakeresolve/v1/index.swagger.json
 	test -e $(API_IMAGE) || $(BUF) build -o $(API_IMAGE)
 
-proto-lint:
+proto-lint: $(GOOGLEAPIS)
 	$(BUF) lint
 
 # Fails on any change to the protos that breaks the released API: wire,
 # JSON, generated code or file layout (buf's FILE rules).
-proto-breaking:
+proto-breaking: $(GOOGLEAPIS)
 	$(BUF) breaking --against $(API_IMAGE)
 
 # Records the patched gophersat (internal/gophersat) as a diff against
@@ -65,6 +88,12 @@ default-index:
 lock-example: build
 	./.ci/deps
 	bash testdata/lock-example/run bin/flakeresolve
+
+# The HTTP face's redirect route under load (wrk, from Debian), on
+# loopback for 10 seconds: requests/s and latency percentiles.
+bench-http: build
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	bash testdata/bench-http/run bin/flakeresolve 10 32
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/versionreq
