@@ -42,16 +42,20 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/ecosystem"
 	"github.com/flakeresolve/flakeresolve/internal/server"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
 type config struct {
-	bin       string
-	args      []string
-	index     string
-	eco       *ecosystem.Ecosystem
+	bin   string
+	args  []string
+	index string
+	// names are the flakes ListVersions asks for; request makes the root
+	// inputs of a ResolveInputs call.
+	names     []string
+	request   func(inputs int, seed uint64) map[string]*pb.Input
 	duration  time.Duration
 	mix       float64
 	timeout   time.Duration
@@ -63,8 +67,8 @@ type config struct {
 func main() {
 	var (
 		c           config
-		gen         = flag.String("gen", "hub", "ecosystem generator of the served index")
-		flakes      = flag.Int("flakes", 5000, "flakes in the served index")
+		gen         = flag.String("gen", "hub", "ecosystem generator of the served index, or default: the embedded index of real flakes")
+		flakes      = flag.Int("flakes", 5000, "flakes in the served index (a generated one)")
 		concurrency = flag.String("concurrency", "1,32,128", "comma-separated numbers of concurrent clients, one run each")
 		serveArgs   = flag.String("serve-args", "", "more flags for serve, space-separated (e.g. \"--max-concurrent-solves 2\")")
 	)
@@ -80,22 +84,15 @@ func main() {
 		c.args = strings.Fields(*serveArgs)
 	}
 
-	g, err := ecosystem.Lookup(*gen)
-	if err != nil {
-		fail(err)
+	var err error
+	if *gen == "default" {
+		err = servedDefault(&c)
+	} else {
+		var dir string
+		dir, err = servedGenerated(&c, *gen, *flakes)
+		defer os.RemoveAll(dir)
 	}
-	c.eco = g.Generate(*flakes, 1)
-	dir, err := os.MkdirTemp("", "loadgen")
 	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(dir)
-	data, err := index.MarshalBinary(c.eco.Index)
-	if err != nil {
-		fail(err)
-	}
-	c.index = filepath.Join(dir, "index.binpb")
-	if err := os.WriteFile(c.index, data, 0o644); err != nil {
 		fail(err)
 	}
 
@@ -108,7 +105,7 @@ func main() {
 		levels = append(levels, n)
 	}
 	fmt.Printf("index: %s, %d flakes; serve %s; calls: %.0f%% ResolveInputs (%d inputs), the rest ListVersions; deadline %s\n\n",
-		*gen, *flakes, strings.Join(c.args, " "), 100*c.mix, c.resolveIn, c.timeout)
+		*gen, len(c.names), strings.Join(c.args, " "), 100*c.mix, c.resolveIn, c.timeout)
 	if c.soak > 0 {
 		soak(c, levels[0])
 		return
@@ -118,6 +115,60 @@ func main() {
 	for _, n := range levels {
 		run(c, n)
 	}
+}
+
+// servedGenerated writes an index the generator makes into a directory
+// of its own (returned, for removal) for the server, with the
+// ecosystem's own requests.
+func servedGenerated(c *config, gen string, flakes int) (string, error) {
+	g, err := ecosystem.Lookup(gen)
+	if err != nil {
+		return "", err
+	}
+	eco := g.Generate(flakes, 1)
+	dir, err := os.MkdirTemp("", "loadgen")
+	if err != nil {
+		return "", err
+	}
+	data, err := index.MarshalBinary(eco.Index)
+	if err != nil {
+		return dir, err
+	}
+	c.index = filepath.Join(dir, "index.binpb")
+	for _, f := range eco.Index.Flakes {
+		c.names = append(c.names, f.Name)
+	}
+	c.request = eco.Request
+	return dir, os.WriteFile(c.index, data, 0o644)
+}
+
+// servedDefault serves the embedded index (serve without --index), and
+// asks for its GitHub flakes as root inputs, each at any version (the
+// index's requirements between them make the problem).
+func servedDefault(c *config) error {
+	ix, err := defaultindex.Load()
+	if err != nil {
+		return err
+	}
+	var github []*index.Flake
+	for _, f := range ix.Flakes() {
+		c.names = append(c.names, f.Name)
+		if f.Source.GetType() == "github" {
+			github = append(github, f)
+		}
+	}
+	c.request = func(n int, seed uint64) map[string]*pb.Input {
+		r := rand.New(rand.NewPCG(seed, 11))
+		in := map[string]*pb.Input{}
+		for len(in) < min(n, len(github)) {
+			f := github[r.IntN(len(github))]
+			// An input is named by a Nix identifier, which some flake names
+			// (microvm.nix) are not.
+			in[strings.ReplaceAll(f.Name, ".", "-")] = &pb.Input{Url: "github:" + f.Source.Owner + "/" + f.Source.Repo, Version: "*"}
+		}
+		return in
+	}
+	return nil
 }
 
 func fail(err error) {
@@ -132,7 +183,11 @@ type proc struct {
 }
 
 func start(c config) *proc {
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--index", c.index, "--log-format", "json"}, c.args...)
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}
+	if c.index != "" {
+		args = append(args, "--index", c.index)
+	}
+	args = append(args, c.args...)
 	cmd := exec.Command(c.bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -204,10 +259,6 @@ type stats struct {
 func drive(c config, addr string, n int, until time.Time) map[string]*stats {
 	var mu sync.Mutex
 	out := map[string]*stats{"ListVersions": {codes: map[string]int{}}, "ResolveInputs": {codes: map[string]int{}}}
-	names := make([]string, 0, len(c.eco.Index.Flakes))
-	for _, f := range c.eco.Index.Flakes {
-		names = append(names, f.Name)
-	}
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
@@ -223,9 +274,9 @@ func drive(c config, addr string, n int, until time.Time) map[string]*stats {
 				start := time.Now()
 				if r.Float64() < c.mix {
 					method = "ResolveInputs"
-					_, err = cl.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: c.eco.Request(c.resolveIn, r.Uint64()%256)})
+					_, err = cl.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: c.request(c.resolveIn, r.Uint64()%256)})
 				} else {
-					_, err = cl.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/" + names[r.IntN(len(names))], Requirement: "*", PageSize: 50})
+					_, err = cl.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/" + c.names[r.IntN(len(c.names))], Requirement: "*", PageSize: 50})
 				}
 				took := time.Since(start)
 				cancel()
