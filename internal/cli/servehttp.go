@@ -49,7 +49,7 @@ func (f *httpFace) start(gs *server.Server, svc *service.Service, maxRequestByte
 	if err != nil {
 		return &exitErr{exitError, err}
 	}
-	h, err := httpapi.Handler(context.Background(), conn, httpapi.Options{Layers: svc.LayersOf, Caller: gs.HTTPContext, MinNix: nix, MaxBodyBytes: int64(maxRequestBytes), Logger: log})
+	h, err := httpapi.Handler(context.Background(), conn, httpapi.Options{Layers: svc.LayersOf, Caller: gs.HTTPContext, Log: gs.LogHTTP, MinNix: nix, MaxBodyBytes: int64(maxRequestBytes), Logger: log})
 	if err != nil {
 		stop()
 		return &exitErr{exitError, err}

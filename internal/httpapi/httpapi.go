@@ -25,6 +25,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -55,7 +56,11 @@ type Options struct {
 	MinNix flakeref.NixVersion
 	// MaxBodyBytes caps a request's body.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Log writes the line of each request, named by its route (the
+	// pattern that matched it): server.Server.LogHTTP, bounded as the
+	// call log is; nil writes every line to Logger.
+	Log    func(r *http.Request, route string, code int, took time.Duration)
+	Logger *slog.Logger
 }
 
 // marshaler is the JSON of every route: protojson as the command line's
@@ -82,22 +87,17 @@ func Handler(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (
 	mux.HandleFunc("GET /f/{owner}/{project}/releases", h.releases)
 	mux.HandleFunc("GET /f/{owner}/{project}/{requirement}", h.redirect)
 	mux.HandleFunc("GET /version/resolve/{owner}/{project}/{requirement}", h.resolve)
-	return logRequests(opts.Logger, callers(opts.Caller, mux)), nil
-}
-
-// callers names each request's caller before its route runs.
-func callers(caller func(*http.Request) (context.Context, error), next http.Handler) http.Handler {
-	if caller == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := caller(r)
-		if err != nil {
-			writeStatus(w, status.Convert(err))
-			return
+	log := opts.Log
+	if log == nil {
+		log = func(r *http.Request, route string, code int, took time.Duration) {
+			level := slog.LevelInfo
+			if code >= 500 {
+				level = slog.LevelError
+			}
+			opts.Logger.Log(r.Context(), level, "http", "method", route, "code", code, "duration", took, "request", r.Method+" "+r.URL.EscapedPath())
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+	}
+	return front(opts.Caller, log, mux), nil
 }
 
 // writeStatus writes an error status as the gateway writes one: the HTTP
@@ -113,20 +113,31 @@ func writeStatus(w http.ResponseWriter, st *status.Status) {
 	w.Write(data)
 }
 
-// logRequests logs a line per request (the gRPC calls it makes log their
-// own), so that requests answered without one, such as an unknown
-// project, are seen too.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+// front names each request's caller before its route runs, and logs a
+// line per request (the gRPC calls it makes log their own), so that
+// requests answered without one, such as an unknown project or a refused
+// token, are seen too. The line names the route by the pattern of mux
+// that matches it (never by what the client sent, so routes are few).
+func front(caller func(*http.Request) (context.Context, error), log func(*http.Request, string, int, time.Duration), mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		_, route := mux.Handler(r)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelInfo
-		if rec.code >= 500 {
-			level = slog.LevelError
+		if ctx, err := callerOf(caller, r); err != nil {
+			writeStatus(rec, status.Convert(err))
+		} else {
+			r = r.WithContext(ctx)
+			mux.ServeHTTP(rec, r)
 		}
-		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.EscapedPath(), "status", rec.code, "duration", time.Since(start))
+		log(r, cmp.Or(route, "(no route)"), rec.code, time.Since(start))
 	})
+}
+
+func callerOf(caller func(*http.Request) (context.Context, error), r *http.Request) (context.Context, error) {
+	if caller == nil {
+		return r.Context(), nil
+	}
+	return caller(r)
 }
 
 type statusRecorder struct {

@@ -62,7 +62,7 @@ func serveWith(t *testing.T, layers *index.Layers, minNix flakeref.NixVersion, c
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	h, err := Handler(context.Background(), conn, Options{Layers: svc.LayersOf, Caller: gs.HTTPContext, MinNix: minNix, MaxBodyBytes: 1 << 20, Logger: quiet})
+	h, err := Handler(context.Background(), conn, Options{Layers: svc.LayersOf, Caller: gs.HTTPContext, Log: gs.LogHTTP, MinNix: minNix, MaxBodyBytes: 1 << 20, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/telemetry"
 )
 
@@ -80,13 +83,28 @@ func (a *accessLog) observe(ctx context.Context, req any, info *grpc.UnaryServer
 			slot.peer = p.Addr.String()
 		}
 	}
-	a.record(ctx, info.FullMethod, slot, code, err, time.Since(start))
+	var attrs []any
+	if err != nil {
+		attrs = []any{"error", truncate(status.Convert(err).Message())}
+	}
+	a.record(ctx, "rpc", info.FullMethod, code.String(), code == codes.Internal || code == codes.Unknown, slot, time.Since(start), attrs...)
 	return resp, err
 }
 
-func (a *accessLog) record(ctx context.Context, method string, slot callSlot, code codes.Code, err error, took time.Duration) {
+// truncate cuts a text that may quote a request to maxLoggedMessage.
+func truncate(s string) string {
+	if len(s) > maxLoggedMessage {
+		return s[:maxLoggedMessage] + "…"
+	}
+	return s
+}
+
+// record writes the line of one call or request, msg, when its method and
+// code have lines left in the interval; a server's fault always has.
+// method and code must come from small sets (they key the counts).
+func (a *accessLog) record(ctx context.Context, msg, method, code string, serverFault bool, slot callSlot, took time.Duration, more ...any) {
 	now := time.Now()
-	k := logKey{method, code.String()}
+	k := logKey{method, code}
 	a.mu.Lock()
 	if now.After(a.window) {
 		a.flushLocked(ctx)
@@ -99,7 +117,6 @@ func (a *accessLog) record(ctx context.Context, method string, slot callSlot, co
 	}
 	c.calls++
 	c.took += took
-	serverFault := code == codes.Internal || code == codes.Unknown
 	write := c.written < a.burst || serverFault
 	if write {
 		c.written++
@@ -112,21 +129,14 @@ func (a *accessLog) record(ctx context.Context, method string, slot callSlot, co
 	if serverFault {
 		level = slog.LevelError
 	}
-	attrs := []any{"method", method, "code", code.String(), "duration", took, "face", a.face}
+	attrs := []any{"method", method, "code", code, "duration", took, "face", a.face}
 	if slot.caller != "" {
 		attrs = append(attrs, "caller", slot.caller)
 	}
 	if slot.peer != "" {
 		attrs = append(attrs, "peer", slot.peer)
 	}
-	if err != nil {
-		msg := status.Convert(err).Message()
-		if len(msg) > maxLoggedMessage {
-			msg = msg[:maxLoggedMessage] + "…"
-		}
-		attrs = append(attrs, "error", msg)
-	}
-	a.log.Log(ctx, level, "rpc", attrs...)
+	a.log.Log(ctx, level, msg, append(attrs, more...)...)
 }
 
 // flushLocked writes a summary of each method and code whose calls were
@@ -155,4 +165,14 @@ func (a *accessLog) flush() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.flushLocked(context.Background())
+}
+
+// LogHTTP writes the line of one request of the HTTP face (msg "http"):
+// its route (the pattern that matched, so the counts stay few), status,
+// duration, path, caller and client, bounded as the call lines are and
+// counted with the HTTP face's calls. The gRPC calls a request makes log
+// their own lines.
+func (s *Server) LogHTTP(r *http.Request, route string, code int, took time.Duration) {
+	slot := callSlot{caller: service.CallerOf(r.Context()), peer: r.RemoteAddr}
+	s.httpLog.record(r.Context(), "http", route, strconv.Itoa(code), code >= 500, slot, took, "request", truncate(r.Method+" "+r.URL.EscapedPath()))
 }

@@ -573,6 +573,21 @@ func TestAccessLogBounded(t *testing.T) {
 		t.Errorf("no summary:\n%s", log)
 	}
 
+	// The HTTP face's request lines are bounded alike, by route, however
+	// many paths the requests spell.
+	for i := range 200 {
+		r := httptest.NewRequest("GET", fmt.Sprintf("/f/acme/nothing-%d/%%5E1.tar.gz", i), nil)
+		h.srv.LogHTTP(r, "GET /f/{owner}/{project}/{requirement}", 404, time.Millisecond)
+	}
+	h.srv.FlushLog()
+	log = h.log.String()
+	if n := strings.Count(log, "msg=http "); n != 3 || !strings.Contains(log, "request=\"GET /f/acme/nothing-0/%5E1.tar.gz\"") {
+		t.Errorf("%d lines for 200 requests, want 3, the first naming its path:\n%s", n, log)
+	}
+	if !strings.Contains(log, `msg="rpc summary" method="GET /f/{owner}/{project}/{requirement}" code=404 calls=200 not_logged=197`) {
+		t.Errorf("no summary of the HTTP requests:\n%s", log)
+	}
+
 	// A handler that answers after its caller left answered no one.
 	var buf syncBuffer
 	al := newAccessLog("grpc", slog.New(slog.NewTextHandler(&buf, nil)), nil, 10, time.Hour)

@@ -33,8 +33,7 @@ type httpPeerKey struct{}
 // the process reaches and which serves no TLS, takes the caller from the
 // call. stop closes the connection and stops that server.
 func (s *Server) InProcess() (conn *grpc.ClientConn, stop func(), err error) {
-	al := newAccessLog("http", s.opts.Logger, s.opts.Metrics, s.opts.LogBurst, s.opts.LogInterval)
-	gs := newServer(s.svc, s.opts, al, trustCaller)
+	gs := newServer(s.svc, s.opts, s.httpLog, trustCaller)
 	lis := bufconn.Listen(1 << 20)
 	go gs.Serve(lis)
 	conn, err = grpc.NewClient("passthrough:///in-process",
@@ -49,7 +48,6 @@ func (s *Server) InProcess() (conn *grpc.ClientConn, stop func(), err error) {
 	return conn, func() {
 		conn.Close()
 		gs.Stop()
-		al.flush()
 	}, nil
 }
 

@@ -103,12 +103,17 @@ type Server struct {
 	// shutdown.
 	Health *health.Server
 	log    *accessLog
-	svc    *service.Service
-	opts   Options
+	// httpLog is the HTTP face's: its requests' lines, and its calls'.
+	httpLog *accessLog
+	svc     *service.Service
+	opts    Options
 }
 
 // FlushLog writes the access log's pending summaries, at shutdown.
-func (s *Server) FlushLog() { s.log.flush() }
+func (s *Server) FlushLog() {
+	s.log.flush()
+	s.httpLog.flush()
+}
 
 // NewGRPCServer serves svc with health checking, and reflection when
 // asked for.
@@ -135,7 +140,8 @@ func NewGRPCServer(svc *service.Service, opts Options) *Server {
 	if opts.Reflection {
 		reflection.Register(gs)
 	}
-	return &Server{Server: gs, Health: hs, log: al, svc: svc, opts: opts}
+	return &Server{Server: gs, Health: hs, log: al, svc: svc, opts: opts,
+		httpLog: newAccessLog("http", opts.Logger, opts.Metrics, opts.LogBurst, opts.LogInterval)}
 }
 
 // newServer is a gRPC server of the service: the request size limit,
