@@ -87,9 +87,6 @@ func New(l *index.Layers, cfg Config) *Service {
 	return s
 }
 
-// Layers returns every index currently served, whoever may see it.
-func (s *Service) Layers() *index.Layers { return s.served.Load().all }
-
 // LayersOf returns the indexes the caller of ctx (WithCaller) sees.
 func (s *Service) LayersOf(ctx context.Context) *index.Layers {
 	return s.served.Load().view(CallerOf(ctx))
