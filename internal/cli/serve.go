@@ -45,7 +45,8 @@ RESOURCE_EXHAUSTED (a LimitExceeded detail says which limit) when over a
 places, or wait in a queue of --max-queued-solves until their deadline.
 --tls-cert/--tls-key serve TLS, --client-ca requires client certificates,
 --tokens accepts bearer tokens; --layer-access makes an index visible only
-to named callers. --admin-listen serves Prometheus metrics and pprof.
+to named callers. --admin-listen serves Prometheus metrics and pprof;
+--otlp-endpoint sends OpenTelemetry trace spans of the calls.
 --http-listen also serves the API as JSON, FlakeHub's requirement URLs and
 fh's listings over HTTP (HTTPS with --tls-cert), through the same limits,
 queue and callers.
@@ -88,6 +89,11 @@ exit 0.`,
 			if err != nil {
 				return err
 			}
+			stopTracing, err := ops.tracing(cmd.Context(), &opts, log)
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
 			start := time.Now()
 			layers, err := load()
 			if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,9 +35,11 @@ type opsFlags struct {
 	layerAccess               []string
 	reflection                bool
 	// Observability.
-	adminListen string
-	logBurst    int
-	logInterval time.Duration
+	adminListen  string
+	logBurst     int
+	logInterval  time.Duration
+	otlpEndpoint string
+	otlpInsecure bool
 }
 
 // serverLimits are serve's defaults: tighter than the command line's own
@@ -73,6 +76,8 @@ func (f *opsFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.adminListen, "admin-listen", "", "serve /metrics (Prometheus) and /debug/pprof/ on this `ADDR` (host:port); keep it private")
 	fl.IntVar(&f.logBurst, "log-burst", 20, "access log lines per method and status code in each --log-interval; the rest are summarised in one line")
 	fl.DurationVar(&f.logInterval, "log-interval", 10*time.Second, "the access log's summary interval")
+	fl.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "send a trace span of every call to the OpenTelemetry collector at `ADDR` (host:port, OTLP over gRPC, TLS); default: no tracing")
+	fl.BoolVar(&f.otlpInsecure, "otlp-insecure", false, "with --otlp-endpoint: plaintext to the collector (one on loopback)")
 }
 
 // access reads --layer-access against the indexes served.
@@ -164,4 +169,29 @@ func checkAccess(a service.Access, l *index.Layers) error {
 		return usageErr("--layer-access: %v", err)
 	}
 	return nil
+}
+
+// tracing sends --otlp-endpoint the spans of the calls o's server
+// answers, when one is given; the function it returns sends those still
+// buffered, at shutdown.
+func (f *opsFlags) tracing(ctx context.Context, o *server.Options, log *slog.Logger) (func(), error) {
+	if f.otlpEndpoint == "" {
+		if f.otlpInsecure {
+			return nil, usageErr("--otlp-insecure needs --otlp-endpoint")
+		}
+		return func() {}, nil
+	}
+	h, shutdown, err := telemetry.Tracing(ctx, f.otlpEndpoint, f.otlpInsecure)
+	if err != nil {
+		return nil, err
+	}
+	o.Stats = h
+	log.Info("tracing: spans to the OTLP collector", "endpoint", f.otlpEndpoint)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			log.Warn("tracing: spans not sent at shutdown", "error", err.Error())
+		}
+	}, nil
 }

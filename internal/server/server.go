@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/telemetry"
@@ -90,6 +91,8 @@ type Options struct {
 	Reflection bool
 	// Metrics, when set, count every call.
 	Metrics *telemetry.Metrics
+	// Stats, when set, is told of every call (telemetry.Tracing's spans).
+	Stats stats.Handler
 	// LogBurst is how many access log lines each method and status code
 	// gets per LogInterval (defaults 20 and 10s); the rest are summarised.
 	LogBurst    int
@@ -155,6 +158,9 @@ func newServer(svc *service.Service, opts Options, al *accessLog, callers grpc.U
 	}, extra...)
 	codec := &requestCodec{CodecV2: encoding.GetCodecV2(protoenc.Name)}
 	sopts = append(sopts, grpc.ForceServerCodecV2(codec))
+	if opts.Stats != nil {
+		sopts = append(sopts, grpc.StatsHandler(opts.Stats))
+	}
 	gs := grpc.NewServer(sopts...)
 	desc := decodeErrors(pb.ResolverService_ServiceDesc, codec)
 	gs.RegisterService(&desc, rpcService{svc: svc})
