@@ -362,7 +362,10 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 		return in
 	}
 	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
-	r.stats.Memory += instanceBytes + int64(len(full))
+	// The pointers in full print at widths that vary from run to run; the
+	// estimate counts the context's key alone, so that one problem has one
+	// estimate wherever it is solved.
+	r.stats.Memory += instanceBytes + int64(len(key))
 	if in.lock.root == nil {
 		in.lock.root = in
 	}

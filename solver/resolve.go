@@ -197,7 +197,7 @@ func (r *resolver) limit(what Limit, value, max int) error {
 // BenchmarkMemoryEstimate so that the estimate is near the bytes a
 // resolution allocates (BENCHMARKS.md), which bounds what it holds live.
 const (
-	reachedBytes    = 768
+	reachedBytes    = 384
 	instanceBytes   = 1920
 	slotBytes       = 960
 	choiceBytes     = 192
