@@ -129,6 +129,9 @@ func (r *resolver) expand() error {
 				return err
 			}
 		}
+		if err := r.checkMemory(); err != nil {
+			return err
+		}
 		if i%256 == 0 {
 			if err := r.ctx.Err(); err != nil {
 				return err
@@ -297,6 +300,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.flake == nil && len(s.cands) > 0 {
 		s.flake = s.cands[0].flake
 	}
+	r.stats.Memory += slotBytes + choiceBytes*int64(len(s.cands))
 	if r.choices += len(s.cands); r.choices > r.lim.MaxClauses {
 		// Every choice comes with at least one clause.
 		return nil, r.limit(LimitClauses, r.choices, r.lim.MaxClauses)
@@ -360,6 +364,10 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key string, p
 		return in
 	}
 	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
+	// The keys print pointers, at widths that vary from run to run: the
+	// estimate counts the context's entries instead, so that one problem
+	// has one estimate wherever it is solved.
+	r.stats.Memory += instanceBytes + overrideBytes*int64(len(ctx))
 	if in.lock.root == nil {
 		in.lock.root = in
 	}

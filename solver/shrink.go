@@ -30,6 +30,10 @@ func (r *resolver) shrink() error {
 		}
 		if allowed == nil {
 			r.stats.Reachable = len(reach)
+			r.stats.Memory += reachedBytes * int64(len(reach))
+			if err := r.checkMemory(); err != nil {
+				return err
+			}
 		}
 		keep := map[*index.Version]bool{}
 		flakes := map[*index.Flake]bool{}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/registry"
@@ -80,7 +81,7 @@ entry then matches NAME alone, not NAME/REF.`,
 			}
 			data, err := reg.Marshal()
 			if err == nil {
-				err = writeFileAtomic(out, data)
+				err = boundedfile.WriteAtomic(out, data)
 			}
 			if err != nil {
 				return &exitErr{exitError, err}

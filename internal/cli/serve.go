@@ -17,6 +17,7 @@ import (
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
 	"github.com/flakeresolve/flakeresolve/internal/server"
 	"github.com/flakeresolve/flakeresolve/internal/service"
+	"github.com/flakeresolve/flakeresolve/internal/telemetry"
 )
 
 func newServeCmd() *cobra.Command {
@@ -27,6 +28,7 @@ func newServeCmd() *cobra.Command {
 		shutdownTimeout time.Duration
 		maxSolveTime    time.Duration
 		logFormat       string
+		ops             opsFlags
 		web             httpFace
 		registries      []string
 	)
@@ -34,7 +36,20 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the API (flakeresolve.v1.ResolverService) over gRPC",
 		Long: `serve answers flakeresolve.v1.ResolverService over gRPC, with gRPC health
-checking and server reflection (so grpcurl can list and call it).
+checking, and with --reflection server reflection (so grpcurl can list and
+call it without the protos).
+
+Every request is measured before it is expanded and refused
+RESOURCE_EXHAUSTED (a LimitExceeded detail says which limit) when over a
+--max-* limit; calls that resolve take one of --max-concurrent-solves
+places, or wait in a queue of --max-queued-solves until their deadline.
+--tls-cert/--tls-key serve TLS, --client-ca requires client certificates,
+--tokens accepts bearer tokens; --layer-access makes an index visible only
+to named callers. --admin-listen serves Prometheus metrics and pprof;
+--otlp-endpoint sends OpenTelemetry trace spans of the calls.
+--http-listen also serves the API as JSON, FlakeHub's requirement URLs and
+fh's listings over HTTP (HTTPS with --tls-cert), through the same limits,
+queue and callers.
 
 Without --index it serves the embedded default index. With --index files
 (repeatable; a flake in an earlier file hides the same name in later ones)
@@ -47,7 +62,9 @@ accepting calls, let running calls finish (up to --shutdown-timeout), and
 exit 0.`,
 		Example: `  flakeresolve serve
   flakeresolve serve --listen 127.0.0.1:50051 --index private.json --index public.json
-  grpcurl -plaintext 127.0.0.1:50051 list
+  flakeresolve serve --tls-cert server.pem --tls-key server.key --tokens tokens.txt \
+    --index private.json --index public.json --layer-access private.json=team-a --admin-listen 127.0.0.1:9090
+  grpcurl -plaintext -import-path proto -proto flakeresolve/v1/resolver.proto 127.0.0.1:50051 list
   grpcurl -plaintext -d '{"parent":"flakes/hyprutils","requirement":"^0.8"}' 127.0.0.1:50051 flakeresolve.v1.ResolverService/ListVersions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,26 +72,56 @@ exit 0.`,
 			if err != nil {
 				return err
 			}
-			load := func() (*index.Layers, error) { return service.LoadLayers(indexes, defaultindex.Load) }
+			metrics := telemetry.New()
+			load := func() (*index.Layers, error) {
+				start := time.Now()
+				l, digests, err := service.LoadLayersDigests(indexes, defaultindex.Load)
+				if err == nil {
+					metrics.IndexLoaded(digests, time.Since(start))
+				}
+				return l, err
+			}
+			cfg, err := ops.serviceConfig(maxSolveTime, indexes, metrics)
+			if err != nil {
+				return err
+			}
+			opts, err := ops.serverOptions(maxRequestBytes, log, metrics)
+			if err != nil {
+				return err
+			}
+			stopTracing, err := ops.tracing(cmd.Context(), &opts, log)
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
 			start := time.Now()
 			layers, err := load()
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("not starting: %w", err)}
 			}
-			indirect, err := registryLookup(registries)
-			if err != nil {
+			if err := checkAccess(cfg.Access, layers); err != nil {
 				return err
 			}
-			svc := service.New(layers, service.Config{MaxSolveTime: maxSolveTime, Indirect: indirect})
-			gs, hs := server.NewGRPCServer(svc, server.Options{MaxRecvBytes: maxRequestBytes, Logger: log})
+			if cfg.Indirect, err = registryLookup(registries); err != nil {
+				return err
+			}
+			svc := service.New(layers, cfg)
+			gs := server.NewGRPCServer(svc, opts)
+			defer gs.FlushLog()
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
 				return &exitErr{exitError, fmt.Errorf("listening on %s: %w", listen, err)}
 			}
-			if err := web.start(gs, svc, maxRequestBytes, log); err != nil {
+			stopAdmin, err := ops.startAdmin(log, metrics)
+			if err != nil {
+				return &exitErr{exitError, err}
+			}
+			defer stopAdmin()
+			if err := web.start(gs, svc, maxRequestBytes, opts.TLS, log); err != nil {
 				return err
 			}
-			log.Info("serving", "addr", lis.Addr().String(), "indexes", describe(layers), "load_time", time.Since(start))
+			log.Info("serving", "addr", lis.Addr().String(), "tls", opts.TLS != nil, "indexes", describe(layers), "load_time", time.Since(start),
+				"max_concurrent_solves", cfg.MaxConcurrentSolves, "max_queued_solves", cfg.MaxQueuedSolves)
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -105,7 +152,7 @@ exit 0.`,
 			case <-ctx.Done():
 			}
 			log.Info("shutting down: finishing calls in flight", "timeout", shutdownTimeout)
-			hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 			webCtx, cancelWeb := context.WithTimeout(context.Background(), shutdownTimeout)
 			web.shutdown(webCtx)
 			cancelWeb()
@@ -126,8 +173,9 @@ exit 0.`,
 	cmd.Flags().IntVar(&maxRequestBytes, "max-request-bytes", 1<<20, "largest request message accepted, in bytes")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running calls may take to finish on shutdown")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take; requests may ask for less")
+	cmd.Flags().DurationVar(&maxSolveTime, "max-solve-time", server.DefaultMaxSolveTime, "cap on the time one call that resolves may take, its wait in the queue included; requests may ask for less")
 	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
+	ops.register(cmd)
 	web.flags(cmd)
 	return cmd
 }

@@ -26,11 +26,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -62,7 +62,7 @@ type entryJSON struct {
 // Read reads a registry file, refusing what Nix refuses: another version,
 // or a from or to that is no flake reference.
 func Read(path string) (*Registry, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedfile.Read(path, boundedfile.MaxRegistry)
 	if err != nil {
 		return nil, err
 	}

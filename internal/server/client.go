@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -19,10 +22,29 @@ type Client struct {
 	rpc  pb.ResolverServiceClient
 }
 
-// Dial prepares calls to the server at addr (host:port, plaintext); it
-// connects on the first call.
-func Dial(addr string) (*Client, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// ClientOptions say how to reach a server: over TLS (nil: plaintext),
+// with a bearer token (sent only over TLS).
+type ClientOptions struct {
+	TLS   *tls.Config
+	Token string
+}
+
+// Dial prepares calls to the server at addr (host:port); it connects on
+// the first call. It accepts answers up to MaxMessageBytes, what a server
+// sends.
+func Dial(addr string, o ClientOptions) (*Client, error) {
+	creds := insecure.NewCredentials()
+	if o.TLS != nil {
+		creds = credentials.NewTLS(o.TLS)
+	}
+	dopts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes))}
+	if o.Token != "" {
+		if o.TLS == nil {
+			return nil, fmt.Errorf("a bearer token is sent only over TLS; give the server's CA (--tls-ca)")
+		}
+		dopts = append(dopts, grpc.WithPerRPCCredentials(bearer(o.Token)))
+	}
+	conn, err := grpc.NewClient(addr, dopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -55,3 +77,13 @@ func (c *Client) ExplainInputs(ctx context.Context, req *pb.ExplainInputsRequest
 	}
 	return resp, nil
 }
+
+// bearer sends a token as "authorization: Bearer TOKEN" metadata.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity keeps a token off plaintext connections.
+func (bearer) RequireTransportSecurity() bool { return true }

@@ -32,14 +32,14 @@ func serve(t *testing.T) *Client {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	gs, _ := NewGRPCServer(service.New(index.NewLayers(ix), service.Config{}), Options{MaxRecvBytes: 1 << 20, Logger: quiet})
+	gs := NewGRPCServer(service.New(index.NewLayers(ix), service.Config{}), Options{MaxRecvBytes: 1 << 20, Logger: quiet})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
-	c, err := Dial(lis.Addr().String())
+	c, err := Dial(lis.Addr().String(), ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

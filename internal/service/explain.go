@@ -20,7 +20,10 @@ func (s *Service) ExplainInputs(ctx context.Context, req *pb.ExplainInputsReques
 	if req.ResolveRequest == nil {
 		return nil, &FieldError{Field: "resolve_request", Msg: "missing; expected the inputs to resolve, as ResolveInputs takes them"}
 	}
-	layers := s.layers.Load()
+	if err := s.checkLengths(map[string]string{"flake": req.GetFlake(), "path": req.GetPath()}); err != nil {
+		return nil, err
+	}
+	layers := s.LayersOf(ctx)
 	switch t := req.Target.(type) {
 	case nil:
 		return nil, &FieldError{Field: "flake", Msg: "neither flake nor path is set; expected the flake or the input path to explain"}

@@ -22,6 +22,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -35,15 +37,30 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
 // Config is what the caller of the service decides, not the request.
 type Config struct {
-	// MaxSolveTime caps the time of every call that resolves; a request's
-	// timeout may ask for less. Zero is no cap: the request's timeout (or
-	// the caller's context) is the only bound.
+	// MaxSolveTime caps the time of every call that resolves, its wait for
+	// a place to solve included; a request's timeout may ask for less.
+	// Zero is no cap: the request's timeout (or the caller's context) is
+	// the only bound.
 	MaxSolveTime time.Duration
+	// Limits bound every resolution (zero fields: the solver's defaults).
+	// Effort and Work, when set, also cap what a request may ask for: a
+	// request's effort or work_limit above them is lowered to them, and
+	// a request without one gets them.
+	Limits solver.Limits
+	// MaxConcurrentSolves bounds the calls that resolve at once (0: no
+	// bound); MaxQueuedSolves bounds the calls waiting for a place, which
+	// are refused with LimitConcurrency beyond it.
+	MaxConcurrentSolves, MaxQueuedSolves int
+	// Access decides which layers each caller sees (see WithCaller).
+	Access Access
+	// Observer is told of solves and of the queue (nil: no one).
+	Observer Observer
 	// Indirect resolves indirect inputs (nixpkgs, flake:foo/ref) through
 	// flake registries before the index names do (--registry); nil: the
 	// index names alone.
@@ -52,23 +69,31 @@ type Config struct {
 
 // Service answers the API's calls against the current indexes.
 type Service struct {
-	layers atomic.Pointer[index.Layers]
+	served atomic.Pointer[served]
 	cfg    Config
+	admit  *admission
+	obs    Observer
 }
 
 // New serves the given layered indexes.
 func New(l *index.Layers, cfg Config) *Service {
-	s := &Service{cfg: cfg}
-	s.layers.Store(l)
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	s := &Service{cfg: cfg, obs: obs, admit: newAdmission(cfg.MaxConcurrentSolves, cfg.MaxQueuedSolves, obs)}
+	s.served.Store(newServed(l, cfg.Access))
 	return s
 }
 
-// Layers returns the indexes currently served.
-func (s *Service) Layers() *index.Layers { return s.layers.Load() }
+// LayersOf returns the indexes the caller of ctx (WithCaller) sees.
+func (s *Service) LayersOf(ctx context.Context) *index.Layers {
+	return s.served.Load().view(CallerOf(ctx))
+}
 
 // Swap replaces the served indexes; calls already running keep the ones
 // they started with.
-func (s *Service) Swap(l *index.Layers) { s.layers.Store(l) }
+func (s *Service) Swap(l *index.Layers) { s.served.Store(newServed(l, s.cfg.Access)) }
 
 // FieldError is a malformed request: the field at fault, as a path of the
 // request's field names and map keys ("inputs.hyprland.version",
@@ -86,7 +111,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 // fieldError reads the solver's complaint about a request as one about the
 // field of the API's request, under prefix ("context." for the context of
 // ListVersions). The solver names input fields by the request's paths;
-// the one field it names otherwise is the list of single flakes.
+// the fields it names otherwise are the lists of single flakes and of
+// update paths.
 func fieldError(err error, prefix string) error {
 	var re *solver.RequestError
 	if !errors.As(err, &re) {
@@ -95,6 +121,9 @@ func fieldError(err error, prefix string) error {
 	field := re.Field
 	if rest, ok := strings.CutPrefix(field, "single["); ok {
 		field = "single_flakes[" + rest
+	}
+	if rest, ok := strings.CutPrefix(field, "update["); ok {
+		field = "update_paths[" + rest
 	}
 	// An input's version is its requirement; the solver complains of one
 	// only when it does not parse.
@@ -105,27 +134,59 @@ func fieldError(err error, prefix string) error {
 // Every file is loaded and validated before any is used, so the result is
 // all or nothing.
 func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.Layers, error) {
+	l, _, err := LoadLayersDigests(files, fallback)
+	return l, err
+}
+
+// LoadLayersDigests is LoadLayers, and the SHA-256 digest of each file by
+// its name ("embedded" for the fallback), so an operator can tell which
+// bytes are in service.
+func LoadLayersDigests(files []string, fallback func() (*index.Index, error)) (*index.Layers, map[string]string, error) {
 	if len(files) == 0 {
 		ix, err := fallback()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return index.NewLayers(ix), nil
+		return index.NewLayers(ix), map[string]string{ix.Origin: "embedded"}, nil
 	}
 	var ixs []*index.Index
 	var errs []error
+	digests := map[string]string{}
 	for _, f := range files {
-		ix, err := index.Load(f)
+		ix, digest, err := loadIndex(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		ixs = append(ixs, ix)
+		digests[f] = digest
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return index.NewLayers(ixs...), nil
+	return index.NewLayers(ixs...), digests, nil
+}
+
+// LoadIndex reads and validates one index file, of at most
+// boundedfile.MaxIndex bytes and nothing but a regular file.
+//
+// A binary index cut short is not always detected: protobuf's wire format
+// has no end marker, so a file cut between two fields decodes as a smaller
+// valid index (a cut inside a field fails). An index that must be known
+// whole is distributed as a snapshot, whose digest covers every byte.
+func LoadIndex(path string) (*index.Index, error) {
+	ix, _, err := loadIndex(path)
+	return ix, err
+}
+
+func loadIndex(path string) (*index.Index, string, error) {
+	data, err := boundedfile.Read(path, boundedfile.MaxIndex)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(data)
+	ix, err := index.Parse(path, data)
+	return ix, hex.EncodeToString(sum[:]), err
 }
 
 // checkEnums rejects enum values the API does not define, anywhere in a
@@ -214,6 +275,22 @@ func (s *Service) deadline(ctx context.Context, timeout *durationpb.Duration, fi
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	return ctx, cancel, nil
+}
+
+// checkLengths refuses a string field longer than the configuration's
+// MaxFieldLength, before the field is read: a flake name is looked up and
+// compared with every known name, a path split.
+func (s *Service) checkLengths(fields map[string]string) error {
+	max := s.cfg.Limits.MaxFieldLength
+	if max <= 0 {
+		max = solver.DefaultLimits.MaxFieldLength
+	}
+	for _, f := range sortedKeys(fields) {
+		if n := len(fields[f]); n > max {
+			return &solver.LimitError{Limit: solver.LimitFieldLength, Field: f, Value: n, Max: max}
+		}
+	}
+	return nil
 }
 
 // sortedKeys is for reading maps in a fixed order.

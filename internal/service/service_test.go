@@ -301,7 +301,7 @@ func TestParallelCallsWhileSwapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := realFlakes(t, Config{})
-	real, other := s.Layers(), index.NewLayers(small)
+	real, other := s.LayersOf(context.Background()), index.NewLayers(small)
 	ctx := context.Background()
 	list := &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*"}
 	explain := &pb.ExplainInputsRequest{
