@@ -54,6 +54,14 @@ const (
 	// INTERNAL: a fault of the service itself; the message says what.
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_INTERNAL_ERROR ErrorReason = 6
+	// FAILED_PRECONDITION: the call asked, in its request metadata
+	// "flakeresolve-index-digest", for an index snapshot other than the one
+	// this server serves. Metadata "wanted" is the digest asked for and
+	// "served" the server's; every response carries the served digest in
+	// its header metadata of the same name. The client may call another
+	// server, or start its session again against the served snapshot.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_INDEX_CHANGED ErrorReason = 7
 )
 
 // Enum value maps for ErrorReason.
@@ -66,6 +74,7 @@ var (
 		4: "NO_ANSWER",
 		5: "LIMIT_EXCEEDED",
 		6: "INTERNAL_ERROR",
+		7: "INDEX_CHANGED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -75,6 +84,7 @@ var (
 		"NO_ANSWER":                4,
 		"LIMIT_EXCEEDED":           5,
 		"INTERNAL_ERROR":           6,
+		"INDEX_CHANGED":            7,
 	}
 )
 
@@ -3303,7 +3313,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
 	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
 	"\n" +
-	"now_shares\x18\x05 \x03(\tR\tnowShares*\xa5\x01\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xb8\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
@@ -3311,7 +3321,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0fFLAKE_NOT_FOUND\x10\x03\x12\r\n" +
 	"\tNO_ANSWER\x10\x04\x12\x12\n" +
 	"\x0eLIMIT_EXCEEDED\x10\x05\x12\x12\n" +
-	"\x0eINTERNAL_ERROR\x10\x06*w\n" +
+	"\x0eINTERNAL_ERROR\x10\x06\x12\x11\n" +
+	"\rINDEX_CHANGED\x10\a*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
