@@ -122,6 +122,10 @@ func pinDigest(digest string) grpc.UnaryClientInterceptor {
 	}
 }
 
+// Conn is the connection, for calls that need gRPC's call options (the
+// response header with the index digest, the peer that answered).
+func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
 // Close releases the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
