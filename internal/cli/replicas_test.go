@@ -56,20 +56,33 @@ type loadResult struct {
 	mu        sync.Mutex
 	calls     int
 	failures  []error
-	latencies []time.Duration
+	latencies []timed
 	byPeer    map[string]int
 	done      chan struct{}
 }
 
-func (r *loadResult) p99() time.Duration {
+// timed is one call: when it started and how long it took.
+type timed struct {
+	start time.Time
+	took  time.Duration
+}
+
+// p99 is the 99th percentile latency of the calls that started in
+// [from, to), and how many there were.
+func (r *loadResult) p99(from, to time.Time) (time.Duration, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l := slices.Clone(r.latencies)
+	var l []time.Duration
+	for _, c := range r.latencies {
+		if !c.start.Before(from) && c.start.Before(to) {
+			l = append(l, c.took)
+		}
+	}
 	slices.Sort(l)
 	if len(l) == 0 {
-		return 0
+		return 0, 0
 	}
-	return l[len(l)*99/100]
+	return l[len(l)*99/100], len(l)
 }
 
 // load calls ListVersions from workers goroutines through c until stop
@@ -94,7 +107,7 @@ func load(c *server.Client, workers, limit int, stop <-chan struct{}) *loadResul
 				cancel()
 				r.mu.Lock()
 				r.calls++
-				r.latencies = append(r.latencies, took)
+				r.latencies = append(r.latencies, timed{start, took})
 				if err != nil {
 					r.failures = append(r.failures, err)
 				} else if p.Addr != nil {
@@ -125,8 +138,10 @@ func killUnderLoad(t *testing.T, c *server.Client, ps []*serverProc) map[string]
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
 	<-r.done
-	t.Logf("calls %d (%d before the kill), failed %d, p99 %v, by replica %v, load ran %v after the kill",
-		r.calls, before, len(r.failures), r.p99(), r.byPeer, time.Since(killed).Round(time.Millisecond))
+	steady, _ := r.p99(time.Time{}, killed.Add(-100*time.Millisecond))
+	during, n := r.p99(killed.Add(-100*time.Millisecond), killed.Add(500*time.Millisecond))
+	t.Logf("calls %d (%d before the kill), failed %d; p99 %v before the kill, %v of the %d calls started from 100ms before to 500ms after it; by peer %v",
+		r.calls, before, len(r.failures), steady, during, n, r.byPeer)
 	if len(r.failures) > 0 {
 		t.Errorf("%d of %d calls failed; first: %v", len(r.failures), r.calls, r.failures[0])
 	}
