@@ -286,6 +286,26 @@ func digestOf(ctx context.Context, rpc pb.ResolverServiceClient) (string, int, e
 	return d[0], len(resp.Versions), nil
 }
 
+// session lists hyprutils's versions through c, a call every 5ms, until
+// stop closes (at most 2000 calls), and hands each outcome with its
+// response header to check.
+func session(c *server.Client, stop <-chan struct{}, check func(*pb.ListVersionsResponse, metadata.MD, error)) {
+	rpc := pb.NewResolverServiceClient(c.Conn())
+	for range 2000 {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var md metadata.MD
+		resp, err := rpc.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*"}, grpc.Header(&md))
+		cancel()
+		check(resp, md, err)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestReplicasSnapshotRoll: three replicas poll one snapshot URL. When
 // the file changes, each serves the new digest within one poll interval
 // (plus a fetch); a session pinned to the old digest gets answers only
@@ -351,15 +371,7 @@ func TestReplicasSnapshotRoll(t *testing.T) {
 	}
 	for range 4 {
 		wg.Go(func() {
-			rpc := pb.NewResolverServiceClient(pinned.Conn())
-			for i := 0; i < 2000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var md metadata.MD
-				_, err := rpc.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*"}, grpc.Header(&md))
+			session(pinned, stop, func(_ *pb.ListVersionsResponse, md metadata.MD, err error) {
 				got := md.Get(server.IndexDigestKey)
 				info := detail[*errdetails.ErrorInfo](err)
 				switch {
@@ -373,32 +385,22 @@ func TestReplicasSnapshotRoll(t *testing.T) {
 				default:
 					wrong <- fmt.Sprintf("pinned call failed otherwise: %v", err)
 				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			})
 		})
 		wg.Go(func() {
-			rpc := pb.NewResolverServiceClient(free.Conn())
-			for i := 0; i < 2000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var md metadata.MD
-				resp, err := rpc.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*"}, grpc.Header(&md))
+			session(free, stop, func(resp *pb.ListVersionsResponse, md metadata.MD, err error) {
 				if err != nil {
 					wrong <- fmt.Sprintf("unpinned call failed: %v", err)
-					continue
+					return
 				}
 				d := md.Get(server.IndexDigestKey)
 				if len(d) != 1 || (d[0] != oldDigest && d[0] != newDigest) {
 					wrong <- fmt.Sprintf("unpinned answer with digest %v", d)
-					continue
+					return
 				}
 				unpinnedOK.Add(1)
 				unpinnedBy.Store(answer{d[0], len(resp.Versions)}, true)
-				time.Sleep(5 * time.Millisecond)
-			}
+			})
 		})
 	}
 
