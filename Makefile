@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench bench-http lock-example gophersat-patch
+.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench bench-http lock-example gophersat-patch k8s-validate
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -78,6 +78,12 @@ proto-breaking: $(GOOGLEAPIS)
 # upstream v1.4.0, so every change to it is visible in one file.
 gophersat-patch:
 	internal/gophersat/diff.sh > internal/gophersat/PATCH.diff
+
+# Validates deploy/k8s strictly against the Kubernetes API's schemas,
+# made from the k8s.io/kubernetes module's OpenAPI document (no network
+# beyond the Go module proxy).
+k8s-validate:
+	.ci/kubeconform
 
 # Rebuilds the embedded default index from the real-flake snapshot.
 default-index:

@@ -78,7 +78,7 @@ type serverFlags struct {
 
 func (f *serverFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	fl.StringVar(&f.addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index; several comma-separated, or dns:///NAME:PORT, are replicas: calls are spread round robin over the healthy ones and retried on another when one is unavailable")
 	fl.StringVar(&f.ca, "tls-ca", "", "with --server: connect over TLS, trusting the server's certificate if this CA `FILE` (PEM) signed it")
 	fl.StringVar(&f.token, "token", "", "with --server and --tls-ca: the bearer `TOKEN` that names you to the server (default: $FLAKERESOLVE_TOKEN)")
 	fl.StringVar(&f.cert, "tls-cert", "", "with --tls-ca: a client certificate `FILE` (PEM) for servers that require mutual TLS")

@@ -145,7 +145,7 @@ func (f *opsFlags) serverOptions(maxRequestBytes int, log *slog.Logger, m *telem
 
 // startAdmin serves the admin handler on --admin-listen, when given; the
 // function it returns stops it.
-func (f *opsFlags) startAdmin(log *slog.Logger, m *telemetry.Metrics) (func(), error) {
+func (f *opsFlags) startAdmin(log *slog.Logger, h http.Handler) (func(), error) {
 	if f.adminListen == "" {
 		return func() {}, nil
 	}
@@ -153,7 +153,7 @@ func (f *opsFlags) startAdmin(log *slog.Logger, m *telemetry.Metrics) (func(), e
 	if err != nil {
 		return nil, fmt.Errorf("admin listener on %s: %w", f.adminListen, err)
 	}
-	srv := &http.Server{Handler: m.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin listener stopped", "error", err.Error())

@@ -59,7 +59,7 @@ func (f *httpFace) start(gs *server.Server, svc *service.Service, maxRequestByte
 		stop()
 		return &exitErr{exitError, fmt.Errorf("listening on %s: %w", f.listen, err)}
 	}
-	f.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	f.srv = &http.Server{Handler: withDigest(svc, h), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serve := func() error { return f.srv.Serve(lis) }
 	if tlsConf != nil {
 		f.srv.TLSConfig = tlsConf.Clone()

@@ -609,7 +609,7 @@ func TestAccessLogBounded(t *testing.T) {
 // and pprof.
 func TestMetrics(t *testing.T) {
 	h := startHostile(t, service.Config{MaxConcurrentSolves: 2, MaxQueuedSolves: 4}, Options{})
-	h.metrics.IndexLoaded(map[string]string{"private.json": "abc123"}, time.Second)
+	h.metrics.IndexLoaded("def456", map[string]string{"private.json": "abc123"}, time.Second)
 	c := h.client(t, ClientOptions{})
 	ctx := ctxFor(t)
 	c.ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils"})
@@ -642,6 +642,7 @@ func TestMetrics(t *testing.T) {
 		`flakeresolve_admission_running 0`,
 		`flakeresolve_admission_queue_length 0`,
 		`flakeresolve_index_info{digest="abc123",origin="private.json"} 1`,
+		`flakeresolve_index_digest_info{digest="def456"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

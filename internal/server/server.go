@@ -4,6 +4,9 @@
 // certificate's subject or a bearer token, which the service's access
 // policy maps to the index layers each caller sees), a request size
 // limit, metrics and a bounded access log; its
+// every response's header carries the digest of the index snapshot that
+// answered it, and a call pinned to another snapshot is refused
+// (snapshot.go);
 // errors become statuses as AIP-193 asks (status.go), and Client, the
 // other end, turns those statuses back into the service's typed errors.
 // So a call answered by a remote server fails exactly as the same call
@@ -154,7 +157,8 @@ func newServer(svc *service.Service, opts Options, al *accessLog, callers grpc.U
 	sopts := append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(al.observe, callers),
+		grpc.ChainUnaryInterceptor(al.observe, unaryDigest(svc), callers),
+		grpc.ChainStreamInterceptor(streamDigest(svc)),
 	}, extra...)
 	codec := &requestCodec{CodecV2: encoding.GetCodecV2(protoenc.Name)}
 	sopts = append(sopts, grpc.ForceServerCodecV2(codec))

@@ -23,6 +23,8 @@ func (s *Service) ExplainInputs(ctx context.Context, req *pb.ExplainInputsReques
 	if err := s.checkLengths(map[string]string{"flake": req.GetFlake(), "path": req.GetPath()}); err != nil {
 		return nil, err
 	}
+	// The flake is looked up and the request resolved in one snapshot.
+	ctx = s.hold(ctx)
 	layers := s.LayersOf(ctx)
 	switch t := req.Target.(type) {
 	case nil:

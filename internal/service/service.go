@@ -22,8 +22,6 @@ package service
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -82,18 +80,22 @@ func New(l *index.Layers, cfg Config) *Service {
 		obs = nopObserver{}
 	}
 	s := &Service{cfg: cfg, obs: obs, admit: newAdmission(cfg.MaxConcurrentSolves, cfg.MaxQueuedSolves, obs)}
-	s.served.Store(newServed(l, cfg.Access))
+	s.served.Store(newServed(l, "", cfg.Access))
 	return s
 }
 
-// LayersOf returns the indexes the caller of ctx (WithCaller) sees.
+// LayersOf returns the indexes the caller of ctx (WithCaller) sees: those
+// Bind bound the call to, or else the current ones.
 func (s *Service) LayersOf(ctx context.Context) *index.Layers {
-	return s.served.Load().view(CallerOf(ctx))
+	return s.bound(ctx).view(CallerOf(ctx))
 }
 
-// Swap replaces the served indexes; calls already running keep the ones
-// they started with.
-func (s *Service) Swap(l *index.Layers) { s.served.Store(newServed(l, s.cfg.Access)) }
+// Swap replaces the served indexes, read from bytes of the given index
+// digest (see IndexDigest; "" when unknown); calls already running keep
+// the ones they started with.
+func (s *Service) Swap(l *index.Layers, digest string) {
+	s.served.Store(newServed(l, digest, s.cfg.Access))
+}
 
 // FieldError is a malformed request: the field at fault, as a path of the
 // request's field names and map keys ("inputs.hyprland.version",
@@ -134,37 +136,31 @@ func fieldError(err error, prefix string) error {
 // Every file is loaded and validated before any is used, so the result is
 // all or nothing.
 func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.Layers, error) {
-	l, _, err := LoadLayersDigests(files, fallback)
-	return l, err
-}
-
-// LoadLayersDigests is LoadLayers, and the SHA-256 digest of each file by
-// its name ("embedded" for the fallback), so an operator can tell which
-// bytes are in service.
-func LoadLayersDigests(files []string, fallback func() (*index.Index, error)) (*index.Layers, map[string]string, error) {
 	if len(files) == 0 {
 		ix, err := fallback()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return index.NewLayers(ix), map[string]string{ix.Origin: "embedded"}, nil
+		return index.NewLayers(ix), nil
 	}
-	var ixs []*index.Index
+	var read []Layer
 	var errs []error
-	digests := map[string]string{}
 	for _, f := range files {
-		ix, digest, err := loadIndex(f)
+		data, err := boundedfile.Read(f, boundedfile.MaxIndex)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ixs = append(ixs, ix)
-		digests[f] = digest
+		read = append(read, Layer{Origin: f, Data: data})
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return index.NewLayers(ixs...), digests, nil
+	snap, err := ParseLayers(read)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Layers, nil
 }
 
 // LoadIndex reads and validates one index file, of at most
@@ -175,18 +171,11 @@ func LoadLayersDigests(files []string, fallback func() (*index.Index, error)) (*
 // valid index (a cut inside a field fails). An index that must be known
 // whole is distributed as a snapshot, whose digest covers every byte.
 func LoadIndex(path string) (*index.Index, error) {
-	ix, _, err := loadIndex(path)
-	return ix, err
-}
-
-func loadIndex(path string) (*index.Index, string, error) {
 	data, err := boundedfile.Read(path, boundedfile.MaxIndex)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	ix, err := index.Parse(path, data)
-	return ix, hex.EncodeToString(sum[:]), err
+	return index.Parse(path, data)
 }
 
 // checkEnums rejects enum values the API does not define, anywhere in a

@@ -310,7 +310,7 @@ func TestParallelCallsWhileSwapping(t *testing.T) {
 	}
 	answers := map[*index.Layers][2]proto.Message{}
 	for _, l := range []*index.Layers{real, other} {
-		s.Swap(l)
+		s.Swap(l, "")
 		lv, err := s.ListVersions(ctx, list)
 		if err != nil {
 			t.Fatal(err)
@@ -342,7 +342,7 @@ func TestParallelCallsWhileSwapping(t *testing.T) {
 			}
 		})
 		if i%4 == 0 {
-			s.Swap([]*index.Layers{real, other}[i/4%2])
+			s.Swap([]*index.Layers{real, other}[i/4%2], "")
 		}
 	}
 	wg.Wait()

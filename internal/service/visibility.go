@@ -59,13 +59,14 @@ func CallerOf(ctx context.Context) string {
 // views of them that callers see, built once per set of visible layers.
 type served struct {
 	all    *index.Layers
+	digest string
 	access Access
 	mu     sync.Mutex
 	views  map[string]*index.Layers
 }
 
-func newServed(l *index.Layers, a Access) *served {
-	return &served{all: l, access: a, views: map[string]*index.Layers{}}
+func newServed(l *index.Layers, digest string, a Access) *served {
+	return &served{all: l, digest: digest, access: a, views: map[string]*index.Layers{}}
 }
 
 // view is the layers the caller sees.

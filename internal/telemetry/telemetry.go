@@ -37,6 +37,8 @@ type Metrics struct {
 	running     prometheus.Gauge
 	waiting     prometheus.Gauge
 	indexInfo   *prometheus.GaugeVec
+	indexDigest *prometheus.GaugeVec
+	reloads     *prometheus.CounterVec
 	indexLoad   prometheus.Gauge
 	indexLoaded prometheus.Gauge
 	logDropped  *prometheus.CounterVec
@@ -65,10 +67,12 @@ func New() *Metrics {
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: "flakeresolve_admission_running", Help: "Resolving calls holding a place to solve."})
 	m.waiting = prometheus.NewGauge(prometheus.GaugeOpts{Name: "flakeresolve_admission_queue_length", Help: "Resolving calls waiting for a place to solve."})
 	m.indexInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flakeresolve_index_info", Help: "The indexes served (1 each), by origin and SHA-256 digest of the file (\"embedded\" for the built-in index)."}, []string{"origin", "digest"})
+	m.indexDigest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flakeresolve_index_digest_info", Help: "The index snapshot served (1): its digest, the SHA-256 of the index files' bytes in layer order, which every response carries in its flakeresolve-index-digest header."}, []string{"digest"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flakeresolve_index_reloads_total", Help: "Reloads of the indexes (SIGHUP or --index-poll), by outcome: swapped, unchanged (same digest, or 304 Not Modified), failed (the indexes in service kept)."}, []string{"outcome"})
 	m.indexLoad = prometheus.NewGauge(prometheus.GaugeOpts{Name: "flakeresolve_index_load_duration_seconds", Help: "Time the indexes in service took to load and validate."})
 	m.indexLoaded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "flakeresolve_index_loaded_timestamp_seconds", Help: "When the indexes in service were loaded (Unix time)."})
 	m.logDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flakeresolve_access_log_suppressed_total", Help: "Access log lines not written (their calls are summarised per interval), by method and code."}, []string{"method", "code"})
-	for _, c := range []prometheus.Collector{m.rpcs, m.rpcLatency, m.inFlight, m.solves, m.solveTime, m.solveSize, m.objective, m.memory, m.queueWait, m.running, m.waiting, m.indexInfo, m.indexLoad, m.indexLoaded, m.logDropped} {
+	for _, c := range []prometheus.Collector{m.rpcs, m.rpcLatency, m.inFlight, m.solves, m.solveTime, m.solveSize, m.objective, m.memory, m.queueWait, m.running, m.waiting, m.indexInfo, m.indexDigest, m.reloads, m.indexLoad, m.indexLoaded, m.logDropped} {
 		f(c)
 	}
 	return m
@@ -130,16 +134,22 @@ func (m *Metrics) AdmissionState(running, waiting int) {
 	m.waiting.Set(float64(waiting))
 }
 
-// IndexLoaded records the indexes put in service: each origin with its
-// digest, and how long loading took.
-func (m *Metrics) IndexLoaded(digests map[string]string, took time.Duration) {
+// IndexLoaded records the indexes put in service: the snapshot's digest,
+// each origin with its file's digest, and how long loading took.
+func (m *Metrics) IndexLoaded(digest string, files map[string]string, took time.Duration) {
+	m.indexDigest.Reset()
+	m.indexDigest.WithLabelValues(digest).Set(1)
 	m.indexInfo.Reset()
-	for origin, d := range digests {
+	for origin, d := range files {
 		m.indexInfo.WithLabelValues(origin, d).Set(1)
 	}
 	m.indexLoad.Set(took.Seconds())
 	m.indexLoaded.Set(float64(time.Now().Unix()))
 }
+
+// Reloaded counts a reload by its outcome: "swapped", "unchanged" or
+// "failed".
+func (m *Metrics) Reloaded(outcome string) { m.reloads.WithLabelValues(outcome).Inc() }
 
 // AdminHandler serves /metrics (Prometheus text format) and
 // /debug/pprof/ (Go's profiler). It belongs on a listener of its own,

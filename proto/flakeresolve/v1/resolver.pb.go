@@ -68,6 +68,14 @@ const (
 	// "version" and "type".
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_NO_TARBALL ErrorReason = 8
+	// FAILED_PRECONDITION: the call asked, in its request metadata
+	// "flakeresolve-index-digest", for an index snapshot other than the one
+	// this server serves. Metadata "wanted" is the digest asked for and
+	// "served" the server's; every response carries the served digest in
+	// its header metadata of the same name. The client may call another
+	// server, or start its session again against the served snapshot.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_INDEX_CHANGED ErrorReason = 9
 )
 
 // Enum value maps for ErrorReason.
@@ -82,6 +90,7 @@ var (
 		6: "INTERNAL_ERROR",
 		7: "VERSION_NOT_FOUND",
 		8: "NO_TARBALL",
+		9: "INDEX_CHANGED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -93,6 +102,7 @@ var (
 		"INTERNAL_ERROR":           6,
 		"VERSION_NOT_FOUND":        7,
 		"NO_TARBALL":               8,
+		"INDEX_CHANGED":            9,
 	}
 )
 
@@ -3321,7 +3331,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
 	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
 	"\n" +
-	"now_shares\x18\x05 \x03(\tR\tnowShares*\xcc\x01\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xdf\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
@@ -3332,7 +3342,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0eINTERNAL_ERROR\x10\x06\x12\x15\n" +
 	"\x11VERSION_NOT_FOUND\x10\a\x12\x0e\n" +
 	"\n" +
-	"NO_TARBALL\x10\b*w\n" +
+	"NO_TARBALL\x10\b\x12\x11\n" +
+	"\rINDEX_CHANGED\x10\t*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
