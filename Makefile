@@ -5,7 +5,7 @@ MODULE := github.com/flakeresolve/flakeresolve
 BUF_VERSION := v1.75.0
 PROTOS := $(wildcard proto/flakeresolve/v1/*.proto)
 
-.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench bench-http lock-example gophersat-patch
+.PHONY: run test build proto proto-lint proto-breaking default-index fuzz bench bench-http lock-example gophersat-patch k8s-validate
 
 run:
 	go run ./cmd/flakeresolve serve $(ARGS)
@@ -15,10 +15,13 @@ build:
 
 # Every test, then again under the race detector the tests where goroutines
 # share state: solvers running in parallel, a server answering concurrent
-# calls and reloading. (The whole suite under -race is five times slower,
-# mostly in sequential SAT and Nix tests that race nothing.)
-RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload
-RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service
+# calls and reloading, callers over both faces. (The whole suite under
+# -race is five times slower, mostly in sequential SAT and Nix tests that
+# race nothing.) The hostile-request suite (internal/server, TestHostile*:
+# a real server over loopback, each test under a heap ceiling it fails
+# over) is part of ./... and skips nothing.
+RACE_TESTS := Deterministic|Parallel|EndToEnd|Reload|Admission|HostileVisibility|AccessLog|HTTPCallers
+RACE_PKGS := ./solver ./internal/pbopt ./internal/gophersat/... ./internal/cli ./internal/service ./internal/server ./internal/httpapi
 
 test:
 	./.ci/deps
@@ -75,6 +78,12 @@ proto-breaking: $(GOOGLEAPIS)
 # upstream v1.4.0, so every change to it is visible in one file.
 gophersat-patch:
 	internal/gophersat/diff.sh > internal/gophersat/PATCH.diff
+
+# Validates deploy/k8s strictly against the Kubernetes API's schemas,
+# made from the k8s.io/kubernetes module's OpenAPI document (no network
+# beyond the Go module proxy).
+k8s-validate:
+	.ci/kubeconform
 
 # Rebuilds the embedded default index from the real-flake snapshot.
 default-index:

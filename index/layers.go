@@ -133,22 +133,38 @@ func locationOf(s *pb.FlakeRef) *pb.FlakeRef {
 	return &pb.FlakeRef{Type: s.Type, Url: s.Url, Dir: s.Dir}
 }
 
+// maxSuggestLen is the longest name closest suggests for: a name longer
+// than any flake's is no misspelling of one, and the edit distance costs
+// the product of the lengths for every known name.
+const maxSuggestLen = 64
+
 // closest returns up to n names nearest to name: case-insensitive edit
-// distance, with names that contain it or that it contains counting as near.
+// distance, with names that contain it or that it contains counting as
+// near. Only distances up to max(2, len/3) count, so a name whose length
+// differs by more is skipped unmeasured, and a measurement stops once a
+// whole row of the table is over the bound: the work is at most
+// len(name)² per known name, whatever the lengths.
 func closest(name string, names []string, n int) []string {
+	if len(name) > maxSuggestLen {
+		return nil
+	}
 	type scored struct {
 		name string
 		d    int
 	}
 	q := strings.ToLower(name)
+	bound := max(2, len(q)/3)
 	var cands []scored
 	for _, c := range names {
 		lc := strings.ToLower(c)
-		d := editDistance(q, lc)
+		d, ok := 0, false
 		if strings.Contains(lc, q) || strings.Contains(q, lc) {
-			d = min(d, 1)
+			d, ok = min(editDistance(q, lc, 1), 1), true
+		} else {
+			d = editDistance(q, lc, bound)
+			ok = d <= bound
 		}
-		if d <= max(2, len(q)/3) {
+		if ok {
 			cands = append(cands, scored{c, d})
 		}
 	}
@@ -165,7 +181,12 @@ func closest(name string, names []string, n int) []string {
 	return out
 }
 
-func editDistance(a, b string) int {
+// editDistance is the Levenshtein distance of a and b when it is at most
+// bound, and bound+1 when it is more.
+func editDistance(a, b string, bound int) int {
+	if len(a)-len(b) > bound || len(b)-len(a) > bound {
+		return bound + 1
+	}
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -173,14 +194,19 @@ func editDistance(a, b string) int {
 	}
 	for i := 1; i <= len(a); i++ {
 		cur[0] = i
+		least := i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			least = min(least, cur[j])
+		}
+		if least > bound {
+			return bound + 1
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return min(prev[len(b)], bound+1)
 }

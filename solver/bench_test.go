@@ -288,3 +288,35 @@ func reportLatencies(b *testing.B, times []time.Duration) {
 	b.ReportMetric(ms(times[int(0.99*float64(len(times)-1))]), "p99-ms")
 	b.ReportMetric(ms(times[len(times)-1]), "max-ms")
 }
+
+// BenchmarkMemoryEstimate compares a resolution's estimated memory
+// (Stats.Memory, what LimitMemory bounds) with the bytes it allocates, on
+// 20-input requests to generated ecosystems, first answers only (the
+// optimiser's work on top allocates little). It reports both per
+// resolution and their ratio; the estimate is meant to be within a small
+// factor of the allocation, so that a bound on it is a bound on memory.
+func BenchmarkMemoryEstimate(b *testing.B) {
+	for _, n := range []int{1000, 5000, 20000} {
+		e, layers := loadEcosystem(b, n)
+		b.Run(fmt.Sprintf("flakes=%d", n), func(b *testing.B) {
+			var estimate, alloc float64
+			var before, after runtime.MemStats
+			for i := range b.N {
+				req := &Request{Inputs: e.Request(20, uint64(i%64)), Limits: Limits{Effort: time.Nanosecond}}
+				runtime.ReadMemStats(&before)
+				a, err := Resolve(context.Background(), layers, req)
+				runtime.ReadMemStats(&after)
+				if err != nil && outcomeOf(err) != "conflict" {
+					b.Fatal(err)
+				}
+				if a != nil {
+					estimate += float64(a.Stats.Memory)
+				}
+				alloc += float64(after.TotalAlloc - before.TotalAlloc)
+			}
+			b.ReportMetric(estimate/float64(b.N), "estimate-B/op")
+			b.ReportMetric(alloc/float64(b.N), "alloc-B/op")
+			b.ReportMetric(estimate/alloc, "estimate/alloc")
+		})
+	}
+}

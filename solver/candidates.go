@@ -111,7 +111,7 @@ func (r *resolver) target(url string) *target {
 		return t
 	}
 	if err == nil && src.Type == "indirect" && r.indirect != nil {
-		if to, ok, lerr := r.indirect(src); lerr != nil {
+		if to, ok, lerr := r.indirect.Lookup(src); lerr != nil {
 			err = lerr
 		} else if ok {
 			src = to

@@ -233,9 +233,15 @@ const (
 	LimitClauses
 	LimitPaths
 	LimitWork
+	LimitDepth
+	LimitDeclarations
+	LimitFieldLength
+	LimitConcurrency
+	LimitMemory
 )
 
-var limitNames = [...]string{LimitDeadline: "deadline", LimitReachable: "reachable versions", LimitCandidates: "candidates", LimitClauses: "clauses", LimitPaths: "paths", LimitWork: "work"}
+var limitNames = [...]string{LimitDeadline: "deadline", LimitReachable: "reachable versions", LimitCandidates: "candidates", LimitClauses: "clauses", LimitPaths: "paths", LimitWork: "work",
+	LimitDepth: "nesting depth", LimitDeclarations: "declarations", LimitFieldLength: "field length", LimitConcurrency: "concurrent solves", LimitMemory: "memory"}
 
 func (l Limit) String() string { return limitNames[l] }
 
@@ -248,6 +254,9 @@ type LimitError struct {
 	Stats Stats
 	// Canceled is true when the caller went away.
 	Canceled bool
+	// Field names the request field measured, for limits on the request
+	// itself (depth, declarations, field length).
+	Field string
 }
 
 func (e *LimitError) Error() string {
@@ -258,6 +267,12 @@ func (e *LimitError) Error() string {
 			return fmt.Sprintf("resolution canceled after %s (problem: %s)", s.Duration.Round(time.Millisecond), size)
 		}
 		return fmt.Sprintf("resolution hit its deadline after %s with no answer yet (problem: %s); allow more time or narrow the requirements", s.Duration.Round(time.Millisecond), size)
+	}
+	switch e.Limit {
+	case LimitDepth, LimitDeclarations, LimitFieldLength:
+		return fmt.Sprintf("request exceeds the %s limit at %s: %d > %d", e.Limit, e.Field, e.Value, e.Max)
+	case LimitConcurrency:
+		return fmt.Sprintf("the server is busy: %d solves running and its queue is full or the call's deadline passed in it; retry later", e.Max)
 	}
 	return fmt.Sprintf("resolution exceeds the %s limit: %d > %d (problem so far: %s)", e.Limit, e.Value, e.Max, size)
 }

@@ -144,6 +144,9 @@ func (r *resolver) expand() error {
 				return err
 			}
 		}
+		if err := r.checkMemory(); err != nil {
+			return err
+		}
 		if i%256 == 0 {
 			if err := r.ctx.Err(); err != nil {
 				return err
@@ -298,6 +301,8 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		switch {
 		case t.err != nil:
 			s.why = t.err.Error()
+		case t.src.Type == "indirect" && r.indirect != nil:
+			s.why = fmt.Sprintf("%s: no flake registry (%s) has %q, and no index names it", s.decl.Url, r.indirect, t.src.Id)
 		case s.req != nil:
 			s.why = fmt.Sprintf("%s is not in the index", s.decl.Url)
 		default:
@@ -308,6 +313,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if s.flake == nil && len(s.cands) > 0 {
 		s.flake = s.cands[0].flake
 	}
+	r.stats.Memory += slotBytes + choiceBytes*int64(len(s.cands))
 	if r.choices += len(s.cands); r.choices > r.lim.MaxClauses {
 		// Every choice comes with at least one clause.
 		return nil, r.limit(LimitClauses, r.choices, r.lim.MaxClauses)
@@ -381,6 +387,10 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key int32, pa
 		return in
 	}
 	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
+	// The keys print pointers, at widths that vary from run to run: the
+	// estimate counts the context's entries instead, so that one problem
+	// has one estimate wherever it is solved.
+	r.stats.Memory += instanceBytes + overrideBytes*int64(len(ctx))
 	if in.lock.root == nil {
 		in.lock.root = in
 	}

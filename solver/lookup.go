@@ -6,11 +6,13 @@ import (
 )
 
 // FlakeOf is the flake of the indexes that a reference in URL form points
-// at, read exactly as a resolution reads an input's url (registry ids by
-// name, FlakeHub URLs by the repository they publish, anything else by
-// source); nil when no index has it or the reference does not parse.
-func FlakeOf(layers *index.Layers, url string) *index.Flake {
-	r := &resolver{universe: universe{layers: layers, targets: map[string]*target{}}}
+// at, read exactly as a resolution with those registries (nil: none) reads
+// an input's url (an indirect reference through the registries, then by
+// the index names; FlakeHub URLs by the repository they publish, anything
+// else by source); nil when no index has it or the reference does not
+// parse.
+func FlakeOf(layers *index.Layers, indirect Registries, url string) *index.Flake {
+	r := &resolver{universe: universe{layers: layers, indirect: indirect, targets: map[string]*target{}}}
 	return r.target(url).flake
 }
 

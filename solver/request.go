@@ -31,11 +31,20 @@ type Request struct {
 	Limits Limits
 	// Indirect, when set, resolves an indirect reference (nixpkgs,
 	// flake:foo/ref) through flake registries before the index names do,
-	// as Nix resolves one: ok is false when no registry has it.
-	Indirect func(ref *pb.FlakeRef) (resolved *pb.FlakeRef, ok bool, err error)
+	// as Nix resolves one.
+	Indirect Registries
 	// trial marks a resolution that tries a hint: only whether it
 	// answers matters, so a conflict is not explained.
 	trial bool
+}
+
+// Registries look indirect references up as Nix does, before the index
+// names: ok is false when no registry has the reference. String names the
+// registries, for the message of a reference none of them has and no index
+// names.
+type Registries interface {
+	Lookup(ref *pb.FlakeRef) (resolved *pb.FlakeRef, ok bool, err error)
+	String() string
 }
 
 // Limits bound one resolution. Zero fields take the defaults.
@@ -55,29 +64,42 @@ type Limits struct {
 	// (propagations and conflicts): unlike a time, a search it cuts short
 	// ends at the same answer on every run.
 	Work int64
+	// MaxDepth bounds the nesting of the request's inputs (overrides of
+	// overrides); MaxDeclarations the inputs it declares at every depth,
+	// with the lock file's nodes, single flakes and update paths;
+	// MaxFieldLength the bytes of any one of its strings. All three are
+	// measured before anything is built from the request (CheckSize).
+	MaxDepth, MaxDeclarations, MaxFieldLength int
+	// MaxMemory bounds the estimated bytes of the problem's structures
+	// (Stats.Memory), checked as they are built.
+	MaxMemory int64
 }
 
 // DefaultLimits are generous enough for a 20,000-flake ecosystem and small
 // enough that one call to gophersat cannot run away.
-var DefaultLimits = Limits{MaxReachable: 1_000_000, MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000, Effort: 2 * time.Second}
+var DefaultLimits = Limits{MaxReachable: 1_000_000, MaxCandidates: 200_000, MaxClauses: 2_000_000, MaxPaths: 100_000, Effort: 2 * time.Second,
+	MaxDepth: 32, MaxDeclarations: 100_000, MaxFieldLength: 4096, MaxMemory: 4 << 30}
 
 func (l Limits) withDefaults() Limits {
-	if l.MaxReachable <= 0 {
-		l.MaxReachable = DefaultLimits.MaxReachable
-	}
-	if l.MaxCandidates <= 0 {
-		l.MaxCandidates = DefaultLimits.MaxCandidates
-	}
-	if l.MaxClauses <= 0 {
-		l.MaxClauses = DefaultLimits.MaxClauses
-	}
-	if l.Effort <= 0 {
-		l.Effort = DefaultLimits.Effort
-	}
-	if l.MaxPaths <= 0 {
-		l.MaxPaths = DefaultLimits.MaxPaths
-	}
+	d := DefaultLimits
+	l.MaxReachable = positiveOr(l.MaxReachable, d.MaxReachable)
+	l.MaxCandidates = positiveOr(l.MaxCandidates, d.MaxCandidates)
+	l.MaxClauses = positiveOr(l.MaxClauses, d.MaxClauses)
+	l.Effort = positiveOr(l.Effort, d.Effort)
+	l.MaxPaths = positiveOr(l.MaxPaths, d.MaxPaths)
+	l.MaxDepth = positiveOr(l.MaxDepth, d.MaxDepth)
+	l.MaxDeclarations = positiveOr(l.MaxDeclarations, d.MaxDeclarations)
+	l.MaxFieldLength = positiveOr(l.MaxFieldLength, d.MaxFieldLength)
+	l.MaxMemory = positiveOr(l.MaxMemory, d.MaxMemory)
 	return l
+}
+
+// positiveOr is v, or d when v is no bound (zero or negative).
+func positiveOr[T int | int64 | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
 }
 
 // Answer is a resolution.
@@ -221,6 +243,9 @@ type Stats struct {
 	SATCalls              int
 	// Work is the solver work spent (propagations and conflicts).
 	Work int64
+	// Memory is the estimated bytes of the problem's structures: instances,
+	// choices and constraints, each at a fixed cost (see memoryOf).
+	Memory int64
 	// Objective says, per criterion of the policy's objective, the value
 	// the answer reaches and the lower bound proven for it.
 	Objective []Bound

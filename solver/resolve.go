@@ -31,7 +31,7 @@ type resolver struct {
 // shrinking kept.
 type universe struct {
 	layers   *index.Layers
-	indirect func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
+	indirect Registries
 	targets  map[string]*target
 	reqs     map[string]*versionreq.Req
 	// declTargets caches what the reachability walk reads of each
@@ -87,6 +87,9 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 		graph:   graph{byKey: map[instanceKey]*instance{}, ctxIDs: map[string]int32{}},
 		problem: problem{groupKeys: map[string]*group{}},
 	}
+	if err := r.checkSize(); err != nil {
+		return nil, err
+	}
 	if err := r.checkRequest(); err != nil {
 		return nil, err
 	}
@@ -104,6 +107,12 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	if len(r.cons) > r.lim.MaxClauses {
 		return nil, r.limit(LimitClauses, len(r.cons), r.lim.MaxClauses)
+	}
+	for _, c := range r.cons {
+		r.stats.Memory += constraintBytes + literalBytes*int64(len(c.lits))
+	}
+	if err := r.checkMemory(); err != nil {
+		return nil, err
 	}
 	model, err := r.optimize()
 	if err != nil {
@@ -124,11 +133,21 @@ func (r *resolver) checkRequest() error {
 	check = func(prefix string, decls map[string]*pb.Input) error {
 		for _, name := range slices.Sorted(maps.Keys(decls)) {
 			d, field := decls[name], prefix+"."+name
+			if err := CheckInputName(name); err != nil {
+				return &RequestError{Field: prefix, Msg: err.Error()}
+			}
+			if err := r.ctx.Err(); err != nil {
+				return r.wrap(err)
+			}
 			switch {
 			case d == nil:
 				return &RequestError{Field: field, Msg: "empty input"}
 			case d.Follows != nil && d.Url != "":
 				return &RequestError{Field: field, Msg: "has both url and follows; an input either has a reference or follows another"}
+			case d.Follows != nil && *d.Follows != "":
+				if err := checkInputPath(*d.Follows); err != nil {
+					return &RequestError{Field: field + ".follows", Msg: err.Error()}
+				}
 			case d.Url != "":
 				if t := r.target(d.Url); t.err != nil {
 					return &RequestError{Field: field + ".url", Msg: t.err.Error()}
@@ -150,6 +169,11 @@ func (r *resolver) checkRequest() error {
 	if err := check("inputs", r.req.Inputs); err != nil {
 		return err
 	}
+	for i, path := range r.req.Update {
+		if err := checkInputPath(path); err != nil {
+			return &RequestError{Field: fmt.Sprintf("update[%d]", i), Msg: err.Error()}
+		}
+	}
 	for i, name := range r.req.Single {
 		if _, err := r.layers.Lookup(name); err != nil {
 			return &RequestError{Field: fmt.Sprintf("single[%d]", i), Msg: err.Error()}
@@ -170,6 +194,31 @@ func (r *resolver) limit(what Limit, value, max int) error {
 	r.stats.Duration = time.Since(r.start)
 	r.stats.Variables, r.stats.Clauses = r.nvars, len(r.cons)
 	return &LimitError{Limit: what, Value: value, Max: max, Stats: r.stats}
+}
+
+// The costs of the estimate of a resolution's memory (Stats.Memory): a
+// version the walk reaches (its maps and requirement cuts), an instance
+// with its maps, an override in its context, a slot, one choice of a slot (its candidate,
+// child, variable and follows alternatives), a constraint and one literal
+// of it (with its weight and the optimiser's copy). They are calibrated by
+// BenchmarkMemoryEstimate so that the estimate is near the bytes a
+// resolution allocates (BENCHMARKS.md), which bounds what it holds live.
+const (
+	reachedBytes    = 384
+	instanceBytes   = 1920
+	overrideBytes   = 64
+	slotBytes       = 960
+	choiceBytes     = 192
+	constraintBytes = 288
+	literalBytes    = 48
+)
+
+// checkMemory refuses a problem whose estimated memory is over the limit.
+func (r *resolver) checkMemory() error {
+	if r.stats.Memory > r.lim.MaxMemory {
+		return r.limit(LimitMemory, int(r.stats.Memory), int(r.lim.MaxMemory))
+	}
+	return nil
 }
 
 func (r *resolver) newVar() int {

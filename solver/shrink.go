@@ -30,6 +30,10 @@ func (r *resolver) shrink() error {
 		}
 		if allowed == nil {
 			r.stats.Reachable = w.reached
+			r.stats.Memory += reachedBytes * int64(w.reached)
+			if err := r.checkMemory(); err != nil {
+				return err
+			}
 		}
 		keep, n := kept{}, 0
 		for f, in := range w.reach {

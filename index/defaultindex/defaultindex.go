@@ -9,6 +9,7 @@ package defaultindex
 
 import (
 	_ "embed"
+	"slices"
 
 	"github.com/flakeresolve/flakeresolve/index"
 )
@@ -24,3 +25,7 @@ func Load() (*index.Index, error) { return index.Parse(Origin, data) }
 
 // Size is the size of the embedded index in bytes.
 func Size() int { return len(data) }
+
+// Bytes is a copy of the embedded index's bytes, for a server that names
+// what it serves by their digest.
+func Bytes() []byte { return slices.Clone(data) }

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"os"
 	"runtime/debug"
 
 	"google.golang.org/protobuf/proto"
@@ -13,8 +15,10 @@ import (
 	"github.com/flakeresolve/flakeresolve/internal/server"
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/stablejson"
+	"github.com/flakeresolve/flakeresolve/internal/tlsconf"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
+	"github.com/spf13/cobra"
 )
 
 // api is the service's operations, answered in-process (*service.Service)
@@ -30,27 +34,27 @@ type api interface {
 // its own, configured by the user's flags alone (no cap of its own on
 // time). It connects or loads on first use, once for the command.
 type resolveClient struct {
-	addr    string
+	remote  serverFlags
 	indexes []string
 	// registries are --registry files, read before the index names.
 	registries []string
 	api        api
-	remote     *server.Client
+	conn       *server.Client
 }
 
 func (c *resolveClient) get() (api, error) {
 	if c.api != nil {
 		return c.api, nil
 	}
-	if c.addr != "" {
+	if c.remote.addr != "" {
 		if len(c.registries) > 0 {
 			return nil, usageErr("--server and --registry exclude each other: a server reads its own registries (serve --registry)")
 		}
-		cl, err := server.Dial(c.addr)
+		cl, err := c.remote.dial()
 		if err != nil {
 			return nil, &exitErr{exitError, err}
 		}
-		c.api, c.remote = cl, cl
+		c.api, c.conn = cl, cl
 		return c.api, nil
 	}
 	oneShotGC()
@@ -66,10 +70,44 @@ func (c *resolveClient) get() (api, error) {
 	return c.api, nil
 }
 
+// serverFlags are the flags of a command that can ask a server: where,
+// and how to trust it and be known to it.
+type serverFlags struct {
+	addr, ca, token, cert, key string
+}
+
+func (f *serverFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index; several comma-separated, or dns:///NAME:PORT, are replicas: calls are spread round robin over the healthy ones and retried on another when one is unavailable")
+	fl.StringVar(&f.ca, "tls-ca", "", "with --server: connect over TLS, trusting the server's certificate if this CA `FILE` (PEM) signed it")
+	fl.StringVar(&f.token, "token", "", "with --server and --tls-ca: the bearer `TOKEN` that names you to the server (default: $FLAKERESOLVE_TOKEN)")
+	fl.StringVar(&f.cert, "tls-cert", "", "with --tls-ca: a client certificate `FILE` (PEM) for servers that require mutual TLS")
+	fl.StringVar(&f.key, "tls-key", "", "with --tls-cert: its private key `FILE` (PEM)")
+}
+
+// dial prepares calls to the server the flags name.
+func (f *serverFlags) dial() (*server.Client, error) {
+	var o server.ClientOptions
+	if f.token = cmp.Or(f.token, os.Getenv("FLAKERESOLVE_TOKEN")); f.token != "" {
+		o.Token = f.token
+	}
+	if f.ca == "" {
+		if f.cert != "" {
+			return nil, usageErr("--tls-cert needs --tls-ca, the CA that signed the server's certificate")
+		}
+		return server.Dial(f.addr, o)
+	}
+	var err error
+	if o.TLS, err = tlsconf.Client(f.ca, f.cert, f.key); err != nil {
+		return nil, err
+	}
+	return server.Dial(f.addr, o)
+}
+
 // close releases a server connection.
 func (c *resolveClient) close() {
-	if c.remote != nil {
-		c.remote.Close()
+	if c.conn != nil {
+		c.conn.Close()
 	}
 }
 

@@ -130,7 +130,7 @@ func versionsOf(r *pb.ListVersionsResponse) string {
 }
 
 func TestServeEndToEnd(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, "--reflection")
 	conn := dial(t, s.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -322,7 +322,9 @@ func TestServeReloadKeepsOldIndexOnBadFile(t *testing.T) {
 // TestResolveEndToEnd resolves over real gRPC: answers, conflict details,
 // bad requests, and identical answers to concurrent calls.
 func TestResolveEndToEnd(t *testing.T) {
-	s := startServer(t, "--max-solve-time", "2m")
+	// The queue holds every one of the 32 concurrent calls below, and
+	// the effort cap lets each finish its proof.
+	s := startServer(t, "--max-solve-time", "2m", "--max-queued-solves", "32", "--max-effort", "1m")
 	client := pb.NewResolverServiceClient(dial(t, s.addr))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

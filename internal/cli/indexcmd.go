@@ -13,9 +13,11 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/gitindex"
 	"github.com/flakeresolve/flakeresolve/internal/importer"
+	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
 
@@ -94,7 +96,7 @@ func newIndexStatsCmd() *cobra.Command {
 			}
 			for _, f := range args {
 				start := time.Now()
-				ix, err := index.Load(f)
+				ix, err := service.LoadIndex(f)
 				if err != nil {
 					return &exitErr{exitError, err}
 				}
@@ -134,7 +136,7 @@ index"); every version and ref carries its flake.lock as committed. The
 output is JSON when FILE ends in .json, a snapshot when it ends in .snap,
 binary otherwise; it is validated before it is written, and written
 atomically.`,
-		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.binpb
+		Example: `  flakeresolve index import ../shared/data/real-flakes.json -o index/defaultindex/default.snap
   flakeresolve index import real-flakes.json -o default.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -322,7 +324,7 @@ func writeIndex(m *pb.Index, out, origin string) (int, error) {
 		data, err = index.MarshalBinary(m)
 	}
 	if err == nil {
-		err = writeFileAtomic(out, data)
+		err = boundedfile.WriteAtomic(out, data)
 	}
 	if err != nil {
 		return 0, &exitErr{exitError, err}
@@ -335,7 +337,7 @@ const snapshotSuffix = ".snap"
 
 // decodeFile reads an index file of any form without validating it.
 func decodeFile(path string) (*pb.Index, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedfile.Read(path, boundedfile.MaxIndex)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +386,7 @@ when their output ends in .snap. The output is written atomically.`,
 			}
 			data, err := index.MarshalSnapshot(args[0], m)
 			if err == nil {
-				err = writeFileAtomic(out, data)
+				err = boundedfile.WriteAtomic(out, data)
 			}
 			if err != nil {
 				return &exitErr{exitError, err}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakenix"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
@@ -25,8 +26,8 @@ import (
 func newLockCmd() *cobra.Command {
 	var (
 		indexes      []string
+		remote       serverFlags
 		registries   []string
-		addr         string
 		update       []string
 		check        bool
 		follows      bool
@@ -111,7 +112,7 @@ Exit codes (for CI):
   flakeresolve lock --follows              # print follows lines for duplicates
   flakeresolve lock --server 127.0.0.1:50051`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if addr != "" && len(indexes) > 0 {
+			if remote.addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
 			if check && writeFollows {
@@ -133,7 +134,7 @@ Exit codes (for CI):
 			if len(dirs) == 0 {
 				dirs = []string{"."}
 			}
-			client := &resolveClient{addr: addr, indexes: indexes, registries: registries}
+			client := &resolveClient{remote: remote, indexes: indexes, registries: registries}
 			run := func(dir string, stdout, stderr io.Writer) error {
 				l := &locker{dir: dir, client: client, update: update, strategy: strategy, timeout: timeout, effort: effort, nix: nix}
 				return l.run(cmd.Context(), lockRun{out: out, check: check, writeFollows: writeFollows, several: len(dirs) > 1, stdout: stdout, stderr: stderr})
@@ -146,7 +147,7 @@ Exit codes (for CI):
 	}
 	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins; default: the embedded index)")
-	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	remote.register(cmd)
 	cmd.Flags().StringSliceVar(&update, "update", nil, "release the pins of input `INPUT` (a path such as nixpkgs or hyprland/hyprutils) and beneath it (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 5 if flake.lock would change")
 	cmd.Flags().BoolVar(&follows, "follows", false, "print the follows lines that would let Nix share duplicated nodes")
@@ -262,7 +263,7 @@ func (l *locker) run(ctx context.Context, r lockRun) error {
 	case r.check:
 		return &exitErr{exitChanged, fmt.Errorf("%s would change; run flakeresolve lock %s", l.lockPath(), l.dir)}
 	default:
-		if err := writeFileAtomic(l.lockPath(), data); err != nil {
+		if err := boundedfile.WriteAtomic(l.lockPath(), data); err != nil {
 			return &exitErr{exitError, err}
 		}
 		fmt.Fprintf(r.stderr, "wrote %s\n", l.lockPath())
@@ -296,7 +297,7 @@ func (l *locker) read() error {
 		return &exitErr{exitError, err}
 	}
 	l.flake = f
-	data, err := os.ReadFile(l.lockPath())
+	data, err := boundedfile.Read(l.lockPath(), boundedfile.MaxFlakeLock)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil
@@ -376,7 +377,7 @@ func (l *locker) addFollows(lines []lockfile.FollowsLine) error {
 	if _, err := flakenix.Parse(path, src); err != nil {
 		return &exitErr{exitError, fmt.Errorf("adding follows lines would break flake.nix (%v); add them by hand:\n  %s", err, strings.Join(texts, "\n  "))}
 	}
-	if err := writeFileAtomic(path, src); err != nil {
+	if err := boundedfile.WriteAtomic(path, src); err != nil {
 		return &exitErr{exitError, err}
 	}
 	return l.read()

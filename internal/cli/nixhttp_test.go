@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flakeresolve/flakeresolve/internal/nixtest"
+	"github.com/flakeresolve/flakeresolve/internal/server"
 )
 
 // published is a git repository of a flake whose versions are published
@@ -130,6 +133,7 @@ func TestRequirementURLsWithNix(t *testing.T) {
 	s := startServer(t, "--index", idx, "--http-listen", "127.0.0.1:0")
 	httpAddr := regexp.MustCompile(`msg="serving HTTP" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(s.logged())[1]
 	requirement := "http://" + httpAddr + "/f/acme/greeting/%5E1.0.tar.gz"
+	checkDigestHeader(t, requirement, idx)
 	root := filepath.Join(t.TempDir(), "root")
 	writeFile(t, filepath.Join(root, "flake.nix"), `{
   inputs.greeting.url = "`+requirement+`";
@@ -218,5 +222,25 @@ func TestRequirementURLsWithNix(t *testing.T) {
 	}
 	if nodes, _ := readLock(t, nixDir); nodes["greeting"].Locked["url"] != pinned("1.2.0") {
 		t.Errorf("after 1.2.0 is published, Nix %s updates the lock to %v, want %s", modern.Version, nodes["greeting"].Locked, pinned("1.2.0"))
+	}
+}
+
+// checkDigestHeader asks the HTTP face for url, without following a
+// redirect, and checks that the answer names the index it came from: the
+// digest header is the index file's SHA-256, as on the gRPC face.
+func checkDigestHeader(t *testing.T, url, indexFile string) {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	data, err := os.ReadFile(indexFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.Header.Get(server.IndexDigestKey), fmt.Sprintf("%x", sha256.Sum256(data)); got != want {
+		t.Errorf("GET %s: %s %q, want %q", url, server.IndexDigestKey, got, want)
 	}
 }

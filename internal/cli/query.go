@@ -16,12 +16,13 @@ import (
 
 func newQueryCmd() *cobra.Command {
 	var (
-		indexes []string
-		addr    string
-		asJSON  bool
-		timeout time.Duration
-		with    string
-		input   string
+		indexes    []string
+		registries []string
+		remote     serverFlags
+		asJSON     bool
+		timeout    time.Duration
+		with       string
+		input      string
 	)
 	cmd := &cobra.Command{
 		Use:   "query NAME REQUIREMENT",
@@ -62,7 +63,7 @@ running server with --server.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if addr != "" && len(indexes) > 0 {
+			if remote.addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
 			if input != "" && with == "" {
@@ -83,7 +84,7 @@ running server with --server.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{addr: addr, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes, registries: registries}
 			defer client.close()
 			resp, err := listAll(ctx, client, req)
 			if err != nil && ci != nil {
@@ -95,8 +96,9 @@ running server with --server.`,
 			})
 		},
 	}
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to answer from (JSON or binary; repeat to layer, first wins)")
-	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	remote.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"versions": [{"name", "version", "locked"}, ...], "choice": {...}} (the ListVersionsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	cmd.Flags().StringVar(&with, "with", "", "say which versions resolve together with the inputs of flake `DIR` or REQUEST.json (- for standard input)")

@@ -8,19 +8,21 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/registry"
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	"github.com/flakeresolve/flakeresolve/internal/versionreq"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/solver"
 )
 
 const registryUsage = "read indirect inputs (nixpkgs, flake:foo/ref) through the Nix flake registry `FILE` (registry.json) before the index names; repeat in Nix's precedence order, the first winning (--override-flake, user, system, global)"
 
 // registryLookup reads registry files into the service's lookup of
 // indirect references; nil without files.
-func registryLookup(files []string) (func(*pb.FlakeRef) (*pb.FlakeRef, bool, error), error) {
+func registryLookup(files []string) (solver.Registries, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -32,7 +34,7 @@ func registryLookup(files []string) (func(*pb.FlakeRef) (*pb.FlakeRef, bool, err
 		}
 		chain = append(chain, r)
 	}
-	return chain.Lookup, nil
+	return chain, nil
 }
 
 func newIndexRegistryCmd() *cobra.Command {
@@ -73,16 +75,19 @@ entry then matches NAME alone, not NAME/REF.`,
 			if err != nil {
 				return &exitErr{exitError, err}
 			}
-			reg, left, err := exportRegistry(layers, pinned, nix)
+			reg, left, badIDs, err := exportRegistry(layers, pinned, nix)
 			if err != nil {
 				return &exitErr{exitError, err}
 			}
 			data, err := reg.Marshal()
 			if err == nil {
-				err = writeFileAtomic(out, data)
+				err = boundedfile.WriteAtomic(out, data)
 			}
 			if err != nil {
 				return &exitErr{exitError, err}
+			}
+			if len(badIDs) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "left out %d name(s) that are no flake ID (Nix accepts letters, digits, _ and -, a letter first, and reads no registry that holds another): %s\n", len(badIDs), strings.Join(badIDs, ", "))
 			}
 			if len(left) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "left out %d flake(s) without a location Nix can follow (tarballs per version; --pinned names their newest): %s\n", len(left), strings.Join(left, ", "))
@@ -98,18 +103,23 @@ entry then matches NAME alone, not NAME/REF.`,
 	return cmd
 }
 
-// exportRegistry is the layers' names as a registry, and the names left
-// out.
-func exportRegistry(layers *index.Layers, pinned bool, nix flakeref.NixVersion) (*registry.Registry, []string, error) {
-	reg := &registry.Registry{}
-	var left []string
+// exportRegistry is the layers' names as a registry, the flakes left out
+// for want of a location, and the names left out because they are no
+// flake ID ("git-hooks.nix"): Nix reads no registry that holds one, so
+// one such entry would hide every other.
+func exportRegistry(layers *index.Layers, pinned bool, nix flakeref.NixVersion) (reg *registry.Registry, left, badIDs []string, err error) {
+	reg = &registry.Registry{}
 	every := versionreq.MustParse("*")
 	for _, name := range layers.Names() {
 		f, err := layers.Lookup(name)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		from := &pb.FlakeRef{Type: "indirect", Id: name}
+		if _, err := flakeref.FromAttrs(flakeref.Attrs(from)); err != nil {
+			badIDs = append(badIDs, name)
+			continue
+		}
 		at := flakeref.AtLocation(f.Source)
 		if !pinned {
 			if t, _ := flakeref.LookupType(at.Type); t == nil || t.Kind == flakeref.KindDownload {
@@ -126,9 +136,9 @@ func exportRegistry(layers *index.Layers, pinned bool, nix flakeref.NixVersion) 
 		}
 		to, err := lockfile.LockedFor(at, releases[len(releases)-1].Locked(), "", nix)
 		if err != nil {
-			return nil, nil, fmt.Errorf("flake %s: %w", name, err)
+			return nil, nil, nil, fmt.Errorf("flake %s: %w", name, err)
 		}
 		reg.Entries = append(reg.Entries, registry.Entry{From: from, To: to, Exact: true})
 	}
-	return reg, left, nil
+	return reg, left, badIDs, nil
 }

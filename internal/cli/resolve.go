@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/inputgraph"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -26,7 +26,7 @@ func newResolveCmd() *cobra.Command {
 	var (
 		indexes    []string
 		registries []string
-		addr       string
+		remote     serverFlags
 		asJSON     bool
 		timeout    time.Duration
 		effort     time.Duration
@@ -81,7 +81,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if addr != "" && len(indexes) > 0 {
+			if remote.addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
 			if _, err := parseGraph(graph); err != nil {
@@ -110,7 +110,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{addr: addr, indexes: indexes, registries: registries}
+			client := &resolveClient{remote: remote, indexes: indexes, registries: registries}
 			defer client.close()
 			resp, err := client.call(ctx, req)
 			return answer(cmd.OutOrStdout(), asJSON, resp, err, func(w io.Writer) error {
@@ -124,7 +124,7 @@ it, each tried; it exits 4. With --json, an error prints the API's status
 	}
 	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
-	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	remote.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"paths": {PATH: {"pin": {"flake", "version", "locked", ...}}}, "trees": [...], ...} (the ResolveInputsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long (a server may cap it lower; locally nothing does)")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")
@@ -168,10 +168,10 @@ func readResolveRequest(name string, stdin io.Reader) (*pb.ResolveInputsRequest,
 	var data []byte
 	var err error
 	if name == "-" {
-		data, err = io.ReadAll(stdin)
+		data, err = io.ReadAll(io.LimitReader(stdin, boundedfile.MaxRequest))
 		name = "standard input"
 	} else {
-		data, err = os.ReadFile(name)
+		data, err = boundedfile.Read(name, boundedfile.MaxRequest)
 	}
 	if err != nil {
 		return nil, &exitErr{exitError, err}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,10 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	"github.com/flakeresolve/flakeresolve/internal/httpapi"
+	"github.com/flakeresolve/flakeresolve/internal/server"
 	"github.com/flakeresolve/flakeresolve/internal/service"
 )
 
@@ -31,8 +32,12 @@ func (f *httpFace) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.minNix, "min-nix", flakeref.NixEvery.String(), "the oldest Nix `VERSION` that must read the locks Nix writes from a requirement URL's Link header: which attributes the header carries (the default is the first from which Nix reads them all)")
 }
 
-// start serves HTTP when --http-listen is given, calling gs in memory.
-func (f *httpFace) start(gs *grpc.Server, svc *service.Service, maxRequestBytes int, log *slog.Logger) error {
+// start serves HTTP when --http-listen is given, calling gs in memory
+// (server.Server.InProcess): the same limits, admission and callers as
+// gRPC. With the server's TLS configuration it serves HTTPS, with the
+// same certificate and client certificates; bearer tokens never travel
+// in plaintext over either face.
+func (f *httpFace) start(gs *server.Server, svc *service.Service, maxRequestBytes int, tlsConf *tls.Config, log *slog.Logger) error {
 	if f.listen == "" {
 		return nil
 	}
@@ -40,11 +45,11 @@ func (f *httpFace) start(gs *grpc.Server, svc *service.Service, maxRequestBytes 
 	if err != nil {
 		return usageErr("--min-nix: %v", err)
 	}
-	conn, stop, err := httpapi.Dial(gs)
+	conn, stop, err := gs.InProcess()
 	if err != nil {
 		return &exitErr{exitError, err}
 	}
-	h, err := httpapi.Handler(context.Background(), conn, httpapi.Options{Layers: svc.Layers, MinNix: nix, MaxBodyBytes: int64(maxRequestBytes), Logger: log})
+	h, err := httpapi.Handler(context.Background(), conn, httpapi.Options{Layers: svc.LayersOf, Caller: gs.HTTPContext, Log: gs.LogHTTP, MinNix: nix, MaxBodyBytes: int64(maxRequestBytes), Logger: log})
 	if err != nil {
 		stop()
 		return &exitErr{exitError, err}
@@ -54,11 +59,16 @@ func (f *httpFace) start(gs *grpc.Server, svc *service.Service, maxRequestBytes 
 		stop()
 		return &exitErr{exitError, fmt.Errorf("listening on %s: %w", f.listen, err)}
 	}
-	f.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	f.srv = &http.Server{Handler: withDigest(svc, h), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	serve := func() error { return f.srv.Serve(lis) }
+	if tlsConf != nil {
+		f.srv.TLSConfig = tlsConf.Clone()
+		serve = func() error { return f.srv.ServeTLS(lis, "", "") }
+	}
 	f.stop = stop
-	log.Info("serving HTTP", "addr", lis.Addr().String(), "min_nix", nix.String())
+	log.Info("serving HTTP", "addr", lis.Addr().String(), "tls", tlsConf != nil, "min_nix", nix.String())
 	go func() {
-		if err := f.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", "error", err.Error())
 		}
 	}()

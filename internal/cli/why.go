@@ -18,7 +18,7 @@ import (
 func newWhyCmd() *cobra.Command {
 	var (
 		indexes []string
-		addr    string
+		remote  serverFlags
 		asJSON  bool
 		timeout time.Duration
 		effort  time.Duration
@@ -54,7 +54,7 @@ explains that one input path.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if addr != "" && len(indexes) > 0 {
+			if remote.addr != "" && len(indexes) > 0 {
 				return usageErr("--server and --index exclude each other: a server answers from its own indexes")
 			}
 			from := "."
@@ -85,7 +85,7 @@ explains that one input path.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{addr: addr, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes}
 			defer client.close()
 			a, err := client.get()
 			if err != nil {
@@ -107,7 +107,7 @@ explains that one input path.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
-	cmd.Flags().StringVar(&addr, "server", "", "ask the server at `ADDR` (host:port) instead of a local index")
+	remote.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"trees": [{"tree", "routes": [{"path", "edges", "reason"}]}]} (the ExplainInputsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	cmd.Flags().DurationVar(&effort, "effort", 0, "time to spend improving the first answer and proving it optimal (default 2s)")

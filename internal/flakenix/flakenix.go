@@ -20,15 +20,17 @@ package flakenix
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -347,7 +349,7 @@ func (f *Flake) InputNames() []string {
 // one attribute given different values in both is an error.
 func ReadDir(dir string) (*Flake, error) {
 	name := filepath.Join(dir, "flake.nix")
-	src, err := os.ReadFile(name)
+	src, err := boundedfile.Read(name, boundedfile.MaxFlakeNix)
 	if err != nil {
 		return nil, err
 	}
@@ -356,8 +358,8 @@ func ReadDir(dir string) (*Flake, error) {
 		return nil, err
 	}
 	side := filepath.Join(dir, SideFile)
-	ssrc, err := os.ReadFile(side)
-	if os.IsNotExist(err) {
+	ssrc, err := boundedfile.Read(side, boundedfile.MaxFlakeNix)
+	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
 	}
 	if err != nil {

@@ -213,3 +213,32 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	by, _ := json.Marshal(y)
 	return bytes.Equal(ax, by)
 }
+
+// TestNestingBound: values nested past MaxNesting, as sets, lists or
+// interpolations, are refused with the position where the bound is
+// crossed, without exhausting the stack (2 million levels recursed once
+// per level overflow Go's 1 GB stack); nesting up to the bound is read.
+func TestNestingBound(t *testing.T) {
+	deep := func(open, close string, n int) string {
+		return "{ description = " + strings.Repeat(open, n) + "1" + strings.Repeat(close, n) + "; outputs = { self }: { }; }"
+	}
+	for _, tc := range []struct {
+		name, src string
+		col       int
+	}{
+		{"sets", deep("{ a = ", "; }", 2_000_000), 17 + 6*(MaxNesting-1)},
+		{"lists", deep("[ ", " ]", 2_000_000), 17 + 2*(MaxNesting-1)},
+		{"interpolations", "{ description = " + strings.Repeat(`"${`, 2_000_000) + "1" + strings.Repeat(`}"`, 2_000_000) + "; }", 17 + 3*MaxNesting},
+	} {
+		_, err := Parse("flake.nix", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), "nested more than 256 deep") || !strings.Contains(err.Error(), fmt.Sprintf("flake.nix:1:%d:", tc.col)) {
+			t.Errorf("%s: %v, want the nesting bound at flake.nix:1:%d", tc.name, err, tc.col)
+		}
+	}
+	// At the bound, a set nested in description is read (and refused
+	// only as Nix would refuse it: description must be a string).
+	_, err := Parse("flake.nix", []byte(deep("{ a = ", "; }", MaxNesting-2)))
+	if err == nil || strings.Contains(err.Error(), "nested") {
+		t.Errorf("nesting within the bound: %v, want the description complaint", err)
+	}
+}

@@ -47,7 +47,17 @@ type lexer struct {
 	off  int
 	line int
 	col  int
+	// depth counts the interpolations open ("${" inside a string inside
+	// "${" ...), which the lexer reads by recursion.
+	depth int
 }
+
+// MaxNesting is how deep values may nest in a file the reader reads: sets
+// and lists inside one another, and interpolations inside strings. The
+// reader recurses once per level, so a file of a few megabytes nested
+// millions deep would otherwise exhaust the stack; no flake comes near
+// the bound.
+const MaxNesting = 256
 
 type syntaxError struct {
 	pos Pos
@@ -237,6 +247,11 @@ func (l *lexer) pathInterp(start Pos) error {
 
 // skipInterpolation consumes tokens up to the "}" that closes a "${".
 func (l *lexer) skipInterpolation(start Pos) error {
+	l.depth++
+	defer func() { l.depth-- }()
+	if l.depth > MaxNesting {
+		return l.errf(start, "interpolations nested more than %d deep", MaxNesting)
+	}
 	depth := 1
 	for {
 		t, err := l.next()

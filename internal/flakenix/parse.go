@@ -94,6 +94,8 @@ type parser struct {
 	lex    *lexer
 	tok    token
 	peeked bool
+	// depth counts the values being read, one inside another.
+	depth int
 }
 
 func (p *parser) peek() (token, error) {
@@ -171,6 +173,11 @@ func (p *parser) parseValue(top bool) (*node, error) {
 	t, err := p.peek()
 	if err != nil {
 		return nil, err
+	}
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > MaxNesting {
+		return nil, p.lex.errf(t.pos, "values nested more than %d deep (sets and lists inside one another)", MaxNesting)
 	}
 	switch {
 	case t.kind == tString:

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,13 +23,13 @@ import (
 )
 
 // hub answers FlakeHub's routes. A project (OWNER/PROJECT) is found by
-// its name in the indexes (index.Layers.LookupProject, after
+// its name in the indexes its caller sees (index.Layers.LookupProject, after
 // flakeref.Project: a forge's owner and repository, or the two path
 // segments before a URL's version), and its versions through the gRPC
 // server's ListVersions.
 type hub struct {
 	rpc    pb.ResolverServiceClient
-	layers func() *index.Layers
+	layers func(context.Context) *index.Layers
 	minNix flakeref.NixVersion
 }
 
@@ -107,7 +108,7 @@ func Link(locked *pb.FlakeRef) string {
 // library escapes the segment again, and a requirement has no "%" of its
 // own.
 func (h *hub) target(w http.ResponseWriter, r *http.Request) (name, req string, ok bool) {
-	f, err := h.layers().LookupProject(r.PathValue("owner"), r.PathValue("project"))
+	f, err := h.layers(r.Context()).LookupProject(r.PathValue("owner"), r.PathValue("project"))
 	if err != nil {
 		writeStatus(w, server.Status(err))
 		return "", "", false
@@ -170,7 +171,7 @@ type MatchingVersion struct {
 // first. (A prerelease is left out: no requirement but its own admits it.)
 // published_at and updated_at are the commit time, when known.
 func (h *hub) releases(w http.ResponseWriter, r *http.Request) {
-	f, err := h.layers().LookupProject(r.PathValue("owner"), r.PathValue("project"))
+	f, err := h.layers(r.Context()).LookupProject(r.PathValue("owner"), r.PathValue("project"))
 	if err != nil {
 		writeStatus(w, server.Status(err))
 		return

@@ -13,24 +13,27 @@
 //     /version/resolve/{owner}/{project}/{requirement}: the read-only
 //     listings fh, FlakeHub's client, reads, in FlakeHub's JSON shapes.
 //
-// Every route calls the gRPC server through a connection to it (Dial
-// makes one in memory), not the service directly: an HTTP call then
-// passes the server's size limit, interceptors and call logs like any
-// gRPC call, and fails with the same statuses.
+// Every route calls the gRPC server through a connection to it
+// (server.Server.InProcess makes one in memory), not the service
+// directly: an HTTP call then passes the server's size limit, call logs,
+// limits and admission like any gRPC call, and fails with the same
+// statuses (RESOURCE_EXHAUSTED, with its LimitExceeded detail, is 429).
+// Each request's caller is named before any route runs (Options.Caller):
+// its bearer token or client certificate decides the index layers it
+// sees, as over gRPC, so a private layer's names appear in no answer or
+// error of another caller's, requirement URLs included.
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/flakeresolve/flakeresolve/index"
@@ -40,16 +43,24 @@ import (
 
 // Options configure the HTTP face.
 type Options struct {
-	// Layers returns the indexes served now, in which requirement URLs
-	// find flakes by their project names.
-	Layers func() *index.Layers
+	// Layers returns the indexes the caller of ctx sees now, in which
+	// requirement URLs find flakes by their project names.
+	Layers func(ctx context.Context) *index.Layers
+	// Caller names the caller of a request into its context, or refuses
+	// it with a status (server.Server.HTTPContext); nil: every request is
+	// anonymous.
+	Caller func(*http.Request) (context.Context, error)
 	// MinNix is the oldest Nix that must read the locks Nix writes from a
 	// Link header: the header's URL carries the attributes flakeref.Types
 	// says every Nix from it on reads (the lock writer's table).
 	MinNix flakeref.NixVersion
 	// MaxBodyBytes caps a request's body.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Log writes the line of each request, named by its route (the
+	// pattern that matched it): server.Server.LogHTTP, bounded as the
+	// call log is; nil writes every line to Logger.
+	Log    func(r *http.Request, route string, code int, took time.Duration)
+	Logger *slog.Logger
 }
 
 // marshaler is the JSON of every route: protojson as the command line's
@@ -76,7 +87,17 @@ func Handler(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (
 	mux.HandleFunc("GET /f/{owner}/{project}/releases", h.releases)
 	mux.HandleFunc("GET /f/{owner}/{project}/{requirement}", h.redirect)
 	mux.HandleFunc("GET /version/resolve/{owner}/{project}/{requirement}", h.resolve)
-	return logRequests(opts.Logger, mux), nil
+	log := opts.Log
+	if log == nil {
+		log = func(r *http.Request, route string, code int, took time.Duration) {
+			level := slog.LevelInfo
+			if code >= 500 {
+				level = slog.LevelError
+			}
+			opts.Logger.Log(r.Context(), level, "http", "method", route, "code", code, "duration", took, "request", r.Method+" "+r.URL.EscapedPath())
+		}
+	}
+	return front(opts.Caller, log, mux), nil
 }
 
 // writeStatus writes an error status as the gateway writes one: the HTTP
@@ -92,20 +113,31 @@ func writeStatus(w http.ResponseWriter, st *status.Status) {
 	w.Write(data)
 }
 
-// logRequests logs a line per request (the gRPC calls it makes log their
-// own), so that requests answered without one, such as an unknown
-// project, are seen too.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+// front names each request's caller before its route runs, and logs a
+// line per request (the gRPC calls it makes log their own), so that
+// requests answered without one, such as an unknown project or a refused
+// token, are seen too. The line names the route by the pattern of mux
+// that matches it (never by what the client sent, so routes are few).
+func front(caller func(*http.Request) (context.Context, error), log func(*http.Request, string, int, time.Duration), mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		_, route := mux.Handler(r)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelInfo
-		if rec.code >= 500 {
-			level = slog.LevelError
+		if ctx, err := callerOf(caller, r); err != nil {
+			writeStatus(rec, status.Convert(err))
+		} else {
+			r = r.WithContext(ctx)
+			mux.ServeHTTP(rec, r)
 		}
-		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.EscapedPath(), "status", rec.code, "duration", time.Since(start))
+		log(r, cmp.Or(route, "(no route)"), rec.code, time.Since(start))
 	})
+}
+
+func callerOf(caller func(*http.Request) (context.Context, error), r *http.Request) (context.Context, error) {
+	if caller == nil {
+		return r.Context(), nil
+	}
+	return caller(r)
 }
 
 type statusRecorder struct {
@@ -116,21 +148,4 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
-}
-
-// Dial serves gs on a listener in memory too, and connects to it: the
-// connection through which the HTTP face calls the same server in the
-// same process. stop closes the connection; gs.Stop or GracefulStop ends
-// the serving.
-func Dial(gs *grpc.Server) (conn *grpc.ClientConn, stop func(), err error) {
-	lis := bufconn.Listen(1 << 20)
-	go gs.Serve(lis)
-	conn, err = grpc.NewClient("passthrough:///in-process",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		lis.Close()
-		return nil, nil, err
-	}
-	return conn, func() { conn.Close() }, nil
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -37,26 +38,43 @@ type face struct {
 
 func serve(t *testing.T, layers *index.Layers, minNix flakeref.NixVersion) face {
 	t.Helper()
+	return serveWith(t, layers, minNix, service.Config{}, server.Options{})
+}
+
+// serveWith serves the layers with the service's configuration and the
+// server's options: over TLS, HTTP too, when opts ask for it (face.rpc is
+// then left nil).
+func serveWith(t *testing.T, layers *index.Layers, minNix flakeref.NixVersion, cfg service.Config, opts server.Options) face {
+	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := service.New(layers, service.Config{})
-	gs, _ := server.NewGRPCServer(svc, server.Options{MaxRecvBytes: 1 << 20, Logger: quiet})
+	opts.MaxRecvBytes = cmp.Or(opts.MaxRecvBytes, 1<<20)
+	opts.Logger = cmp.Or(opts.Logger, quiet)
+	svc := service.New(layers, cfg)
+	gs := server.NewGRPCServer(svc, opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
-	conn, stop, err := Dial(gs)
+	conn, stop, err := gs.InProcess()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	h, err := Handler(context.Background(), conn, Options{Layers: svc.Layers, MinNix: minNix, MaxBodyBytes: 1 << 20, Logger: quiet})
+	h, err := Handler(context.Background(), conn, Options{Layers: svc.LayersOf, Caller: gs.HTTPContext, Log: gs.LogHTTP, MinNix: minNix, MaxBodyBytes: 1 << 20, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(h)
+	hs := httptest.NewUnstartedServer(h)
+	hs.Config.ErrorLog = slog.NewLogLogger(quiet.Handler(), slog.LevelWarn)
 	t.Cleanup(hs.Close)
+	if opts.TLS != nil {
+		hs.TLS = opts.TLS
+		hs.StartTLS()
+		return face{http: hs.URL}
+	}
+	hs.Start()
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

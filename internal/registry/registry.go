@@ -26,10 +26,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 )
@@ -61,7 +62,7 @@ type entryJSON struct {
 // Read reads a registry file, refusing what Nix refuses: another version,
 // or a from or to that is no flake reference.
 func Read(path string) (*Registry, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedfile.Read(path, boundedfile.MaxRegistry)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +122,15 @@ func (r *Registry) Marshal() ([]byte, error) {
 
 // Chain is registries in precedence order, the first winning.
 type Chain []*Registry
+
+// String names the registries' files, in order.
+func (c Chain) String() string {
+	files := make([]string, len(c))
+	for i, r := range c {
+		files[i] = r.File
+	}
+	return strings.Join(files, ", ")
+}
 
 // Lookup resolves a reference through the registries as Nix does. ok is
 // false when no entry matches it; err is a cycle, or a ref or rev that

@@ -15,6 +15,9 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/flakenix"
+	"github.com/flakeresolve/flakeresolve/internal/flakeref"
+	"github.com/flakeresolve/flakeresolve/internal/lockfile"
 	"github.com/flakeresolve/flakeresolve/internal/service"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
@@ -29,14 +32,14 @@ func serve(t *testing.T) *Client {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	gs, _ := NewGRPCServer(service.New(index.NewLayers(ix), service.Config{}), Options{MaxRecvBytes: 1 << 20, Logger: quiet})
+	gs := NewGRPCServer(service.New(index.NewLayers(ix), service.Config{}), Options{MaxRecvBytes: 1 << 20, Logger: quiet})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
-	c, err := Dial(lis.Addr().String())
+	c, err := Dial(lis.Addr().String(), ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +56,24 @@ func TestHintsResolve(t *testing.T) {
 	ctx := context.Background()
 	hyprland := func(req string) *pb.Input { return &pb.Input{Url: "github:hyprwm/Hyprland", Version: req} }
 	protocols := &pb.Input{Url: "github:hyprwm/hyprland-protocols", Version: "^0.7"}
+	// A flake.lock written when hyprland-protocols was the only input pins
+	// its newest, 0.7.0; the pin stays while "*" admits it, and hyprland
+	// 0.34, added since, wants 0.2.0 in the one tree the request allows.
+	anyProtocols := &pb.Input{Url: protocols.Url, Version: "*"}
+	kept := &pb.ResolveInputsRequest{
+		Inputs:       map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": anyProtocols},
+		SingleFlakes: []string{"hyprland-protocols"},
+		LockFile:     lockOf(t, c, `{ inputs.hyprland-protocols = { url = "github:hyprwm/hyprland-protocols"; version = "*"; }; outputs = { self, hyprland-protocols }: { }; }`),
+	}
+	if _, err := c.ResolveInputs(ctx, &pb.ResolveInputsRequest{Inputs: kept.Inputs, SingleFlakes: kept.SingleFlakes}); err != nil {
+		t.Fatalf("without flake.lock: %v, want an answer (the kept pin is what clashes)", err)
+	}
 	kinds := map[solver.ChangeKind]int{}
 	for name, req := range map[string]*pb.ResolveInputsRequest{
 		"a line that does not exist": {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.50")}},
 		"one tree wanted":            {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": protocols}, SingleFlakes: []string{"hyprland-protocols"}},
 		"one tree per flake":         {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": protocols}, Strategy: pb.Strategy_STRATEGY_SINGLE},
+		"a pin kept from flake.lock": kept,
 		"one tree per range":         {Inputs: map[string]*pb.Input{"hyprland": hyprland("^0.34"), "hyprland-protocols": {Url: protocols.Url, Version: "^0.2"}, "old": {Url: protocols.Url, Version: "=0.2.0"}, "new": {Url: protocols.Url, Version: ">0.2.0, <0.3"}}, Strategy: pb.Strategy_STRATEGY_CARGO},
 	} {
 		_, err := c.ResolveInputs(ctx, req)
@@ -87,11 +103,30 @@ func TestHintsResolve(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []solver.ChangeKind{solver.ChangeRelaxRequirement, solver.ChangeAllowSeveral, solver.ChangeUseStrategy} {
+	for _, k := range []solver.ChangeKind{solver.ChangeRelaxRequirement, solver.ChangeAllowSeveral, solver.ChangeUpdateInput, solver.ChangeUseStrategy} {
 		if kinds[k] == 0 {
 			t.Errorf("no hint of kind %d among the cases: %v", k, kinds)
 		}
 	}
+}
+
+// lockOf is the flake.lock that locking a flake.nix over the server
+// writes, as a request carries it.
+func lockOf(t *testing.T, c *Client, flakeNix string) *pb.LockFile {
+	t.Helper()
+	f, err := flakenix.Parse("flake.nix", []byte(flakeNix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.ResolveInputs(context.Background(), &pb.ResolveInputsRequest{Inputs: flakenix.ToProto(f.Inputs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := lockfile.Build(f.Inputs, resp, flakeref.MinNix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lockfile.ToProto(root)
 }
 
 // apply makes a hint's change to a request, as ConflictHint documents it.

@@ -30,6 +30,7 @@ func Status(err error) *status.Status {
 		nf *index.NotFoundError
 		ce *solver.ConflictError
 		le *solver.LimitError
+		ic *service.IndexChangedError
 		re *RemoteError
 	)
 	switch {
@@ -48,6 +49,8 @@ func Status(err error) *status.Status {
 	case errors.As(err, &ce):
 		c := service.ConflictProto(ce)
 		return withDetails(codes.FailedPrecondition, err, pb.ErrorReason_NO_ANSWER, map[string]string{"causes": strconv.Itoa(len(c.Causes)), "hints": strconv.Itoa(len(c.Hints))}, c)
+	case errors.As(err, &ic):
+		return withDetails(codes.FailedPrecondition, err, pb.ErrorReason_INDEX_CHANGED, map[string]string{"wanted": ic.Wanted, "served": ic.Served})
 	case errors.As(err, &le):
 		l := service.LimitProto(le)
 		code := codes.ResourceExhausted
@@ -132,6 +135,8 @@ func errorOf(addr string, err error) error {
 		if conflict != nil {
 			return service.ConflictFromProto(conflict)
 		}
+	case pb.ErrorReason_INDEX_CHANGED:
+		return &service.IndexChangedError{Wanted: info.Metadata["wanted"], Served: info.Metadata["served"]}
 	case pb.ErrorReason_LIMIT_EXCEEDED:
 		if limit != nil {
 			return service.LimitFromProto(limit, st.Code() == codes.Canceled)

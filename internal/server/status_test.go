@@ -22,7 +22,7 @@ import (
 // equal error, whose status is the same again: the client of a remote
 // server fails with exactly the errors a local call does.
 func TestStatusesReadBack(t *testing.T) {
-	stats := solver.Stats{Reachable: 12, Candidates: 9, Variables: 40, Clauses: 77, SATCalls: 2, Work: 1234, Duration: 3 * time.Millisecond,
+	stats := solver.Stats{Reachable: 12, Candidates: 9, Variables: 40, Clauses: 77, SATCalls: 2, Work: 1234, Memory: 56789, Duration: 3 * time.Millisecond,
 		Objective: []solver.Bound{{Criterion: solver.RootStaleness, Value: 1, Lower: 0}}}
 	for _, tc := range []struct {
 		err    error
@@ -37,6 +37,9 @@ func TestStatusesReadBack(t *testing.T) {
 		{limitError(solver.LimitCandidates, false, stats), codes.ResourceExhausted, pb.ErrorReason_LIMIT_EXCEEDED},
 		{limitError(solver.LimitDeadline, false, stats), codes.DeadlineExceeded, pb.ErrorReason_LIMIT_EXCEEDED},
 		{limitError(solver.LimitDeadline, true, stats), codes.Canceled, pb.ErrorReason_LIMIT_EXCEEDED},
+		{&solver.LimitError{Limit: solver.LimitDepth, Field: "inputs.a.inputs.nixpkgs", Value: 33, Max: 32}, codes.ResourceExhausted, pb.ErrorReason_LIMIT_EXCEEDED},
+		{&solver.LimitError{Limit: solver.LimitConcurrency, Value: 16, Max: 16}, codes.ResourceExhausted, pb.ErrorReason_LIMIT_EXCEEDED},
+		{limitError(solver.LimitMemory, false, stats), codes.ResourceExhausted, pb.ErrorReason_LIMIT_EXCEEDED},
 	} {
 		st := Status(tc.err)
 		var info *errdetails.ErrorInfo

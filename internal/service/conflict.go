@@ -33,6 +33,11 @@ var limits = []struct {
 	{solver.LimitClauses, pb.Limit_LIMIT_CONSTRAINTS},
 	{solver.LimitPaths, pb.Limit_LIMIT_PATHS},
 	{solver.LimitWork, pb.Limit_LIMIT_WORK},
+	{solver.LimitDepth, pb.Limit_LIMIT_OVERRIDE_DEPTH},
+	{solver.LimitDeclarations, pb.Limit_LIMIT_DECLARATIONS},
+	{solver.LimitFieldLength, pb.Limit_LIMIT_FIELD_LENGTH},
+	{solver.LimitConcurrency, pb.Limit_LIMIT_CONCURRENCY},
+	{solver.LimitMemory, pb.Limit_LIMIT_MEMORY},
 }
 
 // ConflictProto is a conflict as the API's Conflict detail.
@@ -131,7 +136,7 @@ func hintFromProto(h *pb.ConflictHint) solver.Hint {
 
 // LimitProto is a limit error as the API's LimitExceeded detail.
 func LimitProto(e *solver.LimitError) *pb.LimitExceeded {
-	l := &pb.LimitExceeded{Value: int64(e.Value), MaxValue: int64(e.Max), Stats: statsProto(e.Stats)}
+	l := &pb.LimitExceeded{Value: int64(e.Value), MaxValue: int64(e.Max), Stats: statsProto(e.Stats), Field: e.Field}
 	for _, row := range limits {
 		if row.solver == e.Limit {
 			l.Limit = row.proto
@@ -143,7 +148,7 @@ func LimitProto(e *solver.LimitError) *pb.LimitExceeded {
 // LimitFromProto is the inverse of LimitProto; canceled says the status
 // was CANCELLED (the caller went away) rather than a deadline.
 func LimitFromProto(l *pb.LimitExceeded, canceled bool) *solver.LimitError {
-	e := &solver.LimitError{Value: int(l.GetValue()), Max: int(l.GetMaxValue()), Stats: statsFromProto(l.GetStats()), Canceled: canceled}
+	e := &solver.LimitError{Value: int(l.GetValue()), Max: int(l.GetMaxValue()), Stats: statsFromProto(l.GetStats()), Canceled: canceled, Field: l.GetField()}
 	for _, row := range limits {
 		if row.proto == l.GetLimit() {
 			e.Limit = row.solver

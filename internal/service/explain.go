@@ -20,7 +20,12 @@ func (s *Service) ExplainInputs(ctx context.Context, req *pb.ExplainInputsReques
 	if req.ResolveRequest == nil {
 		return nil, &FieldError{Field: "resolve_request", Msg: "missing; expected the inputs to resolve, as ResolveInputs takes them"}
 	}
-	layers := s.layers.Load()
+	if err := s.checkLengths(map[string]string{"flake": req.GetFlake(), "path": req.GetPath()}); err != nil {
+		return nil, err
+	}
+	// The flake is looked up and the request resolved in one snapshot.
+	ctx = s.hold(ctx)
+	layers := s.LayersOf(ctx)
 	switch t := req.Target.(type) {
 	case nil:
 		return nil, &FieldError{Field: "flake", Msg: "neither flake nor path is set; expected the flake or the input path to explain"}

@@ -35,41 +35,67 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/flakeresolve/flakeresolve/index"
-	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
+	"github.com/flakeresolve/flakeresolve/internal/boundedfile"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
 
 // Config is what the caller of the service decides, not the request.
 type Config struct {
-	// MaxSolveTime caps the time of every call that resolves; a request's
-	// timeout may ask for less. Zero is no cap: the request's timeout (or
-	// the caller's context) is the only bound.
+	// MaxSolveTime caps the time of every call that resolves, its wait for
+	// a place to solve included; a request's timeout may ask for less.
+	// Zero is no cap: the request's timeout (or the caller's context) is
+	// the only bound.
 	MaxSolveTime time.Duration
+	// Limits bound every resolution (zero fields: the solver's defaults).
+	// Effort and Work, when set, also cap what a request may ask for: a
+	// request's effort or work_limit above them is lowered to them, and
+	// a request without one gets them.
+	Limits solver.Limits
+	// MaxConcurrentSolves bounds the calls that resolve at once (0: no
+	// bound); MaxQueuedSolves bounds the calls waiting for a place, which
+	// are refused with LimitConcurrency beyond it.
+	MaxConcurrentSolves, MaxQueuedSolves int
+	// Access decides which layers each caller sees (see WithCaller).
+	Access Access
+	// Observer is told of solves and of the queue (nil: no one).
+	Observer Observer
 	// Indirect resolves indirect inputs (nixpkgs, flake:foo/ref) through
 	// flake registries before the index names do (--registry); nil: the
 	// index names alone.
-	Indirect func(*pb.FlakeRef) (*pb.FlakeRef, bool, error)
+	Indirect solver.Registries
 }
 
 // Service answers the API's calls against the current indexes.
 type Service struct {
-	layers atomic.Pointer[index.Layers]
+	served atomic.Pointer[served]
 	cfg    Config
+	admit  *admission
+	obs    Observer
 }
 
 // New serves the given layered indexes.
 func New(l *index.Layers, cfg Config) *Service {
-	s := &Service{cfg: cfg}
-	s.layers.Store(l)
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	s := &Service{cfg: cfg, obs: obs, admit: newAdmission(cfg.MaxConcurrentSolves, cfg.MaxQueuedSolves, obs)}
+	s.served.Store(newServed(l, "", cfg.Access))
 	return s
 }
 
-// Layers returns the indexes currently served.
-func (s *Service) Layers() *index.Layers { return s.layers.Load() }
+// LayersOf returns the indexes the caller of ctx (WithCaller) sees: those
+// Bind bound the call to, or else the current ones.
+func (s *Service) LayersOf(ctx context.Context) *index.Layers {
+	return s.bound(ctx).view(CallerOf(ctx))
+}
 
-// Swap replaces the served indexes; calls already running keep the ones
-// they started with.
-func (s *Service) Swap(l *index.Layers) { s.layers.Store(l) }
+// Swap replaces the served indexes, read from bytes of the given index
+// digest (see IndexDigest; "" when unknown); calls already running keep
+// the ones they started with.
+func (s *Service) Swap(l *index.Layers, digest string) {
+	s.served.Store(newServed(l, digest, s.cfg.Access))
+}
 
 // FieldError is a malformed request: the field at fault, as a path of the
 // request's field names and map keys ("inputs.hyprland.version",
@@ -87,7 +113,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 // fieldError reads the solver's complaint about a request as one about the
 // field of the API's request, under prefix ("context." for the context of
 // ListVersions). The solver names input fields by the request's paths;
-// the one field it names otherwise is the list of single flakes.
+// the fields it names otherwise are the lists of single flakes and of
+// update paths.
 func fieldError(err error, prefix string) error {
 	var re *solver.RequestError
 	if !errors.As(err, &re) {
@@ -96,6 +123,9 @@ func fieldError(err error, prefix string) error {
 	field := re.Field
 	if rest, ok := strings.CutPrefix(field, "single["); ok {
 		field = "single_flakes[" + rest
+	}
+	if rest, ok := strings.CutPrefix(field, "update["); ok {
+		field = "update_paths[" + rest
 	}
 	// An input's version is its requirement; the solver complains of one
 	// only when it does not parse.
@@ -113,20 +143,39 @@ func LoadLayers(files []string, fallback func() (*index.Index, error)) (*index.L
 		}
 		return index.NewLayers(ix), nil
 	}
-	var ixs []*index.Index
+	var read []Layer
 	var errs []error
 	for _, f := range files {
-		ix, err := index.Load(f)
+		data, err := boundedfile.Read(f, boundedfile.MaxIndex)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ixs = append(ixs, ix)
+		read = append(read, Layer{Origin: f, Data: data})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return index.NewLayers(ixs...), nil
+	snap, err := ParseLayers(read)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Layers, nil
+}
+
+// LoadIndex reads and validates one index file, of at most
+// boundedfile.MaxIndex bytes and nothing but a regular file.
+//
+// A binary index cut short is not always detected: protobuf's wire format
+// has no end marker, so a file cut between two fields decodes as a smaller
+// valid index (a cut inside a field fails). An index that must be known
+// whole is distributed as a snapshot, whose digest covers every byte.
+func LoadIndex(path string) (*index.Index, error) {
+	data, err := boundedfile.Read(path, boundedfile.MaxIndex)
+	if err != nil {
+		return nil, err
+	}
+	return index.Parse(path, data)
 }
 
 // checkEnums rejects enum values the API does not define, anywhere in a
@@ -215,6 +264,22 @@ func (s *Service) deadline(ctx context.Context, timeout *durationpb.Duration, fi
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	return ctx, cancel, nil
+}
+
+// checkLengths refuses a string field longer than the configuration's
+// MaxFieldLength, before the field is read: a flake name is looked up and
+// compared with every known name, a path split.
+func (s *Service) checkLengths(fields map[string]string) error {
+	max := s.cfg.Limits.MaxFieldLength
+	if max <= 0 {
+		max = solver.DefaultLimits.MaxFieldLength
+	}
+	for _, f := range sortedKeys(fields) {
+		if n := len(fields[f]); n > max {
+			return &solver.LimitError{Limit: solver.LimitFieldLength, Field: f, Value: n, Max: max}
+		}
+	}
+	return nil
 }
 
 // sortedKeys is for reading maps in a fixed order.

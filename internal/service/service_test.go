@@ -15,6 +15,7 @@ import (
 
 	"github.com/flakeresolve/flakeresolve/index"
 	"github.com/flakeresolve/flakeresolve/index/defaultindex"
+	"github.com/flakeresolve/flakeresolve/internal/registry"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
 	"github.com/flakeresolve/flakeresolve/solver"
 )
@@ -300,7 +301,7 @@ func TestParallelCallsWhileSwapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := realFlakes(t, Config{})
-	real, other := s.Layers(), index.NewLayers(small)
+	real, other := s.LayersOf(context.Background()), index.NewLayers(small)
 	ctx := context.Background()
 	list := &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*"}
 	explain := &pb.ExplainInputsRequest{
@@ -309,7 +310,7 @@ func TestParallelCallsWhileSwapping(t *testing.T) {
 	}
 	answers := map[*index.Layers][2]proto.Message{}
 	for _, l := range []*index.Layers{real, other} {
-		s.Swap(l)
+		s.Swap(l, "")
 		lv, err := s.ListVersions(ctx, list)
 		if err != nil {
 			t.Fatal(err)
@@ -341,12 +342,46 @@ func TestParallelCallsWhileSwapping(t *testing.T) {
 			}
 		})
 		if i%4 == 0 {
-			s.Swap([]*index.Layers{real, other}[i/4%2])
+			s.Swap([]*index.Layers{real, other}[i/4%2], "")
 		}
 	}
 	wg.Wait()
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestContextInputThroughRegistries: the root input of a context that
+// stands for a flake is found by reading its url as resolving reads it,
+// so an indirect input (flake:foo) that a registry maps to the flake is
+// that input, named or not.
+func TestContextInputThroughRegistries(t *testing.T) {
+	foo := registry.Chain{{File: "foo.json", Entries: []registry.Entry{{
+		From: &pb.FlakeRef{Type: "indirect", Id: "foo"},
+		To:   &pb.FlakeRef{Type: "github", Owner: "hyprwm", Repo: "hyprutils"},
+	}}}}
+	ctx := context.Background()
+	with := &pb.ResolveInputsRequest{Inputs: map[string]*pb.Input{"foo": {Url: "flake:foo", Version: "^0.8"}}}
+	for _, input := range []string{"", "foo"} {
+		resp, err := realFlakes(t, Config{Indirect: foo}).ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*", Context: with, Input: input})
+		if err != nil {
+			t.Fatalf("input %q: %v", input, err)
+		}
+		if c := resp.Choice; c.Input != "foo" || c.WantedVersion != "0.14.0" || c.LatestVersion != "0.14.0" {
+			t.Errorf("input %q: choice %v, want root input foo, wanted and latest 0.14.0", input, c)
+		}
+	}
+	// Without the registry, flake:foo is no flake of the index.
+	resp, err := realFlakes(t, Config{}).ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*", Context: with})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resp.Choice; c.Input != "hyprutils" {
+		t.Errorf("without a registry: choice %v, want a new root input hyprutils", c)
+	}
+	_, err = realFlakes(t, Config{}).ListVersions(ctx, &pb.ListVersionsRequest{Parent: "flakes/hyprutils", Requirement: "*", Context: with, Input: "foo"})
+	if fe := (*FieldError)(nil); !errors.As(err, &fe) || !strings.Contains(fe.Msg, `root input "foo" (flake:foo) is not hyprutils`) {
+		t.Errorf("without a registry, input foo: %v, want it is not hyprutils", err)
 	}
 }

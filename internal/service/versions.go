@@ -27,6 +27,9 @@ const MaxPageSize = 1000
 // ListVersions lists the versions of a flake that satisfy a requirement,
 // newest first, and with a context, which of them the caller can use.
 func (s *Service) ListVersions(ctx context.Context, req *pb.ListVersionsRequest) (*pb.ListVersionsResponse, error) {
+	if err := s.checkLengths(map[string]string{"parent": req.Parent, "requirement": req.Requirement, "page_token": req.PageToken, "input": req.Input}); err != nil {
+		return nil, err
+	}
 	name, ok := strings.CutPrefix(req.Parent, "flakes/")
 	if !ok || name == "" || strings.Contains(name, "/") {
 		return nil, &FieldError{Field: "parent", Msg: fmt.Sprintf("%q; expected flakes/{flake}, such as flakes/hyprutils", req.Parent)}
@@ -45,7 +48,7 @@ func (s *Service) ListVersions(ctx context.Context, req *pb.ListVersionsRequest)
 	if req.Input != "" && req.Context == nil {
 		return nil, &FieldError{Field: "input", Msg: "names a root input of the context, but the request has no context"}
 	}
-	layers := s.layers.Load()
+	layers := s.LayersOf(ctx)
 	f, err := layers.Lookup(name)
 	if err != nil {
 		return nil, err
@@ -141,7 +144,7 @@ func (s *Service) choose(ctx context.Context, layers *index.Layers, f *index.Fla
 	if err != nil {
 		return nil, err
 	}
-	input, decl, err := contextInput(layers, f, req)
+	input, decl, err := contextInput(layers, s.cfg.Indirect, f, req)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +165,11 @@ func (s *Service) choose(ctx context.Context, layers *index.Layers, f *index.Fla
 		return nil, err
 	}
 	defer cancel()
+	release, err := s.admit.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 
 	base.Lock, base.Update = nil, nil
 	base.Limits.Effort = time.Nanosecond
@@ -174,7 +182,7 @@ func (s *Service) choose(ctx context.Context, layers *index.Layers, f *index.Fla
 		narrowed := proto.Clone(decl).(*pb.Input)
 		narrowed.Version = requirement
 		sreq.Inputs[input] = narrowed
-		a, err := resolve(ctx, layers, &sreq, prefix)
+		a, err := s.resolve(ctx, layers, &sreq, prefix)
 		if err != nil {
 			return nil, err
 		}
@@ -273,9 +281,10 @@ func matchingVersion(matches []*index.Version, version string) *index.Version {
 }
 
 // contextInput is the root input of the context that stands for flake f,
-// and its declaration: the one named, else the one whose reference is f,
-// else a new one at f's location.
-func contextInput(layers *index.Layers, f *index.Flake, req *pb.ListVersionsRequest) (string, *pb.Input, error) {
+// and its declaration: the one named, else the one whose reference is f
+// (read through the registries, as resolving the context reads it), else
+// a new one at f's location.
+func contextInput(layers *index.Layers, indirect solver.Registries, f *index.Flake, req *pb.ListVersionsRequest) (string, *pb.Input, error) {
 	inputs := req.Context.Inputs
 	if req.Input != "" {
 		decl := inputs[req.Input]
@@ -285,14 +294,14 @@ func contextInput(layers *index.Layers, f *index.Flake, req *pb.ListVersionsRequ
 		case decl.Follows != nil:
 			return "", nil, &FieldError{Field: "input", Msg: fmt.Sprintf("root input %q follows %q; name the input it follows", req.Input, decl.GetFollows())}
 		}
-		if g := solver.FlakeOf(layers, decl.Url); g != f {
+		if g := solver.FlakeOf(layers, indirect, decl.Url); g != f {
 			return "", nil, &FieldError{Field: "input", Msg: fmt.Sprintf("root input %q (%s) is not %s", req.Input, decl.Url, f.Name)}
 		}
 		return req.Input, decl, nil
 	}
 	var named []string
 	for _, name := range sortedKeys(inputs) {
-		if d := inputs[name]; d.GetUrl() != "" && solver.FlakeOf(layers, d.Url) == f {
+		if d := inputs[name]; d.GetUrl() != "" && solver.FlakeOf(layers, indirect, d.Url) == f {
 			named = append(named, name)
 		}
 	}

@@ -68,6 +68,14 @@ const (
 	// "version" and "type".
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_NO_TARBALL ErrorReason = 8
+	// FAILED_PRECONDITION: the call asked, in its request metadata
+	// "flakeresolve-index-digest", for an index snapshot other than the one
+	// this server serves. Metadata "wanted" is the digest asked for and
+	// "served" the server's; every response carries the served digest in
+	// its header metadata of the same name. The client may call another
+	// server, or start its session again against the served snapshot.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_INDEX_CHANGED ErrorReason = 9
 )
 
 // Enum value maps for ErrorReason.
@@ -82,6 +90,7 @@ var (
 		6: "INTERNAL_ERROR",
 		7: "VERSION_NOT_FOUND",
 		8: "NO_TARBALL",
+		9: "INDEX_CHANGED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -93,6 +102,7 @@ var (
 		"INTERNAL_ERROR":           6,
 		"VERSION_NOT_FOUND":        7,
 		"NO_TARBALL":               8,
+		"INDEX_CHANGED":            9,
 	}
 )
 
@@ -335,18 +345,37 @@ const (
 	Limit_LIMIT_PATHS Limit = 5
 	// The request's work_limit, spent before a first answer.
 	Limit_LIMIT_WORK Limit = 6
+	// Nesting of the request: inputs declared inside inputs (overrides),
+	// or lock file nodes beneath nodes. Nix honours one level of overrides.
+	Limit_LIMIT_OVERRIDE_DEPTH Limit = 7
+	// Declarations the request carries: inputs at every depth, lock file
+	// nodes, single flakes and update paths.
+	Limit_LIMIT_DECLARATIONS Limit = 8
+	// The length in bytes of one string of the request: a name, a
+	// reference, a requirement, a path.
+	Limit_LIMIT_FIELD_LENGTH Limit = 9
+	// The server's solves are all busy and its queue is full, or the call's
+	// deadline passed while it waited; retry later (with backoff).
+	Limit_LIMIT_CONCURRENCY Limit = 10
+	// The estimated memory of the encoded problem (ResolveStats.memory_bytes).
+	Limit_LIMIT_MEMORY Limit = 11
 )
 
 // Enum value maps for Limit.
 var (
 	Limit_name = map[int32]string{
-		0: "LIMIT_UNSPECIFIED",
-		1: "LIMIT_DEADLINE",
-		2: "LIMIT_REACHABLE_VERSIONS",
-		3: "LIMIT_CANDIDATES",
-		4: "LIMIT_CONSTRAINTS",
-		5: "LIMIT_PATHS",
-		6: "LIMIT_WORK",
+		0:  "LIMIT_UNSPECIFIED",
+		1:  "LIMIT_DEADLINE",
+		2:  "LIMIT_REACHABLE_VERSIONS",
+		3:  "LIMIT_CANDIDATES",
+		4:  "LIMIT_CONSTRAINTS",
+		5:  "LIMIT_PATHS",
+		6:  "LIMIT_WORK",
+		7:  "LIMIT_OVERRIDE_DEPTH",
+		8:  "LIMIT_DECLARATIONS",
+		9:  "LIMIT_FIELD_LENGTH",
+		10: "LIMIT_CONCURRENCY",
+		11: "LIMIT_MEMORY",
 	}
 	Limit_value = map[string]int32{
 		"LIMIT_UNSPECIFIED":        0,
@@ -356,6 +385,11 @@ var (
 		"LIMIT_CONSTRAINTS":        4,
 		"LIMIT_PATHS":              5,
 		"LIMIT_WORK":               6,
+		"LIMIT_OVERRIDE_DEPTH":     7,
+		"LIMIT_DECLARATIONS":       8,
+		"LIMIT_FIELD_LENGTH":       9,
+		"LIMIT_CONCURRENCY":        10,
+		"LIMIT_MEMORY":             11,
 	}
 )
 
@@ -1603,7 +1637,11 @@ type ResolveStats struct {
 	// Solver work spent (propagations and conflicts), the unit of
 	// ResolveInputsRequest.work_limit. An amount, not a count of things the
 	// response holds, so no _count suffix (AIP-141).
-	Work          int64 `protobuf:"varint,10,opt,name=work,proto3" json:"work,omitempty"`
+	Work int64 `protobuf:"varint,10,opt,name=work,proto3" json:"work,omitempty"`
+	// The estimated bytes the problem's structures take while it is solved
+	// (instances, choices and constraints), the measure of LIMIT_MEMORY. An
+	// estimate from the sizes above, not a heap measurement.
+	MemoryBytes   int64 `protobuf:"varint,11,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1704,6 +1742,13 @@ func (x *ResolveStats) GetFirstAnswerDuration() *durationpb.Duration {
 func (x *ResolveStats) GetWork() int64 {
 	if x != nil {
 		return x.Work
+	}
+	return 0
+}
+
+func (x *ResolveStats) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
 	}
 	return 0
 }
@@ -2819,9 +2864,14 @@ type LimitExceeded struct {
 	Limit Limit                  `protobuf:"varint,1,opt,name=limit,proto3,enum=flakeresolve.v1.Limit" json:"limit,omitempty"`
 	// The problem's size on the limit's measure, and the limit; both 0 for
 	// a deadline.
-	Value         int64         `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
-	MaxValue      int64         `protobuf:"varint,3,opt,name=max_value,json=maxValue,proto3" json:"max_value,omitempty"`
-	Stats         *ResolveStats `protobuf:"bytes,4,opt,name=stats,proto3" json:"stats,omitempty"`
+	Value    int64         `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	MaxValue int64         `protobuf:"varint,3,opt,name=max_value,json=maxValue,proto3" json:"max_value,omitempty"`
+	Stats    *ResolveStats `protobuf:"bytes,4,opt,name=stats,proto3" json:"stats,omitempty"`
+	// The request field the limit was measured on, for limits on the
+	// request itself (LIMIT_OVERRIDE_DEPTH, LIMIT_DECLARATIONS,
+	// LIMIT_FIELD_LENGTH): a path such as "inputs.a.inputs.nixpkgs",
+	// shortened to its first 256 bytes. Empty for limits on the problem.
+	Field         string `protobuf:"bytes,5,opt,name=field,proto3" json:"field,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2882,6 +2932,13 @@ func (x *LimitExceeded) GetStats() *ResolveStats {
 		return x.Stats
 	}
 	return nil
+}
+
+func (x *LimitExceeded) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
 }
 
 // LockChanges is what locking did to one flake's flake.lock, as
@@ -3161,7 +3218,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0fFlakeVersionRef\x12\x14\n" +
 	"\x05flake\x18\x01 \x01(\tR\x05flake\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
-	"\x03ref\x18\x03 \x01(\tR\x03ref\"\xd3\x03\n" +
+	"\x03ref\x18\x03 \x01(\tR\x03ref\"\xf6\x03\n" +
 	"\fResolveStats\x126\n" +
 	"\x17reachable_version_count\x18\x01 \x01(\x05R\x15reachableVersionCount\x12'\n" +
 	"\x0fcandidate_count\x18\x02 \x01(\x05R\x0ecandidateCount\x12%\n" +
@@ -3174,7 +3231,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\x12M\n" +
 	"\x15first_answer_duration\x18\t \x01(\v2\x19.google.protobuf.DurationR\x13firstAnswerDuration\x12\x12\n" +
 	"\x04work\x18\n" +
-	" \x01(\x03R\x04work\"\x99\x01\n" +
+	" \x01(\x03R\x04work\x12!\n" +
+	"\fmemory_bytes\x18\v \x01(\x03R\vmemoryBytes\"\x99\x01\n" +
 	"\x0eObjectiveBound\x128\n" +
 	"\tcriterion\x18\x01 \x01(\x0e2\x1a.flakeresolve.v1.CriterionR\tcriterion\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1f\n" +
@@ -3251,12 +3309,13 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\bstrategy\x18\x01 \x01(\x0e2\x19.flakeresolve.v1.StrategyR\bstrategy\"=\n" +
 	"\vHintOutcome\x12\x1a\n" +
 	"\bresolves\x18\x01 \x01(\bR\bresolves\x12\x12\n" +
-	"\x04pins\x18\x02 \x03(\tR\x04pins\"\xa5\x01\n" +
+	"\x04pins\x18\x02 \x03(\tR\x04pins\"\xbb\x01\n" +
 	"\rLimitExceeded\x12,\n" +
 	"\x05limit\x18\x01 \x01(\x0e2\x16.flakeresolve.v1.LimitR\x05limit\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1b\n" +
 	"\tmax_value\x18\x03 \x01(\x03R\bmaxValue\x123\n" +
-	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\"\xe0\x03\n" +
+	"\x05stats\x18\x04 \x01(\v2\x1d.flakeresolve.v1.ResolveStatsR\x05stats\x12\x14\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\"\xe0\x03\n" +
 	"\vLockChanges\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\x129\n" +
@@ -3272,7 +3331,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x18.flakeresolve.v1.PathPinR\x02to\x12\x1a\n" +
 	"\breleased\x18\x04 \x01(\bR\breleased\x12\x1d\n" +
 	"\n" +
-	"now_shares\x18\x05 \x03(\tR\tnowShares*\xcc\x01\n" +
+	"now_shares\x18\x05 \x03(\tR\tnowShares*\xdf\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fINVALID_REQUEST\x10\x01\x12\x17\n" +
@@ -3283,7 +3342,8 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x0eINTERNAL_ERROR\x10\x06\x12\x15\n" +
 	"\x11VERSION_NOT_FOUND\x10\a\x12\x0e\n" +
 	"\n" +
-	"NO_TARBALL\x10\b*w\n" +
+	"NO_TARBALL\x10\b\x12\x11\n" +
+	"\rINDEX_CHANGED\x10\t*w\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTRATEGY_NEWEST\x10\x01\x12\x13\n" +
@@ -3302,7 +3362,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x18CRITERION_ROOT_STALENESS\x10\x01\x12\x18\n" +
 	"\x14CRITERION_DUPLICATES\x10\x02\x12\x17\n" +
 	"\x13CRITERION_STALENESS\x10\x03\x12\x13\n" +
-	"\x0fCRITERION_TREES\x10\x04*\x9e\x01\n" +
+	"\x0fCRITERION_TREES\x10\x04*\x91\x02\n" +
 	"\x05Limit\x12\x15\n" +
 	"\x11LIMIT_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eLIMIT_DEADLINE\x10\x01\x12\x1c\n" +
@@ -3311,7 +3371,13 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\x11LIMIT_CONSTRAINTS\x10\x04\x12\x0f\n" +
 	"\vLIMIT_PATHS\x10\x05\x12\x0e\n" +
 	"\n" +
-	"LIMIT_WORK\x10\x062\xc1\x03\n" +
+	"LIMIT_WORK\x10\x06\x12\x18\n" +
+	"\x14LIMIT_OVERRIDE_DEPTH\x10\a\x12\x16\n" +
+	"\x12LIMIT_DECLARATIONS\x10\b\x12\x16\n" +
+	"\x12LIMIT_FIELD_LENGTH\x10\t\x12\x15\n" +
+	"\x11LIMIT_CONCURRENCY\x10\n" +
+	"\x12\x10\n" +
+	"\fLIMIT_MEMORY\x10\v2\xc1\x03\n" +
 	"\x0fResolverService\x12\xaf\x01\n" +
 	"\fListVersions\x12$.flakeresolve.v1.ListVersionsRequest\x1a%.flakeresolve.v1.ListVersionsResponse\"R\x82\xd3\xe4\x93\x02LZ*:\x01*\"%/v1/{parent=flakes/*}/versions:choose\x12\x1e/v1/{parent=flakes/*}/versions\x12}\n" +
 	"\rResolveInputs\x12%.flakeresolve.v1.ResolveInputsRequest\x1a&.flakeresolve.v1.ResolveInputsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/inputs:resolve\x12}\n" +
