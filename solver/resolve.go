@@ -204,11 +204,11 @@ func (r *resolver) limit(what Limit, value, max int) error {
 // BenchmarkMemoryEstimate so that the estimate is near the bytes a
 // resolution allocates (BENCHMARKS.md), which bounds what it holds live.
 const (
-	reachedBytes    = 384
-	instanceBytes   = 1920
-	overrideBytes   = 64
-	slotBytes       = 960
-	choiceBytes     = 192
+	reachedBytes    = 192
+	instanceBytes   = 1344
+	overrideBytes   = 48
+	slotBytes       = 672
+	choiceBytes     = 136
 	constraintBytes = 288
 	literalBytes    = 48
 )
