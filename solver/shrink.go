@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/flakeresolve/flakeresolve/index"
@@ -167,11 +168,33 @@ type reachWalk struct {
 	// are the flakes declarations point at.
 	floating []*versionreq.Req
 	targets  map[*index.Flake]bool
-	queue    []map[string]*pb.Input
-	flat     []*pb.Input // the declarations drain walks, flattened
+	// queue holds declarations to walk: each a plan, or a map drain
+	// flattens into flat.
+	queue []queued
+	flat  []*pb.Input
 }
 
-func (w *reachWalk) visit(decls map[string]*pb.Input) { w.queue = append(w.queue, decls) }
+// queued is one set of declarations to walk: a plan the layers share, or
+// one the resolution works out itself (decls).
+type queued struct {
+	plan  []plannedDecl
+	decls map[string]*pb.Input
+}
+
+func (w *reachWalk) visit(decls map[string]*pb.Input) {
+	w.queue = append(w.queue, queued{decls: decls})
+}
+
+// visitVersion walks the input declarations of a version, by the layers'
+// shared plan for them when the resolution reads references as every
+// resolution does (no registries of its own).
+func (w *reachWalk) visitVersion(v *index.Version) {
+	if w.r.indirect != nil {
+		w.visit(v.Inputs())
+		return
+	}
+	w.queue = append(w.queue, queued{plan: w.r.walkPlan(v)})
+}
 
 // expand reaches the versions of f that q selects, once per (f, q), and
 // reports whether any was new.
@@ -188,7 +211,7 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
 			if newInputs {
-				w.visit(v.Inputs())
+				w.visitVersion(v)
 			}
 			w.visitLock(v.Lock(), OriginDependencyLock)
 			grew = true
@@ -203,11 +226,15 @@ func (w *reachWalk) drain() {
 		if n%256 == 0 && w.r.ctx.Err() != nil {
 			return // the caller reports the deadline
 		}
-		decls := w.queue[0]
+		q := w.queue[0]
 		w.queue = w.queue[1:]
-		w.flat = appendDecls(w.flat[:0], decls)
-		for _, d := range w.flat {
-			dt := w.r.declTarget(d)
+		plan := q.plan
+		if plan == nil && q.decls != nil {
+			w.flat = appendDecls(w.flat[:0], q.decls)
+			plan = w.r.planOf(w.flat, w.r.declTarget)
+		}
+		for _, pd := range plan {
+			d, dt := pd.decl, pd.declTarget
 			if dt.bad {
 				continue // reported where the declaration is encoded
 			}
@@ -340,16 +367,85 @@ func (r *resolver) declTarget(d *pb.Input) *declTarget {
 	if dt := r.declTargets[d]; dt != nil {
 		return dt
 	}
-	dt := &declTarget{}
-	if text := r.declReq(d); text != "" {
-		dt.req, _ = r.requirement(text)
-		dt.bad = dt.req == nil
-	}
-	if d.Url != "" {
-		dt.t = r.target(d.Url)
-	}
+	dt := newDeclTarget(d, r.target, r.requirement)
 	r.declTargets[d] = dt
 	return dt
+}
+
+// newDeclTarget reads a declaration with the given ways to resolve a
+// reference and parse a requirement.
+func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text string) (*versionreq.Req, error)) *declTarget {
+	dt := &declTarget{}
+	if d.Url != "" {
+		dt.t = target(d.Url)
+	}
+	text := d.Version
+	if text == "" && dt.t != nil {
+		text = dt.t.urlReq
+	}
+	if text != "" {
+		dt.req, _ = parse(text)
+		dt.bad = dt.req == nil
+	}
+	return dt
+}
+
+// plannedDecl is a declaration as the walk reads it.
+type plannedDecl struct {
+	decl *pb.Input
+	*declTarget
+}
+
+// planOf pairs flattened declarations with what the walk reads of them,
+// into w.r's reusable buffer.
+func (r *resolver) planOf(flat []*pb.Input, read func(*pb.Input) *declTarget) []plannedDecl {
+	r.planBuf = r.planBuf[:0]
+	for _, d := range flat {
+		r.planBuf = append(r.planBuf, plannedDecl{d, read(d)})
+	}
+	return r.planBuf
+}
+
+// walkPlans are, per set of input declarations of the layers' versions,
+// the declarations the walk reads with their requirements and targets:
+// the same for every resolution that reads references without registries
+// of its own, and reached by nearly every one (a request's closure covers
+// most of an ecosystem), so worked out once per layers. One entry per input
+// set a walk reached: proportional to the indexes, whatever the requests.
+type walkPlans struct {
+	byInputs sync.Map // index.InputsID → []plannedDecl
+	// targets are the references the plans name, each resolved once
+	// (url → *target): the resolutions' own lookups find them here too.
+	targets sync.Map
+}
+
+type walkPlansKey struct{}
+
+// walkPlan is the shared plan of v's input declarations. Its requirements
+// are parsedReq's, which are the resolution's own while parsedReqs has
+// room; past that a text may have two pointers in one walk, which only
+// repeats an expansion that finds nothing new.
+func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
+	if r.plans == nil {
+		r.plans = r.layers.Derived(walkPlansKey{}, func() any { return &walkPlans{} }).(*walkPlans)
+	}
+	id := v.InputsID()
+	if p, ok := r.plans.byInputs.Load(id); ok {
+		return p.([]plannedDecl)
+	}
+	target := func(url string) *target {
+		if t, ok := r.plans.targets.Load(url); ok {
+			return t.(*target)
+		}
+		t, _ := r.plans.targets.LoadOrStore(url, resolveTarget(r.layers, nil, url))
+		return t.(*target)
+	}
+	var plan []plannedDecl
+	for _, d := range appendDecls(nil, v.Inputs()) {
+		plan = append(plan, plannedDecl{d, newDeclTarget(d, target, parsedReq)})
+	}
+	p, _ := r.plans.byInputs.LoadOrStore(id, plan)
+	return p.([]plannedDecl)
 }
 
 // appendDecls appends declarations and every nested override in them, by
