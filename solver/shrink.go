@@ -37,17 +37,21 @@ func (r *resolver) shrink() error {
 			}
 		}
 		keep, n := kept{}, 0
+		// Buffers every flake's classes are worked out in, in turn.
+		var vs []*index.Version
+		var inputs []int32
+		var rb regionBuf
+		seen := map[signature]bool{}
 		for f, in := range w.reach {
 			// The flake's versions are sorted; take the reached ones in order.
-			var vs []*index.Version
-			var inputs []int32
+			vs, inputs = vs[:0], inputs[:0]
 			for k, id := range in {
 				if id != 0 {
 					vs, inputs = append(vs, f.Versions[k]), append(inputs, id)
 				}
 			}
-			region := regions(vs, w.cuts[f])
-			seen := map[signature]bool{}
+			region := rb.regions(vs, w.cuts[f])
+			clear(seen)
 			kv := &keptVersions{}
 			for k := len(vs) - 1; k >= 0; k-- {
 				if sig := r.signature(vs[k], region[k], inputs[k]); !seen[sig] {
@@ -158,6 +162,7 @@ type reachWalk struct {
 	// Versions, with the number inputs gives their input declarations
 	// (0: not reached); reached counts them.
 	reach    map[*index.Flake][]int32
+	slab     []int32 // where reachOf cuts marks from
 	inputs   map[index.InputsID]int32
 	reached  int
 	seenRefs map[*candidate]bool
@@ -278,7 +283,13 @@ func (w *reachWalk) drain() {
 func (w *reachWalk) reachOf(f *index.Flake) []int32 {
 	in := w.reach[f]
 	if in == nil {
-		in = make([]int32, len(f.Versions))
+		// Most flakes have a few versions: their marks are cut from one
+		// block.
+		n := len(f.Versions)
+		if len(w.slab) < n {
+			w.slab = make([]int32, max(n, 4096))
+		}
+		in, w.slab = w.slab[:n:n], w.slab[n:]
 		w.reach[f] = in
 	}
 	return in
@@ -469,19 +480,21 @@ func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
 // releases is two boundaries in the sorted list, and a region is a run
 // between boundaries. Prereleases, which cuts admit one triple at a time,
 // get a region each.
-func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
-	var rel []int // indexes of releases in vs
+//
+// The result lives in b until its next call.
+func (b *regionBuf) regions(vs []*index.Version, cuts []*versionreq.Req) []int {
+	rel := b.rel[:0] // indexes of releases in vs
 	for k, v := range vs {
 		if v.SemVer.Prerelease() == "" {
 			rel = append(rel, k)
 		}
 	}
-	boundary := make([]bool, len(rel)+1)
+	boundary := append(b.boundary[:0], make([]bool, len(rel)+1)...)
 	for _, q := range cuts {
 		i, j := q.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
 		boundary[i], boundary[j] = true, true
 	}
-	region := make([]int, len(vs))
+	region := append(b.region[:0], make([]int, len(vs))...)
 	for k := range region {
 		region[k] = -1 - k // prereleases: a region each
 	}
@@ -492,7 +505,15 @@ func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
 		}
 		region[at] = id
 	}
+	b.rel, b.boundary, b.region = rel, boundary, region
 	return region
+}
+
+// regionBuf holds what regions works in, reused from flake to flake.
+type regionBuf struct {
+	rel      []int
+	boundary []bool
+	region   []int
 }
 
 // signature is what makes two versions of a flake interchangeable; inputs
