@@ -42,6 +42,13 @@ func (r *resolver) shrink() error {
 		var inputs []int32
 		var rb regionBuf
 		seen := map[signature]bool{}
+		// last[id] is, for the inputs numbered id, the flake (by its
+		// place in this loop) and region of the last release kept with
+		// them: in the common case (no pins, no compatibility classes)
+		// that alone is a release's signature, and a flake's releases
+		// come region by region.
+		last := make([]int64, len(w.inputs)+1)
+		flakes := int64(0)
 		for f, in := range w.reach {
 			// The flake's versions are sorted; take the reached ones in order.
 			vs, inputs = vs[:0], inputs[:0]
@@ -51,15 +58,30 @@ func (r *resolver) shrink() error {
 				}
 			}
 			region := rb.regions(vs, w.cuts[f])
-			clear(seen)
 			kv := &keptVersions{}
-			for k := len(vs) - 1; k >= 0; k-- {
-				if sig := r.signature(vs[k], region[k], inputs[k]); !seen[sig] {
-					seen[sig] = true
-					if vs[k].SemVer.Prerelease() == "" {
-						kv.releases = append(kv.releases, vs[k])
-					} else {
+			flakes++
+			if r.req.Strategy != Cargo && !r.anyPinned(vs) {
+				for k := len(vs) - 1; k >= 0; k-- {
+					if vs[k].SemVer.Prerelease() != "" {
+						// A region of its own: never like another.
 						kv.prereleases = append(kv.prereleases, vs[k])
+						continue
+					}
+					if stamp := flakes<<32 | int64(region[k]); last[inputs[k]] != stamp {
+						last[inputs[k]] = stamp
+						kv.releases = append(kv.releases, vs[k])
+					}
+				}
+			} else {
+				clear(seen)
+				for k := len(vs) - 1; k >= 0; k-- {
+					if sig := r.signature(vs[k], region[k], inputs[k]); !seen[sig] {
+						seen[sig] = true
+						if vs[k].SemVer.Prerelease() == "" {
+							kv.releases = append(kv.releases, vs[k])
+						} else {
+							kv.prereleases = append(kv.prereleases, vs[k])
+						}
 					}
 				}
 			}
@@ -514,6 +536,19 @@ type regionBuf struct {
 	rel      []int
 	boundary []bool
 	region   []int
+}
+
+// anyPinned says whether a lock pins any of vs.
+func (r *resolver) anyPinned(vs []*index.Version) bool {
+	if len(r.lockPinned) == 0 {
+		return false
+	}
+	for _, v := range vs {
+		if r.lockPinned[v] {
+			return true
+		}
+	}
+	return false
 }
 
 // signature is what makes two versions of a flake interchangeable; inputs
