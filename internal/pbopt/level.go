@@ -53,7 +53,7 @@ func (lv *level) addSoft(lit gs.Lit, w int64, sum *totalizer, k int) {
 	lv.bySoft[lit] = s
 }
 
-func (lv *level) upper() int64 { return lv.o.cost(lv.l, lv.o.best) - lv.offset }
+func (lv *level) upper() int64 { return lv.o.bestCost[lv.l] - lv.offset }
 
 // record publishes the bounds proven so far.
 func (lv *level) record() {
