@@ -450,6 +450,17 @@ type walkPlans struct {
 	// targets are the references the plans name, each resolved once
 	// (url → *target): the resolutions' own lookups find them here too.
 	targets sync.Map
+	// names are the names of each input set's inputs, sorted
+	// (index.InputsID → []string), which the expansion walks in order.
+	names sync.Map
+}
+
+// walkPlans are the plans these layers share.
+func (r *resolver) walkPlans() *walkPlans {
+	if r.plans == nil {
+		r.plans = r.layers.Derived(walkPlansKey{}, func() any { return &walkPlans{} }).(*walkPlans)
+	}
+	return r.plans
 }
 
 type walkPlansKey struct{}
@@ -459,9 +470,7 @@ type walkPlansKey struct{}
 // room; past that a text may have two pointers in one walk, which only
 // repeats an expansion that finds nothing new.
 func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
-	if r.plans == nil {
-		r.plans = r.layers.Derived(walkPlansKey{}, func() any { return &walkPlans{} }).(*walkPlans)
-	}
+	r.walkPlans()
 	id := v.InputsID()
 	if p, ok := r.plans.byInputs.Load(id); ok {
 		return p.([]plannedDecl)
