@@ -159,7 +159,7 @@ func (r *resolver) reach(allowed kept) (*reachWalk, error) {
 		grew := false
 		for _, f := range slices.SortedFunc(maps.Keys(w.targets), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) }) {
 			for _, q := range w.floating {
-				grew = w.expand(f, q) || grew
+				grew = w.expand(f, q, nil) || grew
 			}
 		}
 		if !grew {
@@ -224,8 +224,9 @@ func (w *reachWalk) visitVersion(v *index.Version) {
 }
 
 // expand reaches the versions of f that q selects, once per (f, q), and
-// reports whether any was new.
-func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
+// reports whether any was new. sel, when set, is f.Select(q), worked out
+// before.
+func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Version) bool {
 	key := expansion{f, q}
 	if w.expanded[key] {
 		return false
@@ -233,7 +234,10 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 	w.expanded[key] = true
 	grew := false
 	in := w.reachOf(f)
-	for _, v := range w.allowed.selectVersions(f, q) {
+	if sel == nil || w.allowed != nil {
+		sel = w.allowed.selectVersions(f, q)
+	}
+	for _, v := range sel {
 		if reached, newInputs := w.mark(in, v); reached {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
@@ -260,13 +264,14 @@ func (w *reachWalk) drain() {
 			w.flat = appendDecls(w.flat[:0], q.decls)
 			plan = w.r.planOf(w.flat, w.r.declTarget)
 		}
-		for _, pd := range plan {
-			d, dt := pd.decl, pd.declTarget
+		for i := range plan {
+			dt := &plan[i]
 			if dt.bad {
 				continue // reported where the declaration is encoded
 			}
 			req := dt.req
-			if d.Url == "" {
+			if dt.t == nil {
+				// No URL: an override of the version alone.
 				if req != nil && !slices.Contains(w.floating, req) {
 					w.floating = append(w.floating, req)
 				}
@@ -293,7 +298,7 @@ func (w *reachWalk) drain() {
 			if req == nil {
 				req = anyVersion
 			}
-			w.expand(t.flake, req)
+			w.expand(t.flake, req, dt.sel)
 		}
 		if w.reached > w.r.lim.MaxReachable {
 			return
@@ -389,7 +394,7 @@ type expansion struct {
 // declTarget is what the walk reads of a declaration, worked out once per
 // resolution (each shrinking round walks the same declarations again): its
 // requirement (nil: none; bad: one that does not parse) and, when it has a
-// URL, its target.
+// URL, its target (nil: none).
 type declTarget struct {
 	req *versionreq.Req
 	bad bool
@@ -423,18 +428,19 @@ func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text
 	return dt
 }
 
-// plannedDecl is a declaration as the walk reads it.
+// plannedDecl is a declaration as the walk reads it, and in the layers'
+// plans, the versions of its target's flake its requirement selects (sel;
+// nil when not worked out).
 type plannedDecl struct {
-	decl *pb.Input
-	*declTarget
+	declTarget
+	sel []*index.Version
 }
 
-// planOf pairs flattened declarations with what the walk reads of them,
-// into w.r's reusable buffer.
+// planOf is the plan of flattened declarations, in r's reusable buffer.
 func (r *resolver) planOf(flat []*pb.Input, read func(*pb.Input) *declTarget) []plannedDecl {
 	r.planBuf = r.planBuf[:0]
 	for _, d := range flat {
-		r.planBuf = append(r.planBuf, plannedDecl{d, read(d)})
+		r.planBuf = append(r.planBuf, plannedDecl{declTarget: *read(d)})
 	}
 	return r.planBuf
 }
@@ -484,7 +490,11 @@ func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
 	}
 	var plan []plannedDecl
 	for _, d := range appendDecls(nil, v.Inputs()) {
-		plan = append(plan, plannedDecl{d, newDeclTarget(d, target, parsedReq)})
+		pd := plannedDecl{declTarget: *newDeclTarget(d, target, parsedReq)}
+		if t := pd.t; t != nil && t.flake != nil && t.rev == "" && t.version == nil && pd.req != nil {
+			pd.sel = t.flake.Select(pd.req)
+		}
+		plan = append(plan, pd)
 	}
 	p, _ := r.plans.byInputs.LoadOrStore(id, plan)
 	return p.([]plannedDecl)
