@@ -67,8 +67,8 @@ func outcomeOf(err error) string {
 // BenchmarkResolve resolves 20-input requests against loaded ecosystems
 // (warm: the index is loaded once) with the default strategy and fewest,
 // and reports the median, 99th percentile and longest of the requests'
-// times, the mean answer size and the share of answers whose every
-// objective level is proven. effort=first returns the first valid answer;
+// times, the CPU per resolve, the mean answer size and the share of
+// answers whose every objective level is proven. effort=first returns the first valid answer;
 // effort=default improves it and proves it within the default effort.
 func BenchmarkResolve(b *testing.B) {
 	for _, n := range benchSizes {
