@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/flakeresolve/flakeresolve/internal/flakeref"
 	pb "github.com/flakeresolve/flakeresolve/proto/flakeresolve/v1"
@@ -22,6 +23,9 @@ type Layers struct {
 	// (flakeref.Project), lower-cased; projects are those names, sorted.
 	byProject map[string]*Flake
 	projects  []string
+	// derived is what other packages compute from these layers alone
+	// (see Derived).
+	derived sync.Map
 }
 
 // Tree is one version of a flake.
@@ -71,6 +75,20 @@ func NewLayers(indexes ...*Index) *Layers {
 	sort.Strings(l.names)
 	sort.Strings(l.projects)
 	return l
+}
+
+// Derived returns the value kept under key for these layers, built by
+// build on first use. Layers never change once made, so what is computed
+// from them alone (and not from a caller's request) holds as long as they
+// do, and every caller can share it: key it by a type of the caller's own.
+// Callers that race on a first use may each build; one value is kept, and
+// build must not retain anything that grows with requests.
+func (l *Layers) Derived(key any, build func() any) any {
+	if v, ok := l.derived.Load(key); ok {
+		return v
+	}
+	v, _ := l.derived.LoadOrStore(key, build())
+	return v
 }
 
 // Indexes returns the layered indexes, first first.

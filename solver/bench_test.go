@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,8 +67,8 @@ func outcomeOf(err error) string {
 // BenchmarkResolve resolves 20-input requests against loaded ecosystems
 // (warm: the index is loaded once) with the default strategy and fewest,
 // and reports the median, 99th percentile and longest of the requests'
-// times, the mean answer size and the share of answers whose every
-// objective level is proven. effort=first returns the first valid answer;
+// times, the CPU per resolve, the mean answer size and the share of
+// answers whose every objective level is proven. effort=first returns the first valid answer;
 // effort=default improves it and proves it within the default effort.
 func BenchmarkResolve(b *testing.B) {
 	for _, n := range benchSizes {
@@ -96,6 +97,7 @@ func BenchmarkResolve(b *testing.B) {
 func benchResolve(b *testing.B, layers *index.Layers, inputs []map[string]*pb.Input, strategy Strategy, effort time.Duration) {
 	var times []time.Duration
 	var proven, nodes, answers, limited int
+	cpu0 := cpuTime(b)
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
 		a, err := Resolve(context.Background(), layers, &Request{Inputs: inputs[i%len(inputs)], Strategy: strategy, Limits: Limits{Effort: effort}})
@@ -117,7 +119,9 @@ func benchResolve(b *testing.B, layers *index.Layers, inputs []map[string]*pb.In
 			proven++
 		}
 	}
+	cpu := cpuTime(b) - cpu0
 	reportLatencies(b, times)
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(times)), "cpu-ms/op")
 	b.ReportMetric(float64(nodes)/float64(max(answers, 1)), "trees")
 	b.ReportMetric(float64(proven)/float64(max(answers, 1)), "proven")
 	b.ReportMetric(float64(limited)/float64(len(times)), "over-paths-limit")
@@ -281,6 +285,17 @@ func maxPause(before []uint64, after *metrics.Float64Histogram) float64 {
 
 // reportLatencies reports the median, 99th percentile and longest of the
 // requests' times.
+// cpuTime is the CPU time the process has used, the garbage collector's
+// included: on a machine shared with other work, wall times wander with
+// the load, and CPU per resolve is what compares two builds.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func reportLatencies(b *testing.B, times []time.Duration) {
 	slices.Sort(times)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

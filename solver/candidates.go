@@ -91,12 +91,37 @@ func (r *resolver) target(url string) *target {
 	if t, ok := r.targets[url]; ok {
 		return t
 	}
-	t := &target{}
+	var t *target
+	if shared, ok := r.sharedTarget(url); ok {
+		t = shared
+	} else {
+		t = resolveTarget(r.layers, r.indirect, url)
+	}
 	r.targets[url] = t
+	return t
+}
+
+// sharedTarget is the target the layers' walk plans hold for url, which
+// is this resolution's too when it has no registries of its own.
+func (r *resolver) sharedTarget(url string) (*target, bool) {
+	if r.plans == nil || r.indirect != nil {
+		return nil, false
+	}
+	t, ok := r.plans.targets.Load(url)
+	if !ok {
+		return nil, false
+	}
+	return t.(*target), true
+}
+
+// resolveTarget is target without the resolution's cache; it consults
+// indirect only for an indirect reference.
+func resolveTarget(layers *index.Layers, indirect Registries, url string) *target {
+	t := &target{}
 	src, err := flakeref.ParseAny(url)
 	if owner, repo, req, ok := flakeref.FlakeHub(url); ok {
 		t.src = src
-		t.flake, _ = r.layers.LookupProject(owner, repo)
+		t.flake, _ = layers.LookupProject(owner, repo)
 		if t.flake != nil {
 			// The requirement a FlakeHub URL spells is one on the index's
 			// flake; for a flake no index has, the URL is a reference like
@@ -110,8 +135,8 @@ func (r *resolver) target(url string) *target {
 		}
 		return t
 	}
-	if err == nil && src.Type == "indirect" && r.indirect != nil {
-		if to, ok, lerr := r.indirect.Lookup(src); lerr != nil {
+	if err == nil && src.Type == "indirect" && indirect != nil {
+		if to, ok, lerr := indirect.Lookup(src); lerr != nil {
 			err = lerr
 		} else if ok {
 			src = to
@@ -123,11 +148,11 @@ func (r *resolver) target(url string) *target {
 	}
 	t.src, t.ref, t.rev = src, src.Ref, src.Rev
 	if src.Type == "indirect" {
-		t.flake, _ = r.layers.Lookup(src.Id)
+		t.flake, _ = layers.Lookup(src.Id)
 		return t
 	}
-	t.flake = r.layers.LookupSource(src)
-	if tree, ok := r.layers.LookupURL(src); ok && t.flake == nil {
+	t.flake = layers.LookupSource(src)
+	if tree, ok := layers.LookupURL(src); ok && t.flake == nil {
 		// The URL of one version's download names that version, as a rev
 		// does.
 		t.flake, t.version = tree.Flake, tree.Version

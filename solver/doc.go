@@ -32,6 +32,12 @@
 // flake that every reachable requirement treats alike, that no lock pins
 // and that declare the same inputs are interchangeable, and where the
 // policy says a newer version is never worse, only the newest is kept.
+// The walk that finds the reachable versions reads, for every input set of
+// the index, the same declarations, targets, requirements and selections
+// whatever the request (unless it brings registries of its own): those are
+// worked out once per loaded index.Layers and shared by every resolution
+// against it (index.Layers.Derived; one entry per input set reached, so
+// their memory is proportional to the index, not to the requests served).
 //
 // Variables: x(n) for each node n (the tree is in the answer); a(i) for
 // each instance i (its inputs must be locked), a(root) = true; y(s,k) for

@@ -139,7 +139,7 @@ func (r *resolver) expand() error {
 	r.instances = append(r.instances, r.root)
 	for i := 0; i < len(r.instances); i++ {
 		in := r.instances[i]
-		for _, name := range slices.Sorted(maps.Keys(in.inputs(r))) {
+		for _, name := range r.inputNames(in) {
 			if _, err := r.slot(in, name); err != nil {
 				return err
 			}
@@ -154,6 +154,22 @@ func (r *resolver) expand() error {
 		}
 	}
 	return nil
+}
+
+// inputNames lists the names of in's inputs, sorted: for a version's
+// declarations, once per layers (see walkPlans).
+func (r *resolver) inputNames(in *instance) []string {
+	c := in.cand
+	if c == nil || c.version == nil || c.fake || in.notFlake {
+		return slices.Sorted(maps.Keys(in.inputs(r)))
+	}
+	plans := r.walkPlans()
+	id := c.version.InputsID()
+	if names, ok := plans.names.Load(id); ok {
+		return names.([]string)
+	}
+	names, _ := plans.names.LoadOrStore(id, slices.Sorted(maps.Keys(c.inputs)))
+	return names.([]string)
 }
 
 // assignVars gives the expanded problem its variables: one per tree used

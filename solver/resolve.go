@@ -37,8 +37,12 @@ type universe struct {
 	// declTargets caches what the reachability walk reads of each
 	// declaration.
 	declTargets map[*pb.Input]*declTarget
-	byVersion   map[*index.Version]*candidate
-	byRef       map[*index.Ref]*candidate
+	// plans are the walk's plans the layers share (see walkPlan); planBuf
+	// is the walk's buffer for its own.
+	plans     *walkPlans
+	planBuf   []plannedDecl
+	byVersion map[*index.Version]*candidate
+	byRef     map[*index.Ref]*candidate
 	// byLockNode caches the candidates lock nodes pin; standIns are the
 	// stand-in flakes of trees no index has, by source.
 	byLockNode map[lockKey]*candidate

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/flakeresolve/flakeresolve/index"
@@ -36,25 +37,51 @@ func (r *resolver) shrink() error {
 			}
 		}
 		keep, n := kept{}, 0
+		// Buffers every flake's classes are worked out in, in turn.
+		var vs []*index.Version
+		var inputs []int32
+		var rb regionBuf
+		seen := map[signature]bool{}
+		// last[id] is, for the inputs numbered id, the flake (by its
+		// place in this loop) and region of the last release kept with
+		// them: in the common case (no pins, no compatibility classes)
+		// that alone is a release's signature, and a flake's releases
+		// come region by region.
+		last := make([]int64, len(w.inputs)+1)
+		flakes := int64(0)
 		for f, in := range w.reach {
 			// The flake's versions are sorted; take the reached ones in order.
-			var vs []*index.Version
-			var inputs []int32
+			vs, inputs = vs[:0], inputs[:0]
 			for k, id := range in {
 				if id != 0 {
 					vs, inputs = append(vs, f.Versions[k]), append(inputs, id)
 				}
 			}
-			region := regions(vs, w.cuts[f])
-			seen := map[signature]bool{}
+			region := rb.regions(vs, w.cuts[f])
 			kv := &keptVersions{}
-			for k := len(vs) - 1; k >= 0; k-- {
-				if sig := r.signature(vs[k], region[k], inputs[k]); !seen[sig] {
-					seen[sig] = true
-					if vs[k].SemVer.Prerelease() == "" {
-						kv.releases = append(kv.releases, vs[k])
-					} else {
+			flakes++
+			if r.req.Strategy != Cargo && !r.anyPinned(vs) {
+				for k := len(vs) - 1; k >= 0; k-- {
+					if vs[k].SemVer.Prerelease() != "" {
+						// A region of its own: never like another.
 						kv.prereleases = append(kv.prereleases, vs[k])
+						continue
+					}
+					if stamp := flakes<<32 | int64(region[k]); last[inputs[k]] != stamp {
+						last[inputs[k]] = stamp
+						kv.releases = append(kv.releases, vs[k])
+					}
+				}
+			} else {
+				clear(seen)
+				for k := len(vs) - 1; k >= 0; k-- {
+					if sig := r.signature(vs[k], region[k], inputs[k]); !seen[sig] {
+						seen[sig] = true
+						if vs[k].SemVer.Prerelease() == "" {
+							kv.releases = append(kv.releases, vs[k])
+						} else {
+							kv.prereleases = append(kv.prereleases, vs[k])
+						}
 					}
 				}
 			}
@@ -132,7 +159,7 @@ func (r *resolver) reach(allowed kept) (*reachWalk, error) {
 		grew := false
 		for _, f := range slices.SortedFunc(maps.Keys(w.targets), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) }) {
 			for _, q := range w.floating {
-				grew = w.expand(f, q) || grew
+				grew = w.expand(f, q, nil) || grew
 			}
 		}
 		if !grew {
@@ -157,6 +184,7 @@ type reachWalk struct {
 	// Versions, with the number inputs gives their input declarations
 	// (0: not reached); reached counts them.
 	reach    map[*index.Flake][]int32
+	slab     []int32 // where reachOf cuts marks from
 	inputs   map[index.InputsID]int32
 	reached  int
 	seenRefs map[*candidate]bool
@@ -167,15 +195,38 @@ type reachWalk struct {
 	// are the flakes declarations point at.
 	floating []*versionreq.Req
 	targets  map[*index.Flake]bool
-	queue    []map[string]*pb.Input
-	flat     []*pb.Input // the declarations drain walks, flattened
+	// queue holds declarations to walk: each a plan, or a map drain
+	// flattens into flat.
+	queue []queued
+	flat  []*pb.Input
 }
 
-func (w *reachWalk) visit(decls map[string]*pb.Input) { w.queue = append(w.queue, decls) }
+// queued is one set of declarations to walk: a plan the layers share, or
+// one the resolution works out itself (decls).
+type queued struct {
+	plan  []plannedDecl
+	decls map[string]*pb.Input
+}
+
+func (w *reachWalk) visit(decls map[string]*pb.Input) {
+	w.queue = append(w.queue, queued{decls: decls})
+}
+
+// visitVersion walks the input declarations of a version, by the layers'
+// shared plan for them when the resolution reads references as every
+// resolution does (no registries of its own).
+func (w *reachWalk) visitVersion(v *index.Version) {
+	if w.r.indirect != nil {
+		w.visit(v.Inputs())
+		return
+	}
+	w.queue = append(w.queue, queued{plan: w.r.walkPlan(v)})
+}
 
 // expand reaches the versions of f that q selects, once per (f, q), and
-// reports whether any was new.
-func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
+// reports whether any was new. sel, when set, is f.Select(q), worked out
+// before.
+func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Version) bool {
 	key := expansion{f, q}
 	if w.expanded[key] {
 		return false
@@ -183,12 +234,15 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req) bool {
 	w.expanded[key] = true
 	grew := false
 	in := w.reachOf(f)
-	for _, v := range w.allowed.selectVersions(f, q) {
+	if sel == nil || w.allowed != nil {
+		sel = w.allowed.selectVersions(f, q)
+	}
+	for _, v := range sel {
 		if reached, newInputs := w.mark(in, v); reached {
 			// Most reached versions are never chosen: no candidate is
 			// made for them here.
 			if newInputs {
-				w.visit(v.Inputs())
+				w.visitVersion(v)
 			}
 			w.visitLock(v.Lock(), OriginDependencyLock)
 			grew = true
@@ -203,16 +257,21 @@ func (w *reachWalk) drain() {
 		if n%256 == 0 && w.r.ctx.Err() != nil {
 			return // the caller reports the deadline
 		}
-		decls := w.queue[0]
+		q := w.queue[0]
 		w.queue = w.queue[1:]
-		w.flat = appendDecls(w.flat[:0], decls)
-		for _, d := range w.flat {
-			dt := w.r.declTarget(d)
+		plan := q.plan
+		if plan == nil && q.decls != nil {
+			w.flat = appendDecls(w.flat[:0], q.decls)
+			plan = w.r.planOf(w.flat, w.r.declTarget)
+		}
+		for i := range plan {
+			dt := &plan[i]
 			if dt.bad {
 				continue // reported where the declaration is encoded
 			}
 			req := dt.req
-			if d.Url == "" {
+			if dt.t == nil {
+				// No URL: an override of the version alone.
 				if req != nil && !slices.Contains(w.floating, req) {
 					w.floating = append(w.floating, req)
 				}
@@ -239,7 +298,7 @@ func (w *reachWalk) drain() {
 			if req == nil {
 				req = anyVersion
 			}
-			w.expand(t.flake, req)
+			w.expand(t.flake, req, dt.sel)
 		}
 		if w.reached > w.r.lim.MaxReachable {
 			return
@@ -251,7 +310,13 @@ func (w *reachWalk) drain() {
 func (w *reachWalk) reachOf(f *index.Flake) []int32 {
 	in := w.reach[f]
 	if in == nil {
-		in = make([]int32, len(f.Versions))
+		// Most flakes have a few versions: their marks are cut from one
+		// block.
+		n := len(f.Versions)
+		if len(w.slab) < n {
+			w.slab = make([]int32, max(n, 4096))
+		}
+		in, w.slab = w.slab[:n:n], w.slab[n:]
 		w.reach[f] = in
 	}
 	return in
@@ -329,7 +394,7 @@ type expansion struct {
 // declTarget is what the walk reads of a declaration, worked out once per
 // resolution (each shrinking round walks the same declarations again): its
 // requirement (nil: none; bad: one that does not parse) and, when it has a
-// URL, its target.
+// URL, its target (nil: none).
 type declTarget struct {
 	req *versionreq.Req
 	bad bool
@@ -340,16 +405,99 @@ func (r *resolver) declTarget(d *pb.Input) *declTarget {
 	if dt := r.declTargets[d]; dt != nil {
 		return dt
 	}
-	dt := &declTarget{}
-	if text := r.declReq(d); text != "" {
-		dt.req, _ = r.requirement(text)
-		dt.bad = dt.req == nil
-	}
-	if d.Url != "" {
-		dt.t = r.target(d.Url)
-	}
+	dt := newDeclTarget(d, r.target, r.requirement)
 	r.declTargets[d] = dt
 	return dt
+}
+
+// newDeclTarget reads a declaration with the given ways to resolve a
+// reference and parse a requirement.
+func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text string) (*versionreq.Req, error)) *declTarget {
+	dt := &declTarget{}
+	if d.Url != "" {
+		dt.t = target(d.Url)
+	}
+	text := d.Version
+	if text == "" && dt.t != nil {
+		text = dt.t.urlReq
+	}
+	if text != "" {
+		dt.req, _ = parse(text)
+		dt.bad = dt.req == nil
+	}
+	return dt
+}
+
+// plannedDecl is a declaration as the walk reads it, and in the layers'
+// plans, the versions of its target's flake its requirement selects (sel;
+// nil when not worked out).
+type plannedDecl struct {
+	declTarget
+	sel []*index.Version
+}
+
+// planOf is the plan of flattened declarations, in r's reusable buffer.
+func (r *resolver) planOf(flat []*pb.Input, read func(*pb.Input) *declTarget) []plannedDecl {
+	r.planBuf = r.planBuf[:0]
+	for _, d := range flat {
+		r.planBuf = append(r.planBuf, plannedDecl{declTarget: *read(d)})
+	}
+	return r.planBuf
+}
+
+// walkPlans are, per set of input declarations of the layers' versions,
+// the declarations the walk reads with their requirements and targets:
+// the same for every resolution that reads references without registries
+// of its own, and reached by nearly every one (a request's closure covers
+// most of an ecosystem), so worked out once per layers. One entry per input
+// set a walk reached: proportional to the indexes, whatever the requests.
+type walkPlans struct {
+	byInputs sync.Map // index.InputsID → []plannedDecl
+	// targets are the references the plans name, each resolved once
+	// (url → *target): the resolutions' own lookups find them here too.
+	targets sync.Map
+	// names are the names of each input set's inputs, sorted
+	// (index.InputsID → []string), which the expansion walks in order.
+	names sync.Map
+}
+
+// walkPlans are the plans these layers share.
+func (r *resolver) walkPlans() *walkPlans {
+	if r.plans == nil {
+		r.plans = r.layers.Derived(walkPlansKey{}, func() any { return &walkPlans{} }).(*walkPlans)
+	}
+	return r.plans
+}
+
+type walkPlansKey struct{}
+
+// walkPlan is the shared plan of v's input declarations. Its requirements
+// are parsedReq's, which are the resolution's own while parsedReqs has
+// room; past that a text may have two pointers in one walk, which only
+// repeats an expansion that finds nothing new.
+func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
+	r.walkPlans()
+	id := v.InputsID()
+	if p, ok := r.plans.byInputs.Load(id); ok {
+		return p.([]plannedDecl)
+	}
+	target := func(url string) *target {
+		if t, ok := r.plans.targets.Load(url); ok {
+			return t.(*target)
+		}
+		t, _ := r.plans.targets.LoadOrStore(url, resolveTarget(r.layers, nil, url))
+		return t.(*target)
+	}
+	var plan []plannedDecl
+	for _, d := range appendDecls(nil, v.Inputs()) {
+		pd := plannedDecl{declTarget: *newDeclTarget(d, target, parsedReq)}
+		if t := pd.t; t != nil && t.flake != nil && t.rev == "" && t.version == nil && pd.req != nil {
+			pd.sel = t.flake.Select(pd.req)
+		}
+		plan = append(plan, pd)
+	}
+	p, _ := r.plans.byInputs.LoadOrStore(id, plan)
+	return p.([]plannedDecl)
 }
 
 // appendDecls appends declarations and every nested override in them, by
@@ -373,19 +521,21 @@ func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
 // releases is two boundaries in the sorted list, and a region is a run
 // between boundaries. Prereleases, which cuts admit one triple at a time,
 // get a region each.
-func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
-	var rel []int // indexes of releases in vs
+//
+// The result lives in b until its next call.
+func (b *regionBuf) regions(vs []*index.Version, cuts []*versionreq.Req) []int {
+	rel := b.rel[:0] // indexes of releases in vs
 	for k, v := range vs {
 		if v.SemVer.Prerelease() == "" {
 			rel = append(rel, k)
 		}
 	}
-	boundary := make([]bool, len(rel)+1)
+	boundary := append(b.boundary[:0], make([]bool, len(rel)+1)...)
 	for _, q := range cuts {
 		i, j := q.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
 		boundary[i], boundary[j] = true, true
 	}
-	region := make([]int, len(vs))
+	region := append(b.region[:0], make([]int, len(vs))...)
 	for k := range region {
 		region[k] = -1 - k // prereleases: a region each
 	}
@@ -396,7 +546,28 @@ func regions(vs []*index.Version, cuts []*versionreq.Req) []int {
 		}
 		region[at] = id
 	}
+	b.rel, b.boundary, b.region = rel, boundary, region
 	return region
+}
+
+// regionBuf holds what regions works in, reused from flake to flake.
+type regionBuf struct {
+	rel      []int
+	boundary []bool
+	region   []int
+}
+
+// anyPinned says whether a lock pins any of vs.
+func (r *resolver) anyPinned(vs []*index.Version) bool {
+	if len(r.lockPinned) == 0 {
+		return false
+	}
+	for _, v := range vs {
+		if r.lockPinned[v] {
+			return true
+		}
+	}
+	return false
 }
 
 // signature is what makes two versions of a flake interchangeable; inputs

@@ -18,6 +18,9 @@ type level struct {
 	softs  []*soft // in creation order, so that runs are deterministic
 	bySoft map[gs.Lit]*soft
 	lower  int64 // proven: cost >= offset + lower
+	// assumptions is the buffer each solve's assumptions are written in:
+	// the solver keeps none past the call.
+	assumptions []gs.Lit
 }
 
 // soft is a literal that costs weight when true.
@@ -50,7 +53,7 @@ func (lv *level) addSoft(lit gs.Lit, w int64, sum *totalizer, k int) {
 	lv.bySoft[lit] = s
 }
 
-func (lv *level) upper() int64 { return lv.o.cost(lv.l, lv.o.best) - lv.offset }
+func (lv *level) upper() int64 { return lv.o.bestCost[lv.l] - lv.offset }
 
 // record publishes the bounds proven so far.
 func (lv *level) record() {
@@ -67,7 +70,7 @@ func (lv *level) minimise() bool {
 			return true
 		}
 		lv.harden()
-		var assumptions []gs.Lit
+		assumptions := lv.assumptions[:0]
 		all := true
 		for _, s := range lv.softs {
 			switch {
@@ -77,6 +80,7 @@ func (lv *level) minimise() bool {
 				all = false
 			}
 		}
+		lv.assumptions = assumptions
 		switch lv.o.solve(assumptions) {
 		case gs.Indet:
 			return false

@@ -95,20 +95,26 @@ func Solve(ctx context.Context, p *Problem, o Options) (*Result, error) {
 // optimiser is the state of one Solve: a single incremental SAT solver
 // that keeps what it learned from level to level.
 type optimiser struct {
-	p       *Problem
-	s       *gs.Solver
-	stop    func() bool
-	nVars   int // variables in the solver: the problem's, then auxiliaries
-	unsat   bool
-	best    []bool
-	levels  []Bounds
-	stopped bool
-	polls   int
-	nz      *normaliser
+	p     *Problem
+	s     *gs.Solver
+	stop  func() bool
+	nVars int // variables in the solver: the problem's, then auxiliaries
+	unsat bool
+	best  []bool
+	// bestCost is the cost of best on each level, which every step of a
+	// level's search compares with.
+	bestCost []int64
+	levels   []Bounds
+	stopped  bool
+	polls    int
+	nz       *normaliser
 }
 
 func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
-	opt := &optimiser{p: p, nVars: p.NumVars, best: slices.Clone(o.Seed)}
+	opt := &optimiser{p: p, nVars: p.NumVars}
+	if o.Seed != nil {
+		opt.keep(o.Seed)
+	}
 	opt.stop = func() bool { return ctx.Err() != nil || o.Stop != nil && o.Stop() }
 	opt.s = gs.New(gs.ParseSliceNb(nil, p.NumVars))
 	opt.s.Stop = opt.stop
@@ -192,7 +198,7 @@ func (o *optimiser) better(l int, m []bool) bool {
 		return true
 	}
 	for i := 0; i <= l && i < len(o.p.Levels); i++ {
-		if c, b := o.cost(i, m), o.cost(i, o.best); c != b {
+		if c, b := o.cost(i, m), o.bestCost[i]; c != b {
 			return c < b
 		}
 	}
@@ -205,8 +211,17 @@ func (o *optimiser) offer(l int, m []bool) {
 	if !o.better(l, m) {
 		return
 	}
-	o.best = slices.Clone(m)
+	o.keep(m)
 	o.steer()
+}
+
+// keep makes m the best model.
+func (o *optimiser) keep(m []bool) {
+	o.best = slices.Clone(m)
+	o.bestCost = o.bestCost[:0]
+	for l := range o.p.Levels {
+		o.bestCost = append(o.bestCost, o.cost(l, m))
+	}
 }
 
 // steer makes the solver try the best model's values first.
@@ -252,7 +267,7 @@ func (o *optimiser) result() *Result {
 	r.Status = Optimal
 	for l := range r.Levels {
 		b := &r.Levels[l]
-		b.Upper = o.cost(l, o.best)
+		b.Upper = o.bestCost[l]
 		b.Proven = b.Lower == b.Upper
 		if !b.Proven {
 			r.Status = Feasible
