@@ -62,6 +62,10 @@ type Cause struct {
 	// Detail: the compatible range of a cargo limit, why nothing
 	// matches, or what a follows leads to.
 	Detail string
+	// KeptByLock is the version (or "ref:NAME") the existing lock keeps
+	// for the input, when that pin is the declaration's only choice: the
+	// requirement admits more, the lock holds it to this one.
+	KeptByLock string
 }
 
 // Declarer is a flake and the versions of it that declare something.
@@ -133,9 +137,9 @@ func (c Cause) String() string {
 	switch c.Kind {
 	case CauseRootRequirement:
 		if c.Requirement == "" {
-			return fmt.Sprintf("root input %q locks %s%s", c.Input, c.Flake, admitted(c))
+			return fmt.Sprintf("root input %q locks %s%s%s", c.Input, c.Flake, admitted(c), keptText(c))
 		}
-		return fmt.Sprintf("root input %q requires %s %s%s", c.Input, c.Flake, c.Requirement, admitted(c))
+		return fmt.Sprintf("root input %q requires %s %s%s%s", c.Input, c.Flake, c.Requirement, admitted(c), keptText(c))
 	case CauseDependencyRequirement:
 		if c.Requirement == "" {
 			return fmt.Sprintf("%s locks its input %q to %s%s", who, c.Input, c.Flake, admitted(c))
@@ -154,6 +158,15 @@ func (c Cause) String() string {
 		return fmt.Sprintf("%s requires %s %s, but %s", who, c.Flake, c.Requirement, c.Detail)
 	}
 	return fmt.Sprintf("CauseKind(%d)", int(c.Kind))
+}
+
+// keptText says that the existing lock holds an input to one of the versions
+// its requirement admits.
+func keptText(c Cause) string {
+	if c.KeptByLock == "" {
+		return ""
+	}
+	return ", and flake.lock keeps " + c.KeptByLock
 }
 
 func (d *Declarer) String() string {

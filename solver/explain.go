@@ -144,6 +144,9 @@ func (r *resolver) slotCause(s *slot, kind CauseKind, by *Declarer, chains [][]s
 	if len(s.cands) == 0 {
 		c.Detail = s.why
 	}
+	if s.kind == choose && len(s.cands) == 1 && s.cands[0].origin == OriginExistingLock {
+		c.KeptByLock = versionsOf(s.cands[0])[0]
+	}
 	if s.req != nil && s.flake != nil {
 		vs := s.flake.Select(s.req)
 		for i := len(vs) - 1; i >= 0; i-- {

@@ -85,6 +85,17 @@ func TestHintsResolve(t *testing.T) {
 		if len(ce.Causes) == 0 || len(ce.Hints) == 0 {
 			t.Errorf("%s: %d causes, %d hints", name, len(ce.Causes), len(ce.Hints))
 		}
+		// The cause of a kept pin says so, as data: the requirement
+		// admits more, the lock holds the input to one version.
+		var keptBy []string
+		for _, c := range ce.Causes {
+			if c.KeptByLock != "" {
+				keptBy = append(keptBy, c.Input+" "+c.KeptByLock)
+			}
+		}
+		if want := []string{"hyprland-protocols 0.7.0"}; req == kept && !slices.Equal(keptBy, want) || req != kept && keptBy != nil {
+			t.Errorf("%s: causes kept by the lock %v, want %v", name, keptBy, map[bool][]string{true: want}[req == kept])
+		}
 		for _, h := range ce.Hints {
 			if !h.Tried {
 				t.Errorf("%s: %v was not tried", name, h)

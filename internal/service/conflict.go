@@ -53,7 +53,7 @@ func ConflictProto(e *solver.ConflictError) *pb.Conflict {
 }
 
 func causeProto(c solver.Cause) *pb.ConflictCause {
-	out := &pb.ConflictCause{Flake: c.Flake, Requirement: c.Requirement, AdmittedVersions: c.Admitted, Input: c.Input, Detail: c.Detail}
+	out := &pb.ConflictCause{Flake: c.Flake, Requirement: c.Requirement, AdmittedVersions: c.Admitted, Input: c.Input, Detail: c.Detail, KeptByLock: c.KeptByLock}
 	for _, row := range causeKinds {
 		if row.solver == c.Kind {
 			out.Kind = row.proto
@@ -99,7 +99,7 @@ func ConflictFromProto(c *pb.Conflict) *solver.ConflictError {
 }
 
 func causeFromProto(c *pb.ConflictCause) solver.Cause {
-	out := solver.Cause{Flake: c.Flake, Requirement: c.Requirement, Admitted: c.AdmittedVersions, Input: c.Input, Detail: c.Detail}
+	out := solver.Cause{Flake: c.Flake, Requirement: c.Requirement, Admitted: c.AdmittedVersions, Input: c.Input, Detail: c.Detail, KeptByLock: c.KeptByLock}
 	for _, row := range causeKinds {
 		if row.proto == c.Kind {
 			out.Kind = row.solver

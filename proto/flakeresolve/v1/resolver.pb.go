@@ -2324,7 +2324,12 @@ type ConflictCause struct {
 	Chains []*InputPath `protobuf:"bytes,7,rep,name=chains,proto3" json:"chains,omitempty"`
 	// The range ("0.2.x") of a strategy limit, the reason a flake is
 	// missing.
-	Detail        string `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The version (or "ref:NAME", "rev:REV") the context's lock_file keeps
+	// for this input: set when the requirement still admits the kept pin,
+	// so the lock, not the requirement, is what holds it there. The hint
+	// that lifts it updates the input (update_paths).
+	KeptByLock    string `protobuf:"bytes,9,opt,name=kept_by_lock,json=keptByLock,proto3" json:"kept_by_lock,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2411,6 +2416,13 @@ func (x *ConflictCause) GetChains() []*InputPath {
 func (x *ConflictCause) GetDetail() string {
 	if x != nil {
 		return x.Detail
+	}
+	return ""
+}
+
+func (x *ConflictCause) GetKeptByLock() string {
+	if x != nil {
+		return x.KeptByLock
 	}
 	return ""
 }
@@ -3268,7 +3280,7 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"\bConflict\x126\n" +
 	"\x06causes\x18\x01 \x03(\v2\x1e.flakeresolve.v1.ConflictCauseR\x06causes\x123\n" +
 	"\x05hints\x18\x02 \x03(\v2\x1d.flakeresolve.v1.ConflictHintR\x05hints\x12\x18\n" +
-	"\aminimal\x18\x03 \x01(\bR\aminimal\"\x85\x04\n" +
+	"\aminimal\x18\x03 \x01(\bR\aminimal\"\xa7\x04\n" +
 	"\rConflictCause\x127\n" +
 	"\x04kind\x18\x01 \x01(\x0e2#.flakeresolve.v1.ConflictCause.KindR\x04kind\x12\x14\n" +
 	"\x05flake\x18\x02 \x01(\tR\x05flake\x12 \n" +
@@ -3278,7 +3290,9 @@ const file_flakeresolve_v1_resolver_proto_rawDesc = "" +
 	"declaredBy\x12\x14\n" +
 	"\x05input\x18\x06 \x01(\tR\x05input\x122\n" +
 	"\x06chains\x18\a \x03(\v2\x1a.flakeresolve.v1.InputPathR\x06chains\x12\x16\n" +
-	"\x06detail\x18\b \x01(\tR\x06detail\"\xb2\x01\n" +
+	"\x06detail\x18\b \x01(\tR\x06detail\x12 \n" +
+	"\fkept_by_lock\x18\t \x01(\tR\n" +
+	"keptByLock\"\xb2\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15KIND_ROOT_REQUIREMENT\x10\x01\x12\x1f\n" +
