@@ -17,12 +17,13 @@ import (
 
 func newWhyCmd() *cobra.Command {
 	var (
-		indexes []string
-		remote  serverFlags
-		asJSON  bool
-		timeout time.Duration
-		effort  time.Duration
-		strat   string
+		indexes    []string
+		registries []string
+		remote     serverFlags
+		asJSON     bool
+		timeout    time.Duration
+		effort     time.Duration
+		strat      string
 	)
 	cmd := &cobra.Command{
 		Use:   "why FLAKE|PATH [DIR|REQUEST.json]",
@@ -85,7 +86,7 @@ explains that one input path.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+5*time.Second)
 			defer cancel()
-			client := &resolveClient{remote: remote, indexes: indexes}
+			client := &resolveClient{remote: remote, indexes: indexes, registries: registries}
 			defer client.close()
 			a, err := client.get()
 			if err != nil {
@@ -107,6 +108,7 @@ explains that one input path.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&indexes, "index", nil, "index `FILE` to resolve against (JSON or binary; repeat to layer, first wins)")
+	cmd.Flags().StringArrayVar(&registries, "registry", nil, registryUsage)
 	remote.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"trees": [{"tree", "routes": [{"path", "edges", "reason"}]}]} (the ExplainInputsResponse message)`)
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
