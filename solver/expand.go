@@ -70,10 +70,8 @@ func (in *instance) inputs(r *resolver) map[string]*pb.Input {
 // variables, constraints and the answer are all written in this order.
 func (in *instance) slotsInOrder() []*slot {
 	if len(in.ordered) != len(in.slots) {
-		in.ordered = in.ordered[:0]
-		for _, name := range slices.Sorted(maps.Keys(in.slots)) {
-			in.ordered = append(in.ordered, in.slots[name])
-		}
+		in.ordered = slices.AppendSeq(in.ordered[:0], maps.Values(in.slots))
+		slices.SortFunc(in.ordered, func(a, b *slot) int { return strings.Compare(a.name, b.name) })
 	}
 	return in.ordered
 }
@@ -334,16 +332,22 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		// Every choice comes with at least one clause.
 		return nil, r.limit(LimitClauses, r.choices, r.lim.MaxClauses)
 	}
-	childCtx := map[string]override{}
+	// Most inputs pass no overrides down: their children share a nil
+	// context, which costs no map.
+	var childCtx map[string]override
 	prefix := name + "/"
 	for k, ov := range in.ctx {
 		if strings.HasPrefix(k, prefix) {
+			if childCtx == nil {
+				childCtx = map[string]override{}
+			}
 			childCtx[k[len(prefix):]] = ov
 		}
 	}
-	addOverrides(childCtx, decl0.Inputs, in)
+	childCtx = addOverrides(childCtx, decl0.Inputs, in)
 	key := r.ctxID(childCtx)
 	notFlake := s.decl.Flake != nil && !*s.decl.Flake
+	s.children = make([]*instance, 0, len(s.cands))
 	for _, c := range s.cands {
 		// A fresh tree locks its inputs through its own flake.lock; a pin
 		// taken from a lock through the pins beneath it there.
@@ -359,14 +363,19 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 // addOverrides registers the overrides an input's declaration carries
 // (inputs.X.inputs.Y), the ones already registered (by flakes further up)
 // winning. As in Nix, only that one level counts: an override's own nested
-// overrides are not registered.
-func addOverrides(ctx map[string]override, decls map[string]*pb.Input, scope *instance) {
-	for _, name := range slices.Sorted(maps.Keys(decls)) {
-		d := decls[name]
+// overrides are not registered. Each name is registered at most once, so
+// the order decls are read in does not matter. It returns ctx, made when
+// it was nil and an override needs it.
+func addOverrides(ctx map[string]override, decls map[string]*pb.Input, scope *instance) map[string]override {
+	for name, d := range decls {
 		if _, taken := ctx[name]; !taken && (d.Url != "" || d.Follows != nil || d.Version != "") {
+			if ctx == nil {
+				ctx = map[string]override{}
+			}
 			ctx[name] = override{decl: d, scope: scope}
 		}
 	}
+	return ctx
 }
 
 // ctxID numbers a context of overrides: equal contexts, equal numbers, 0
