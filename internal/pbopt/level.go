@@ -21,6 +21,9 @@ type level struct {
 	// assumptions is the buffer each solve's assumptions are written in:
 	// the solver keeps none past the call.
 	assumptions []gs.Lit
+	// spare are softs not yet handed out: a level's objective literals
+	// come all at once, so their softs are cut from one block.
+	spare []soft
 }
 
 // soft is a literal that costs weight when true.
@@ -34,9 +37,8 @@ type soft struct {
 }
 
 func newLevel(o *optimiser, l int) *level {
-	lv := &level{o: o, l: l, bySoft: map[gs.Lit]*soft{}}
 	offset, lits, weights := o.nz.objective(&o.p.Levels[l])
-	lv.offset = offset
+	lv := &level{o: o, l: l, offset: offset, bySoft: make(map[gs.Lit]*soft, len(lits)), softs: make([]*soft, 0, len(lits)), spare: make([]soft, len(lits))}
 	for i, lit := range lits {
 		lv.addSoft(lit, weights[i], nil, 0)
 	}
@@ -48,7 +50,11 @@ func (lv *level) addSoft(lit gs.Lit, w int64, sum *totalizer, k int) {
 		s.weight += w
 		return
 	}
-	s := &soft{lit: lit, weight: w, sum: sum, k: k}
+	s := &soft{}
+	if len(lv.spare) > 0 {
+		s, lv.spare = &lv.spare[0], lv.spare[1:]
+	}
+	*s = soft{lit: lit, weight: w, sum: sum, k: k}
 	lv.softs = append(lv.softs, s)
 	lv.bySoft[lit] = s
 }
