@@ -31,7 +31,7 @@ func (r *resolver) group(kind string, f *index.Flake, name string, s *slot) *gro
 	if f != nil {
 		fname = f.Name
 	}
-	key := kind + "\x00" + fname + "\x00" + name
+	key := groupKey{kind, fname, name}
 	g := r.groupKeys[key]
 	if g == nil {
 		g = &group{id: len(r.groups), kind: kind, flake: f, name: name}
@@ -43,6 +43,9 @@ func (r *resolver) group(kind string, f *index.Flake, name string, s *slot) *gro
 	}
 	return g
 }
+
+// groupKey names a group: its kind, flake and name.
+type groupKey struct{ kind, flake, name string }
 
 func (r *resolver) clause(g *group, lits ...int) {
 	r.cons = append(r.cons, constraint{lits: lits, atLeast: 1, group: g})
@@ -74,7 +77,7 @@ func (r *resolver) encode() {
 			}
 			switch s.kind {
 			case choose:
-				r.clause(g, append(append([]int{}, guard...), s.vars...)...)
+				r.clause(g, slices.Concat(guard, s.vars)...)
 				for k, c := range s.cands {
 					if x := r.xOf(c.node); s.vars[k] != x {
 						r.clause(nil, -s.vars[k], x)

@@ -72,7 +72,7 @@ type problem struct {
 	nvars     int
 	cons      []constraint
 	groups    []*group
-	groupKeys map[string]*group
+	groupKeys map[groupKey]*group
 	xs        []*node // nodes with a variable, in variable order
 	// objective is the policy's criteria, most important first.
 	objective []sum
@@ -89,7 +89,7 @@ func Resolve(ctx context.Context, layers *index.Layers, req *Request) (*Answer, 
 			nodes: map[nodeKey]*node{}, lockPinned: map[*index.Version]bool{}, pinnedTrees: map[[2]string]int32{},
 		},
 		graph:   graph{byKey: map[instanceKey]*instance{}, ctxIDs: map[string]int32{}},
-		problem: problem{groupKeys: map[string]*group{}},
+		problem: problem{groupKeys: map[groupKey]*group{}},
 	}
 	if err := r.checkSize(); err != nil {
 		return nil, err
