@@ -50,9 +50,11 @@ func (lv *level) addSoft(lit gs.Lit, w int64, sum *totalizer, k int) {
 		s.weight += w
 		return
 	}
-	s := &soft{}
+	var s *soft
 	if len(lv.spare) > 0 {
 		s, lv.spare = &lv.spare[0], lv.spare[1:]
+	} else {
+		s = new(soft)
 	}
 	*s = soft{lit: lit, weight: w, sum: sum, k: k}
 	lv.softs = append(lv.softs, s)
