@@ -11,6 +11,9 @@ type normaliser struct {
 	coef  []int64 // variable -> weight of its positive literal so far
 	seen  []bool
 	order []int // variables met, in order
+	// weights is where terms writes its weights: every caller reads
+	// them before the next call, and a clause keeps none.
+	weights []int64
 }
 
 func newNormaliser(nVars int) *normaliser {
@@ -18,7 +21,8 @@ func newNormaliser(nVars int) *normaliser {
 }
 
 // terms rewrites sum(weight(i)·lits[i]) as offset + sum(weights[i]·out[i]),
-// every weight positive, the literals in order of first appearance.
+// every weight positive, the literals in order of first appearance. The
+// weights live in nz until its next call.
 func (nz *normaliser) terms(lits []int, weight func(i int) int64) (offset int64, out []gs.Lit, weights []int64) {
 	nz.order = nz.order[:0]
 	for i, l := range lits {
@@ -33,7 +37,7 @@ func (nz *normaliser) terms(lits []int, weight func(i int) int64) (offset int64,
 		nz.coef[l] += w
 	}
 	out = make([]gs.Lit, 0, len(nz.order))
-	weights = make([]int64, 0, len(nz.order))
+	weights = nz.weights[:0]
 	for _, v := range nz.order {
 		w := nz.coef[v]
 		nz.coef[v], nz.seen[v] = 0, false
@@ -47,10 +51,12 @@ func (nz *normaliser) terms(lits []int, weight func(i int) int64) (offset int64,
 			weights = append(weights, -w)
 		}
 	}
+	nz.weights = weights
 	return offset, out, weights
 }
 
-// objective returns o as offset + sum(weights[i]·lits[i]).
+// objective returns o as offset + sum(weights[i]·lits[i]); the weights
+// live in nz until its next call.
 func (nz *normaliser) objective(o *Objective) (offset int64, lits []gs.Lit, weights []int64) {
 	return nz.terms(o.Lits, o.weight)
 }
@@ -67,22 +73,25 @@ func (nz *normaliser) constraint(c *Constraint) (gc *gs.Clause, ok bool) {
 		return nil, true
 	}
 	var sum int64
-	weights := make([]int, len(ws))
 	uniform := true
-	for i, w := range ws {
+	for _, w := range ws {
 		w = min(w, atLeast)
-		weights[i] = int(w)
 		sum += w
-		uniform = uniform && weights[i] == weights[0]
+		uniform = uniform && w == min(ws[0], atLeast)
 	}
 	switch {
 	case sum < atLeast:
 		return nil, false
 	case !uniform:
+		weights := make([]int, len(ws))
+		for i, w := range ws {
+			weights[i] = int(min(w, atLeast))
+		}
 		return gs.NewPBClause(lits, weights, int(atLeast)), true
 	}
 	// All weights w: at least ceil(atLeast/w) literals.
-	if k := (int(atLeast) + weights[0] - 1) / weights[0]; k > 1 {
+	w := int(min(ws[0], atLeast))
+	if k := (int(atLeast) + w - 1) / w; k > 1 {
 		return gs.NewCardClause(lits, k), true
 	}
 	return gs.NewClause(lits), true
