@@ -70,7 +70,7 @@ func (in *instance) inputs(r *resolver) map[string]*pb.Input {
 // variables, constraints and the answer are all written in this order.
 func (in *instance) slotsInOrder() []*slot {
 	if len(in.ordered) != len(in.slots) {
-		in.ordered = slices.AppendSeq(in.ordered[:0], maps.Values(in.slots))
+		in.ordered = slices.AppendSeq(slices.Grow(in.ordered[:0], len(in.slots)), maps.Values(in.slots))
 		slices.SortFunc(in.ordered, func(a, b *slot) int { return strings.Compare(a.name, b.name) })
 	}
 	return in.ordered
