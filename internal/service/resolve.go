@@ -34,16 +34,11 @@ func (s *Service) resolveChecked(ctx context.Context, req *pb.ResolveInputsReque
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel, err := s.deadline(ctx, req.GetTimeout(), prefix+"timeout")
+	ctx, done, err := s.solveSlot(ctx, req.GetTimeout(), prefix+"timeout")
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
-	release, err := s.admit.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	defer done()
 	return s.resolve(ctx, s.LayersOf(ctx), sreq, prefix)
 }
 

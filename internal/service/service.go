@@ -246,6 +246,23 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, name stri
 	return nil
 }
 
+// solveSlot is what a call that resolves runs under: its deadline (the
+// request's timeout, capped by MaxSolveTime) and then one of the
+// admission's places, waited for within that deadline. done gives the
+// place back and ends the deadline.
+func (s *Service) solveSlot(ctx context.Context, timeout *durationpb.Duration, field string) (_ context.Context, done func(), _ error) {
+	ctx, cancel, err := s.deadline(ctx, timeout, field)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := s.admit.acquire(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, func() { release(); cancel() }, nil
+}
+
 // deadline bounds one call that resolves: by the request's timeout
 // (checked, under field), capped by the configuration.
 func (s *Service) deadline(ctx context.Context, timeout *durationpb.Duration, field string) (context.Context, context.CancelFunc, error) {

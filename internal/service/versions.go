@@ -160,16 +160,11 @@ func (s *Service) choose(ctx context.Context, layers *index.Layers, f *index.Fla
 		return choice, nil
 	}
 	choice.LatestVersion = matches[0].String()
-	ctx, cancel, err := s.deadline(ctx, req.Context.GetTimeout(), prefix+"timeout")
+	ctx, done, err := s.solveSlot(ctx, req.Context.GetTimeout(), prefix+"timeout")
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
-	release, err := s.admit.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	defer done()
 
 	base.Lock, base.Update = nil, nil
 	base.Limits.Effort = time.Nanosecond
