@@ -263,3 +263,55 @@ func TestParallelSolvers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestResumeAfterWorkLimit: a solve cut short by WorkLimit, at any point,
+// leaves the solver able to solve again: the next solve's answer agrees
+// with enumeration, and its model satisfies every constraint. (A conflict
+// met at the top level just as the limit was reached used to be dropped,
+// its assignments kept, and the next solve returned a model breaking a
+// clause.)
+func TestResumeAfterWorkLimit(t *testing.T) {
+	resumed := 0
+	for seed := range uint64(3000) {
+		// Short clauses, twice as many as variables: many problems are
+		// unsatisfiable, which the search proves at the top level.
+		rng := rand.New(rand.NewPCG(seed, 3))
+		nVars := 3 + rng.IntN(8)
+		var cs []PBConstr
+		for range 2 * nVars {
+			vars := rng.Perm(nVars)[:1+rng.IntN(3)]
+			c := PBConstr{AtLeast: 1}
+			for _, v := range vars {
+				if rng.IntN(2) == 0 {
+					c.Lits = append(c.Lits, -(v + 1))
+				} else {
+					c.Lits = append(c.Lits, v+1)
+				}
+			}
+			cs = append(cs, c)
+		}
+		want := satisfiable(nVars, cs, nil)
+		for limit := int64(1); limit < 30; limit++ {
+			s := New(ParseSliceNb(nil, nVars))
+			for _, c := range cs {
+				s.AppendClause(PBConstr{Lits: slices.Clone(c.Lits), AtLeast: 1}.Clause())
+			}
+			s.WorkLimit = limit
+			if s.SolveAssuming(nil) != Indet {
+				continue
+			}
+			resumed++
+			s.WorkLimit = 0
+			st := s.SolveAssuming(nil)
+			if (st == Sat) != want {
+				t.Fatalf("seed %d, limit %d: resumed solve says %v, enumeration says satisfiable=%v", seed, limit, st, want)
+			}
+			if st == Sat && !modelHolds(s.Model()[:nVars], cs, nil) {
+				t.Fatalf("seed %d, limit %d: resumed solve's model %v breaks the constraints %v", seed, limit, s.Model(), cs)
+			}
+		}
+	}
+	if resumed < 1500 {
+		t.Fatalf("only %d solves were cut short; want limits small enough to cut many", resumed)
+	}
+}

@@ -442,7 +442,10 @@ func (s *Solver) propagateAndSearch(lit Lit, lvl decLevel) Status {
 			lit = s.chooseLit(lvl)
 		} else { // Deal with conflict
 			s.Stats.NbConflicts++
-			if s.tick(true) {
+			// A conflict at the top level proves the problem unsatisfiable:
+			// stopping here would leave its assignments on the trail, and a
+			// later solve would start from them as if they held.
+			if lvl > 1 && s.tick(true) {
 				s.cleanupBindings(1)
 				return Indet
 			}
@@ -508,7 +511,7 @@ func (s *Solver) propagateAndSearchPB(lit Lit, lvl decLevel) Status {
 			for conflict != nil {
 				// log.Printf("conflict: %s", conflict.PBString())
 				s.Stats.NbConflicts++
-				if s.tick(true) {
+				if lvl > 1 && s.tick(true) { // see propagateAndSearch
 					s.cleanupBindings(1)
 					return Indet
 				}
