@@ -154,6 +154,11 @@ func solveDrawn(t *testing.T, seed, stream uint64, maxWork int64) (p *Problem, m
 	if len(ms) > 0 && rng.IntN(2) == 0 {
 		o.Seed = ms[rng.IntN(len(ms))]
 	}
+	if rng.IntN(2) == 0 {
+		// Turns of a few units: core-guided and linear search alternate
+		// many times, and either may end a level.
+		o.turn = 1 + rng.Int64N(30)
+	}
 	r, err := Solve(context.Background(), p, o)
 	if err != nil {
 		t.Fatalf("seed %d: %v", seed, err)

@@ -21,7 +21,10 @@
 // alone would cost more than the gap to the best model are forced false,
 // and every model met on the way is kept when it improves the best one, so
 // the search can stop at any time with a model and a proven lower bound on
-// each level.
+// each level. On a level of equal weights the cores meet no model before
+// the optimum, so a level not proven within a first turn of work hands
+// turns to linear search (improve.go), which lowers the upper bound from
+// the other side; the two alternate, each turn twice as long.
 //
 // # Shape
 //

@@ -24,6 +24,10 @@ type level struct {
 	// spare are softs not yet handed out: a level's objective literals
 	// come all at once, so their softs are cut from one block.
 	spare []soft
+	// byBound: linear search proved the best optimal, so the softs left
+	// with a weight may be true at the optimum (see fix), and lower is
+	// the cores' bound only.
+	byBound bool
 }
 
 // soft is a literal that costs weight when true.
@@ -65,14 +69,27 @@ func (lv *level) upper() int64 { return lv.o.bestCost[lv.l] - lv.offset }
 
 // record publishes the bounds proven so far.
 func (lv *level) record() {
-	lv.o.levels[lv.l].Lower = lv.offset + lv.lower
+	lower := lv.lower
+	if lv.byBound {
+		lower = lv.upper()
+	}
+	lv.o.levels[lv.l].Lower = lv.offset + lower
 }
 
 // minimise runs until the level is proven optimal (true) or the search
 // stops (false).
+//
+// Core-guided search and linear search (improver) take turns: the first
+// for lv.o.turn units of work, then the second for as long, each turn
+// twice the last; a solve cut short by the end of a turn resumes at the
+// next, with what it learned. A level proven within the first turn never
+// builds the improver.
 func (lv *level) minimise() bool {
 	defer lv.record()
 	stratum := lv.maxWeight()
+	var im *improver
+	turn := lv.o.turn
+	turnEnd := lv.o.s.Work() + turn
 	for {
 		if lv.lower >= lv.upper() {
 			return true
@@ -89,9 +106,23 @@ func (lv *level) minimise() bool {
 			}
 		}
 		lv.assumptions = assumptions
-		switch lv.o.solve(assumptions) {
+		switch lv.o.solveIn(lv.o.s, assumptions, turnEnd) {
 		case gs.Indet:
-			return false
+			if lv.o.stopped {
+				return false
+			}
+			if im == nil {
+				im = &improver{o: lv.o, l: lv.l}
+			}
+			if im.improve(turn) {
+				lv.byBound = true
+				return true
+			}
+			if lv.o.stopped {
+				return false
+			}
+			turn *= 2
+			turnEnd = lv.o.s.Work() + turn
 		case gs.Sat:
 			m := lv.o.model()
 			lv.o.offer(lv.l, m)
@@ -187,8 +218,13 @@ func (lv *level) harden() {
 
 // fix keeps the following levels to models optimal on this one: every soft
 // literal left with a weight must be false, which is exactly "cost at most
-// the optimum".
+// the optimum" when the cores proved it; when linear search did, that
+// bound itself.
 func (lv *level) fix() {
+	if lv.byBound {
+		addAtMost(lv.o, lv.o.s, lv.l, lv.o.bestCost[lv.l]) // the best model meets it
+		return
+	}
 	for _, s := range lv.softs {
 		if s.weight > 0 {
 			lv.o.addClause([]gs.Lit{s.lit.Negation()})

@@ -22,7 +22,15 @@ type Options struct {
 	// work (propagations and conflicts). A search cut by it ends at the
 	// same point, with the same result, on every run.
 	Work int64
+	// turn, when positive, replaces defaultTurn: tests make it small so
+	// that core-guided and linear search alternate on small problems.
+	turn int64
 }
+
+// defaultTurn is the work a level's core-guided search spends before
+// linear search takes a turn (see improver), doubling at each turn. About
+// 30 ms: a level proven sooner, which is most, never builds an improver.
+const defaultTurn = 1 << 18
 
 // Status says what a Result establishes.
 type Status int
@@ -95,12 +103,15 @@ func Solve(ctx context.Context, p *Problem, o Options) (*Result, error) {
 // optimiser is the state of one Solve: a single incremental SAT solver
 // that keeps what it learned from level to level.
 type optimiser struct {
-	p     *Problem
-	s     *gs.Solver
-	stop  func() bool
-	nVars int // variables in the solver: the problem's, then auxiliaries
-	unsat bool
-	best  []bool
+	p    *Problem
+	s    *gs.Solver
+	stop func() bool
+	// budget is Options.Work; improvers' solvers spend extraWork of it.
+	budget, extraWork int64
+	turn              int64
+	nVars             int // variables in the solver: the problem's, then auxiliaries
+	unsat             bool
+	best              []bool
 	// bestCost is the cost of best on each level, which every step of a
 	// level's search compares with.
 	bestCost []int64
@@ -111,14 +122,16 @@ type optimiser struct {
 }
 
 func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
-	opt := &optimiser{p: p, nVars: p.NumVars}
+	opt := &optimiser{p: p, nVars: p.NumVars, budget: o.Work, turn: o.turn}
+	if opt.turn <= 0 {
+		opt.turn = defaultTurn
+	}
 	if o.Seed != nil {
 		opt.keep(o.Seed)
 	}
 	opt.stop = func() bool { return ctx.Err() != nil || o.Stop != nil && o.Stop() }
 	opt.s = gs.New(gs.ParseSliceNb(nil, p.NumVars))
 	opt.s.Stop = opt.stop
-	opt.s.WorkLimit = o.Work
 	opt.nz = newNormaliser(p.NumVars)
 	opt.levels = make([]Bounds, len(p.Levels))
 	for l := range p.Levels {
@@ -171,19 +184,44 @@ func (o *optimiser) cost(l int, m []bool) int64 {
 	return o.p.Levels[l].Cost(m)
 }
 
-// solve runs the SAT solver under assumptions. Indet means the search
-// must stop: the context, Stop or the work budget ended it.
+// solve runs the core-guided solver under assumptions. Indet means the
+// search must stop: the context, Stop or the work budget ended it.
 func (o *optimiser) solve(assumptions []gs.Lit) gs.Status {
+	return o.solveIn(o.s, assumptions, 0)
+}
+
+// solveIn runs s under assumptions until it answers, the search must stop
+// (o.stopped is then set), or s's work reaches end (0: no end of its
+// own), which ends a turn: Indet without stopping.
+func (o *optimiser) solveIn(s *gs.Solver, assumptions []gs.Lit, end int64) gs.Status {
 	if o.stopped || o.stop() {
 		o.stopped = true
 		return gs.Indet
 	}
-	st := o.s.SolveAssuming(assumptions)
-	if st == gs.Indet {
+	before := s.Work()
+	s.WorkLimit = end
+	if o.budget > 0 {
+		left := o.budget - o.work()
+		if left <= 0 {
+			o.stopped = true
+			return gs.Indet
+		}
+		if end == 0 || before+left < end {
+			s.WorkLimit = before + left
+		}
+	}
+	st := s.SolveAssuming(assumptions)
+	if s != o.s {
+		o.extraWork += s.Work() - before
+	}
+	if st == gs.Indet && (end == 0 || s.Work() < end || o.budget > 0 && o.work() >= o.budget || o.stop()) {
 		o.stopped = true
 	}
 	return st
 }
+
+// work is what the search has spent, every solver together.
+func (o *optimiser) work() int64 { return o.s.Work() + o.extraWork }
 
 // model returns the problem's variables in the solver's last model.
 func (o *optimiser) model() []bool {
@@ -238,7 +276,7 @@ func (o *optimiser) run() *Result {
 	if o.best == nil && !o.stopped {
 		switch o.solve(nil) {
 		case gs.Unsat:
-			return &Result{Status: Unsat, Work: o.s.Work()}
+			return &Result{Status: Unsat, Work: o.work()}
 		case gs.Sat:
 			o.offer(0, o.model())
 		}
@@ -259,7 +297,7 @@ func (o *optimiser) run() *Result {
 }
 
 func (o *optimiser) result() *Result {
-	r := &Result{Status: Unknown, Levels: o.levels, Work: o.s.Work()}
+	r := &Result{Status: Unknown, Levels: o.levels, Work: o.work()}
 	if o.best == nil {
 		return r
 	}
