@@ -202,22 +202,19 @@ func (r *resolver) limit(what Limit, value, max int) error {
 
 // The costs of the estimate of a resolution's memory (Stats.Memory): a
 // version the walk reaches (its maps and requirement cuts), an instance
-// with its maps, an override in its context, a slot, one choice of a slot
-// (its candidate, child, variable and follows alternatives), a constraint
-// and one literal of it (with its weight, the optimiser's copy, and the
-// copy its linear search makes when a criterion is not proven within the
-// first turn: 340 and 18 bytes of these, measured on internal/pbopt's
-// ecosystem instances). They are calibrated by BenchmarkMemoryEstimate so
-// that the estimate is near the bytes a resolution allocates
-// (BENCHMARKS.md), which bounds what it holds live.
+// with its maps, an override in its context, a slot, one choice of a slot (its candidate,
+// child, variable and follows alternatives), a constraint and one literal
+// of it (with its weight and the optimiser's copy). They are calibrated by
+// BenchmarkMemoryEstimate so that the estimate is near the bytes a
+// resolution allocates (BENCHMARKS.md), which bounds what it holds live.
 const (
 	reachedBytes    = 192
 	instanceBytes   = 1344
 	overrideBytes   = 48
 	slotBytes       = 672
 	choiceBytes     = 136
-	constraintBytes = 288 + 340
-	literalBytes    = 48 + 18
+	constraintBytes = 288
+	literalBytes    = 48
 )
 
 // checkMemory refuses a problem whose estimated memory is over the limit.
