@@ -22,9 +22,10 @@
 // and every model met on the way is kept when it improves the best one, so
 // the search can stop at any time with a model and a proven lower bound on
 // each level. On a level of equal weights the cores meet no model before
-// the optimum, so a level not proven within a first turn of work hands
-// turns to linear search (improve.go), which lowers the upper bound from
-// the other side; the two alternate, each turn twice as long.
+// the optimum, so a level not proven within a first turn of work takes
+// turns with a probe among the literals the cores have named (the optimum
+// seldom needs any other), whose models lower the upper bound from the
+// other side.
 //
 // # Shape
 //

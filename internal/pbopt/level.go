@@ -24,10 +24,6 @@ type level struct {
 	// spare are softs not yet handed out: a level's objective literals
 	// come all at once, so their softs are cut from one block.
 	spare []soft
-	// byBound: linear search proved the best optimal, so the softs left
-	// with a weight may be true at the optimum (see fix), and lower is
-	// the cores' bound only.
-	byBound bool
 }
 
 // soft is a literal that costs weight when true.
@@ -38,6 +34,8 @@ type soft struct {
 	// brings in output k+1.
 	sum *totalizer
 	k   int
+	// cored: the soft was in a core (or is a count over one).
+	cored bool
 }
 
 func newLevel(o *optimiser, l int) *level {
@@ -69,25 +67,19 @@ func (lv *level) upper() int64 { return lv.o.bestCost[lv.l] - lv.offset }
 
 // record publishes the bounds proven so far.
 func (lv *level) record() {
-	lower := lv.lower
-	if lv.byBound {
-		lower = lv.upper()
-	}
-	lv.o.levels[lv.l].Lower = lv.offset + lower
+	lv.o.levels[lv.l].Lower = lv.offset + lv.lower
 }
 
 // minimise runs until the level is proven optimal (true) or the search
 // stops (false).
 //
-// Core-guided search and linear search (improver) take turns: the first
-// for lv.o.turn units of work, then the second for as long, each turn
-// twice the last; a solve cut short by the end of a turn resumes at the
-// next, with what it learned. A level proven within the first turn never
-// builds the improver.
+// The cores take turns with probe: after lv.o.turn units of work the
+// solve in progress is cut short, probe spends as much, and the cores
+// resume (what the solver learned kept), each turn twice the last. A level
+// proven within the first turn, which is most, is never probed.
 func (lv *level) minimise() bool {
 	defer lv.record()
 	stratum := lv.maxWeight()
-	var im *improver
 	turn := lv.o.turn
 	turnEnd := lv.o.s.Work() + turn
 	for {
@@ -106,19 +98,12 @@ func (lv *level) minimise() bool {
 			}
 		}
 		lv.assumptions = assumptions
-		switch lv.o.solveIn(lv.o.s, assumptions, turnEnd) {
+		switch lv.o.solveUntil(assumptions, turnEnd) {
 		case gs.Indet:
 			if lv.o.stopped {
 				return false
 			}
-			if im == nil {
-				im = &improver{o: lv.o, l: lv.l}
-			}
-			if im.improve(turn) {
-				lv.byBound = true
-				return true
-			}
-			if lv.o.stopped {
+			if lv.probe(turn); lv.o.stopped {
 				return false
 			}
 			turn *= 2
@@ -186,6 +171,7 @@ func (lv *level) relax(core []gs.Lit) {
 	lv.lower += w
 	lits := make([]gs.Lit, len(softs))
 	for i, s := range softs {
+		s.cored = true
 		s.weight -= w
 		lits[i] = s.lit
 		if s.sum != nil && s.k < len(s.sum.inputs) {
@@ -204,6 +190,32 @@ func (lv *level) relax(core []gs.Lit) {
 	}
 }
 
+// probe looks for a model among the literals the cores have named: every
+// soft literal that no core holds is assumed false, the others are free.
+// The optimum usually needs only trees some core has named, so a model
+// found so is often far cheaper than the best (on a level of equal
+// weights, where the cores alone meet no model before the optimum); when
+// there is none, the final conflict is one more core. It spends at most
+// a turn's work.
+func (lv *level) probe(turn int64) {
+	assumptions := lv.assumptions[:0]
+	for _, s := range lv.softs {
+		if s.weight > 0 && s.sum == nil && !s.cored {
+			assumptions = append(assumptions, s.lit.Negation())
+		}
+	}
+	lv.assumptions = assumptions
+	switch lv.o.solveUntil(assumptions, lv.o.s.Work()+turn) {
+	case gs.Sat:
+		lv.o.offer(lv.l, lv.o.model())
+	case gs.Unsat:
+		if core := lv.o.s.Conflict(); len(core) > 0 {
+			lv.relax(core)
+			lv.record()
+		}
+	}
+}
+
 // harden forces false every soft literal whose weight alone would take a
 // model past the best one: no model as good as the best has it true.
 func (lv *level) harden() {
@@ -218,13 +230,8 @@ func (lv *level) harden() {
 
 // fix keeps the following levels to models optimal on this one: every soft
 // literal left with a weight must be false, which is exactly "cost at most
-// the optimum" when the cores proved it; when linear search did, that
-// bound itself.
+// the optimum".
 func (lv *level) fix() {
-	if lv.byBound {
-		addAtMost(lv.o, lv.o.s, lv.l, lv.o.bestCost[lv.l]) // the best model meets it
-		return
-	}
 	for _, s := range lv.softs {
 		if s.weight > 0 {
 			lv.o.addClause([]gs.Lit{s.lit.Negation()})

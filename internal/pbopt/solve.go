@@ -23,13 +23,13 @@ type Options struct {
 	// same point, with the same result, on every run.
 	Work int64
 	// turn, when positive, replaces defaultTurn: tests make it small so
-	// that core-guided and linear search alternate on small problems.
+	// that the cores and probes alternate on small problems.
 	turn int64
 }
 
-// defaultTurn is the work a level's core-guided search spends before
-// linear search takes a turn (see improver), doubling at each turn. About
-// 30 ms: a level proven sooner, which is most, never builds an improver.
+// defaultTurn is the work a level's core-guided search spends before a
+// probe takes a turn (see level.minimise), doubling at each turn. About
+// 30 ms: most levels are proven sooner.
 const defaultTurn = 1 << 18
 
 // Status says what a Result establishes.
@@ -103,15 +103,14 @@ func Solve(ctx context.Context, p *Problem, o Options) (*Result, error) {
 // optimiser is the state of one Solve: a single incremental SAT solver
 // that keeps what it learned from level to level.
 type optimiser struct {
-	p    *Problem
-	s    *gs.Solver
-	stop func() bool
-	// budget is Options.Work; improvers' solvers spend extraWork of it.
-	budget, extraWork int64
-	turn              int64
-	nVars             int // variables in the solver: the problem's, then auxiliaries
-	unsat             bool
-	best              []bool
+	p      *Problem
+	s      *gs.Solver
+	stop   func() bool
+	budget int64 // Options.Work
+	turn   int64
+	nVars  int // variables in the solver: the problem's, then auxiliaries
+	unsat  bool
+	best   []bool
 	// bestCost is the cost of best on each level, which every step of a
 	// level's search compares with.
 	bestCost []int64
@@ -184,44 +183,30 @@ func (o *optimiser) cost(l int, m []bool) int64 {
 	return o.p.Levels[l].Cost(m)
 }
 
-// solve runs the core-guided solver under assumptions. Indet means the
+// solve runs the SAT solver under assumptions. Indet means the
 // search must stop: the context, Stop or the work budget ended it.
 func (o *optimiser) solve(assumptions []gs.Lit) gs.Status {
-	return o.solveIn(o.s, assumptions, 0)
+	return o.solveUntil(assumptions, 0)
 }
 
-// solveIn runs s under assumptions until it answers, the search must stop
-// (o.stopped is then set), or s's work reaches end (0: no end of its
-// own), which ends a turn: Indet without stopping.
-func (o *optimiser) solveIn(s *gs.Solver, assumptions []gs.Lit, end int64) gs.Status {
+// solveUntil runs the solver under assumptions until it answers, the
+// search must stop (o.stopped is then set), or its work reaches end (0: no
+// end of its own), which ends a turn: Indet without stopping.
+func (o *optimiser) solveUntil(assumptions []gs.Lit, end int64) gs.Status {
 	if o.stopped || o.stop() {
 		o.stopped = true
 		return gs.Indet
 	}
-	before := s.Work()
-	s.WorkLimit = end
-	if o.budget > 0 {
-		left := o.budget - o.work()
-		if left <= 0 {
-			o.stopped = true
-			return gs.Indet
-		}
-		if end == 0 || before+left < end {
-			s.WorkLimit = before + left
-		}
+	o.s.WorkLimit = end
+	if o.budget > 0 && (end == 0 || o.budget < end) {
+		o.s.WorkLimit = o.budget
 	}
-	st := s.SolveAssuming(assumptions)
-	if s != o.s {
-		o.extraWork += s.Work() - before
-	}
-	if st == gs.Indet && (end == 0 || s.Work() < end || o.budget > 0 && o.work() >= o.budget || o.stop()) {
+	st := o.s.SolveAssuming(assumptions)
+	if st == gs.Indet && (end == 0 || o.s.Work() < end || o.budget > 0 && o.s.Work() >= o.budget || o.stop()) {
 		o.stopped = true
 	}
 	return st
 }
-
-// work is what the search has spent, every solver together.
-func (o *optimiser) work() int64 { return o.s.Work() + o.extraWork }
 
 // model returns the problem's variables in the solver's last model.
 func (o *optimiser) model() []bool {
@@ -276,7 +261,7 @@ func (o *optimiser) run() *Result {
 	if o.best == nil && !o.stopped {
 		switch o.solve(nil) {
 		case gs.Unsat:
-			return &Result{Status: Unsat, Work: o.work()}
+			return &Result{Status: Unsat, Work: o.s.Work()}
 		case gs.Sat:
 			o.offer(0, o.model())
 		}
@@ -297,7 +282,7 @@ func (o *optimiser) run() *Result {
 }
 
 func (o *optimiser) result() *Result {
-	r := &Result{Status: Unknown, Levels: o.levels, Work: o.work()}
+	r := &Result{Status: Unknown, Levels: o.levels, Work: o.s.Work()}
 	if o.best == nil {
 		return r
 	}
