@@ -190,22 +190,28 @@ func (lv *level) relax(core []gs.Lit) {
 	}
 }
 
-// probe looks for a model among the literals the cores have named: every
-// soft literal that no core holds is assumed false, the others are free.
-// The optimum usually needs only trees some core has named, so a model
-// found so is often far cheaper than the best (on a level of equal
-// weights, where the cores alone meet no model before the optimum); when
-// there is none, the final conflict is one more core. It spends at most
-// a turn's work.
+// probe looks for cheap models among the literals the cores have named:
+// every soft literal that no core holds is assumed false, the others are
+// free. The optimum seldom needs a tree no core has named, so such a model
+// is often far cheaper than the best (on a level of equal weights, where
+// the cores alone meet no model before the optimum); when there is none,
+// the final conflict is one more core. From a model, the counts' outputs
+// ("at least k of this core") are assumed false too, as many as still
+// leave a model, each model offered. It spends at most a turn's work.
 func (lv *level) probe(turn int64) {
+	end := lv.o.s.Work() + turn
 	assumptions := lv.assumptions[:0]
+	var extra []gs.Lit
 	for _, s := range lv.softs {
-		if s.weight > 0 && s.sum == nil && !s.cored {
+		switch {
+		case s.weight > 0 && s.sum == nil && !s.cored:
 			assumptions = append(assumptions, s.lit.Negation())
+		case s.weight > 0 && s.sum != nil:
+			extra = append(extra, s.lit.Negation())
 		}
 	}
 	lv.assumptions = assumptions
-	switch lv.o.solveUntil(assumptions, lv.o.s.Work()+turn) {
+	switch lv.o.solveUntil(assumptions, end) {
 	case gs.Sat:
 		lv.o.offer(lv.l, lv.o.model())
 	case gs.Unsat:
@@ -213,6 +219,35 @@ func (lv *level) probe(turn int64) {
 			lv.relax(core)
 			lv.record()
 		}
+		return
+	default:
+		return
+	}
+	// Grow the assumptions by the counts' outputs, oldest core first, as
+	// far as a model allows: a binary search for the longest prefix that
+	// still has one, then past the output that broke it.
+	for len(extra) > 0 {
+		base := len(lv.assumptions)
+		lo, hi := 0, len(extra)+1
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			as := append(lv.assumptions[:base], extra[:mid]...)
+			lv.assumptions = as
+			switch lv.o.solveUntil(as, end) {
+			case gs.Sat:
+				lv.o.offer(lv.l, lv.o.model())
+				lo = mid
+			case gs.Unsat:
+				hi = mid
+			default:
+				return
+			}
+		}
+		lv.assumptions = append(lv.assumptions[:base], extra[:lo]...)
+		if lo >= len(extra) {
+			return
+		}
+		extra = extra[lo+1:]
 	}
 }
 
