@@ -249,14 +249,13 @@ func (r *resolver) criterion(c Criterion, flakes []*index.Flake, byFlake map[*in
 
 // staleness is how many versions of the candidate's flake are newer than
 // it: 0 for the newest, and for a tree that is no version (a ref head, a
-// pin of a tree no index has), which no requirement chose.
+// pin of a tree no index has), which no requirement chose. A version's
+// place in its flake's Versions, which are sorted, is its rank.
 func staleness(c *candidate) int {
 	if c.version == nil {
 		return 0
 	}
-	vs := c.flake.Versions
-	i, _ := slices.BinarySearchFunc(vs, c.version, func(a, b *index.Version) int { return a.SemVer.Compare(b.SemVer) })
-	return len(vs) - 1 - i
+	return len(c.flake.Versions) - 1 - c.version.Index()
 }
 
 func (r *resolver) atMostOne(g *group, ns []*node) {
