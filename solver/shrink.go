@@ -24,11 +24,21 @@ import (
 // merge more versions, so shrinking repeats until nothing changes.
 func (r *resolver) shrink() error {
 	var allowed kept
+	// Buffers every flake's classes are worked out in, in turn, round
+	// after round.
+	var vs []*index.Version
+	var inputs []int32
+	var rb regionBuf
+	seen := map[signature]bool{}
+	// Each round marks about as many versions as the one before, in the
+	// blocks the last one is done with.
+	var slabs [][]int32
 	for {
-		w, err := r.reach(allowed)
+		w, err := r.reach(allowed, slabs)
 		if err != nil {
 			return err
 		}
+		slabs = w.slabs
 		if allowed == nil {
 			r.stats.Reachable = w.reached
 			r.stats.Memory += reachedBytes * int64(w.reached)
@@ -37,11 +47,6 @@ func (r *resolver) shrink() error {
 			}
 		}
 		keep, n := kept{}, 0
-		// Buffers every flake's classes are worked out in, in turn.
-		var vs []*index.Version
-		var inputs []int32
-		var rb regionBuf
-		seen := map[signature]bool{}
 		// last[id] is, for the inputs numbered id, the flake (by its
 		// place in this loop) and region of the last release kept with
 		// them: in the common case (no pins, no compatibility classes)
@@ -138,11 +143,12 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 // reach walks every declaration the request can reach through allowed
 // versions. The walk it returns holds, per flake, the requirements that
 // reach it (cuts, which split its versions into interchangeable classes)
-// and the reached versions.
-func (r *resolver) reach(allowed kept) (*reachWalk, error) {
+// and the reached versions. It marks versions in slabs (an earlier walk's,
+// which it clears) before it makes any.
+func (r *resolver) reach(allowed kept, slabs [][]int32) (*reachWalk, error) {
 	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
 		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[index.InputsID]int32{}, expanded: map[expansion]bool{},
-		targets: map[*index.Flake]bool{}}
+		targets: map[*index.Flake]bool{}, spare: slabs}
 	w.visit(r.req.Inputs)
 	w.visitLock(r.req.Lock, OriginExistingLock)
 	for {
@@ -183,11 +189,14 @@ type reachWalk struct {
 	// reach marks the reached versions of each flake, by place in its
 	// Versions, with the number inputs gives their input declarations
 	// (0: not reached); reached counts them.
-	reach    map[*index.Flake][]int32
-	slab     []int32 // where reachOf cuts marks from
-	inputs   map[index.InputsID]int32
-	reached  int
-	seenRefs map[*candidate]bool
+	reach map[*index.Flake][]int32
+	// slab is where reachOf cuts marks from; slabs are the blocks it was
+	// cut from, spare those an earlier walk left it.
+	slab         []int32
+	slabs, spare [][]int32
+	inputs       map[index.InputsID]int32
+	reached      int
+	seenRefs     map[*candidate]bool
 	// seenLocks are the lock nodes walked, each once.
 	seenLocks map[*lockfile.Node]bool
 	expanded  map[expansion]bool
@@ -314,7 +323,13 @@ func (w *reachWalk) reachOf(f *index.Flake) []int32 {
 		// block.
 		n := len(f.Versions)
 		if len(w.slab) < n {
-			w.slab = make([]int32, max(n, 4096))
+			if k := len(w.spare) - 1; k >= 0 && len(w.spare[k]) >= n {
+				w.slab, w.spare = w.spare[k], w.spare[:k]
+				clear(w.slab)
+			} else {
+				w.slab = make([]int32, max(n, 4096))
+			}
+			w.slabs = append(w.slabs, w.slab)
 		}
 		in, w.slab = w.slab[:n:n], w.slab[n:]
 		w.reach[f] = in
