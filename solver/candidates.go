@@ -219,7 +219,8 @@ func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
 	if c := r.byVersion[v]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, version: v, inputs: v.Inputs(), own: v.Lock()}
+	c := r.candidateArena.new()
+	*c = candidate{flake: f, version: v, inputs: v.Inputs(), own: v.Lock()}
 	r.byVersion[v] = c
 	r.nodeOf(c)
 	return c
@@ -238,7 +239,8 @@ func (r *resolver) namedCand(f *index.Flake, ref *index.Ref, name string) *candi
 	if c := r.byRef[ref]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs, own: ref.Lock()}
+	c := r.candidateArena.new()
+	*c = candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs, own: ref.Lock()}
 	r.byRef[ref] = c
 	r.nodeOf(c)
 	return c
@@ -249,7 +251,8 @@ func (r *resolver) nodeOf(c *candidate) {
 	key.narHash, key.rev = c.tree()
 	n := r.nodes[key]
 	if n == nil {
-		n = &node{flake: c.flake, cand: c}
+		n = r.nodeArena.new()
+		*n = node{flake: c.flake, cand: c}
 		r.nodes[key] = n
 	}
 	if n.cand.version == nil && c.version != nil {

@@ -132,6 +132,11 @@ type choice struct {
 
 // expand builds every instance and slot the request reaches.
 func (r *resolver) expand() error {
+	// Nearly every version shrinking kept becomes one candidate, node
+	// and instance: the tables are made at that size, not grown to it.
+	n := r.stats.Candidates
+	r.byVersion, r.nodes = sized(r.byVersion, n), sized(r.nodes, n)
+	r.byKey, r.instances = sized(r.byKey, n), slices.Grow(r.instances, n+1)
 	r.root = &instance{slots: map[string]*slot{}}
 	r.root.lock = lockCtx{node: r.req.Lock, root: r.root, existing: true}
 	r.instances = append(r.instances, r.root)
@@ -152,6 +157,17 @@ func (r *resolver) expand() error {
 		}
 	}
 	return nil
+}
+
+// sized is m, or a copy of it made with room for n entries when it has
+// fewer.
+func sized[K comparable, V any](m map[K]V, n int) map[K]V {
+	if len(m) >= n {
+		return m
+	}
+	out := make(map[K]V, n)
+	maps.Copy(out, m)
+	return out
 }
 
 // inputNames lists the names of in's inputs, sorted: for a version's
@@ -248,7 +264,8 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if decl0 == nil {
 		return nil, nil
 	}
-	s := &slot{owner: in, name: name, path: joinPath(in.path, name), decl: decl0, scope: in, resolving: true}
+	s := r.slotArena.new()
+	*s = slot{owner: in, name: name, path: joinPath(in.path, name), decl: decl0, scope: in, resolving: true}
 	if in.cand != nil && in.cand.fake {
 		// A lock's follows paths start at the root of that lock.
 		s.scope = in.lock.root
@@ -411,7 +428,8 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key int32, pa
 		in.parents = append(in.parents, parent)
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
+	in := r.instanceArena.new()
+	*in = instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
 	// The keys print pointers, at widths that vary from run to run: the
 	// estimate counts the context's entries instead, so that one problem
 	// has one estimate wherever it is solved.
