@@ -177,13 +177,23 @@ func (r *resolver) inputNames(in *instance) []string {
 	if c == nil || c.version == nil || c.fake || in.notFlake {
 		return slices.Sorted(maps.Keys(in.inputs(r)))
 	}
-	plans := r.walkPlans()
-	id := c.version.InputsID()
-	if names, ok := plans.names.Load(id); ok {
-		return names.([]string)
+	return r.walkPlan(c.version).names
+}
+
+// plannedInput is what the layers' plan of in's declarations read of its
+// input name (see walkPlans), or nil when in is no version's instance or
+// the resolution reads references through registries of its own.
+func (r *resolver) plannedInput(in *instance, name string) *declTarget {
+	c := in.cand
+	if r.indirect != nil || c == nil || c.version == nil || c.fake || in.notFlake {
+		return nil
 	}
-	names, _ := plans.names.LoadOrStore(id, slices.Sorted(maps.Keys(c.inputs)))
-	return names.([]string)
+	p := r.walkPlan(c.version)
+	i, ok := slices.BinarySearch(p.names, name)
+	if !ok {
+		return nil
+	}
+	return &p.decls[p.at[i]].declTarget
 }
 
 // assignVars gives the expanded problem its variables: one per tree used
@@ -288,21 +298,35 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			s.decl = d
 		}
 	}
-	if s.decl == decl0 && in.cand != nil && in.cand.fake {
+	// What the layers' plan read of the declaration, when it is in force:
+	// the same as the lookups below, without them.
+	planned := r.plannedInput(in, name)
+	if s.decl != decl0 {
+		planned = nil
+	}
+	switch {
+	case s.decl == decl0 && in.cand != nil && in.cand.fake:
 		// An input read from a lock node: the lock pins it, whatever
 		// requirement its URL might spell.
 		s.reqText = decl0.Version
-	} else {
+	case planned != nil:
+		s.reqText = planned.text
+	default:
 		s.reqText = r.declReq(s.decl)
 	}
-	if s.reqText != "" {
+	if planned != nil && !planned.bad {
+		s.req = planned.req
+	} else if s.reqText != "" {
 		q, err := r.requirement(s.reqText)
 		if err != nil {
 			return nil, &RequestError{Field: fieldOf(s.path) + ".version", Msg: err.Error()}
 		}
 		s.req = q
 	}
-	if decl0.Url != "" {
+	switch {
+	case planned != nil && planned.t != nil:
+		s.flake = planned.t.flake
+	case decl0.Url != "":
 		s.flake = r.target(decl0.Url).flake
 	}
 
@@ -322,7 +346,12 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		return s, nil
 	}
 
-	t := r.target(s.decl.Url)
+	var t *target
+	if planned != nil && planned.t != nil {
+		t = planned.t
+	} else {
+		t = r.target(s.decl.Url)
+	}
 	if s.decl.Url != decl0.Url {
 		s.flake = t.flake
 	}

@@ -229,7 +229,7 @@ func (w *reachWalk) visitVersion(v *index.Version) {
 		w.visit(v.Inputs())
 		return
 	}
-	w.queue = append(w.queue, queued{plan: w.r.walkPlan(v)})
+	w.queue = append(w.queue, queued{plan: w.r.walkPlan(v).decls})
 }
 
 // expand reaches the versions of f that q selects, once per (f, q), and
@@ -408,12 +408,13 @@ type expansion struct {
 
 // declTarget is what the walk reads of a declaration, worked out once per
 // resolution (each shrinking round walks the same declarations again): its
-// requirement (nil: none; bad: one that does not parse) and, when it has a
-// URL, its target (nil: none).
+// requirement's text (see declReq) and the requirement (nil: none; bad:
+// one that does not parse) and, when it has a URL, its target (nil: none).
 type declTarget struct {
-	req *versionreq.Req
-	bad bool
-	t   *target
+	text string
+	req  *versionreq.Req
+	bad  bool
+	t    *target
 }
 
 func (r *resolver) declTarget(d *pb.Input) *declTarget {
@@ -432,12 +433,12 @@ func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text
 	if d.Url != "" {
 		dt.t = target(d.Url)
 	}
-	text := d.Version
-	if text == "" && dt.t != nil {
-		text = dt.t.urlReq
+	dt.text = d.Version
+	if dt.text == "" && dt.t != nil {
+		dt.text = dt.t.urlReq
 	}
-	if text != "" {
-		dt.req, _ = parse(text)
+	if dt.text != "" {
+		dt.req, _ = parse(dt.text)
 		dt.bad = dt.req == nil
 	}
 	return dt
@@ -467,13 +468,20 @@ func (r *resolver) planOf(flat []*pb.Input, read func(*pb.Input) *declTarget) []
 // most of an ecosystem), so worked out once per layers. One entry per input
 // set a walk reached: proportional to the indexes, whatever the requests.
 type walkPlans struct {
-	byInputs sync.Map // index.InputsID → []plannedDecl
+	byInputs sync.Map // index.InputsID → *inputsPlan
 	// targets are the references the plans name, each resolved once
 	// (url → *target): the resolutions' own lookups find them here too.
 	targets sync.Map
-	// names are the names of each input set's inputs, sorted
-	// (index.InputsID → []string), which the expansion walks in order.
-	names sync.Map
+}
+
+// inputsPlan is what the layers share of one set of input declarations:
+// the walk's plan (decls, every declaration with its nested overrides, by
+// name), the names of the inputs sorted, which the expansion walks in
+// order, and where each name's own declaration is in decls (at).
+type inputsPlan struct {
+	decls []plannedDecl
+	names []string
+	at    []int
 }
 
 // walkPlans are the plans these layers share.
@@ -490,11 +498,11 @@ type walkPlansKey struct{}
 // are parsedReq's, which are the resolution's own while parsedReqs has
 // room; past that a text may have two pointers in one walk, which only
 // repeats an expansion that finds nothing new.
-func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
+func (r *resolver) walkPlan(v *index.Version) *inputsPlan {
 	r.walkPlans()
 	id := v.InputsID()
 	if p, ok := r.plans.byInputs.Load(id); ok {
-		return p.([]plannedDecl)
+		return p.(*inputsPlan)
 	}
 	target := func(url string) *target {
 		if t, ok := r.plans.targets.Load(url); ok {
@@ -503,16 +511,23 @@ func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
 		t, _ := r.plans.targets.LoadOrStore(url, resolveTarget(r.layers, nil, url))
 		return t.(*target)
 	}
-	var plan []plannedDecl
-	for _, d := range appendDecls(nil, v.Inputs()) {
+	inputs := v.Inputs()
+	plan := &inputsPlan{names: slices.Sorted(maps.Keys(inputs))}
+	var flat []*pb.Input
+	for _, name := range plan.names {
+		// As appendDecls flattens them.
+		plan.at = append(plan.at, len(flat))
+		flat = appendDecls(append(flat, inputs[name]), inputs[name].Inputs)
+	}
+	for _, d := range flat {
 		pd := plannedDecl{declTarget: *newDeclTarget(d, target, parsedReq)}
 		if t := pd.t; t != nil && t.flake != nil && t.rev == "" && t.version == nil && pd.req != nil {
 			pd.sel = t.flake.Select(pd.req)
 		}
-		plan = append(plan, pd)
+		plan.decls = append(plan.decls, pd)
 	}
 	p, _ := r.plans.byInputs.LoadOrStore(id, plan)
-	return p.([]plannedDecl)
+	return p.(*inputsPlan)
 }
 
 // appendDecls appends declarations and every nested override in them, by
