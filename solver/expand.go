@@ -42,6 +42,9 @@ type instance struct {
 	notFlake bool
 	// lock is where the instance's unversioned inputs find their pins.
 	lock lockCtx
+	// plan is the layers' plan of a version's declarations (see
+	// plannedInput), once looked up.
+	plan *inputsPlan
 }
 
 // lockCtx is where an instance's unversioned inputs find their pins: a
@@ -177,7 +180,10 @@ func (r *resolver) inputNames(in *instance) []string {
 	if c == nil || c.version == nil || c.fake || in.notFlake {
 		return slices.Sorted(maps.Keys(in.inputs(r)))
 	}
-	return r.walkPlan(c.version).names
+	if in.plan == nil {
+		in.plan = r.walkPlan(c.version)
+	}
+	return in.plan.names
 }
 
 // plannedInput is what the layers' plan of in's declarations read of its
@@ -188,12 +194,14 @@ func (r *resolver) plannedInput(in *instance, name string) *declTarget {
 	if r.indirect != nil || c == nil || c.version == nil || c.fake || in.notFlake {
 		return nil
 	}
-	p := r.walkPlan(c.version)
-	i, ok := slices.BinarySearch(p.names, name)
+	if in.plan == nil {
+		in.plan = r.walkPlan(c.version)
+	}
+	i, ok := slices.BinarySearch(in.plan.names, name)
 	if !ok {
 		return nil
 	}
-	return &p.decls[p.at[i]].declTarget
+	return &in.plan.decls[in.plan.at[i]].declTarget
 }
 
 // assignVars gives the expanded problem its variables: one per tree used
