@@ -53,6 +53,10 @@ func (r *resolver) clause(g *group, lits ...int) {
 
 // encode writes the constraints.
 func (r *resolver) encode() {
+	// A problem has about a group and two constraints per candidate: the
+	// tables are made at that size, not grown to it.
+	n := r.stats.Candidates
+	r.groupKeys, r.cons = sized(r.groupKeys, n), slices.Grow(r.cons, 2*n)
 	for i, in := range r.instances {
 		if i%1024 == 0 && r.ctx.Err() != nil {
 			return // Resolve reports the deadline
