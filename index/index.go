@@ -179,6 +179,11 @@ func (f *Flake) Select(r *versionreq.Req) []*Version {
 	return versionreq.Select(r, f.releases, f.prereleases, semverOf)
 }
 
+// HasPrereleases says whether any version of the flake is a prerelease:
+// most flakes have none, and a caller that sorts versions by kind need not
+// look at each.
+func (f *Flake) HasPrereleases() bool { return len(f.prereleases) > 0 }
+
 // Stats are the sizes of an index.
 type Stats struct {
 	Flakes, Versions, Inputs, Refs int

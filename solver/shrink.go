@@ -62,12 +62,13 @@ func (r *resolver) shrink() error {
 					vs, inputs = append(vs, f.Versions[k]), append(inputs, id)
 				}
 			}
-			region := rb.regions(vs, w.cuts[f])
+			pre := f.HasPrereleases()
+			region := rb.regions(vs, pre, w.cuts[f])
 			kv := &keptVersions{}
 			flakes++
 			if r.req.Strategy != Cargo && !r.anyPinned(vs) {
 				for k := len(vs) - 1; k >= 0; k-- {
-					if vs[k].SemVer.Prerelease() != "" {
+					if pre && vs[k].SemVer.Prerelease() != "" {
 						// A region of its own: never like another.
 						kv.prereleases = append(kv.prereleases, vs[k])
 						continue
@@ -162,6 +163,9 @@ func (r *resolver) reach(allowed kept, slabs [][]int32) (*reachWalk, error) {
 		}
 		// A version-only override (floating) may retarget any edge to a
 		// flake the walk reached, so its versions are reachable too.
+		if len(w.floating) == 0 {
+			break
+		}
 		grew := false
 		for _, f := range slices.SortedFunc(maps.Keys(w.targets), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) }) {
 			for _, q := range w.floating {
@@ -550,13 +554,13 @@ func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
 // numbers lie inside or outside every cut alike: each cut's span of
 // releases is two boundaries in the sorted list, and a region is a run
 // between boundaries. Prereleases, which cuts admit one triple at a time,
-// get a region each.
+// get a region each; pre says whether vs's flake has any.
 //
 // The result lives in b until its next call.
-func (b *regionBuf) regions(vs []*index.Version, cuts []*versionreq.Req) []int {
+func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []*versionreq.Req) []int {
 	rel := b.rel[:0] // indexes of releases in vs
 	for k, v := range vs {
-		if v.SemVer.Prerelease() == "" {
+		if !pre || v.SemVer.Prerelease() == "" {
 			rel = append(rel, k)
 		}
 	}
