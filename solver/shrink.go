@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -147,7 +148,7 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 // and the reached versions. It marks versions in slabs (an earlier walk's,
 // which it clears) before it makes any.
 func (r *resolver) reach(allowed kept, slabs [][]int32) (*reachWalk, error) {
-	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
+	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]cut{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
 		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[index.InputsID]int32{}, expanded: map[expansion]bool{},
 		targets: map[*index.Flake]bool{}, spare: slabs}
 	w.visit(r.req.Inputs)
@@ -177,7 +178,9 @@ func (r *resolver) reach(allowed kept, slabs [][]int32) (*reachWalk, error) {
 		}
 	}
 	for f := range w.cuts {
-		w.cuts[f] = append(w.cuts[f], w.floating...)
+		for _, q := range w.floating {
+			w.cuts[f] = append(w.cuts[f], cut{req: q})
+		}
 	}
 	return w, nil
 }
@@ -188,7 +191,7 @@ type reachWalk struct {
 	allowed kept
 	// cuts are the requirements on each flake, each once (a requirement
 	// text is parsed once per resolution, so one text is one pointer).
-	cuts map[*index.Flake][]*versionreq.Req
+	cuts map[*index.Flake][]cut
 	cut  map[expansion]bool
 	// reach marks the reached versions of each flake, by place in its
 	// Versions, with the number inputs gives their input declarations
@@ -295,9 +298,9 @@ func (w *reachWalk) drain() {
 				continue
 			}
 			w.targets[t.flake] = true
-			if cut := (expansion{t.flake, req}); req != nil && !w.cut[cut] {
-				w.cut[cut] = true
-				w.cuts[t.flake] = append(w.cuts[t.flake], req)
+			if key := (expansion{t.flake, req}); req != nil && !w.cut[key] {
+				w.cut[key] = true
+				w.cuts[t.flake] = append(w.cuts[t.flake], cut{req: req, span: dt.span})
 			}
 			if t.rev != "" || t.version != nil || (req == nil && !w.r.req.UnversionedAny) {
 				// One tree, whichever path reaches it. Pins that locks hold
@@ -454,6 +457,16 @@ func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text
 type plannedDecl struct {
 	declTarget
 	sel []*index.Version
+	// span is where req's releases start and end in its target flake's
+	// Versions, for a flake with no prereleases (else nil).
+	span *[2]int
+}
+
+// cut is a requirement on a flake, and, when known, where its releases
+// start and end in the flake's Versions (see plannedDecl).
+type cut struct {
+	req  *versionreq.Req
+	span *[2]int
 }
 
 // planOf is the plan of flattened declarations, in r's reusable buffer.
@@ -528,6 +541,11 @@ func (r *resolver) walkPlan(v *index.Version) *inputsPlan {
 		if t := pd.t; t != nil && t.flake != nil && t.rev == "" && t.version == nil && pd.req != nil {
 			pd.sel = t.flake.Select(pd.req)
 		}
+		if t := pd.t; t != nil && t.flake != nil && pd.req != nil && !t.flake.HasPrereleases() {
+			vs := t.flake.Versions
+			i, j := pd.req.Releases().Search(len(vs), func(k int) *semver.Version { return vs[k].SemVer })
+			pd.span = &[2]int{i, j}
+		}
 		plan.decls = append(plan.decls, pd)
 	}
 	p, _ := r.plans.byInputs.LoadOrStore(id, plan)
@@ -554,10 +572,12 @@ func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
 // numbers lie inside or outside every cut alike: each cut's span of
 // releases is two boundaries in the sorted list, and a region is a run
 // between boundaries. Prereleases, which cuts admit one triple at a time,
-// get a region each; pre says whether vs's flake has any.
+// get a region each; pre says whether vs's flake has any. A cut's span in
+// the flake's Versions, when known, gives its boundaries among vs by their
+// places, without comparing versions.
 //
 // The result lives in b until its next call.
-func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []*versionreq.Req) []int {
+func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []cut) []int {
 	rel := b.rel[:0] // indexes of releases in vs
 	for k, v := range vs {
 		if !pre || v.SemVer.Prerelease() == "" {
@@ -565,8 +585,18 @@ func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []*versionreq.Re
 		}
 	}
 	boundary := append(b.boundary[:0], make([]bool, len(rel)+1)...)
-	for _, q := range cuts {
-		i, j := q.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
+	for _, c := range cuts {
+		var i, j int
+		if c.span != nil && !pre {
+			// The versions in vs before the span's start (end) are those
+			// placed before it in the flake.
+			at := func(place int) int {
+				return sort.Search(len(vs), func(k int) bool { return vs[k].Index() >= place })
+			}
+			i, j = at(c.span[0]), at(c.span[1])
+		} else {
+			i, j = c.req.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
+		}
 		boundary[i], boundary[j] = true, true
 	}
 	region := append(b.region[:0], make([]int, len(vs))...)
