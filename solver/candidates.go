@@ -495,7 +495,11 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 			}
 		}
 	}
-	vs := r.allowed.selectVersions(t.flake, req)
+	span := s.span
+	if req != s.req {
+		span = nil
+	}
+	vs := r.allowed.selectVersions(t.flake, req, span)
 	out := make([]*candidate, 0, len(vs))
 	for i := len(vs) - 1; i >= 0; i-- {
 		out = append(out, r.versionCand(vs[i], t.flake))

@@ -99,6 +99,10 @@ type slot struct {
 	flake   *index.Flake
 	kind    slotKind
 
+	// span is where req's releases lie in the flake's Versions, when the
+	// layers' plan knows (see plannedDecl).
+	span *[2]int
+
 	cands    []*candidate // newest first
 	children []*instance
 	// vars are the choice variables, one per candidate (see assignVars);
@@ -189,7 +193,7 @@ func (r *resolver) inputNames(in *instance) []string {
 // plannedInput is what the layers' plan of in's declarations read of its
 // input name (see walkPlans), or nil when in is no version's instance or
 // the resolution reads references through registries of its own.
-func (r *resolver) plannedInput(in *instance, name string) *declTarget {
+func (r *resolver) plannedInput(in *instance, name string) *plannedDecl {
 	c := in.cand
 	if r.indirect != nil || c == nil || c.version == nil || c.fake || in.notFlake {
 		return nil
@@ -201,7 +205,7 @@ func (r *resolver) plannedInput(in *instance, name string) *declTarget {
 	if !ok {
 		return nil
 	}
-	return &in.plan.decls[in.plan.at[i]].declTarget
+	return &in.plan.decls[in.plan.at[i]]
 }
 
 // assignVars gives the expanded problem its variables: one per tree used
@@ -323,7 +327,7 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		s.reqText = r.declReq(s.decl)
 	}
 	if planned != nil && !planned.bad {
-		s.req = planned.req
+		s.req, s.span = planned.req, planned.span
 	} else if s.reqText != "" {
 		q, err := r.requirement(s.reqText)
 		if err != nil {

@@ -130,8 +130,10 @@ func (k kept) count() int {
 }
 
 // selectVersions is f.Select(q) restricted to what shrinking kept (all of
-// them when k is nil), ascending.
-func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version {
+// them when k is nil), ascending. span, when set, is where q's releases
+// lie in f's Versions: then, for a flake with no prereleases, the kept
+// versions in it are found by their places, without comparing versions.
+func (k kept) selectVersions(f *index.Flake, q *versionreq.Req, span *[2]int) []*index.Version {
 	if k == nil {
 		return f.Select(q)
 	}
@@ -139,7 +141,17 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 	if kv == nil {
 		return nil
 	}
+	if span != nil && !f.HasPrereleases() {
+		i, j := placed(kv.releases, span[0]), placed(kv.releases, span[1])
+		return kv.releases[i:j:j]
+	}
 	return versionreq.Select(q, kv.releases, kv.prereleases, func(v *index.Version) *semver.Version { return v.SemVer })
+}
+
+// placed is how many of vs (ascending versions of one flake) are placed
+// before place in the flake's Versions.
+func placed(vs []*index.Version, place int) int {
+	return sort.Search(len(vs), func(k int) bool { return vs[k].Index() >= place })
 }
 
 // reach walks every declaration the request can reach through allowed
@@ -170,7 +182,7 @@ func (r *resolver) reach(allowed kept, slabs [][]int32) (*reachWalk, error) {
 		grew := false
 		for _, f := range slices.SortedFunc(maps.Keys(w.targets), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) }) {
 			for _, q := range w.floating {
-				grew = w.expand(f, q, nil) || grew
+				grew = w.expand(f, q, nil, nil) || grew
 			}
 		}
 		if !grew {
@@ -241,8 +253,8 @@ func (w *reachWalk) visitVersion(v *index.Version) {
 
 // expand reaches the versions of f that q selects, once per (f, q), and
 // reports whether any was new. sel, when set, is f.Select(q), worked out
-// before.
-func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Version) bool {
+// before; span, when set, is where q's releases lie in f's Versions.
+func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Version, span *[2]int) bool {
 	key := expansion{f, q}
 	if w.expanded[key] {
 		return false
@@ -251,7 +263,7 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Versi
 	grew := false
 	in := w.reachOf(f)
 	if sel == nil || w.allowed != nil {
-		sel = w.allowed.selectVersions(f, q)
+		sel = w.allowed.selectVersions(f, q, span)
 	}
 	for _, v := range sel {
 		if reached, newInputs := w.mark(in, v); reached {
@@ -314,7 +326,7 @@ func (w *reachWalk) drain() {
 			if req == nil {
 				req = anyVersion
 			}
-			w.expand(t.flake, req, dt.sel)
+			w.expand(t.flake, req, dt.sel, dt.span)
 		}
 		if w.reached > w.r.lim.MaxReachable {
 			return
@@ -590,10 +602,7 @@ func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []cut) []int {
 		if c.span != nil && !pre {
 			// The versions in vs before the span's start (end) are those
 			// placed before it in the flake.
-			at := func(place int) int {
-				return sort.Search(len(vs), func(k int) bool { return vs[k].Index() >= place })
-			}
-			i, j = at(c.span[0]), at(c.span[1])
+			i, j = placed(vs, c.span[0]), placed(vs, c.span[1])
 		} else {
 			i, j = c.req.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
 		}
