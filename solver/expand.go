@@ -43,7 +43,7 @@ type instance struct {
 	// lock is where the instance's unversioned inputs find their pins.
 	lock lockCtx
 	// plan is the layers' plan of a version's declarations (see
-	// plannedInput), once looked up.
+	// versionPlan), once looked up.
 	plan *inputsPlan
 }
 
@@ -180,32 +180,41 @@ func sized[K comparable, V any](m map[K]V, n int) map[K]V {
 // inputNames lists the names of in's inputs, sorted: for a version's
 // declarations, once per layers (see walkPlans).
 func (r *resolver) inputNames(in *instance) []string {
+	if p := r.versionPlan(in); p != nil {
+		return p.names
+	}
+	return slices.Sorted(maps.Keys(in.inputs(r)))
+}
+
+// versionPlan is the layers' plan of in's declarations (see walkPlans),
+// looked up once, when in is a version's instance; else nil.
+func (r *resolver) versionPlan(in *instance) *inputsPlan {
 	c := in.cand
 	if c == nil || c.version == nil || c.fake || in.notFlake {
-		return slices.Sorted(maps.Keys(in.inputs(r)))
+		return nil
 	}
 	if in.plan == nil {
 		in.plan = r.walkPlan(c.version)
 	}
-	return in.plan.names
+	return in.plan
 }
 
 // plannedInput is what the layers' plan of in's declarations read of its
 // input name (see walkPlans), or nil when in is no version's instance or
 // the resolution reads references through registries of its own.
 func (r *resolver) plannedInput(in *instance, name string) *plannedDecl {
-	c := in.cand
-	if r.indirect != nil || c == nil || c.version == nil || c.fake || in.notFlake {
+	if r.indirect != nil {
 		return nil
 	}
-	if in.plan == nil {
-		in.plan = r.walkPlan(c.version)
+	p := r.versionPlan(in)
+	if p == nil {
+		return nil
 	}
-	i, ok := slices.BinarySearch(in.plan.names, name)
+	i, ok := slices.BinarySearch(p.names, name)
 	if !ok {
 		return nil
 	}
-	return &in.plan.decls[in.plan.at[i]]
+	return &p.decls[p.at[i]]
 }
 
 // assignVars gives the expanded problem its variables: one per tree used
