@@ -213,9 +213,12 @@ type reachWalk struct {
 	// cut from, spare those an earlier walk left it.
 	slab         []int32
 	slabs, spare [][]int32
-	inputs       map[index.InputsID]int32
-	reached      int
-	seenRefs     map[*candidate]bool
+	// lastInputs is the input set mark numbered last, lastID its number.
+	lastInputs index.InputsID
+	lastID     int32
+	inputs     map[index.InputsID]int32
+	reached    int
+	seenRefs   map[*candidate]bool
 	// seenLocks are the lock nodes walked, each once.
 	seenLocks map[*lockfile.Node]bool
 	expanded  map[expansion]bool
@@ -364,10 +367,16 @@ func (w *reachWalk) mark(in []int32, v *index.Version) (reached, newInputs bool)
 		return false, false
 	}
 	key := v.InputsID()
-	id, seen := w.inputs[key]
+	// Consecutive versions mostly declare the same inputs: the last set's
+	// number spares a lookup.
+	id, seen := w.lastID, w.lastID != 0 && key == w.lastInputs
 	if !seen {
-		id = int32(len(w.inputs)) + 1
-		w.inputs[key] = id
+		id, seen = w.inputs[key]
+		if !seen {
+			id = int32(len(w.inputs)) + 1
+			w.inputs[key] = id
+		}
+		w.lastInputs, w.lastID = key, id
 	}
 	in[v.Index()] = id
 	w.reached++
