@@ -104,10 +104,10 @@ func (r *resolver) target(url string) *target {
 // sharedTarget is the target the layers' walk plans hold for url, which
 // is this resolution's too when it has no registries of its own.
 func (r *resolver) sharedTarget(url string) (*target, bool) {
-	if r.plans == nil || r.indirect != nil {
+	if r.indirect != nil {
 		return nil, false
 	}
-	t, ok := r.plans.targets.Load(url)
+	t, ok := r.walkPlans().targets.Load(url)
 	if !ok {
 		return nil, false
 	}
