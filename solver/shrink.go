@@ -56,8 +56,10 @@ func (r *resolver) shrink() error {
 		last := make([]int64, len(w.inputs)+1)
 		flakes := int64(0)
 		for f, in := range w.reach {
-			// The flake's versions are sorted; take the reached ones in order.
-			vs, inputs = vs[:0], inputs[:0]
+			// The flake's versions are sorted; take the reached ones in order
+			// (in buffers made once at the size of the largest flake rather
+			// than grown to it).
+			vs, inputs = slices.Grow(vs[:0], len(in)), slices.Grow(inputs[:0], len(in))
 			for k, id := range in {
 				if id != 0 {
 					vs, inputs = append(vs, f.Versions[k]), append(inputs, id)
@@ -599,7 +601,7 @@ func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
 //
 // The result lives in b until its next call.
 func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []cut) []int {
-	rel := b.rel[:0] // indexes of releases in vs
+	rel := slices.Grow(b.rel[:0], len(vs)) // indexes of releases in vs
 	for k, v := range vs {
 		if !pre || v.SemVer.Prerelease() == "" {
 			rel = append(rel, k)
