@@ -31,6 +31,7 @@ package index
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -78,6 +79,9 @@ type Flake struct {
 	// a Version is its place in them.
 	cols *pb.VersionColumns
 	tab  *tables
+	// located is Source as a reference, made on first use (see
+	// Version.Locked).
+	located atomic.Pointer[pb.FlakeRef]
 }
 
 // Version is one version of a flake. What it pins and declares stays in
@@ -94,7 +98,22 @@ type Version struct {
 // Locked is the exact tree of the version, with its location filled in
 // from the flake's source when the index gives none: a new message each
 // call, which the caller may keep or change.
-func (v *Version) Locked() *pb.FlakeRef { return pinTo(v.flake.Source, v.pin()) }
+func (v *Version) Locked() *pb.FlakeRef {
+	f, pin := v.flake, v.pin()
+	if f.Source == nil || pin.Type != "" {
+		return pin
+	}
+	// pinTo's location is the flake's, the same for every version: a copy
+	// of it made once costs less than making it again by its fields' names.
+	at := f.located.Load()
+	if at == nil {
+		at = flakeref.AtLocation(f.Source)
+		f.located.Store(at)
+	}
+	c := proto.Clone(at).(*pb.FlakeRef)
+	proto.Merge(c, pin)
+	return c
+}
 
 // pin is the version's locked source as the index gives it.
 func (v *Version) pin() *pb.FlakeRef {
@@ -178,6 +197,11 @@ func (ix *Index) Flake(name string) *Flake { return ix.byName[name] }
 func (f *Flake) Select(r *versionreq.Req) []*Version {
 	return versionreq.Select(r, f.releases, f.prereleases, semverOf)
 }
+
+// HasPrereleases says whether any version of the flake is a prerelease:
+// most flakes have none, and a caller that sorts versions by kind need not
+// look at each.
+func (f *Flake) HasPrereleases() bool { return len(f.prereleases) > 0 }
 
 // Stats are the sizes of an index.
 type Stats struct {

@@ -104,10 +104,10 @@ func (r *resolver) target(url string) *target {
 // sharedTarget is the target the layers' walk plans hold for url, which
 // is this resolution's too when it has no registries of its own.
 func (r *resolver) sharedTarget(url string) (*target, bool) {
-	if r.plans == nil || r.indirect != nil {
+	if r.indirect != nil {
 		return nil, false
 	}
-	t, ok := r.plans.targets.Load(url)
+	t, ok := r.walkPlans().targets.Load(url)
 	if !ok {
 		return nil, false
 	}
@@ -219,7 +219,8 @@ func (r *resolver) versionCand(v *index.Version, f *index.Flake) *candidate {
 	if c := r.byVersion[v]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, version: v, inputs: v.Inputs(), own: v.Lock()}
+	c := r.candidateArena.new()
+	*c = candidate{flake: f, version: v, inputs: v.Inputs(), own: v.Lock()}
 	r.byVersion[v] = c
 	r.nodeOf(c)
 	return c
@@ -238,7 +239,8 @@ func (r *resolver) namedCand(f *index.Flake, ref *index.Ref, name string) *candi
 	if c := r.byRef[ref]; c != nil {
 		return c
 	}
-	c := &candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs, own: ref.Lock()}
+	c := r.candidateArena.new()
+	*c = candidate{flake: f, ref: name, locked: ref.Locked, inputs: ref.Inputs, own: ref.Lock()}
 	r.byRef[ref] = c
 	r.nodeOf(c)
 	return c
@@ -249,7 +251,8 @@ func (r *resolver) nodeOf(c *candidate) {
 	key.narHash, key.rev = c.tree()
 	n := r.nodes[key]
 	if n == nil {
-		n = &node{flake: c.flake, cand: c}
+		n = r.nodeArena.new()
+		*n = node{flake: c.flake, cand: c}
 		r.nodes[key] = n
 	}
 	if n.cand.version == nil && c.version != nil {
@@ -492,7 +495,11 @@ func (r *resolver) candidates(in *instance, s *slot, t *target) ([]*candidate, s
 			}
 		}
 	}
-	vs := r.allowed.selectVersions(t.flake, req)
+	span := s.span
+	if req != s.req {
+		span = nil
+	}
+	vs := r.allowed.selectVersions(t.flake, req, span)
 	out := make([]*candidate, 0, len(vs))
 	for i := len(vs) - 1; i >= 0; i-- {
 		out = append(out, r.versionCand(vs[i], t.flake))

@@ -53,6 +53,10 @@ func (r *resolver) clause(g *group, lits ...int) {
 
 // encode writes the constraints.
 func (r *resolver) encode() {
+	// A problem has about a group and two constraints per candidate: the
+	// tables are made at that size, not grown to it.
+	n := r.stats.Candidates
+	r.groupKeys, r.cons = sized(r.groupKeys, n), slices.Grow(r.cons, 2*n)
 	for i, in := range r.instances {
 		if i%1024 == 0 && r.ctx.Err() != nil {
 			return // Resolve reports the deadline
@@ -249,14 +253,13 @@ func (r *resolver) criterion(c Criterion, flakes []*index.Flake, byFlake map[*in
 
 // staleness is how many versions of the candidate's flake are newer than
 // it: 0 for the newest, and for a tree that is no version (a ref head, a
-// pin of a tree no index has), which no requirement chose.
+// pin of a tree no index has), which no requirement chose. A version's
+// place in its flake's Versions, which are sorted, is its rank.
 func staleness(c *candidate) int {
 	if c.version == nil {
 		return 0
 	}
-	vs := c.flake.Versions
-	i, _ := slices.BinarySearchFunc(vs, c.version, func(a, b *index.Version) int { return a.SemVer.Compare(b.SemVer) })
-	return len(vs) - 1 - i
+	return len(c.flake.Versions) - 1 - c.version.Index()
 }
 
 func (r *resolver) atMostOne(g *group, ns []*node) {

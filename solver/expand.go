@@ -42,6 +42,9 @@ type instance struct {
 	notFlake bool
 	// lock is where the instance's unversioned inputs find their pins.
 	lock lockCtx
+	// plan is the layers' plan of a version's declarations (see
+	// versionPlan), once looked up.
+	plan *inputsPlan
 }
 
 // lockCtx is where an instance's unversioned inputs find their pins: a
@@ -96,6 +99,10 @@ type slot struct {
 	flake   *index.Flake
 	kind    slotKind
 
+	// span is where req's releases lie in the flake's Versions, when the
+	// layers' plan knows (see plannedDecl).
+	span *[2]int
+
 	cands    []*candidate // newest first
 	children []*instance
 	// vars are the choice variables, one per candidate (see assignVars);
@@ -132,6 +139,11 @@ type choice struct {
 
 // expand builds every instance and slot the request reaches.
 func (r *resolver) expand() error {
+	// Nearly every version shrinking kept becomes one candidate, node
+	// and instance: the tables are made at that size, not grown to it.
+	n := r.stats.Candidates
+	r.byVersion, r.nodes = sized(r.byVersion, n), sized(r.nodes, n)
+	r.byKey, r.instances = sized(r.byKey, n), slices.Grow(r.instances, n+1)
 	r.root = &instance{slots: map[string]*slot{}}
 	r.root.lock = lockCtx{node: r.req.Lock, root: r.root, existing: true}
 	r.instances = append(r.instances, r.root)
@@ -154,20 +166,55 @@ func (r *resolver) expand() error {
 	return nil
 }
 
+// sized is m, or a copy of it made with room for n entries when it has
+// fewer.
+func sized[K comparable, V any](m map[K]V, n int) map[K]V {
+	if len(m) >= n {
+		return m
+	}
+	out := make(map[K]V, n)
+	maps.Copy(out, m)
+	return out
+}
+
 // inputNames lists the names of in's inputs, sorted: for a version's
 // declarations, once per layers (see walkPlans).
 func (r *resolver) inputNames(in *instance) []string {
+	if p := r.versionPlan(in); p != nil {
+		return p.names
+	}
+	return slices.Sorted(maps.Keys(in.inputs(r)))
+}
+
+// versionPlan is the layers' plan of in's declarations (see walkPlans),
+// looked up once, when in is a version's instance; else nil.
+func (r *resolver) versionPlan(in *instance) *inputsPlan {
 	c := in.cand
 	if c == nil || c.version == nil || c.fake || in.notFlake {
-		return slices.Sorted(maps.Keys(in.inputs(r)))
+		return nil
 	}
-	plans := r.walkPlans()
-	id := c.version.InputsID()
-	if names, ok := plans.names.Load(id); ok {
-		return names.([]string)
+	if in.plan == nil {
+		in.plan = r.walkPlan(c.version)
 	}
-	names, _ := plans.names.LoadOrStore(id, slices.Sorted(maps.Keys(c.inputs)))
-	return names.([]string)
+	return in.plan
+}
+
+// plannedInput is what the layers' plan of in's declarations read of its
+// input name (see walkPlans), or nil when in is no version's instance or
+// the resolution reads references through registries of its own.
+func (r *resolver) plannedInput(in *instance, name string) *plannedDecl {
+	if r.indirect != nil {
+		return nil
+	}
+	p := r.versionPlan(in)
+	if p == nil {
+		return nil
+	}
+	i, ok := slices.BinarySearch(p.names, name)
+	if !ok {
+		return nil
+	}
+	return &p.decls[p.at[i]]
 }
 
 // assignVars gives the expanded problem its variables: one per tree used
@@ -248,7 +295,8 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 	if decl0 == nil {
 		return nil, nil
 	}
-	s := &slot{owner: in, name: name, path: joinPath(in.path, name), decl: decl0, scope: in, resolving: true}
+	s := r.slotArena.new()
+	*s = slot{owner: in, name: name, path: joinPath(in.path, name), decl: decl0, scope: in, resolving: true}
 	if in.cand != nil && in.cand.fake {
 		// A lock's follows paths start at the root of that lock.
 		s.scope = in.lock.root
@@ -271,21 +319,35 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 			s.decl = d
 		}
 	}
-	if s.decl == decl0 && in.cand != nil && in.cand.fake {
+	// What the layers' plan read of the declaration, when it is in force:
+	// the same as the lookups below, without them.
+	planned := r.plannedInput(in, name)
+	if s.decl != decl0 {
+		planned = nil
+	}
+	switch {
+	case s.decl == decl0 && in.cand != nil && in.cand.fake:
 		// An input read from a lock node: the lock pins it, whatever
 		// requirement its URL might spell.
 		s.reqText = decl0.Version
-	} else {
+	case planned != nil:
+		s.reqText = planned.text
+	default:
 		s.reqText = r.declReq(s.decl)
 	}
-	if s.reqText != "" {
+	if planned != nil && !planned.bad {
+		s.req, s.span = planned.req, planned.span
+	} else if s.reqText != "" {
 		q, err := r.requirement(s.reqText)
 		if err != nil {
 			return nil, &RequestError{Field: fieldOf(s.path) + ".version", Msg: err.Error()}
 		}
 		s.req = q
 	}
-	if decl0.Url != "" {
+	switch {
+	case planned != nil && planned.t != nil:
+		s.flake = planned.t.flake
+	case decl0.Url != "":
 		s.flake = r.target(decl0.Url).flake
 	}
 
@@ -305,7 +367,12 @@ func (r *resolver) slot(in *instance, name string) (*slot, error) {
 		return s, nil
 	}
 
-	t := r.target(s.decl.Url)
+	var t *target
+	if planned != nil && planned.t != nil {
+		t = planned.t
+	} else {
+		t = r.target(s.decl.Url)
+	}
 	if s.decl.Url != decl0.Url {
 		s.flake = t.flake
 	}
@@ -411,7 +478,8 @@ func (r *resolver) instance(c *candidate, ctx map[string]override, key int32, pa
 		in.parents = append(in.parents, parent)
 		return in
 	}
-	in := &instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
+	in := r.instanceArena.new()
+	*in = instance{id: len(r.instances), cand: c, ctx: ctx, path: parent.path, slots: map[string]*slot{}, parents: []*slot{parent}, notFlake: notFlake, lock: lock}
 	// The keys print pointers, at widths that vary from run to run: the
 	// estimate counts the context's entries instead, so that one problem
 	// has one estimate wherever it is solved.

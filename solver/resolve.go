@@ -24,6 +24,26 @@ type resolver struct {
 	universe
 	graph
 	problem
+	// A resolution makes hundreds of each of these: they are cut from
+	// blocks, one allocation a block.
+	candidateArena arena[candidate]
+	nodeArena      arena[node]
+	instanceArena  arena[instance]
+	slotArena      arena[slot]
+}
+
+// arena hands out zeroed values cut from blocks of arenaBlock.
+type arena[T any] struct{ block []T }
+
+const arenaBlock = 64
+
+func (a *arena[T]) new() *T {
+	if len(a.block) == 0 {
+		a.block = make([]T, arenaBlock)
+	}
+	p := &a.block[0]
+	a.block = a.block[1:]
+	return p
 }
 
 // universe is what the indexes offer one request: the flakes references

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -24,11 +25,21 @@ import (
 // merge more versions, so shrinking repeats until nothing changes.
 func (r *resolver) shrink() error {
 	var allowed kept
+	// Buffers every flake's classes are worked out in, in turn, round
+	// after round.
+	var vs []*index.Version
+	var inputs []int32
+	var rb regionBuf
+	seen := map[signature]bool{}
+	// Each round marks about as many versions as the one before, in the
+	// blocks the last one is done with.
+	var slabs [][]int32
 	for {
-		w, err := r.reach(allowed)
+		w, err := r.reach(allowed, slabs)
 		if err != nil {
 			return err
 		}
+		slabs = w.slabs
 		if allowed == nil {
 			r.stats.Reachable = w.reached
 			r.stats.Memory += reachedBytes * int64(w.reached)
@@ -37,11 +48,6 @@ func (r *resolver) shrink() error {
 			}
 		}
 		keep, n := kept{}, 0
-		// Buffers every flake's classes are worked out in, in turn.
-		var vs []*index.Version
-		var inputs []int32
-		var rb regionBuf
-		seen := map[signature]bool{}
 		// last[id] is, for the inputs numbered id, the flake (by its
 		// place in this loop) and region of the last release kept with
 		// them: in the common case (no pins, no compatibility classes)
@@ -50,19 +56,22 @@ func (r *resolver) shrink() error {
 		last := make([]int64, len(w.inputs)+1)
 		flakes := int64(0)
 		for f, in := range w.reach {
-			// The flake's versions are sorted; take the reached ones in order.
-			vs, inputs = vs[:0], inputs[:0]
+			// The flake's versions are sorted; take the reached ones in order
+			// (in buffers made once at the size of the largest flake rather
+			// than grown to it).
+			vs, inputs = slices.Grow(vs[:0], len(in)), slices.Grow(inputs[:0], len(in))
 			for k, id := range in {
 				if id != 0 {
 					vs, inputs = append(vs, f.Versions[k]), append(inputs, id)
 				}
 			}
-			region := rb.regions(vs, w.cuts[f])
+			pre := f.HasPrereleases()
+			region := rb.regions(vs, pre, w.cuts[f])
 			kv := &keptVersions{}
 			flakes++
 			if r.req.Strategy != Cargo && !r.anyPinned(vs) {
 				for k := len(vs) - 1; k >= 0; k-- {
-					if vs[k].SemVer.Prerelease() != "" {
+					if pre && vs[k].SemVer.Prerelease() != "" {
 						// A region of its own: never like another.
 						kv.prereleases = append(kv.prereleases, vs[k])
 						continue
@@ -123,8 +132,10 @@ func (k kept) count() int {
 }
 
 // selectVersions is f.Select(q) restricted to what shrinking kept (all of
-// them when k is nil), ascending.
-func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version {
+// them when k is nil), ascending. span, when set, is where q's releases
+// lie in f's Versions: then, for a flake with no prereleases, the kept
+// versions in it are found by their places, without comparing versions.
+func (k kept) selectVersions(f *index.Flake, q *versionreq.Req, span *[2]int) []*index.Version {
 	if k == nil {
 		return f.Select(q)
 	}
@@ -132,17 +143,28 @@ func (k kept) selectVersions(f *index.Flake, q *versionreq.Req) []*index.Version
 	if kv == nil {
 		return nil
 	}
+	if span != nil && !f.HasPrereleases() {
+		i, j := placed(kv.releases, span[0]), placed(kv.releases, span[1])
+		return kv.releases[i:j:j]
+	}
 	return versionreq.Select(q, kv.releases, kv.prereleases, func(v *index.Version) *semver.Version { return v.SemVer })
+}
+
+// placed is how many of vs (ascending versions of one flake) are placed
+// before place in the flake's Versions.
+func placed(vs []*index.Version, place int) int {
+	return sort.Search(len(vs), func(k int) bool { return vs[k].Index() >= place })
 }
 
 // reach walks every declaration the request can reach through allowed
 // versions. The walk it returns holds, per flake, the requirements that
 // reach it (cuts, which split its versions into interchangeable classes)
-// and the reached versions.
-func (r *resolver) reach(allowed kept) (*reachWalk, error) {
-	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]*versionreq.Req{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
+// and the reached versions. It marks versions in slabs (an earlier walk's,
+// which it clears) before it makes any.
+func (r *resolver) reach(allowed kept, slabs [][]int32) (*reachWalk, error) {
+	w := &reachWalk{r: r, allowed: allowed, cuts: map[*index.Flake][]cut{}, cut: map[expansion]bool{}, reach: map[*index.Flake][]int32{},
 		seenRefs: map[*candidate]bool{}, seenLocks: map[*lockfile.Node]bool{}, inputs: map[index.InputsID]int32{}, expanded: map[expansion]bool{},
-		targets: map[*index.Flake]bool{}}
+		targets: map[*index.Flake]bool{}, spare: slabs}
 	w.visit(r.req.Inputs)
 	w.visitLock(r.req.Lock, OriginExistingLock)
 	for {
@@ -156,10 +178,13 @@ func (r *resolver) reach(allowed kept) (*reachWalk, error) {
 		}
 		// A version-only override (floating) may retarget any edge to a
 		// flake the walk reached, so its versions are reachable too.
+		if len(w.floating) == 0 {
+			break
+		}
 		grew := false
 		for _, f := range slices.SortedFunc(maps.Keys(w.targets), func(a, b *index.Flake) int { return strings.Compare(a.Name, b.Name) }) {
 			for _, q := range w.floating {
-				grew = w.expand(f, q, nil) || grew
+				grew = w.expand(f, q, nil, nil) || grew
 			}
 		}
 		if !grew {
@@ -167,7 +192,9 @@ func (r *resolver) reach(allowed kept) (*reachWalk, error) {
 		}
 	}
 	for f := range w.cuts {
-		w.cuts[f] = append(w.cuts[f], w.floating...)
+		for _, q := range w.floating {
+			w.cuts[f] = append(w.cuts[f], cut{req: q})
+		}
 	}
 	return w, nil
 }
@@ -178,16 +205,22 @@ type reachWalk struct {
 	allowed kept
 	// cuts are the requirements on each flake, each once (a requirement
 	// text is parsed once per resolution, so one text is one pointer).
-	cuts map[*index.Flake][]*versionreq.Req
+	cuts map[*index.Flake][]cut
 	cut  map[expansion]bool
 	// reach marks the reached versions of each flake, by place in its
 	// Versions, with the number inputs gives their input declarations
 	// (0: not reached); reached counts them.
-	reach    map[*index.Flake][]int32
-	slab     []int32 // where reachOf cuts marks from
-	inputs   map[index.InputsID]int32
-	reached  int
-	seenRefs map[*candidate]bool
+	reach map[*index.Flake][]int32
+	// slab is where reachOf cuts marks from; slabs are the blocks it was
+	// cut from, spare those an earlier walk left it.
+	slab         []int32
+	slabs, spare [][]int32
+	// lastInputs is the input set mark numbered last, lastID its number.
+	lastInputs index.InputsID
+	lastID     int32
+	inputs     map[index.InputsID]int32
+	reached    int
+	seenRefs   map[*candidate]bool
 	// seenLocks are the lock nodes walked, each once.
 	seenLocks map[*lockfile.Node]bool
 	expanded  map[expansion]bool
@@ -220,13 +253,13 @@ func (w *reachWalk) visitVersion(v *index.Version) {
 		w.visit(v.Inputs())
 		return
 	}
-	w.queue = append(w.queue, queued{plan: w.r.walkPlan(v)})
+	w.queue = append(w.queue, queued{plan: w.r.walkPlan(v).decls})
 }
 
 // expand reaches the versions of f that q selects, once per (f, q), and
 // reports whether any was new. sel, when set, is f.Select(q), worked out
-// before.
-func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Version) bool {
+// before; span, when set, is where q's releases lie in f's Versions.
+func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Version, span *[2]int) bool {
 	key := expansion{f, q}
 	if w.expanded[key] {
 		return false
@@ -235,7 +268,7 @@ func (w *reachWalk) expand(f *index.Flake, q *versionreq.Req, sel []*index.Versi
 	grew := false
 	in := w.reachOf(f)
 	if sel == nil || w.allowed != nil {
-		sel = w.allowed.selectVersions(f, q)
+		sel = w.allowed.selectVersions(f, q, span)
 	}
 	for _, v := range sel {
 		if reached, newInputs := w.mark(in, v); reached {
@@ -282,9 +315,9 @@ func (w *reachWalk) drain() {
 				continue
 			}
 			w.targets[t.flake] = true
-			if cut := (expansion{t.flake, req}); req != nil && !w.cut[cut] {
-				w.cut[cut] = true
-				w.cuts[t.flake] = append(w.cuts[t.flake], req)
+			if key := (expansion{t.flake, req}); req != nil && !w.cut[key] {
+				w.cut[key] = true
+				w.cuts[t.flake] = append(w.cuts[t.flake], cut{req: req, span: dt.span})
 			}
 			if t.rev != "" || t.version != nil || (req == nil && !w.r.req.UnversionedAny) {
 				// One tree, whichever path reaches it. Pins that locks hold
@@ -298,7 +331,7 @@ func (w *reachWalk) drain() {
 			if req == nil {
 				req = anyVersion
 			}
-			w.expand(t.flake, req, dt.sel)
+			w.expand(t.flake, req, dt.sel, dt.span)
 		}
 		if w.reached > w.r.lim.MaxReachable {
 			return
@@ -314,7 +347,13 @@ func (w *reachWalk) reachOf(f *index.Flake) []int32 {
 		// block.
 		n := len(f.Versions)
 		if len(w.slab) < n {
-			w.slab = make([]int32, max(n, 4096))
+			if k := len(w.spare) - 1; k >= 0 && len(w.spare[k]) >= n {
+				w.slab, w.spare = w.spare[k], w.spare[:k]
+				clear(w.slab)
+			} else {
+				w.slab = make([]int32, max(n, 4096))
+			}
+			w.slabs = append(w.slabs, w.slab)
 		}
 		in, w.slab = w.slab[:n:n], w.slab[n:]
 		w.reach[f] = in
@@ -330,10 +369,16 @@ func (w *reachWalk) mark(in []int32, v *index.Version) (reached, newInputs bool)
 		return false, false
 	}
 	key := v.InputsID()
-	id, seen := w.inputs[key]
+	// Consecutive versions mostly declare the same inputs: the last set's
+	// number spares a lookup.
+	id, seen := w.lastID, w.lastID != 0 && key == w.lastInputs
 	if !seen {
-		id = int32(len(w.inputs)) + 1
-		w.inputs[key] = id
+		id, seen = w.inputs[key]
+		if !seen {
+			id = int32(len(w.inputs)) + 1
+			w.inputs[key] = id
+		}
+		w.lastInputs, w.lastID = key, id
 	}
 	in[v.Index()] = id
 	w.reached++
@@ -393,12 +438,13 @@ type expansion struct {
 
 // declTarget is what the walk reads of a declaration, worked out once per
 // resolution (each shrinking round walks the same declarations again): its
-// requirement (nil: none; bad: one that does not parse) and, when it has a
-// URL, its target (nil: none).
+// requirement's text (see declReq) and the requirement (nil: none; bad:
+// one that does not parse) and, when it has a URL, its target (nil: none).
 type declTarget struct {
-	req *versionreq.Req
-	bad bool
-	t   *target
+	text string
+	req  *versionreq.Req
+	bad  bool
+	t    *target
 }
 
 func (r *resolver) declTarget(d *pb.Input) *declTarget {
@@ -417,12 +463,12 @@ func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text
 	if d.Url != "" {
 		dt.t = target(d.Url)
 	}
-	text := d.Version
-	if text == "" && dt.t != nil {
-		text = dt.t.urlReq
+	dt.text = d.Version
+	if dt.text == "" && dt.t != nil {
+		dt.text = dt.t.urlReq
 	}
-	if text != "" {
-		dt.req, _ = parse(text)
+	if dt.text != "" {
+		dt.req, _ = parse(dt.text)
 		dt.bad = dt.req == nil
 	}
 	return dt
@@ -434,6 +480,16 @@ func newDeclTarget(d *pb.Input, target func(url string) *target, parse func(text
 type plannedDecl struct {
 	declTarget
 	sel []*index.Version
+	// span is where req's releases start and end in its target flake's
+	// Versions, for a flake with no prereleases (else nil).
+	span *[2]int
+}
+
+// cut is a requirement on a flake, and, when known, where its releases
+// start and end in the flake's Versions (see plannedDecl).
+type cut struct {
+	req  *versionreq.Req
+	span *[2]int
 }
 
 // planOf is the plan of flattened declarations, in r's reusable buffer.
@@ -452,13 +508,20 @@ func (r *resolver) planOf(flat []*pb.Input, read func(*pb.Input) *declTarget) []
 // most of an ecosystem), so worked out once per layers. One entry per input
 // set a walk reached: proportional to the indexes, whatever the requests.
 type walkPlans struct {
-	byInputs sync.Map // index.InputsID → []plannedDecl
+	byInputs sync.Map // index.InputsID → *inputsPlan
 	// targets are the references the plans name, each resolved once
 	// (url → *target): the resolutions' own lookups find them here too.
 	targets sync.Map
-	// names are the names of each input set's inputs, sorted
-	// (index.InputsID → []string), which the expansion walks in order.
-	names sync.Map
+}
+
+// inputsPlan is what the layers share of one set of input declarations:
+// the walk's plan (decls, every declaration with its nested overrides, by
+// name), the names of the inputs sorted, which the expansion walks in
+// order, and where each name's own declaration is in decls (at).
+type inputsPlan struct {
+	decls []plannedDecl
+	names []string
+	at    []int
 }
 
 // walkPlans are the plans these layers share.
@@ -475,11 +538,11 @@ type walkPlansKey struct{}
 // are parsedReq's, which are the resolution's own while parsedReqs has
 // room; past that a text may have two pointers in one walk, which only
 // repeats an expansion that finds nothing new.
-func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
+func (r *resolver) walkPlan(v *index.Version) *inputsPlan {
 	r.walkPlans()
 	id := v.InputsID()
 	if p, ok := r.plans.byInputs.Load(id); ok {
-		return p.([]plannedDecl)
+		return p.(*inputsPlan)
 	}
 	target := func(url string) *target {
 		if t, ok := r.plans.targets.Load(url); ok {
@@ -488,16 +551,28 @@ func (r *resolver) walkPlan(v *index.Version) []plannedDecl {
 		t, _ := r.plans.targets.LoadOrStore(url, resolveTarget(r.layers, nil, url))
 		return t.(*target)
 	}
-	var plan []plannedDecl
-	for _, d := range appendDecls(nil, v.Inputs()) {
+	inputs := v.Inputs()
+	plan := &inputsPlan{names: slices.Sorted(maps.Keys(inputs))}
+	var flat []*pb.Input
+	for _, name := range plan.names {
+		// As appendDecls flattens them.
+		plan.at = append(plan.at, len(flat))
+		flat = appendDecls(append(flat, inputs[name]), inputs[name].Inputs)
+	}
+	for _, d := range flat {
 		pd := plannedDecl{declTarget: *newDeclTarget(d, target, parsedReq)}
 		if t := pd.t; t != nil && t.flake != nil && t.rev == "" && t.version == nil && pd.req != nil {
 			pd.sel = t.flake.Select(pd.req)
 		}
-		plan = append(plan, pd)
+		if t := pd.t; t != nil && t.flake != nil && pd.req != nil && !t.flake.HasPrereleases() {
+			vs := t.flake.Versions
+			i, j := pd.req.Releases().Search(len(vs), func(k int) *semver.Version { return vs[k].SemVer })
+			pd.span = &[2]int{i, j}
+		}
+		plan.decls = append(plan.decls, pd)
 	}
 	p, _ := r.plans.byInputs.LoadOrStore(id, plan)
-	return p.([]plannedDecl)
+	return p.(*inputsPlan)
 }
 
 // appendDecls appends declarations and every nested override in them, by
@@ -520,19 +595,28 @@ func appendDecls(out []*pb.Input, decls map[string]*pb.Input) []*pb.Input {
 // numbers lie inside or outside every cut alike: each cut's span of
 // releases is two boundaries in the sorted list, and a region is a run
 // between boundaries. Prereleases, which cuts admit one triple at a time,
-// get a region each.
+// get a region each; pre says whether vs's flake has any. A cut's span in
+// the flake's Versions, when known, gives its boundaries among vs by their
+// places, without comparing versions.
 //
 // The result lives in b until its next call.
-func (b *regionBuf) regions(vs []*index.Version, cuts []*versionreq.Req) []int {
-	rel := b.rel[:0] // indexes of releases in vs
+func (b *regionBuf) regions(vs []*index.Version, pre bool, cuts []cut) []int {
+	rel := slices.Grow(b.rel[:0], len(vs)) // indexes of releases in vs
 	for k, v := range vs {
-		if v.SemVer.Prerelease() == "" {
+		if !pre || v.SemVer.Prerelease() == "" {
 			rel = append(rel, k)
 		}
 	}
 	boundary := append(b.boundary[:0], make([]bool, len(rel)+1)...)
-	for _, q := range cuts {
-		i, j := q.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
+	for _, c := range cuts {
+		var i, j int
+		if c.span != nil && !pre {
+			// The versions in vs before the span's start (end) are those
+			// placed before it in the flake.
+			i, j = placed(vs, c.span[0]), placed(vs, c.span[1])
+		} else {
+			i, j = c.req.Releases().Search(len(rel), func(k int) *semver.Version { return vs[rel[k]].SemVer })
+		}
 		boundary[i], boundary[j] = true, true
 	}
 	region := append(b.region[:0], make([]int, len(vs))...)

@@ -169,7 +169,7 @@ func (lv *level) relax(core []gs.Lit) {
 		}
 	}
 	lv.lower += w
-	lits := make([]gs.Lit, len(softs))
+	lits := lv.o.cm.literals(len(softs))[:len(softs)]
 	for i, s := range softs {
 		s.cored = true
 		s.weight -= w
@@ -257,7 +257,7 @@ func (lv *level) harden() {
 	gap := lv.upper() - lv.lower
 	for _, s := range lv.softs {
 		if s.weight > gap {
-			lv.o.addClause([]gs.Lit{s.lit.Negation()})
+			lv.o.addClause(append(lv.o.cm.literals(1), s.lit.Negation()))
 			s.weight = 0
 		}
 	}
@@ -269,7 +269,7 @@ func (lv *level) harden() {
 func (lv *level) fix() {
 	for _, s := range lv.softs {
 		if s.weight > 0 {
-			lv.o.addClause([]gs.Lit{s.lit.Negation()})
+			lv.o.addClause(append(lv.o.cm.literals(1), s.lit.Negation()))
 		}
 	}
 }

@@ -14,10 +14,29 @@ type normaliser struct {
 	// weights is where terms writes its weights: every caller reads
 	// them before the next call, and a clause keeps none.
 	weights []int64
+	// cm makes the literals terms returns, which clauses keep.
+	cm *clauseMaker
 }
 
-func newNormaliser(nVars int) *normaliser {
-	return &normaliser{coef: make([]int64, nVars+1), seen: make([]bool, nVars+1)}
+func newNormaliser(nVars int, cm *clauseMaker) *normaliser {
+	return &normaliser{coef: make([]int64, nVars+1), seen: make([]bool, nVars+1), cm: cm}
+}
+
+// clauseMaker makes clauses and their literals from blocks: a solve gives
+// the solver thousands of short clauses, which it keeps to the end.
+type clauseMaker struct {
+	clauses gs.Clauses
+	spare   []gs.Lit
+}
+
+// literals returns an empty slice with room for n literals.
+func (cm *clauseMaker) literals(n int) []gs.Lit {
+	if len(cm.spare) < n {
+		cm.spare = make([]gs.Lit, max(n, 1024))
+	}
+	lits := cm.spare[:0:n]
+	cm.spare = cm.spare[n:]
+	return lits
 }
 
 // terms rewrites sum(weight(i)·lits[i]) as offset + sum(weights[i]·out[i]),
@@ -36,7 +55,7 @@ func (nz *normaliser) terms(lits []int, weight func(i int) int64) (offset int64,
 		}
 		nz.coef[l] += w
 	}
-	out = make([]gs.Lit, 0, len(nz.order))
+	out = nz.cm.literals(len(nz.order))
 	weights = nz.weights[:0]
 	for _, v := range nz.order {
 		w := nz.coef[v]
@@ -92,7 +111,7 @@ func (nz *normaliser) constraint(c *Constraint) (gc *gs.Clause, ok bool) {
 	// All weights w: at least ceil(atLeast/w) literals.
 	w := int(min(ws[0], atLeast))
 	if k := (int(atLeast) + w - 1) / w; k > 1 {
-		return gs.NewCardClause(lits, k), true
+		return nz.cm.clauses.NewCard(lits, k), true
 	}
-	return gs.NewClause(lits), true
+	return nz.cm.clauses.New(lits), true
 }

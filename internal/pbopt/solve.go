@@ -118,6 +118,7 @@ type optimiser struct {
 	stopped  bool
 	polls    int
 	nz       *normaliser
+	cm       clauseMaker
 }
 
 func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
@@ -131,7 +132,7 @@ func newOptimiser(ctx context.Context, p *Problem, o Options) *optimiser {
 	opt.stop = func() bool { return ctx.Err() != nil || o.Stop != nil && o.Stop() }
 	opt.s = gs.New(gs.ParseSliceNb(nil, p.NumVars))
 	opt.s.Stop = opt.stop
-	opt.nz = newNormaliser(p.NumVars)
+	opt.nz = newNormaliser(p.NumVars, &opt.cm)
 	opt.levels = make([]Bounds, len(p.Levels))
 	for l := range p.Levels {
 		offset, _, _ := opt.nz.objective(&p.Levels[l])
@@ -175,7 +176,7 @@ func (o *optimiser) newVar() gs.Lit {
 
 func (o *optimiser) addClause(lits []gs.Lit) {
 	o.poll()
-	o.s.AppendClause(gs.NewClause(lits))
+	o.s.AppendClause(o.cm.clauses.New(lits))
 }
 
 // cost is the value of level l in model m.

@@ -59,7 +59,7 @@ func (n *totNode) extend(o *optimiser, k int) {
 		n.outs = append(n.outs, r)
 		// i inputs true on the left and m-i on the right give m here.
 		for i := max(0, m-len(n.right.outs)); i <= min(m, len(n.left.outs)); i++ {
-			cl := append(make([]gs.Lit, 0, 3), r)
+			cl := append(o.cm.literals(3), r)
 			if i > 0 {
 				cl = append(cl, n.left.outs[i-1].Negation())
 			}

@@ -40,10 +40,43 @@ func NewClause(lits []Lit) *Clause {
 // for which at least 'card' literals must be true.
 // Note tha NewClause(lits) is equivalent to NewCardClause(lits, 1).
 func NewCardClause(lits []Lit, card int) *Clause {
+	c := cardClause(lits, card)
+	return &c
+}
+
+func cardClause(lits []Lit, card int) Clause {
 	if card < 1 || card > len(lits) {
 		panic("Invalid cardinality value")
 	}
-	return &Clause{lits: lits, lbdValue: uint32(card - 1)}
+	return Clause{lits: lits, lbdValue: uint32(card - 1)}
+}
+
+// Clauses makes clauses cut from blocks, one allocation for many, for a
+// caller that gives a solver thousands of them. The zero value is ready
+// to use.
+type Clauses struct{ spare []Clause }
+
+// New is NewClause(lits).
+func (cs *Clauses) New(lits []Lit) *Clause {
+	c := cs.next()
+	c.lits = lits
+	return c
+}
+
+// NewCard is NewCardClause(lits, card).
+func (cs *Clauses) NewCard(lits []Lit, card int) *Clause {
+	c := cs.next()
+	*c = cardClause(lits, card)
+	return c
+}
+
+func (cs *Clauses) next() *Clause {
+	if len(cs.spare) == 0 {
+		cs.spare = make([]Clause, 256)
+	}
+	c := &cs.spare[0]
+	cs.spare = cs.spare[1:]
+	return c
 }
 
 // Used to sort literals when constructing PB clause.

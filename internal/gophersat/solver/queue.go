@@ -39,46 +39,54 @@ func newQueue(activity []float64) queue {
 	return q
 }
 
-func (q *queue) lt(i, j int) bool {
-	return q.activity[i] > q.activity[j]
-}
-
 // Traversal functions.
 func left(i int) int   { return i*2 + 1 }
 func right(i int) int  { return (i + 1) * 2 }
 func parent(i int) int { return (i - 1) >> 1 }
 
+// percolateUp and percolateDown make upstream's comparisons (its lt(i, j):
+// activity[i] > activity[j]) in upstream's order, on local copies of the
+// slices and of the moving item's activity: on small problems they are a
+// large part of a solve.
+
 func (q *queue) percolateUp(i int) {
-	x := q.content[i]
-	p := parent(i)
-	for i != 0 && q.lt(x, q.content[p]) {
-		q.content[i] = q.content[p]
-		q.indices[q.content[p]] = i
+	content, indices, activity := q.content, q.indices, q.activity
+	x := content[i]
+	ax := activity[x]
+	for i != 0 {
+		p := parent(i)
+		cp := content[p]
+		if !(ax > activity[cp]) { // !lt(x, cp)
+			break
+		}
+		content[i] = cp
+		indices[cp] = i
 		i = p
-		p = parent(p)
 	}
-	q.content[i] = x
-	q.indices[x] = i
+	content[i] = x
+	indices[x] = i
 }
 
 func (q *queue) percolateDown(i int) {
-	x := q.content[i]
-	for left(i) < len(q.content) {
-		var child int
-		if right(i) < len(q.content) && q.lt(q.content[right(i)], q.content[left(i)]) {
-			child = right(i)
-		} else {
-			child = left(i)
+	content, indices, activity := q.content, q.indices, q.activity
+	n := len(content)
+	x := content[i]
+	ax := activity[x]
+	for left(i) < n {
+		child := left(i)
+		if r := right(i); r < n && activity[content[r]] > activity[content[child]] { // lt(content[r], content[child])
+			child = r
 		}
-		if !q.lt(q.content[child], x) {
+		c := content[child]
+		if !(activity[c] > ax) { // !lt(c, x)
 			break
 		}
-		q.content[i] = q.content[child]
-		q.indices[q.content[i]] = i
+		content[i] = c
+		indices[c] = i
 		i = child
 	}
-	q.content[i] = x
-	q.indices[x] = i
+	content[i] = x
+	indices[x] = i
 }
 
 func (q *queue) empty() bool { return len(q.content) == 0 }

@@ -155,6 +155,16 @@ func New(problem *Problem) *Solver {
 // This can be used when new clauses are appended and these clauses contain vars that were unseen so far.
 // If the var already existed, nothing will happen.
 func (s *Solver) newVar(v Var) {
+	// Nearly every call is for a variable the solver has: that test is
+	// small enough to be inlined in the loops over clauses and
+	// assumptions, the growing is not.
+	if int(v.Int()) > s.nbVars {
+		s.addVars(v)
+	}
+}
+
+// addVars adds the variables up to v.
+func (s *Solver) addVars(v Var) {
 	if cnfVar := int(v.Int()); cnfVar > s.nbVars {
 		// If the var already existed, do nothing
 		for i := s.nbVars; i < cnfVar; i++ {

@@ -20,6 +20,27 @@ type watcherList struct {
 	wlistCardAMO [][]*Clause // For each literal, a list of cardinality constraints where card = length - 1, meaning any false literal propagates all others.
 	origClauses  []*Clause   // All the problem clauses.
 	learned      []*Clause
+	// spare and spareC are where empty watch lists take their first room
+	// from (see watch).
+	spare  []watcher
+	spareC []*Clause
+}
+
+// listRoom is the room an empty watch list takes from a shared block:
+// most lists stay that short, and each would otherwise be allocations of
+// its own as it grows.
+const listRoom = 4
+
+// watch appends x to *list, giving an empty list listRoom places cut from
+// *spare (a new block of many lists' room when it runs short).
+func watch[T any](spare *[]T, list *[]T, x T) {
+	if cap(*list) == 0 {
+		if len(*spare) < listRoom {
+			*spare = make([]T, 256*listRoom)
+		}
+		*list, *spare = (*spare)[:0:listRoom], (*spare)[listRoom:]
+	}
+	*list = append(*list, x)
 }
 
 // initWatcherList makes a new watcherList for the solver.
@@ -98,7 +119,7 @@ func (s *Solver) watchClause(c *Clause) {
 			for i := 0; i < c.Cardinality()+1; i++ {
 				lit := c.Get(i)
 				neg := lit.Negation()
-				s.wl.wlistPb[neg] = append(s.wl.wlistPb[neg], c)
+				watch(&s.wl.spareC, &s.wl.wlistPb[neg], c)
 			}
 		}
 	} else if c.Len() == 2 {
@@ -107,16 +128,16 @@ func (s *Solver) watchClause(c *Clause) {
 		second := c.Second()
 		neg0 := first.Negation()
 		neg1 := second.Negation()
-		s.wl.wlistBin[neg0] = append(s.wl.wlistBin[neg0], watcher{clause: c, other: second})
-		s.wl.wlistBin[neg1] = append(s.wl.wlistBin[neg1], watcher{clause: c, other: first})
+		watch(&s.wl.spare, &s.wl.wlistBin[neg0], watcher{clause: c, other: second})
+		watch(&s.wl.spare, &s.wl.wlistBin[neg1], watcher{clause: c, other: first})
 	} else { // Regular, propositional clause
 		// log.Printf("watching regular %s", c.PBString())
 		first := c.First()
 		second := c.Second()
 		neg0 := first.Negation()
 		neg1 := second.Negation()
-		s.wl.wlist[neg0] = append(s.wl.wlist[neg0], watcher{clause: c, other: second})
-		s.wl.wlist[neg1] = append(s.wl.wlist[neg1], watcher{clause: c, other: first})
+		watch(&s.wl.spare, &s.wl.wlist[neg0], watcher{clause: c, other: second})
+		watch(&s.wl.spare, &s.wl.wlist[neg1], watcher{clause: c, other: first})
 	}
 }
 
@@ -129,7 +150,7 @@ func (s *Solver) watchPB(c *Clause) {
 	for sum < goal && i < c.Len() {
 		lit := c.Get(i)
 		neg := lit.Negation()
-		s.wl.wlistPb[neg] = append(s.wl.wlistPb[neg], c)
+		watch(&s.wl.spareC, &s.wl.wlistPb[neg], c)
 		c.pbData.watched[i] = true
 		sum += c.Weight(i)
 		i++
@@ -143,7 +164,7 @@ func (s *Solver) watchCardAMO(c *Clause, card int) {
 	for i := 0; i < card+1; i++ {
 		lit := c.Get(i)
 		neg := lit.Negation()
-		s.wl.wlistCardAMO[neg] = append(s.wl.wlistCardAMO[neg], c)
+		watch(&s.wl.spareC, &s.wl.wlistCardAMO[neg], c)
 	}
 }
 
@@ -384,7 +405,7 @@ func (s *Solver) simplifyPropClauses(lit Lit, lvl decLevel) *Clause {
 				if litK := c.Get(k); s.litStatus(litK) != Unsat {
 					c.swap(1, k)
 					neg := litK.Negation()
-					s.wl.wlist[neg] = append(s.wl.wlist[neg], w2)
+					watch(&s.wl.spare, &s.wl.wlist[neg], w2)
 					found = true
 					break
 				}
