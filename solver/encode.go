@@ -209,6 +209,16 @@ type sum struct {
 // criterion writes one criterion as a sum over the encoding's variables.
 func (r *resolver) criterion(c Criterion, flakes []*index.Flake, byFlake map[*index.Flake][]*node) sum {
 	o := sum{criterion: c}
+	// Room for every term at once: the criteria over every tree have
+	// thousands, which growing by appending copies several times.
+	n := len(r.xs)
+	if c == RootStaleness {
+		n = 0
+		for _, s := range r.root.slotsInOrder() {
+			n += len(s.cands)
+		}
+	}
+	o.lits, o.weights = make([]int, 0, n), make([]int, 0, n)
 	add := func(lit, w int) {
 		if w != 0 {
 			o.lits, o.weights = append(o.lits, lit), append(o.weights, w)

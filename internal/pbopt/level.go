@@ -16,8 +16,8 @@ type level struct {
 	l      int
 	offset int64   // cost = offset + weights of the true softs, before relaxation
 	softs  []*soft // in creation order, so that runs are deterministic
-	bySoft map[gs.Lit]*soft
-	lower  int64 // proven: cost >= offset + lower
+	bySoft []*soft // by literal: a slice, not a map, for thousands of them a level
+	lower  int64   // proven: cost >= offset + lower
 	// assumptions is the buffer each solve's assumptions are written in:
 	// the solver keeps none past the call.
 	assumptions []gs.Lit
@@ -40,7 +40,7 @@ type soft struct {
 
 func newLevel(o *optimiser, l int) *level {
 	offset, lits, weights := o.nz.objective(&o.p.Levels[l])
-	lv := &level{o: o, l: l, offset: offset, bySoft: make(map[gs.Lit]*soft, len(lits)), softs: make([]*soft, 0, len(lits)), spare: make([]soft, len(lits))}
+	lv := &level{o: o, l: l, offset: offset, bySoft: make([]*soft, 2*(o.nVars+1)), softs: make([]*soft, 0, len(lits)), spare: make([]soft, len(lits))}
 	for i, lit := range lits {
 		lv.addSoft(lit, weights[i], nil, 0)
 	}
@@ -48,6 +48,9 @@ func newLevel(o *optimiser, l int) *level {
 }
 
 func (lv *level) addSoft(lit gs.Lit, w int64, sum *totalizer, k int) {
+	if int(lit) >= len(lv.bySoft) { // an output of a count made since
+		lv.bySoft = append(lv.bySoft, make([]*soft, int(lit)+1-len(lv.bySoft))...)
+	}
 	if s := lv.bySoft[lit]; s != nil {
 		s.weight += w
 		return
